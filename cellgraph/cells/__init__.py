@@ -1,0 +1,18 @@
+"""The cell registry: the chart's 14 cell types, each defined once.
+
+Importing this package registers every family module (one file per colour family), so
+``CELLS`` is complete. May import: ``cellgraph.typedefs``.
+"""
+
+from . import conv as conv
+from . import hidden as hidden
+from . import inputs as inputs
+from . import outputs as outputs
+from . import recurrent as recurrent
+from .registry import CELLS as CELLS
+from .registry import CellType as CellType
+from .registry import ShapeError as ShapeError
+from .registry import ShapeIn as ShapeIn
+from .registry import get_cell as get_cell
+
+assert len(CELLS) == 14, sorted(CELLS)

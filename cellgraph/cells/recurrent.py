@@ -1,0 +1,115 @@
+"""Blue cells: recurrent, memory (LSTM or external memory) and gated memory (GRU).
+
+These keep state across time steps, so their self-recurrence is implied (the chart's small
+"handlebar" loops) and a cycle through one of them is legal.
+"""
+
+from __future__ import annotations
+
+from ..typedefs import Shape
+from .registry import (
+    PALETTE,
+    CellStyle,
+    Choice,
+    IntRange,
+    Nullable,
+    Option,
+    ShapeError,
+    ShapeIn,
+    common_compute_options,
+    make_cell,
+    numel,
+)
+
+_BLUE = PALETTE.blue
+_EMIT = Option(Choice(("sequence", "last")), "sequence", "pass on every time step, or only the last one")
+
+
+def _recurrent_options(activation: str) -> dict[str, Option]:
+    base = {k: v for k, v in common_compute_options(activation).items() if k not in ("shape", "window")}
+    return {**base, "emit": _EMIT}
+
+
+def _vector_shape(s: ShapeIn) -> Shape:
+    if s.options.get("size") is None:
+        raise ShapeError("a recurrent group needs a size", "add `size: N` (the number of units)")
+    return (int(s.options["size"]),)
+
+
+def _gated_params(gates: int):  # noqa: ANN202 - a small factory of ParamRules
+    def count(s: ShapeIn, out: Shape) -> int:
+        n = numel(out)
+        inputs = numel(s.incoming) if s.incoming is not None else 0
+        bias = n if s.options.get("use_bias", True) else 0
+        return gates * (inputs * n + n * n + bias)
+
+    return count
+
+
+RECURRENT = make_cell(
+    "recurrent",
+    "Recurrent Cell",
+    "Rec",
+    "recurrent",
+    "Receives its layer's own previous state besides the current input: h_t = act(x_t W + h_(t-1) U + b).",
+    _recurrent_options("tanh"),
+    CellStyle(_BLUE, PALETTE.blue_line, "none"),
+    _vector_shape,
+    _gated_params(1),
+    10,
+    recurrent=True,
+)
+
+
+def _memory_shape(s: ShapeIn) -> Shape:
+    if s.options.get("slots") is None:
+        return _vector_shape(s)
+    if s.options.get("width") is None:
+        raise ShapeError("an external memory needs the width of a row", "add `width: W` next to `slots:`")
+    return (int(s.options["heads"]) * int(s.options["width"]),)  # the read vectors
+
+
+def _memory_params(s: ShapeIn, out: Shape) -> int:
+    if s.options.get("slots") is None:
+        return _gated_params(4)(s, out)  # LSTM: input, forget, output gates and the cell input
+    width, heads = int(s.options["width"]), int(s.options["heads"])
+    # interface per head: key (W), strength, interpolation gate, 3-way shift, sharpening;
+    # the write head adds erase and add vectors (NTM addressing)
+    interface = (heads + 1) * (width + 6) + 2 * width
+    inputs = numel(s.incoming) if s.incoming is not None else 0
+    return inputs * interface + interface
+
+
+MEMORY = make_cell(
+    "memory",
+    "Memory Cell",
+    "Mem",
+    "recurrent",
+    "An LSTM cell (input, forget and output gates around a summed cell value) - or, with `slots:`, "
+    "the rows of an external memory read and written by soft attention (NTM, DNC, attention).",
+    {
+        **_recurrent_options("tanh"),
+        "slots": Option(Nullable(IntRange(1)), None, "external memory rows (NTM, DNC); omitted: an LSTM layer"),
+        "width": Option(Nullable(IntRange(1)), None, "width of one memory row"),
+        "heads": Option(IntRange(1, 64), 1, "read heads of an external memory"),
+    },
+    CellStyle(_BLUE, PALETTE.blue_line, "ring"),
+    _memory_shape,
+    _memory_params,
+    11,
+    recurrent=True,
+)
+
+GATED_MEMORY = make_cell(
+    "gated_memory",
+    "Gated Memory Cell",
+    "GMem",
+    "recurrent",
+    "A GRU cell: an update gate and a reset gate, no output gate.",
+    _recurrent_options("tanh"),
+    CellStyle(_BLUE, PALETTE.blue_line, "triangle"),
+    _vector_shape,
+    _gated_params(3),
+    12,
+    recurrent=True,
+)

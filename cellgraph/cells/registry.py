@@ -1,0 +1,290 @@
+"""The cell registry: the one place a cell type is defined.
+
+A :class:`CellType` holds, side by side, everything the rest of cellgraph needs to know about
+one of the chart's 14 cells: its options (kind, default, one-line doc), its shape rule and
+parameter count, and its drawing style (the chart's exact fill, outline and marker). The JAX
+semantics (``init`` / ``apply``) join the record in the compiler issue; nothing here imports
+JAX, so validation and drawing stay fast.
+
+Option kinds are small reusable records (Ludwig's idea): each checks a value, describes itself
+for ``cellgraph cells`` and emits its JSON Schema.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final
+
+from ..options import (  # noqa: F401 - re-exported for the family modules
+    Bool,
+    Choice,
+    FloatRange,
+    IntRange,
+    Name,
+    Nullable,
+    Option,
+    OptionKind,
+    ShapeKind,
+    Window,
+)
+from ..typedefs import Shape
+
+ACTIVATIONS: Final = (
+    "linear",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "silu",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "log",
+    "softmax",
+    "log_softmax",
+    "step",
+    "sign",
+    "gaussian",
+    "hard_sigmoid",
+    "hard_tanh",
+)
+"""`log` is the lecture's name for softplus (log(1 + e^x)); `step` and `sign` have no gradient."""
+
+NON_DIFFERENTIABLE_ACTIVATIONS: Final = frozenset({"step", "sign"})
+INITS: Final = (
+    "default",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_normal",
+    "normal",
+    "uniform",
+    "zeros",
+    "orthogonal",
+)
+
+
+def size_option() -> Option:
+    return Option(Nullable(IntRange(1)), None, "number of cells in the group (a vector group)")
+
+
+def shape_option() -> Option:
+    return Option(
+        Nullable(ShapeKind()), None, "spatial shape instead of size: [height, width, channels] or [length, channels]"
+    )
+
+
+def activation_option(default: str) -> Option:
+    return Option(Choice(ACTIVATIONS), default, "activation applied to the weighted sum")
+
+
+def common_compute_options(activation: str) -> dict[str, Option]:
+    """Options shared by every cell that computes a weighted sum of its inputs."""
+    return {
+        "size": size_option(),
+        "shape": shape_option(),
+        "activation": activation_option(activation),
+        "use_bias": Option(Bool(), True, "add a learned bias to the weighted sum"),
+        "init": Option(Choice(INITS), "default", "weight initialiser (default: the cell's usual one)"),
+        "trainable": Option(Bool(), True, "false keeps the random initial weights fixed (ELM, ESN, LSM)"),
+        "window": Option(Nullable(Window()), None, "connect through a local window (a convolution) instead of densely"),
+    }
+
+
+# --------------------------------------------------------------------------------- the record
+
+
+@dataclass(frozen=True)
+class CellStyle:
+    """How the chart draws the cell (ZOO.md §1.1): fill, outline (None on green) and marker."""
+
+    fill: str
+    outline: str | None
+    marker: str  # "none" | "ring" | "triangle" | "square"
+
+
+class ShapeError(ValueError):
+    """A shape rule cannot be satisfied; carries the fix to print."""
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
+@dataclass(frozen=True)
+class ShapeIn:
+    """What a shape or parameter rule sees of a group: its options and what flows into it."""
+
+    options: Mapping[str, Any]  # with defaults filled in
+    declared: Shape | None  # from `size` / `shape`, or None
+    incoming: Shape | None  # the merged forward input, or None for a source group
+    sources: tuple[str, ...] = ()  # cell types of the groups feeding it (forward edges)
+
+
+ShapeRule = Callable[[ShapeIn], Shape]
+ParamRule = Callable[[ShapeIn, Shape], int]
+
+
+@dataclass(frozen=True)
+class CellType:
+    """Everything cellgraph knows about one cell type of the chart."""
+
+    name: str  # SPEC `type`
+    label: str  # the chart's legend label, as printed there
+    abbr: str  # ZOO.md's short form (In, BIn, H, ...)
+    family: str  # input | hidden | output | recurrent | convolutional
+    doc: str
+    options: Mapping[str, Option]
+    style: CellStyle
+    infer_shape: ShapeRule  # ShapeIn -> output shape; raises ShapeError
+    count_params: ParamRule  # (ShapeIn, output shape) -> parameters the group owns
+    is_source: bool = False  # data enters here; it needs no incoming edge
+    recurrent: bool = False  # keeps state over time; self-recurrence is implied
+    differentiable: bool = True  # can be trained by backprop
+    legend_order: int = 0
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: o.default for k, o in self.options.items()}
+
+    def resolve(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Options as written, with defaults filled in."""
+        out = self.defaults()
+        out.update(options)
+        return out
+
+
+CELLS: dict[str, CellType] = {}
+
+
+def register_cell(cell: CellType) -> CellType:
+    """Add a cell type to :data:`CELLS` (each family module calls this at import)."""
+    if cell.name in CELLS:
+        raise ValueError(f"cell type {cell.name!r} registered twice")
+    CELLS[cell.name] = cell
+    return cell
+
+
+def get_cell(name: str) -> CellType:
+    """Look up a registered cell type by its SPEC name."""
+    return CELLS[name]
+
+
+def make_cell(
+    name: str,
+    label: str,
+    abbr: str,
+    family: str,
+    doc: str,
+    options: dict[str, Option],
+    style: CellStyle,
+    infer_shape: ShapeRule,
+    count_params: ParamRule,
+    order: int,
+    **flags: bool,
+) -> CellType:
+    """Build and register a :class:`CellType` (options frozen)."""
+    return register_cell(
+        CellType(
+            name=name,
+            label=label,
+            abbr=abbr,
+            family=family,
+            doc=doc,
+            options=MappingProxyType(options),
+            style=style,
+            infer_shape=infer_shape,
+            count_params=count_params,
+            legend_order=order,
+            **flags,
+        )
+    )
+
+
+# ------------------------------------------------------------------------------ shape helpers
+
+
+def numel(shape: Sequence[int] | None) -> int:
+    return math.prod(shape) if shape else 0
+
+
+def source_shape(s: ShapeIn) -> Shape:
+    """A source group (data enters here) has exactly the shape it declares."""
+    if s.declared is None:
+        raise ShapeError("an input group needs a size", "add `size: N` or `shape: [h, w, c]`")
+    return s.declared
+
+
+def declared_shape(options: Mapping[str, Any]) -> Shape | None:
+    """The shape a group declares with ``size`` or ``shape`` (None when it declares neither)."""
+    if options.get("shape") is not None:
+        return tuple(options["shape"])
+    if options.get("size") is not None:
+        return (int(options["size"]),)
+    return None
+
+
+def window_tuple(window: Any, rank: int) -> tuple[int, ...]:
+    if isinstance(window, list):
+        if len(window) == 1:
+            return tuple(window) * rank
+        if len(window) != rank:
+            raise ShapeError(
+                f"window {window} has {len(window)} axes but the input has {rank} spatial axes",
+                f"give one size per spatial axis, e.g. {[3] * rank}",
+            )
+        return tuple(window)
+    return (int(window),) * rank
+
+
+def dense_shape(s: ShapeIn) -> Shape:
+    """A weighted sum of all inputs into a declared number of cells (or a local window)."""
+    options, declared, incoming = s.options, s.declared, s.incoming
+    if declared is None:
+        raise ShapeError("the group needs a size", "add `size: N` (or `shape: [h, w, c]`)")
+    if options.get("window") is not None and incoming is not None:
+        spatial_in, spatial_out = incoming[:-1], declared[:-1]
+        if len(incoming) < 2 or len(declared) != len(incoming):
+            raise ShapeError(
+                f"a windowed (local) connection needs spatial shapes of equal rank; input is {list(incoming)}, the group is {list(declared)}",
+                "give the group `shape: [h, w, c]` matching the input's rank, or remove `window:`",
+            )
+        if spatial_in != spatial_out:
+            raise ShapeError(
+                f"a windowed connection keeps the spatial size {list(spatial_in)}, but the group declares {list(spatial_out)}",
+                f"set `shape: {[*spatial_in, declared[-1]]}`",
+            )
+    return declared
+
+
+def dense_params(s: ShapeIn, out: Shape, copies: int = 1) -> int:
+    """Weights of a dense (or windowed) map from the merged input, plus biases, ``copies`` times."""
+    options, incoming = s.options, s.incoming
+    if incoming is None:
+        return 0
+    bias = numel(out) if options.get("use_bias", True) else 0
+    if options.get("window") is not None and len(incoming) >= 2:
+        win = math.prod(window_tuple(options["window"], len(incoming) - 1))
+        return copies * (win * incoming[-1] * out[-1] + (out[-1] if options.get("use_bias", True) else 0))
+    return copies * (numel(incoming) * numel(out) + bias)
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The chart's five fills and their outlines (fill x 0.85 per channel); green has none."""
+
+    yellow: str = "#FFCC00"
+    yellow_line: str = "#D9AD00"
+    green: str = "#66CC00"
+    orange: str = "#FF6600"
+    orange_line: str = "#D95600"
+    blue: str = "#0099FF"
+    blue_line: str = "#0082D9"
+    pink: str = "#FF99FF"
+    pink_line: str = "#D982D9"
+
+
+PALETTE: Final = Palette()

@@ -1,0 +1,231 @@
+"""The ``cellgraph`` command: validate, summary, schema, cells.
+
+Errors are printed as ``file:line:col: key.path: problem`` plus ``fix:`` lines and the process
+exits 1; a clean run exits 0. Usage errors exit 2. Nothing here imports JAX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import CellgraphError, SpecError
+from .spec.limits import DEFAULT_LIMITS, Limits
+
+
+def _overrides(items: Sequence[str]) -> dict[str, Any]:
+    from .spec.params import parse_override
+
+    out: dict[str, Any] = {}
+    for item in items:
+        try:
+            name, value = parse_override(item)
+        except ValueError as err:
+            raise SystemExit(f"cellgraph: -p {item}: {err}; write -p name=value") from None
+        out[name] = value
+    return out
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    if getattr(args, "max_params", None):
+        return Limits(**{**DEFAULT_LIMITS.__dict__, "max_params": int(args.max_params)})
+    return DEFAULT_LIMITS
+
+
+def _expand(paths: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            out.extend(str(f) for f in sorted(path.glob("*.yaml")))
+        else:
+            out.append(p)
+    return out
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .graph import load_graph
+
+    files = _expand(args.specs)
+    failed = 0
+    for file in files:
+        try:
+            graph = load_graph(file, _overrides(args.param), _limits(args))
+        except SpecError as err:
+            failed += 1
+            print(err.format(), file=sys.stderr)
+            continue
+        if not args.quiet:
+            p = graph.graph["params"]
+            print(
+                f"ok  {file}: {graph.number_of_nodes()} groups, {graph.number_of_edges()} edges, {p['total']:,} parameters"
+            )
+    if len(files) > 1 and not args.quiet:
+        print(f"{len(files) - failed} of {len(files)} specs valid", file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .graph import load_graph, summarize
+
+    status = 0
+    for file in _expand(args.specs):
+        try:
+            graph = load_graph(file, _overrides(args.param), _limits(args))
+        except SpecError as err:
+            print(err.format(), file=sys.stderr)
+            status = 1
+            continue
+        rows = summarize(graph)
+        spec = graph.graph["spec"]
+        totals = graph.graph["params"]
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "spec": file,
+                        "name": spec.name,
+                        "title": spec.title,
+                        "groups": [r.__dict__ for r in rows],
+                        "params": totals,
+                    },
+                    indent=2,
+                )
+            )
+            continue
+        print(f"{spec.title or spec.name}  ({file})")
+        header = ("group", "type", "shape", "params", "")
+        table = [header] + [
+            (
+                r.name,
+                r.type,
+                r.shape + (" (seq)" if r.timed else ""),
+                f"{r.params:,}",
+                "" if r.trainable or r.params == 0 else "fixed",
+            )
+            for r in rows
+        ]
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        for i, row in enumerate(table):
+            print(
+                "  ".join(
+                    cell.rjust(w) if j == 3 else cell.ljust(w)
+                    for j, (cell, w) in enumerate(zip(row, widths, strict=True))
+                ).rstrip()
+            )
+            if i == 0:
+                print("  ".join("-" * w for w in widths))
+        print(f"total: {totals['total']:,} parameters ({totals['trainable']:,} trainable, {totals['fixed']:,} fixed)\n")
+    return status
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schema import spec_schema
+
+    text = json.dumps(spec_schema(), indent=2, sort_keys=False)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_cells(args: argparse.Namespace) -> int:
+    from .cells import CELLS
+
+    cells = sorted(CELLS.values(), key=lambda c: c.legend_order)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    c.name: {
+                        "label": c.label,
+                        "family": c.family,
+                        "doc": c.doc,
+                        "style": c.style.__dict__,
+                        "options": {
+                            k: {"kind": o.kind.describe(), "default": o.default, "doc": o.doc}
+                            for k, o in c.options.items()
+                        },
+                    }
+                    for c in cells
+                },
+                indent=2,
+            )
+        )
+        return 0
+    for c in cells:
+        if args.type and c.name not in args.type:
+            continue
+        marker = "" if c.style.marker == "none" else f", {c.style.marker}"
+        print(f"{c.name}  — {c.label} ({c.abbr}; {c.style.fill}{marker})")
+        print(f"    {c.doc}")
+        for k, o in c.options.items():
+            default = "-" if o.default is None else json.dumps(o.default)
+            print(f"    {k:<12} {o.kind.describe():<34} default {default:<10} {o.doc}")
+        print()
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cellgraph", description="Neural networks as graphs of the Neural Network Zoo's cells."
+    )
+    parser.add_argument("--version", action="version", version=f"cellgraph {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def spec_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (or folders of them)")
+        p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param")
+        p.add_argument(
+            "--max-params", type=int, default=None, help=f"parameter limit (default {DEFAULT_LIMITS.max_params:,})"
+        )
+        return p
+
+    v = spec_command("validate", "check specs; print every problem as file:line:col")
+    v.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    v.set_defaults(func=cmd_validate)
+    s = spec_command("summary", "table of groups, types, shapes and parameter counts")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_summary)
+    sc = sub.add_parser("schema", help="JSON Schema of the spec format (for editors)")
+    sc.add_argument("-o", "--output", help="write to this file instead of stdout")
+    sc.set_defaults(func=cmd_schema)
+    c = sub.add_parser("cells", help="the 14 cell types and their options")
+    c.add_argument("type", nargs="*", help="show only these types")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_cells)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cellgraph")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CellgraphError as err:  # a non-spec error of ours: message, no traceback
+        print(f"cellgraph: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cellgraph: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `cellgraph schema | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

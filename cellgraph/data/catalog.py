@@ -1,0 +1,232 @@
+"""What each built-in data source is, and which options it takes (no loading here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from ..options import Bool, FloatRange, IntRange, Option, Text
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A built-in data set: what it holds, its task and its options."""
+
+    name: str
+    doc: str
+    task: str  # classification | regression | sequence | unsupervised | generative | memory
+    options: dict[str, Option] = field(default_factory=dict)
+
+
+def _n(default: int) -> Option:
+    return Option(IntRange(1, 10_000_000), default, "number of examples generated")
+
+
+def _noise(default: float) -> Option:
+    return Option(FloatRange(0.0), default, "noise level")
+
+
+def _len(default: int, doc: str = "sequence length") -> Option:
+    return Option(IntRange(1, 100_000), default, doc)
+
+
+SOURCES: Final[dict[str, DataSource]] = {
+    s.name: s
+    for s in (
+        DataSource(
+            "mushroom",
+            "UCI Mushroom (8124 mushrooms, 22 attributes one-hot to 117): edible or poisonous; ships with cellgraph",
+            "classification",
+        ),
+        DataSource("digits", "8x8 handwritten digits (UCI optdigits, 1797 images, 10 classes)", "classification"),
+        DataSource("iris", "Fisher's iris flowers: 150 examples, 4 measurements, 3 species", "classification"),
+        DataSource("xor", "the four XOR patterns of {0, 1}^2", "classification"),
+        DataSource("and", "the four AND patterns of {0, 1}^2", "classification"),
+        DataSource("or", "the four OR patterns of {0, 1}^2", "classification"),
+        DataSource(
+            "parity",
+            "all bit strings of a length, labelled by parity",
+            "classification",
+            {"bits": Option(IntRange(1, 20), 4, "string length")},
+        ),
+        DataSource(
+            "two_spirals",
+            "two interleaved spirals in the plane",
+            "classification",
+            {"n": _n(600), "turns": Option(FloatRange(0.1, 10.0), 1.5, "turns of each spiral"), "noise": _noise(0.05)},
+        ),
+        DataSource("sine", "y = sin(x) on [0, 2 pi]", "regression", {"n": _n(200), "noise": _noise(0.0)}),
+        DataSource(
+            "sinc",
+            "y = sin(x) / x on [-10, 10] (Huang et al.'s ELM benchmark)",
+            "regression",
+            {"n": _n(5000), "noise": _noise(0.2)},
+        ),
+        DataSource(
+            "mackey_glass",
+            "the Mackey-Glass chaotic series (tau = 17), for next-step and free-running prediction",
+            "sequence",
+            {
+                "steps": _len(4000, "series length"),
+                "tau": Option(IntRange(1, 100), 17, "delay"),
+                "horizon": _len(84, "free-running prediction horizon"),
+            },
+        ),
+        DataSource(
+            "adding",
+            "Hochreiter & Schmidhuber's adding problem: sum the two marked values",
+            "sequence",
+            {"n": _n(10000), "steps": _len(50)},
+        ),
+        DataSource(
+            "temporal_xor",
+            "Elman's bit stream in which every third bit is the XOR of the two before",
+            "sequence",
+            {"steps": _len(3000, "stream length")},
+        ),
+        DataSource(
+            "copy_task",
+            "copy a sequence of random bit vectors after a delimiter (NTM, DNC)",
+            "memory",
+            {
+                "n": _n(20000),
+                "width": Option(IntRange(1, 64), 6, "bits per vector"),
+                "min_length": _len(1),
+                "max_length": _len(8),
+            },
+        ),
+        DataSource(
+            "reversal",
+            "reverse a sequence of symbols (encoder-decoder with attention)",
+            "memory",
+            {
+                "n": _n(20000),
+                "symbols": Option(IntRange(2, 1000), 8, "alphabet size"),
+                "min_length": _len(4),
+                "max_length": _len(8),
+            },
+        ),
+        DataSource(
+            "encoder",
+            "the n one-hot patterns of the n-k-n encoder problem",
+            "unsupervised",
+            {"size": Option(IntRange(2, 1024), 8, "pattern length")},
+        ),
+        DataSource(
+            "bars",
+            "binary square images of one horizontal and one vertical bar, with pixel flips",
+            "unsupervised",
+            {
+                "n": _n(4000),
+                "size": Option(IntRange(2, 64), 8, "image side"),
+                "flip": Option(FloatRange(0.0, 1.0), 0.02, "pixel flip probability"),
+            },
+        ),
+        DataSource(
+            "bars_and_stripes",
+            "all distinct bars-and-stripes images of a side (30 at 4x4)",
+            "unsupervised",
+            {"size": Option(IntRange(2, 5), 4, "image side")},
+        ),
+        DataSource(
+            "glyphs",
+            "8x8 glyphs (bars, diagonals, squares) at random positions with noise",
+            "classification",
+            {"n": _n(2500), "classes": Option(IntRange(2, 8), 4, "glyph classes"), "noise": _noise(0.3)},
+        ),
+        DataSource(
+            "class_glyphs",
+            "one-hot class code -> the class's centred 8x8 glyph (deconvolution)",
+            "regression",
+            {"classes": Option(IntRange(2, 8), 4, "glyph classes"), "n": _n(2000)},
+        ),
+        DataSource(
+            "low_rank_gaussian",
+            "Gaussian data of low rank (a linear autoencoder should match PCA)",
+            "unsupervised",
+            {
+                "n": _n(2000),
+                "dims": Option(IntRange(1, 4096), 8, "dimensions"),
+                "rank": Option(IntRange(1, 4096), 2, "rank"),
+            },
+        ),
+        DataSource(
+            "sparse_atoms",
+            "sums of a few of many fixed random atoms (sparse coding)",
+            "unsupervised",
+            {
+                "n": _n(4000),
+                "dims": Option(IntRange(1, 4096), 16, "dimensions"),
+                "atoms": Option(IntRange(1, 4096), 32, "dictionary size"),
+                "active": Option(IntRange(1, 64), 2, "atoms per example"),
+            },
+        ),
+        DataSource(
+            "moving_squares",
+            "images of a bright square whose position and size vary",
+            "unsupervised",
+            {"n": _n(4000), "size": Option(IntRange(4, 64), 12, "image side")},
+        ),
+        DataSource(
+            "markov_chain",
+            "a walk sampled from a random row-stochastic transition matrix",
+            "sequence",
+            {"states": Option(IntRange(2, 1000), 8, "number of states"), "steps": _len(20000, "walk length")},
+        ),
+        DataSource(
+            "random_patterns",
+            "random binary patterns to store and recall (Hopfield)",
+            "memory",
+            {
+                "patterns": Option(IntRange(1, 10000), 5, "stored patterns"),
+                "size": Option(IntRange(2, 100000), 64, "bits per pattern"),
+                "flip": Option(FloatRange(0.0, 1.0), 0.2, "fraction of bits flipped in a probe"),
+            },
+        ),
+        DataSource(
+            "gaussian_1d",
+            "samples of a 1-D normal distribution (a GAN's target)",
+            "generative",
+            {
+                "n": _n(10000),
+                "mean": Option(FloatRange(), 4.0, "mean"),
+                "std": Option(FloatRange(0.0, lo_open=True), 0.5, "standard deviation"),
+            },
+        ),
+        DataSource(
+            "uniform_square",
+            "points uniform in the unit square (self-organising maps)",
+            "unsupervised",
+            {"n": _n(3000)},
+        ),
+        DataSource(
+            "spike_patterns",
+            "jittered Poisson spike-train templates to classify (liquid state machine)",
+            "sequence",
+            {
+                "n": _n(1000),
+                "channels": Option(IntRange(1, 1024), 4, "input channels"),
+                "duration": _len(200, "length in ms"),
+                "rate": Option(FloatRange(0.0, lo_open=True), 20.0, "firing rate (Hz)"),
+                "jitter": Option(FloatRange(0.0), 4.0, "spike jitter (ms)"),
+            },
+        ),
+        DataSource(
+            "csv",
+            "a CSV file of the user's: one-hot for text columns, `target:` names the label column",
+            "classification",
+            {
+                "path": Option(Text(), None, "the file, relative to the spec"),
+                "target": Option(Text(), None, "label column"),
+                "one_hot": Option(Bool(), True, "one-hot encode text columns"),
+            },
+        ),
+    )
+}
+
+SPLIT_OPTIONS: Final[dict[str, Option]] = {
+    "test": Option(FloatRange(0.0, 1.0, lo_open=True, hi_open=True), 0.3, "fraction held out for testing"),
+    "seed": Option(IntRange(0), 0, "shuffle seed of the split"),
+}
+
+TASKS: Final = ("classification", "regression", "sequence", "unsupervised", "generative", "memory")

@@ -1,0 +1,112 @@
+"""Errors that a user of cellgraph sees, and where they point.
+
+Every problem with a spec is a :class:`Problem`: a source location, the key path inside the
+document, what is wrong and how to fix it. Stages collect problems instead of raising at the
+first one, and raise a single :class:`SpecError` carrying all of them, sorted by position, so a
+user fixes a file in one pass. The printed form is the compiler format editors can jump to::
+
+    specs/mlp.yaml:14:7: cells.h.size: expected a positive integer, got -3
+      fix: set size to the number of cells in the group, e.g. `size: 128`
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+
+@dataclass(frozen=True, order=True)
+class SourceLoc:
+    """A position in a spec file; line and column count from 1, as editors show them."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+UNKNOWN_LOC: Final = SourceLoc("<spec>")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in a spec, with the change that would fix it."""
+
+    loc: SourceLoc
+    path: str
+    message: str
+    fix: str = ""
+
+    def format(self) -> str:
+        head = f"{self.loc}: {self.path}: {self.message}" if self.path else f"{self.loc}: {self.message}"
+        return f"{head}\n  fix: {self.fix}" if self.fix else head
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.loc.file, self.loc.line, self.loc.col, self.path)
+
+
+class CellgraphError(Exception):
+    """Base class of every error cellgraph raises on purpose."""
+
+
+@dataclass
+class Problems:
+    """A collector of problems: every check adds to it, and :meth:`raise_if_any` ends a stage."""
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, loc: SourceLoc, path: str, message: str, fix: str = "") -> None:
+        self.items.append(Problem(loc, path, message, fix))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.items.extend(problems)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise SpecError(self.items)
+
+
+class SpecError(CellgraphError):
+    """A spec has one or more problems; ``problems`` lists them sorted by file position."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        unique = list(dict.fromkeys(problems))
+        self.problems: list[Problem] = sorted(unique, key=Problem.sort_key)
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        return "\n".join(p.format() for p in self.problems)
+
+
+class LimitError(SpecError):
+    """A spec exceeds a safety limit (size, nesting, aliases, repeats, cells, parameters)."""
+
+
+def spec_error(loc: SourceLoc, path: str, message: str, fix: str = "") -> SpecError:
+    """Build a :class:`SpecError` holding a single problem."""
+    return SpecError([Problem(loc, path, message, fix)])
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest option, or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(word), sorted(options), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def known_list(options: Iterable[str], limit: int = 12) -> str:
+    """A short, sorted, comma-separated list of valid options for a `fix:` line."""
+    names = sorted(options)
+    shown = ", ".join(names[:limit])
+    return shown + (", ..." if len(names) > limit else "")

@@ -1,0 +1,104 @@
+"""Build and check the graph of a spec in one call, collecting every problem."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from ..errors import Problems
+from ..spec.compose import load_spec
+from ..spec.limits import DEFAULT_LIMITS, Limits
+from ..spec.model import Spec
+from .build import add_cells, add_edges
+from .checks import check_cycles, check_data, check_rule, check_sources
+from .drawspec import check_draw
+from .shapes import count_params, infer_shapes
+
+
+def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
+    """Turn a :class:`Spec` into a checked graph with shapes and parameter counts.
+
+    The graph's attributes hold ``spec``, ``params`` (trainable / fixed / total) and ``draw``
+    (the checked :class:`~cellgraph.graph.drawspec.DrawSettings`).
+
+    Raises:
+        SpecError: every problem found, located in the spec file(s).
+    """
+    problems = Problems()
+    graph = nx.DiGraph(spec=spec)
+    add_cells(graph, spec, problems)
+    add_edges(graph, spec, problems)
+    check_sources(graph, problems)
+    check_cycles(graph, problems)
+    infer_shapes(graph, problems)
+    _check_bindings(spec, graph, problems)
+    problems.raise_if_any()  # rules and drawing need a sound graph
+    graph.graph["params"] = count_params(graph, limits)
+    check_rule(spec, graph, problems)
+    check_data(spec, problems)
+    graph.graph["draw"] = check_draw(spec, graph, problems)
+    problems.raise_if_any()
+    return graph
+
+
+def _check_bindings(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
+    for b in spec.bindings:
+        if b.target not in graph:
+            problems.add(b.loc, b.path, f"unknown group '{b.target}'", "bind the part's input to a group of this spec")
+            continue
+        wanted = b.dropped.options.get("shape") or (
+            [b.dropped.options["size"]] if b.dropped.options.get("size") else None
+        )
+        got = graph.nodes[b.target].get("shape")
+        if wanted is not None and got is not None and tuple(wanted) != tuple(got):
+            problems.add(
+                b.loc,
+                b.path,
+                f"shape mismatch: the part's '{b.dropped.name}' is {list(wanted)} but '{b.target}' is {list(got)}",
+                "bind a group of the same shape, or pass the part a matching size through `params:`",
+            )
+
+
+def load_graph(
+    path: str | Path, overrides: Mapping[str, Any] | None = None, limits: Limits = DEFAULT_LIMITS
+) -> nx.DiGraph:
+    """Load, validate and build the graph of a spec file in one call.
+
+    >>> graph = load_graph("specs/zoo/dff.yaml")  # doctest: +SKIP
+    >>> graph.graph["params"]["total"]  # doctest: +SKIP
+    """
+    return build_graph(load_spec(path, overrides, limits), limits)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of ``cellgraph summary``."""
+
+    name: str
+    type: str
+    shape: str
+    params: int
+    trainable: bool
+    timed: bool
+
+
+def summarize(graph: nx.DiGraph) -> list[Row]:
+    """One row per group, in drawing order: name, type, shape, parameters it owns."""
+    rows = []
+    for n, d in graph.nodes(data=True):
+        shape = d.get("shape")
+        rows.append(
+            Row(
+                name=n,
+                type=d["type"],
+                shape="x".join(map(str, shape)) if shape else "?",
+                params=d.get("params", 0) + d.get("edge_params", 0),
+                trainable=d["trainable"],
+                timed=d.get("timed", False),
+            )
+        )
+    return rows

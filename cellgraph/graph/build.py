@@ -1,0 +1,159 @@
+"""Spec + registry -> a networkx graph of cell groups: the one intermediate form.
+
+Nodes are final group names, in drawing order, with attributes:
+``cell`` (the :class:`CellType`), ``type``, ``options`` (defaults filled in), ``spec`` (the
+:class:`CellSpec`), ``loc``, ``trainable``, ``origin``; shape inference adds ``shape``,
+``timed`` and ``params``. Edges carry ``kind`` (dense | local | symmetric | identity | routing),
+``delay`` (1 for ``~>``), ``feedback`` (a cycle broken at a recurrent cell), ``options``,
+``loc``, ``path``, ``op`` and ``implicit``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import networkx as nx
+
+from ..cells import CELLS, CellType
+from ..errors import Problems, SourceLoc, did_you_mean, known_list
+from ..options import Bool, Choice, FloatRange, Option, check_options
+from ..spec.model import CellSpec, EdgeSpec, Spec
+
+EDGE_KINDS: Final = ("dense", "local", "symmetric", "identity", "routing")
+EDGE_OPTIONS: Final[dict[str, Option]] = {
+    "trainable": Option(Bool(), True, "false keeps the random initial weights fixed"),
+    "merge": Option(Choice(("concat", "add")), "concat", "how several inputs of the target combine"),
+    "density": Option(FloatRange(0.0, 1.0, lo_open=True), 1.0, "fraction of nonzero fixed random weights (reservoirs)"),
+    "scale": Option(
+        FloatRange(0.0, lo_open=True), 1.0, "scale of fixed random weights (spectral radius of a recurrent reservoir)"
+    ),
+    "init": Option(
+        Choice(("default", "glorot_uniform", "glorot_normal", "he_normal", "normal", "uniform", "zeros", "orthogonal")),
+        "default",
+        "weight initialiser",
+    ),
+}
+
+MSG_UNKNOWN_TYPE: Final = "unknown cell type '{name}'{hint}"
+
+
+def add_cells(graph: nx.DiGraph, spec: Spec, problems: Problems) -> None:
+    """Add one node per cell group; unknown types and bad options become problems."""
+    for c in spec.cells:
+        cell = CELLS.get(c.type)
+        if cell is None:
+            problems.add(
+                c.option_loc("type"),
+                f"{c.path}.type",
+                MSG_UNKNOWN_TYPE.format(name=c.type, hint=did_you_mean(c.type, CELLS)),
+                "known types: " + known_list(CELLS, 14),
+            )
+            continue
+        _check_cell_options(c, cell, problems)
+        options = cell.resolve({k: v for k, v in c.options.items() if k in cell.options})
+        graph.add_node(
+            c.name,
+            cell=cell,
+            type=c.type,
+            options=options,
+            spec=c,
+            loc=c.loc,
+            path=c.path,
+            trainable=bool(options.get("trainable", True)) if "trainable" in cell.options else False,
+            origin=c.origin,
+            group=c.group,
+            repeat=c.repeat,
+        )
+
+
+def _check_cell_options(c: CellSpec, cell: CellType, problems: Problems) -> None:
+    def report(key: str, message: str, fix: str) -> None:
+        note = c.yaml11.get(key)
+        if note:
+            message, fix = f"{message} ({note})", "write true / false, or the number without a leading zero"
+        problems.add(c.option_loc(key), f"{c.path}.{key}", message, fix)
+
+    check_options(dict(c.options), dict(cell.options), report, f"a {cell.name} group")
+    if c.options.get("size") is not None and c.options.get("shape") is not None:
+        problems.add(
+            c.option_loc("shape"),
+            f"{c.path}.shape",
+            "give either `size` or `shape`, not both",
+            "keep `shape:` for spatial groups, `size:` otherwise",
+        )
+
+
+def add_edges(graph: nx.DiGraph, spec: Spec, problems: Problems) -> None:
+    """Add one edge per connection; its kind follows from the operator and the cell types."""
+    for e in spec.edges:
+        if e.src not in graph or e.dst not in graph:
+            continue  # the node had an unknown type, already reported
+        kind = _edge_kind(graph, e, problems)
+        if kind is None:
+            continue
+        _check_edge_options(e, problems)
+        if graph.has_edge(e.src, e.dst):
+            first = graph.edges[e.src, e.dst]
+            problems.add(
+                e.loc,
+                e.path,
+                f"'{e.src}' and '{e.dst}' are already connected ({first['path']}, line {first['loc'].line})",
+                "connect two groups once; give options in that one statement",
+            )
+            continue
+        if kind == "symmetric" and graph.has_edge(e.dst, e.src) and e.src != e.dst:
+            problems.add(
+                e.loc, e.path, f"'{e.dst} -- {e.src}' is already declared", "a symmetric connection is written once"
+            )
+            continue
+        options = {"trainable": True, "merge": "concat", **e.options}
+        graph.add_edge(
+            e.src,
+            e.dst,
+            kind=kind,
+            delay=e.delay,
+            feedback=False,
+            options=options,
+            loc=e.loc,
+            path=e.path,
+            op=e.op,
+            implicit=e.implicit,
+            spec=e,
+        )
+
+
+def _edge_kind(graph: nx.DiGraph, e: EdgeSpec, problems: Problems) -> str | None:
+    src, dst = graph.nodes[e.src], graph.nodes[e.dst]
+    if e.kind is not None:
+        if e.kind not in EDGE_KINDS:
+            problems.add(
+                e.option_locs.get("kind", e.loc),
+                f"{e.path}.kind",
+                f"unknown connection kind '{e.kind}'{did_you_mean(e.kind, EDGE_KINDS)}",
+                "kinds: " + ", ".join(EDGE_KINDS),
+            )
+            return None
+        return e.kind
+    if dst["type"] in ("kernel", "convolution") or dst["options"].get("window") is not None:
+        return "local"
+    if dst["type"] == "capsule" and src["type"] == "capsule":
+        return "routing"
+    return "dense"
+
+
+def _check_edge_options(e: EdgeSpec, problems: Problems) -> None:
+    def report(key: str, message: str, fix: str) -> None:
+        problems.add(e.option_locs.get(key, e.loc), f"{e.path}.{key}", message, fix)
+
+    check_options(dict(e.options), EDGE_OPTIONS, report, "an edge", extra=("from", "to", "kind", "delay"))
+
+
+def node_loc(graph: nx.DiGraph, node: str) -> SourceLoc:
+    return graph.nodes[node]["loc"]
+
+
+def edge_text(graph: nx.DiGraph, u: str, v: str) -> str:
+    """How an edge reads in a message: ``a -> b`` with its operator."""
+    d: dict[str, Any] = graph.edges[u, v]
+    op = {"symmetric": "--", "identity": "=>"}.get(d["kind"], "~>" if d["delay"] else "->")
+    return f"{u} {op} {v}"

@@ -1,0 +1,286 @@
+"""Graph rules, one small function each: cycles, sources, rule compatibility, train and data.
+
+Each function adds located problems to a :class:`Problems`; none raises.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from ..data.catalog import SOURCES, SPLIT_OPTIONS
+from ..errors import Problems, did_you_mean, known_list
+from ..options import check_options
+from ..spec.load import format_path
+from ..spec.model import Spec
+from .rules import LOSSES, METRICS, OPTIMIZERS, RULES, TRAIN_KEYS
+
+
+def forward_graph(graph: nx.DiGraph) -> nx.DiGraph:
+    """The edges that carry a value within one time step (not delayed, not symmetric)."""
+    fwd = nx.DiGraph()
+    fwd.add_nodes_from(graph.nodes)
+    fwd.add_edges_from(
+        (u, v)
+        for u, v, d in graph.edges(data=True)
+        if d["delay"] == 0
+        and d["kind"] != "symmetric"
+        and not d["feedback"]
+        and not (u == v and graph.nodes[u]["cell"].recurrent)
+    )
+    return fwd
+
+
+def check_cycles(graph: nx.DiGraph, problems: Problems) -> None:
+    """Break legal cycles at recurrent-family cells; report the rest, naming their cells.
+
+    A cycle is legal through a delayed edge, a symmetric edge, or a recurrent / memory /
+    gated_memory cell. Inside a strongly connected component, edges that leave a
+    recurrent-family cell backwards in declaration order read that cell's previous state
+    (they are marked ``feedback``); if that is not enough, every in-component edge that leaves
+    a recurrent-family cell is marked.
+    """
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    fwd = forward_graph(graph)
+    for component in nx.strongly_connected_components(fwd):
+        if len(component) < 2:
+            continue
+        inner = [(u, v) for u, v in fwd.edges(component) if v in component and graph.nodes[u]["cell"].recurrent]
+        for pass_edges in ([e for e in inner if order[e[1]] <= order[e[0]]], inner):
+            for u, v in pass_edges:
+                graph.edges[u, v]["feedback"] = True
+            if nx.is_directed_acyclic_graph(forward_graph(graph).subgraph(component)):
+                break
+    fwd = forward_graph(graph)
+    for u in fwd.nodes:
+        if fwd.has_edge(u, u):
+            d = graph.edges[u, u]
+            problems.add(
+                d["loc"],
+                d["path"],
+                f"'{u}' feeds itself within one time step",
+                f"use a delayed edge `{u} ~> {u}`, a symmetric one `{u} -- {u}`, or a recurrent cell type",
+            )
+            fwd.remove_edge(u, u)
+    seen: set[frozenset[str]] = set()
+    while True:
+        try:
+            cycle = nx.find_cycle(fwd)
+        except nx.NetworkXNoCycle:
+            return
+        nodes = [u for u, _ in cycle]
+        key = frozenset(nodes)
+        if key in seen:  # pragma: no cover - defensive; each cycle is cut below
+            return
+        seen.add(key)
+        u, v = cycle[-1][0], cycle[-1][1]
+        d = graph.edges[u, v]
+        problems.add(
+            d["loc"],
+            d["path"],
+            "cycle with no delay: " + " -> ".join([*nodes, nodes[0]]),
+            f"make one edge delayed (`{u} ~> {v}`), or put a recurrent / memory / gated_memory cell in the loop",
+        )
+        fwd.remove_edge(u, v)
+
+
+def check_sources(graph: nx.DiGraph, problems: Problems) -> None:
+    """Every computing group needs something feeding it; an ``input`` group takes only data."""
+    for n, d in graph.nodes(data=True):
+        fed_by = [u for u in graph.predecessors(n) if u != n]
+        if d["type"] == "input":
+            for u in fed_by:
+                e = graph.edges[u, n]
+                if e["delay"] == 0 and e["kind"] != "symmetric":
+                    problems.add(
+                        e["loc"],
+                        e["path"],
+                        f"'{n}' is an input group; nothing can feed it within a time step",
+                        f"use `~>` for feedback into '{n}', or make '{n}' a hidden group",
+                    )
+        elif not d["cell"].is_source and not fed_by:
+            problems.add(d["loc"], d["path"], f"'{n}' has no input", f"connect something to it, e.g. `x -> {n}`")
+
+
+def check_rule(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
+    """The train block's keys and values, and what its rule needs from the graph."""
+    train = dict(spec.train)
+    if not train and "train" not in spec.doc.data:
+        rule_name = "backprop"
+    else:
+        rule_name = train.get("rule", "backprop")
+    rule = RULES.get(rule_name) if isinstance(rule_name, str) else None
+    if rule is None:
+        problems.add(
+            spec.loc(("train", "rule")),
+            "train.rule",
+            f"unknown rule {rule_name!r}{did_you_mean(str(rule_name), RULES)}",
+            "rules: " + ", ".join(RULES),
+        )
+        return
+
+    def report(key: str, message: str, fix: str) -> None:
+        problems.add(spec.loc(("train", key)), f"train.{key}", message, fix)
+
+    plain = {k: v for k, v in train.items() if k not in ("loss", "metrics", "optimizer")}
+    check_options(
+        plain,
+        {**TRAIN_KEYS, **rule.options},
+        report,
+        f"train (rule {rule.name})",
+        extra=("loss", "metrics", "optimizer"),
+    )
+    if "steps" in train and "epochs" in train:
+        report("steps", "give `epochs` or `steps`, not both", "keep one of the two")
+    _check_loss(spec, train.get("loss"), problems)
+    _check_metrics(spec, train.get("metrics"), problems)
+    if "optimizer" in train:
+        if not rule.uses_optimizer:
+            report(
+                "optimizer",
+                f"rule '{rule.name}' does not use an optimizer",
+                "remove `optimizer:` (the rule has its own update)",
+            )
+        else:
+            _check_optimizer(spec, train["optimizer"], problems)
+    if rule.check is not None:
+        for node, message, fix in rule.check(graph, {**{k: o.default for k, o in rule.options.items()}, **train}):
+            loc = graph.nodes[node]["loc"] if node else spec.loc(("train", "rule"))
+            problems.add(loc, f"train.rule ({rule.name})" if not node else graph.nodes[node]["path"], message, fix)
+
+
+def _check_loss(spec: Spec, loss: Any, problems: Problems) -> None:
+    if loss is None:
+        return
+    path = ("train", "loss")
+    name, opts = (
+        (loss, {})
+        if isinstance(loss, str)
+        else (loss.get("name"), {k: v for k, v in loss.items() if k != "name"})
+        if isinstance(loss, dict)
+        else (None, {})
+    )
+    if not isinstance(name, str) or name not in LOSSES:
+        problems.add(
+            spec.loc(path),
+            "train.loss",
+            f"unknown loss {name!r}{did_you_mean(str(name), LOSSES)}",
+            "losses: " + ", ".join(LOSSES) + " (write a name, or {name: ..., option: value})",
+        )
+        return
+
+    def report(key: str, message: str, fix: str) -> None:
+        problems.add(spec.loc((*path, key)), f"train.loss.{key}", message, fix)
+
+    check_options(opts, LOSSES[name], report, f"loss '{name}'")
+
+
+def _check_metrics(spec: Spec, metrics: Any, problems: Problems) -> None:
+    if metrics is None:
+        return
+    items = [metrics] if isinstance(metrics, str) else metrics
+    if not isinstance(items, list):
+        problems.add(
+            spec.loc(("train", "metrics")),
+            "train.metrics",
+            "expected a metric name or a list of them",
+            "e.g. `metrics: [accuracy]`",
+        )
+        return
+    for i, m in enumerate(items):
+        if m not in METRICS:
+            path = ("train", "metrics", i) if isinstance(metrics, list) else ("train", "metrics")
+            problems.add(
+                spec.loc(path),
+                format_path(path),
+                f"unknown metric {m!r}{did_you_mean(str(m), METRICS)}",
+                "metrics: " + ", ".join(METRICS),
+            )
+
+
+def _check_optimizer(spec: Spec, opt: Any, problems: Problems) -> None:
+    path = ("train", "optimizer")
+    name = opt if isinstance(opt, str) else opt.get("name") if isinstance(opt, dict) else None
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        problems.add(
+            spec.loc(path if isinstance(opt, str) else (*path, "name")),
+            "train.optimizer",
+            f"unknown optax optimizer {name!r}{did_you_mean(str(name), OPTIMIZERS)}",
+            "write `optimizer: adam` or `optimizer: {name: adam, learning_rate: 0.001}`; optimizers: "
+            + known_list(OPTIMIZERS, 30),
+        )
+        return
+    if isinstance(opt, dict):
+        for key, value in opt.items():
+            if key != "name" and not isinstance(value, int | float | str | bool | None):
+                problems.add(
+                    spec.loc((*path, key)),
+                    f"train.optimizer.{key}",
+                    "optimizer arguments are numbers, text or booleans",
+                    f"e.g. `{key}: 0.001`",
+                )
+
+
+def check_data(spec: Spec, problems: Problems) -> None:
+    """The data block: a known source with its options, or the user's CSV file."""
+    data = dict(spec.data)
+    if not data:
+        return
+    if "csv" in data:
+        data.setdefault("source", "csv")
+        data["path"] = data.pop("csv")
+    source = data.get("source")
+    if source is None:
+        problems.add(
+            spec.loc(("data",)),
+            "data",
+            "missing 'source'",
+            "name a built-in data set (`source: mushroom`) or a file (`csv: my.csv`)",
+        )
+        return
+    ds = SOURCES.get(source) if isinstance(source, str) else None
+    if ds is None:
+        problems.add(
+            spec.loc(("data", "source")),
+            "data.source",
+            f"unknown data source {source!r}{did_you_mean(str(source), SOURCES)}",
+            "built-in sources: " + ", ".join(SOURCES),
+        )
+        return
+
+    def report(key: str, message: str, fix: str) -> None:
+        key_path = ("data", "csv") if key == "path" and "csv" in spec.data else ("data", key)
+        problems.add(spec.loc(key_path), format_path(key_path), message, fix)
+
+    check_options(
+        {k: v for k, v in data.items() if k not in ("source", "split")}, ds.options, report, f"data source '{ds.name}'"
+    )
+    if ds.name == "csv":
+        for key in ("path", "target"):
+            if not data.get(key):
+                report(
+                    key,
+                    f"a CSV source needs `{'csv' if key == 'path' else key}:`",
+                    "e.g. `data: {csv: my_data.csv, target: label}`",
+                )
+        path = data.get("path")
+        if isinstance(path, str) and path and not spec.file.startswith("<"):
+            file = Path(spec.file).parent / path
+            if not file.is_file():
+                report(
+                    "path", f"CSV file '{path}' not found (looked at {file})", "give a path relative to the spec file"
+                )
+    split = data.get("split")
+    if split is not None:
+        if not isinstance(split, dict):
+            problems.add(
+                spec.loc(("data", "split")), "data.split", "expected a mapping", "e.g. `split: {test: 0.3, seed: 0}`"
+            )
+        else:
+
+            def report_split(key: str, message: str, fix: str) -> None:
+                problems.add(spec.loc(("data", "split", key)), f"data.split.{key}", message, fix)
+
+            check_options(split, SPLIT_OPTIONS, report_split, "data.split")

@@ -1,0 +1,192 @@
+"""Shape inference and parameter counts, in topological order of the forward graph.
+
+Each group's input is the merge of its forward inputs (``merge: concat`` joins them along the
+last axis, ``merge: add`` sums equal shapes); its registry rule turns that into its output
+shape. Identity edges (``=>``) add a value of exactly the target's shape. Delayed, feedback and
+symmetric edges carry a weight matrix each, counted here. All arithmetic is on Python ints, so
+a network that would need 10^12 parameters is refused before anything is allocated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from ..cells import ShapeError, ShapeIn
+from ..cells.registry import declared_shape, numel
+from ..errors import LimitError, Problem, Problems
+from ..spec.limits import Limits
+from ..typedefs import Shape
+from .build import edge_text
+from .checks import forward_graph
+
+
+def _fmt(shape: Shape | None) -> str:
+    return "?" if shape is None else str(list(shape))
+
+
+def _merge(graph: nx.DiGraph, node: str, edges: list[tuple[str, str]], problems: Problems) -> Shape | None:
+    shapes = [graph.nodes[u].get("shape") for u, _ in edges]
+    if any(s is None for s in shapes):
+        return None
+    if len(shapes) == 1:
+        return shapes[0]
+    modes = {graph.edges[e]["options"].get("merge", "concat") for e in edges}
+    if len(modes) > 1:
+        e = graph.edges[edges[0]]
+        problems.add(
+            e["loc"],
+            e["path"],
+            f"the inputs of '{node}' mix `merge: add` and `merge: concat`",
+            "give all of them the same `merge:`",
+        )
+        return None
+    if modes == {"add"}:
+        if len(set(shapes)) > 1:
+            (u1, _), (u2, _) = edges[0], next(e for e in edges if graph.nodes[e[0]]["shape"] != shapes[0])
+            e = graph.edges[u2, node]
+            problems.add(
+                e["loc"],
+                e["path"],
+                f"shape mismatch: `merge: add` into '{node}' needs equal shapes, but {edge_text(graph, u1, node)} brings "
+                f"{_fmt(graph.nodes[u1]['shape'])} and {edge_text(graph, u2, node)} brings {_fmt(graph.nodes[u2]['shape'])}",
+                "make the source groups the same size, or use `merge: concat`",
+            )
+            return None
+        return shapes[0]
+    if all(len(s) == len(shapes[0]) and s[:-1] == shapes[0][:-1] for s in shapes):
+        return (*shapes[0][:-1], sum(s[-1] for s in shapes))  # join along the last axis
+    return (sum(numel(s) for s in shapes),)  # different layouts: flattened side by side
+
+
+def infer_shapes(graph: nx.DiGraph, problems: Problems) -> None:
+    """Set ``shape``, ``timed`` and ``params`` on every node it can; report mismatches."""
+    fwd = forward_graph(graph)
+    if not nx.is_directed_acyclic_graph(fwd):
+        return  # cycles were reported by check_cycles
+    for node in nx.lexicographical_topological_sort(fwd, key=list(graph.nodes).index):
+        _infer_node(graph, node, problems)
+    for u, v, d in graph.edges(data=True):
+        if d["kind"] == "identity":
+            su, sv = graph.nodes[u].get("shape"), graph.nodes[v].get("shape")
+            if su is not None and sv is not None and su != sv:
+                problems.add(
+                    d["loc"],
+                    d["path"],
+                    f"shape mismatch on {edge_text(graph, u, v)}: '{u}' is {_fmt(su)} but '{v}' is {_fmt(sv)}",
+                    "a one-to-one (identity) connection joins groups of the same shape; resize one of them",
+                )
+
+
+def _infer_node(graph: nx.DiGraph, node: str, problems: Problems) -> None:
+    d = graph.nodes[node]
+    cell, options = d["cell"], d["options"]
+    forward = [
+        (u, v)
+        for u, v, e in graph.in_edges(node, data=True)
+        if e["delay"] == 0 and e["kind"] not in ("symmetric", "identity") and not e["feedback"] and u != v
+    ]
+    incoming = _merge(graph, node, forward, problems) if forward else None
+    if forward and incoming is None:
+        return
+    declared = declared_shape(options)
+    if declared is None and d["type"] == "match_input_output":
+        declared = _target_shape(graph, node, problems)
+    sources = tuple(graph.nodes[u]["type"] for u, _ in forward)
+    s_in = ShapeIn(options, declared, incoming, sources)
+    try:
+        shape = tuple(cell.infer_shape(s_in))
+    except ShapeError as err:
+        loc, path = d["loc"], d["path"]
+        if forward and incoming is not None:
+            e = graph.edges[forward[-1]]
+            loc, path = e["loc"], e["path"]
+            message = f"shape mismatch on {edge_text(graph, *forward[-1])}: '{node}' ({d['type']}) gets {_fmt(incoming)}: {err}"
+        else:
+            message = f"'{node}' ({d['type']}): {err}"
+        problems.add(loc, path, message, err.fix)
+        return
+    d["shape"] = shape
+    d["timed"] = _timed(graph, node, forward)
+    d["params"] = cell.count_params(s_in, shape)
+
+
+def _target_shape(graph: nx.DiGraph, node: str, problems: Problems) -> Shape | None:
+    d = graph.nodes[node]
+    target = d["options"].get("target")
+    if target is None:
+        inputs = [
+            n
+            for n, a in graph.nodes(data=True)
+            if a["cell"].is_source and (not d["origin"] or a["origin"] == d["origin"])
+        ]
+        target = inputs[0] if inputs else None
+    if target is None:
+        return None
+    if target not in graph:
+        problems.add(
+            d["spec"].option_loc("target"),
+            f"{d['path']}.target",
+            f"unknown group '{target}'",
+            "name the input group this output reconstructs",
+        )
+        return None
+    return graph.nodes[target].get("shape")
+
+
+def _timed(graph: nx.DiGraph, node: str, forward: list[tuple[str, str]]) -> bool:
+    d = graph.nodes[node]
+    if d["cell"].is_source:
+        return bool(d["options"].get("sequence", False))
+    timed = any(graph.nodes[u].get("timed", False) for u, _ in forward)
+    if d["cell"].recurrent and d["options"].get("emit") == "last":
+        return False
+    return timed
+
+
+def count_params(graph: nx.DiGraph, limits: Limits) -> dict[str, Any]:
+    """Add the weights of delayed, feedback and symmetric edges; total and check the limit."""
+    edge_params: dict[tuple[str, str], int] = {}
+    for u, v, e in graph.edges(data=True):
+        su, sv = graph.nodes[u].get("shape"), graph.nodes[v].get("shape")
+        if su is None or sv is None:
+            continue
+        if e["kind"] == "symmetric" or e["delay"] or e["feedback"]:
+            edge_params[(u, v)] = numel(su) * numel(sv)
+    for (u, v), n in edge_params.items():
+        graph.edges[u, v]["params"] = n
+    trainable = fixed = 0
+    for n, d in graph.nodes(data=True):
+        own = d.get("params", 0)
+        incoming = sum(edge_params.get((u, n), 0) for u in graph.predecessors(n))
+        d["edge_params"] = incoming
+        if d["trainable"]:
+            trainable += own + sum(
+                edge_params.get((u, n), 0)
+                for u in graph.predecessors(n)
+                if graph.edges[u, n]["options"].get("trainable", True)
+            )
+            fixed += sum(
+                edge_params.get((u, n), 0)
+                for u in graph.predecessors(n)
+                if not graph.edges[u, n]["options"].get("trainable", True)
+            )
+        else:
+            fixed += own + incoming
+    total = trainable + fixed
+    if total > limits.max_params:
+        biggest = max(graph.nodes, key=lambda n: graph.nodes[n].get("params", 0) + graph.nodes[n].get("edge_params", 0))
+        d = graph.nodes[biggest]
+        raise LimitError(
+            [
+                Problem(
+                    d["loc"],
+                    d["path"],
+                    f"the network needs {total:,} parameters, over the limit of {limits.max_params:,} ('{biggest}' alone has "
+                    f"{d.get('params', 0) + d.get('edge_params', 0):,}); nothing was allocated",
+                    "use smaller groups, or raise the limit (`--max-params`)",
+                )
+            ]
+        )
+    return {"trainable": trainable, "fixed": fixed, "total": total}

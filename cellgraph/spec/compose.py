@@ -1,0 +1,601 @@
+"""Document -> :class:`Spec`: params, repeats, ``use:`` composition and edge statements.
+
+This is where written names become final names. A group with ``repeat: 3`` becomes
+``h.1 -> h.2 -> h.3`` (an edge into ``h`` enters ``h.1``, an edge out of ``h`` leaves
+``h.3``); ``residual: k`` adds identity edges ``h.i => h.(i+k)``. A group with
+``use: part.yaml`` inlines that spec's cells as ``group.cell``; an edge into the group enters the
+part's source cells and an edge out of it leaves its sink cells.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from ..errors import LimitError, Problem, Problems, SourceLoc, SpecError, did_you_mean
+from .edges import OPERATORS, StatementError, parse_statement
+from .limits import DEFAULT_LIMITS, Limits
+from .load import Document, KeyPath, format_path, load_document, read_text
+from .model import Binding, CellSpec, EdgeSpec, Spec
+from .params import collect_params, substitute
+from .validate import CELL_NAME, STRUCTURAL_CELL_KEYS, check_keys, check_positive_int, check_top, kind_of
+
+EDGE_MAPPING_KEYS: Final = ("from", "to", "kind", "delay")
+CLI_LOC: Final = SourceLoc("<command line>")
+
+
+@dataclass
+class _Context:
+    limits: Limits
+    stack: tuple[str, ...] = ()  # resolved paths of the specs being composed (include cycles)
+    cells_total: int = 0
+
+
+@dataclass
+class _Groups:
+    """Written group name -> its final names, with entry (first) and exit (last) cells."""
+
+    entries: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    exits: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    shown: dict[str, Any] = field(default_factory=dict)  # `draw.groups.X.show` inherited from parts
+
+
+def load_spec(
+    path: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Spec:
+    """Load a spec file into a :class:`Spec` (structure only: cell types are checked later).
+
+    Args:
+        path: the YAML file.
+        overrides: param values that replace the file's (``-p width=128``).
+        limits: safety limits.
+
+    Raises:
+        SpecError: every problem found, each located at file:line:col.
+
+    >>> spec = load_spec("specs/zoo/p.yaml")  # doctest: +SKIP
+    """
+    p = Path(path)
+    text = read_text(p, limits)
+    return _build(text, str(path), dict(overrides or {}), _Context(limits, (str(p.resolve()),)), CLI_LOC)
+
+
+def load_spec_text(
+    text: str,
+    file: str = "<spec>",
+    overrides: Mapping[str, Any] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Spec:
+    """Like :func:`load_spec` for text in memory (relative ``use:`` paths start at the cwd)."""
+    return _build(text, file, dict(overrides or {}), _Context(limits, (file,)), CLI_LOC)
+
+
+def _build(text: str, file: str, overrides: dict[str, Any], ctx: _Context, override_loc: SourceLoc) -> Spec:
+    raw_doc = load_document(text, file, ctx.limits)
+    problems = Problems()
+    if not check_top(raw_doc, problems):
+        problems.raise_if_any()
+    values = collect_params(raw_doc, overrides, problems, override_loc)
+    data = substitute(raw_doc, values, problems)
+    doc = Document(raw_doc.file, data, raw_doc.locs, raw_doc.key_locs, raw_doc.yaml11, raw_doc.quoted)
+    cells, bindings, groups, sub_edges = _expand_cells(doc, ctx, problems)
+    edges = _expand_edges(doc, cells, groups, problems) + sub_edges
+    problems.raise_if_any()
+    return Spec(
+        file=file,
+        name=str(data.get("name")),
+        version=int(data.get("cellgraph", 1)),
+        cells=tuple(cells),
+        edges=tuple(edges),
+        doc=doc,
+        title=str(data.get("title") or ""),
+        description=str(data.get("description") or ""),
+        params=MappingProxyType(values),
+        train=MappingProxyType(dict(data.get("train") or {})),
+        data=MappingProxyType(dict(data.get("data") or {})),
+        draw=MappingProxyType(dict(data.get("draw") or {})),
+        bindings=tuple(bindings),
+        groups=MappingProxyType(dict(groups.members)),
+        inherited_show=MappingProxyType(dict(groups.shown)),
+        source=text,
+    )
+
+
+def spec_hash(spec: Spec) -> str:
+    """A short content hash of the root file's text (diagrams embed it for traceability)."""
+    return hashlib.sha256(spec.source.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------- cells
+
+
+def _expand_cells(
+    doc: Document, ctx: _Context, problems: Problems
+) -> tuple[list[CellSpec], list[Binding], _Groups, list[EdgeSpec]]:
+    cells: list[CellSpec] = []
+    bindings: list[Binding] = []
+    groups = _Groups()
+    sub_edges: list[EdgeSpec] = []
+    raw = doc.data.get("cells")
+    if not isinstance(raw, dict):
+        return cells, bindings, groups, sub_edges
+    for name, body in raw.items():
+        path: KeyPath = ("cells", name)
+        where = format_path(path)
+        if not CELL_NAME.match(name):
+            problems.add(
+                doc.key_loc(path),
+                where,
+                f"'{name}' is not a valid group name",
+                "use letters, digits and _, starting with a letter (dots are for `group.cell` addresses)",
+            )
+            continue
+        if (*path, "<key>") in doc.yaml11:
+            problems.add(
+                doc.key_loc(path), where, doc.yaml11[(*path, "<key>")], f"quote the name ('{name}') or rename the group"
+            )
+        if not isinstance(body, dict):
+            problems.add(
+                doc.loc(path),
+                where,
+                f"expected a mapping such as `{{type: hidden, size: 4}}`, got {kind_of(body)}",
+                f"write `{name}: {{type: hidden, size: 4}}`",
+            )
+            continue
+        if "use" in body:
+            _compose_part(doc, name, body, path, ctx, problems, cells, bindings, groups, sub_edges)
+            continue
+        if "type" not in body:
+            problems.add(
+                doc.loc(path),
+                where,
+                "missing 'type'",
+                "give the cell type, e.g. `type: hidden` (see `cellgraph cells`), or `use: part.yaml`",
+            )
+            continue
+        for key in ("params", "bind"):
+            if key in body:
+                problems.add(
+                    doc.key_loc((*path, key)),
+                    format_path((*path, key)),
+                    f"'{key}' is only valid with `use:`",
+                    f"remove '{key}'",
+                )
+        ctype = body["type"]
+        if not isinstance(ctype, str):
+            problems.add(
+                doc.loc((*path, "type")),
+                f"{where}.type",
+                f"expected a cell type name, got {kind_of(ctype)}",
+                "e.g. `type: hidden`",
+            )
+            continue
+        count = 1
+        if "repeat" in body:
+            count = (
+                check_positive_int(
+                    doc,
+                    body["repeat"],
+                    (*path, "repeat"),
+                    problems,
+                    ctx.limits.max_repeat,
+                    "repeat to the number of chained copies, e.g. `repeat: 3`",
+                )
+                or 0
+            )
+            if not count:
+                continue
+        residual = 0
+        if "residual" in body:
+            residual = (
+                check_positive_int(
+                    doc,
+                    body["residual"],
+                    (*path, "residual"),
+                    problems,
+                    ctx.limits.max_repeat,
+                    "residual to the skip distance in groups, e.g. `residual: 2`",
+                )
+                or 0
+            )
+            if residual == 1:
+                problems.add(
+                    doc.loc((*path, "residual")),
+                    f"{where}.residual",
+                    "residual 1 would join neighbours, which `repeat:` already chains",
+                    "use `residual: 2` (a skip over one group) or more",
+                )
+                residual = 0
+            if residual and residual >= count:
+                problems.add(
+                    doc.loc((*path, "residual")),
+                    f"{where}.residual",
+                    f"residual {residual} needs repeat > {residual} (repeat is {count})",
+                    f"set `repeat:` to at least {residual + 1}, or remove `residual:`",
+                )
+        style = body.get("style", {})
+        if not isinstance(style, dict):
+            problems.add(
+                doc.loc((*path, "style")),
+                f"{where}.style",
+                f"expected a mapping of drawing attributes, got {kind_of(style)}",
+                "e.g. `style: {fill: '#66CC00'}`",
+            )
+            style = {}
+        options = {k: v for k, v in body.items() if k not in STRUCTURAL_CELL_KEYS}
+        option_locs = {k: doc.loc((*path, k)) for k in body}
+        yaml11 = {k: doc.yaml11[(*path, k)] for k in options if (*path, k) in doc.yaml11}
+        ctx.cells_total += count
+        _check_cell_total(ctx, doc.key_loc(path), where)
+        names = tuple(f"{name}.{i}" for i in range(1, count + 1)) if "repeat" in body else (name,)
+        for i, final in enumerate(names, start=1):
+            cells.append(
+                CellSpec(
+                    name=final,
+                    type=ctype,
+                    options=MappingProxyType(options),
+                    loc=doc.key_loc(path),
+                    path=where,
+                    option_locs=MappingProxyType(option_locs),
+                    yaml11=MappingProxyType(yaml11),
+                    group=name,
+                    repeat=(i, count) if "repeat" in body else None,
+                    style=MappingProxyType(style),
+                )
+            )
+        groups.entries[name], groups.exits[name], groups.members[name] = names[:1], names[-1:], names
+        for a, b in zip(names, names[1:], strict=False):
+            sub_edges.append(
+                EdgeSpec(a, b, "->", None, 0, doc.loc((*path, "repeat")), f"{where}.repeat", implicit=True)
+            )
+        if residual and residual < count:
+            for i in range(0, count - residual, residual):
+                sub_edges.append(
+                    EdgeSpec(
+                        names[i],
+                        names[i + residual],
+                        "=>",
+                        "identity",
+                        0,
+                        doc.loc((*path, "residual")),
+                        f"{where}.residual",
+                        implicit=True,
+                    )
+                )
+    return cells, bindings, groups, sub_edges
+
+
+def _check_cell_total(ctx: _Context, loc: SourceLoc, where: str) -> None:
+    if ctx.cells_total > ctx.limits.max_cells:
+        raise LimitError(
+            [
+                Problem(
+                    loc,
+                    where,
+                    f"the network has more than {ctx.limits.max_cells:,} cell groups",
+                    "use fewer or larger groups",
+                )
+            ]
+        )
+
+
+def _compose_part(
+    doc: Document,
+    name: str,
+    body: dict[str, Any],
+    path: KeyPath,
+    ctx: _Context,
+    problems: Problems,
+    cells: list[CellSpec],
+    bindings: list[Binding],
+    groups: _Groups,
+    sub_edges: list[EdgeSpec],
+) -> None:
+    where = format_path(path)
+    check_keys(doc, body, path, ("use", "params", "bind", "style"), problems, f"group '{name}' (a `use:` group)")
+    target = body["use"]
+    if not isinstance(target, str) or not target.strip():
+        problems.add(
+            doc.loc((*path, "use")),
+            f"{where}.use",
+            f"expected a relative file path, got {kind_of(target)}",
+            "e.g. `use: ../parts/encoder.yaml`",
+        )
+        return
+    base = Path(doc.file).parent if not doc.file.startswith("<") else Path.cwd()
+    file = base / target
+    resolved = str(file.resolve())
+    loc = doc.loc((*path, "use"))
+    if resolved in ctx.stack:
+        chain = " -> ".join(Path(s).name for s in (*ctx.stack, resolved))
+        problems.add(
+            loc, f"{where}.use", f"include cycle: {chain}", "a part cannot use itself, directly or through other parts"
+        )
+        return
+    if len(ctx.stack) >= ctx.limits.max_include_depth:
+        problems.add(
+            loc,
+            f"{where}.use",
+            f"`use:` nested deeper than {ctx.limits.max_include_depth} files",
+            "flatten the composition",
+        )
+        return
+    sub_params = body.get("params", {})
+    if not isinstance(sub_params, dict):
+        problems.add(
+            doc.loc((*path, "params")),
+            f"{where}.params",
+            f"expected a mapping of param values, got {kind_of(sub_params)}",
+            "e.g. `params: {width: 8}`",
+        )
+        return
+    try:
+        text = read_text(file, ctx.limits)
+        sub = _build(
+            text,
+            str(file),
+            dict(sub_params),
+            _Context(ctx.limits, (*ctx.stack, resolved), ctx.cells_total),
+            doc.loc((*path, "params")),
+        )
+    except SpecError as err:
+        problems.extend(
+            Problem(loc, f"{where}.use", f"'{target}': file not found", "give a path relative to this spec's folder")
+            if p.message == "file not found"
+            else p
+            for p in err.problems
+        )
+        return
+    ctx.cells_total += len(sub.cells)
+    _check_cell_total(ctx, loc, where)
+    bind = body.get("bind", {})
+    if not isinstance(bind, dict):
+        problems.add(
+            doc.loc((*path, "bind")),
+            f"{where}.bind",
+            f"expected a mapping `part_input: parent_group`, got {kind_of(bind)}",
+            "e.g. `bind: {x: gen.sample}`",
+        )
+        bind = {}
+    sub_names = {c.name for c in sub.cells}
+    dropped: dict[str, str] = {}
+    for inner, outer in bind.items():
+        bpath = (*path, "bind", inner)
+        if inner not in sub_names:
+            problems.add(
+                doc.key_loc(bpath),
+                format_path(bpath),
+                f"'{target}' has no group '{inner}'{did_you_mean(inner, sub_names)}",
+                "bind one of the part's input groups",
+            )
+            continue
+        if not isinstance(outer, str):
+            problems.add(
+                doc.loc(bpath),
+                format_path(bpath),
+                f"expected a group name, got {kind_of(outer)}",
+                "e.g. `x: gen.sample`",
+            )
+            continue
+        dropped[inner] = outer
+        bindings.append(Binding(sub.cell(inner), outer, doc.loc(bpath), format_path(bpath)))
+    prefix = f"{name}."
+    for c in sub.cells:
+        if c.name in dropped:
+            continue
+        cells.append(
+            CellSpec(
+                name=prefix + c.name,
+                type=c.type,
+                options=c.options,
+                loc=c.loc,
+                path=c.path,
+                option_locs=c.option_locs,
+                yaml11=c.yaml11,
+                group=c.group,
+                repeat=c.repeat,
+                origin=prefix + c.origin if c.origin else name,
+                style=c.style,
+            )
+        )
+    rename = {n: (dropped[n] if n in dropped else prefix + n) for n in sub_names}
+    for e in sub.edges:
+        sub_edges.append(
+            EdgeSpec(
+                rename[e.src], rename[e.dst], e.op, e.kind, e.delay, e.loc, e.path, e.options, e.option_locs, e.implicit
+            )
+        )
+    forward = [e for e in sub.edges if e.delay == 0 and e.kind != "symmetric" and e.src != e.dst]
+    has_in = {e.dst for e in forward}
+    has_out = {e.src for e in forward}
+    kept = [c.name for c in sub.cells if c.name not in dropped]
+    groups.entries[name] = tuple(prefix + n for n in kept if n not in has_in)
+    groups.exits[name] = tuple(prefix + n for n in kept if n not in has_out)
+    groups.members[name] = tuple(prefix + n for n in kept)
+    for inner, names in sub.groups.items():
+        if inner not in dropped:
+            groups.members[prefix + inner] = tuple(prefix + n for n in names)
+            groups.entries[prefix + inner] = (prefix + names[0],)
+            groups.exits[prefix + inner] = (prefix + names[-1],)
+    sub_groups = sub.draw.get("groups")
+    for key, value in sub_groups.items() if isinstance(sub_groups, dict) else ():
+        if key not in dropped and isinstance(value, dict) and "show" in value:
+            groups.shown[prefix + key] = value["show"]
+    for key, value in sub.inherited_show.items():
+        groups.shown.setdefault(prefix + key, value)
+
+
+# ---------------------------------------------------------------------------------------- edges
+
+
+def _expand_edges(doc: Document, cells: list[CellSpec], groups: _Groups, problems: Problems) -> list[EdgeSpec]:
+    raw = doc.data.get("edges")
+    if not isinstance(raw, list):
+        return []
+    names = {c.name for c in cells}
+    addressable = names | set(groups.members)
+    out: list[EdgeSpec] = []
+    for index, item in enumerate(raw):
+        path: KeyPath = ("edges", index)
+        where = format_path(path)
+        loc = doc.loc(path)
+        if isinstance(item, str):
+            out.extend(_statement_edges(doc, item, path, loc, {}, {}, groups, addressable, problems))
+        elif isinstance(item, dict) and ("from" in item or "to" in item):
+            out.extend(_mapping_edges(doc, item, path, groups, addressable, problems))
+        elif isinstance(item, dict) and len(item) == 1 and isinstance(next(iter(item.values())), dict | type(None)):
+            statement, options = next(iter(item.items()))
+            options = options or {}
+            opt_locs = {k: doc.loc((*path, statement, k)) for k in options}
+            stmt_loc = doc.key_loc((*path, statement))
+            out.extend(
+                _statement_edges(
+                    doc, statement, path, stmt_loc, options, opt_locs, groups, addressable, problems, key=statement
+                )
+            )
+        else:
+            problems.add(
+                loc,
+                where,
+                f"expected an edge statement, got {kind_of(item)}",
+                "write `- a -> b`, `- a -> b: {trainable: false}` or `- {from: a, to: b, kind: dense}`",
+            )
+    return out
+
+
+def _statement_edges(
+    doc: Document,
+    text: str,
+    path: KeyPath,
+    loc: SourceLoc,
+    options: dict[str, Any],
+    option_locs: dict[str, SourceLoc],
+    groups: _Groups,
+    addressable: set[str],
+    problems: Problems,
+    key: str | None = None,
+) -> list[EdgeSpec]:
+    where = format_path(path)
+    shift = 1 if path in doc.quoted else 0  # a quoted statement starts after its quote mark
+    try:
+        hops = parse_statement(text)
+    except StatementError as err:
+        problems.add(SourceLoc(loc.file, loc.line, loc.col + shift + err.offset), where, f"{err} in '{text}'", err.fix)
+        return []
+    out: list[EdgeSpec] = []
+    for hop in hops:
+        kind, delay = OPERATORS[hop.op]
+        for left in hop.left:
+            for right in hop.right:
+                ok = True
+                for ref in (left, right):
+                    if ref.name not in addressable:
+                        ok = False
+                        problems.add(
+                            SourceLoc(loc.file, loc.line, loc.col + shift + ref.offset),
+                            where,
+                            f"unknown group '{ref.name}'{did_you_mean(ref.name, addressable)}",
+                            "declare it under `cells:` or fix the name; groups: "
+                            + ", ".join(sorted(groups.members)[:12]),
+                        )
+                if not ok:
+                    continue
+                for s, d in _endpoints(left.name, right.name, groups):
+                    out.append(
+                        EdgeSpec(
+                            s,
+                            d,
+                            hop.op,
+                            kind,
+                            delay,
+                            loc,
+                            where,
+                            MappingProxyType(dict(options)),
+                            MappingProxyType(option_locs),
+                        )
+                    )
+    return out
+
+
+def _endpoints(src: str, dst: str, groups: _Groups) -> list[tuple[str, str]]:
+    """The (src, dst) pairs of final names that an edge between two written names joins.
+
+    A repeated or composed group is entered at its entry cells and left at its exit cells; a
+    self-edge on a repeated group (``h ~> h``) becomes one self-edge per copy.
+    """
+    if src == dst and src in groups.members and len(groups.members[src]) > 1:
+        return [(m, m) for m in groups.members[src]]
+    return [(s, d) for s in groups.exits.get(src, (src,)) for d in groups.entries.get(dst, (dst,))]
+
+
+def _mapping_edges(
+    doc: Document, item: dict[str, Any], path: KeyPath, groups: _Groups, addressable: set[str], problems: Problems
+) -> list[EdgeSpec]:
+    where = format_path(path)
+    for key in ("from", "to"):
+        if key not in item:
+            problems.add(doc.loc(path), where, f"missing '{key}'", "write `{from: a, to: b}`")
+    if "from" not in item or "to" not in item:
+        return []
+    ends: list[list[str]] = []
+    for key in ("from", "to"):
+        value = item[key]
+        values = value if isinstance(value, list) else [value]
+        good = []
+        for i, v in enumerate(values):
+            vpath = (*path, key, i) if isinstance(value, list) else (*path, key)
+            if not isinstance(v, str) or v not in addressable:
+                problems.add(
+                    doc.loc(vpath),
+                    format_path(vpath),
+                    f"unknown group {v!r}{did_you_mean(str(v), addressable)}",
+                    "name a group declared under `cells:`",
+                )
+            else:
+                good.append(v)
+        ends.append(good)
+    kind = item.get("kind")
+    delay = item.get("delay", 0)
+    if not isinstance(delay, int) or isinstance(delay, bool) or delay not in (0, 1):
+        problems.add(
+            doc.loc((*path, "delay")),
+            f"{where}.delay",
+            f"expected 0 or 1, got {kind_of(delay)}",
+            "use `delay: 1` for a connection from the previous time step",
+        )
+        delay = 0
+    if kind is not None and not isinstance(kind, str):
+        problems.add(
+            doc.loc((*path, "kind")),
+            f"{where}.kind",
+            f"expected a connection kind, got {kind_of(kind)}",
+            "e.g. `kind: dense`",
+        )
+        kind = None
+    options = {k: v for k, v in item.items() if k not in EDGE_MAPPING_KEYS}
+    opt_locs = {k: doc.loc((*path, k)) for k in item}
+    out = []
+    for s in ends[0]:
+        for d in ends[1]:
+            for a, b in _endpoints(s, d, groups):
+                out.append(
+                    EdgeSpec(
+                        a,
+                        b,
+                        "{}",
+                        kind,
+                        int(delay),
+                        doc.loc(path),
+                        where,
+                        MappingProxyType(options),
+                        MappingProxyType(opt_locs),
+                    )
+                )
+    return out

@@ -1,0 +1,30 @@
+"""Safety limits, checked before anything is expanded or allocated.
+
+A spec comes from a file a user may have received from anyone; these bounds keep a hostile or
+mistaken file (an alias bomb, a repeat of a billion, a 10^12-parameter layer) from hanging the
+process or exhausting memory. Every limit is configurable; the defaults fit any network a CPU or
+one GPU could train.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds for one spec (including everything it composes with ``use:``)."""
+
+    max_bytes: int = 1_000_000  # file size
+    max_depth: int = 40  # nesting of mappings and lists
+    max_aliases: int = 200  # `*alias` references in one file
+    max_nodes: int = 100_000  # YAML nodes after alias expansion
+    max_repeat: int = 1_000  # `repeat:` of one group
+    max_cells: int = 10_000  # cell groups after repeat and composition
+    max_group_size: int = 100_000_000  # cells in one group
+    max_params: int = 2_000_000_000  # parameters of the whole network
+    max_include_depth: int = 16  # nested `use:`
+
+
+DEFAULT_LIMITS: Final = Limits()

@@ -1,0 +1,399 @@
+"""Safe YAML loading that remembers where every value came from.
+
+PyYAML's parser gives each node a mark (line, column). We keep them: :func:`load_document`
+returns plain Python data plus a table from key path to :class:`SourceLoc`, so every later
+stage can point at the exact spot in the file.
+
+Three things differ from ``yaml.safe_load`` on purpose:
+
+* Limits are checked on the event stream, before any node is built: file size, nesting depth,
+  alias count and the size after alias expansion (an "alias bomb" is refused in microseconds).
+* Plain scalars are resolved with the YAML 1.2 core schema (``1e-3`` is a float, ``no`` is a
+  string), and every plain scalar that a YAML 1.1 tool would read differently (``no``, ``on``,
+  ``010``, ``1_000``, ``1:30``) is recorded, so validators can flag it where a name, a boolean or
+  a number is expected.
+* Duplicate keys and explicit tags are errors: a spec never constructs Python objects.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from ..errors import Problems, SourceLoc, SpecError, spec_error
+from .limits import DEFAULT_LIMITS, Limits
+
+KeyPath = tuple[str | int, ...]
+
+_PLAIN_TAG: Final = "tag:cellgraph,2026:plain"
+
+try:  # libyaml is ~10x faster; both give identical events and marks
+    _Base: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on the PyYAML build
+    _Base = yaml.SafeLoader
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """Tags every untagged plain scalar as "plain", so resolution (YAML 1.2) is ours to do."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _PLAIN_TAG
+        return super().resolve(kind, value, implicit)
+
+
+_NULL: Final = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL: Final = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT: Final = re.compile(r"^[-+]?[0-9]+$")
+_INT_OCT: Final = re.compile(r"^0o[0-7]+$")
+_INT_HEX: Final = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT: Final = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_INF: Final = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
+_NAN: Final = re.compile(r"^\.(?:nan|NaN|NAN)$")
+
+# Plain scalars that YAML 1.1 (PyYAML's default, many other tools) reads as something else.
+# The 1.1 spec also lists y/n, but PyYAML and most tools don't, and `x -> y` is too common a
+# pair of names to flag.
+_YAML11_BOOL: Final = re.compile(r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$")
+_YAML11_OCTAL: Final = re.compile(r"^[-+]?0[0-9_]+$")
+_YAML11_UNDERSCORE: Final = re.compile(r"^[-+]?(?:0b[01_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)$")
+_YAML11_SEXAGESIMAL: Final = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+
+_ALLOWED_TAGS: Final = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
+) | {_PLAIN_TAG}
+
+
+@dataclass
+class Document:
+    """A loaded YAML document: plain data plus where each value and key sits in the file."""
+
+    file: str
+    data: Any
+    locs: dict[KeyPath, SourceLoc] = field(default_factory=dict)
+    key_locs: dict[KeyPath, SourceLoc] = field(default_factory=dict)
+    yaml11: dict[KeyPath, str] = field(default_factory=dict)
+    quoted: set[KeyPath] = field(default_factory=set)
+
+    def loc(self, path: KeyPath) -> SourceLoc:
+        """The location of the value at ``path``, or of its nearest located ancestor."""
+        p = tuple(path)
+        while p:
+            if p in self.locs:
+                return self.locs[p]
+            p = p[:-1]
+        return self.locs.get((), SourceLoc(self.file, 1, 1))
+
+    def key_loc(self, path: KeyPath) -> SourceLoc:
+        """The location of the mapping key that ends ``path`` (falls back to :meth:`loc`)."""
+        return self.key_locs.get(tuple(path)) or self.loc(path)
+
+
+def format_path(path: KeyPath) -> str:
+    """``("cells", "h", "size")`` -> ``cells.h.size``; ``("edges", 2)`` -> ``edges[2]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _loc(file: str, mark: Any) -> SourceLoc:
+    return SourceLoc(file, mark.line + 1, mark.column + 1) if mark is not None else SourceLoc(file)
+
+
+def read_text(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Read a spec file as text, refusing huge, binary or non-UTF-8 files with a located error."""
+    shown = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise spec_error(SourceLoc(shown), "", "file not found", "check the path") from None
+    except OSError as err:
+        raise spec_error(SourceLoc(shown), "", f"cannot read file: {err.strerror}") from None
+    if path.is_dir():
+        raise spec_error(SourceLoc(shown), "", "is a directory, not a spec file", "pass a .yaml file")
+    if size > limits.max_bytes:
+        raise SpecError_limit(
+            SourceLoc(shown),
+            f"file is {size:,} bytes, over the limit of {limits.max_bytes:,}",
+            "a spec is a short description; use `repeat:` and `params:` instead of listing cells",
+        )
+    raw = path.read_bytes()
+    return decode_text(raw, shown)
+
+
+def decode_text(raw: bytes, shown: str) -> str:
+    """Decode spec bytes, with a located error for binary content or invalid UTF-8."""
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise spec_error(
+            SourceLoc(shown, line, 1),
+            "",
+            "file holds binary data (NUL bytes), not YAML text",
+            "pass a YAML spec file saved as UTF-8 text",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise spec_error(
+            SourceLoc(shown, line, col),
+            "",
+            f"not valid UTF-8 text (byte 0x{raw[err.start]:02x})",
+            "save the spec as UTF-8",
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def SpecError_limit(loc: SourceLoc, message: str, fix: str) -> SpecError:  # noqa: N802
+    from ..errors import LimitError, Problem
+
+    return LimitError([Problem(loc, "", message, fix)])
+
+
+def _yaml_problem(err: yaml.YAMLError, file: str) -> SpecError:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    context = getattr(err, "context", None)
+    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    if isinstance(err, yaml.reader.ReaderError):
+        message = f"YAML cannot read this character: {err.reason or problem}"
+        return spec_error(SourceLoc(file, 1, 1), "", message, "remove control characters from the file")
+    return spec_error(
+        _loc(file, mark),
+        "",
+        message,
+        "check indentation, colons and brackets near this position (YAML uses spaces, never tabs)",
+    )
+
+
+def _check_events(text: str, file: str, limits: Limits) -> None:
+    """Walk the event stream (non-recursive) and refuse deep, alias-heavy or multi-document text."""
+    depth = aliases = documents = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > limits.max_depth:
+                    raise SpecError_limit(
+                        _loc(file, event.start_mark),
+                        f"nesting deeper than {limits.max_depth} levels",
+                        "flatten the structure; a spec needs only a few levels",
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            elif isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if aliases > limits.max_aliases:
+                    raise SpecError_limit(
+                        _loc(file, event.start_mark),
+                        f"more than {limits.max_aliases} aliases (`*name`)",
+                        "use `params:` and `repeat:` instead of many YAML aliases",
+                    )
+            elif isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise spec_error(
+                        _loc(file, event.start_mark),
+                        "",
+                        "file holds more than one YAML document",
+                        "keep one network per file; remove the `---` separator",
+                    )
+    except yaml.YAMLError as err:
+        raise _yaml_problem(err, file) from None
+
+
+class _Converter:
+    """Node tree -> plain data, with locations, duplicate-key and expansion checks."""
+
+    def __init__(self, doc: Document, limits: Limits) -> None:
+        self.doc = doc
+        self.limits = limits
+        self.nodes = 0
+        self.problems = Problems()
+
+    def convert(self, node: yaml.Node, path: KeyPath) -> Any:
+        self.nodes += 1
+        if self.nodes > self.limits.max_nodes:
+            raise SpecError_limit(
+                _loc(self.doc.file, node.start_mark),
+                f"document expands to more than {self.limits.max_nodes:,} values (alias bomb?)",
+                "remove nested aliases; use `repeat:` to build many groups",
+            )
+        self.doc.locs.setdefault(path, _loc(self.doc.file, node.start_mark))
+        if node.tag not in _ALLOWED_TAGS:
+            self.problems.add(
+                _loc(self.doc.file, node.start_mark),
+                format_path(path),
+                f"YAML tag '{node.tag}' is not allowed",
+                "remove the tag; a spec holds plain data and never constructs objects",
+            )
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _PLAIN_TAG and key_node.value == "<<":
+                self._merge(value_node, path, merged)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.add(
+                    _loc(self.doc.file, key_node.start_mark),
+                    format_path(path),
+                    "a key must be a plain name, not a list or mapping",
+                    "use a name as the key",
+                )
+                continue
+            key = resolve_plain(key_node.value) if key_node.tag == _PLAIN_TAG else key_node.value
+            if key is None or isinstance(key, bool | float):
+                self.problems.add(
+                    _loc(self.doc.file, key_node.start_mark),
+                    format_path(path),
+                    f"key {key_node.value!r} is read as {type(key).__name__}, not a name",
+                    "use a name made of letters, digits and _ as the key",
+                )
+                continue
+            key = str(key)
+            kpath = (*path, key)
+            if key_node.tag == _PLAIN_TAG and _yaml11_note(key_node.value):
+                self.doc.yaml11[(*kpath, "<key>")] = _yaml11_note(key_node.value) or ""
+            if key in out:
+                self.problems.add(
+                    _loc(self.doc.file, key_node.start_mark),
+                    format_path(kpath),
+                    f"duplicate key '{key}' (first at line {self.doc.key_locs[kpath].line})",
+                    "remove or rename one of the two entries; YAML would silently keep the last",
+                )
+                continue
+            self.doc.key_locs[kpath] = _loc(self.doc.file, key_node.start_mark)
+            out[key] = self.convert(value_node, kpath)
+        for key, value in merged.items():
+            out.setdefault(key, value)
+        return out
+
+    def _merge(self, node: yaml.Node, path: KeyPath, into: dict[str, Any]) -> None:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        for src in sources:
+            if not isinstance(src, yaml.MappingNode):
+                self.problems.add(
+                    _loc(self.doc.file, src.start_mark),
+                    format_path(path),
+                    "`<<` merges only mappings",
+                    "point `<<:` at a mapping anchor",
+                )
+                continue
+            value = self._mapping(src, path)
+            for key, item in value.items():
+                into.setdefault(key, item)
+
+    def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
+        text = node.value
+        if node.tag != _PLAIN_TAG:  # quoted, block or explicitly tagged
+            if node.tag == "tag:yaml.org,2002:str":
+                self.doc.quoted.add(path)
+                return text
+            value = resolve_plain(text)
+            kind = node.tag.rsplit(":", 1)[-1]
+            wanted = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[kind]
+            if not isinstance(value, wanted) or (kind == "int" and isinstance(value, bool)):
+                self.problems.add(
+                    _loc(self.doc.file, node.start_mark),
+                    format_path(path),
+                    f"'{text}' is not a valid !!{kind}",
+                    f"write a {kind} or remove the tag",
+                )
+            return float(value) if kind == "float" and isinstance(value, int) else value
+        value = resolve_plain(text)
+        note = _yaml11_note(text)
+        if note:
+            self.doc.yaml11[path] = note
+        return value
+
+
+def resolve_plain(text: str) -> Any:
+    """Resolve a plain (unquoted) scalar with the YAML 1.2 core schema."""
+    if _NULL.match(text):
+        return None
+    if text in _BOOL:
+        return _BOOL[text]
+    if _INT.match(text):
+        return int(text, 10)
+    if _INT_OCT.match(text):
+        return int(text[2:], 8)
+    if _INT_HEX.match(text):
+        return int(text[2:], 16)
+    if _FLOAT.match(text):
+        return float(text)
+    if _INF.match(text):
+        return -math.inf if text.startswith("-") else math.inf
+    if _NAN.match(text):
+        return math.nan
+    return text
+
+
+def _yaml11_note(text: str) -> str | None:
+    """Why a YAML 1.1 reader would read ``text`` differently, or None."""
+    if _YAML11_BOOL.match(text):
+        truth = text.lower() in ("yes", "on")
+        return f"'{text}' is the boolean {str(truth).lower()} in YAML 1.1 but a string in YAML 1.2"
+    if _YAML11_OCTAL.match(text) and not _INT_OCT.match(text) and text.lstrip("+-") != "0":
+        digits = text.lstrip("+-").replace("_", "")
+        octal = f"octal {int(digits, 8)}" if set(digits) <= set("01234567") else "not a valid octal"
+        return f"'{text}' is {octal} in YAML 1.1 but {int(digits, 10)} in YAML 1.2"
+    if "_" in text and _YAML11_UNDERSCORE.match(text):
+        return f"'{text}' is a number in YAML 1.1 but a string in YAML 1.2"
+    if _YAML11_SEXAGESIMAL.match(text):
+        return f"'{text}' is a base-60 number in YAML 1.1 but a string in YAML 1.2"
+    return None
+
+
+def load_document(text: str, file: str = "<spec>", limits: Limits = DEFAULT_LIMITS) -> Document:
+    """Parse YAML text into a located :class:`Document`.
+
+    Raises:
+        SpecError: on syntax errors, limits, duplicate keys, tags, or an empty document.
+    """
+    if len(text.encode("utf-8", "surrogatepass")) > limits.max_bytes:
+        raise SpecError_limit(
+            SourceLoc(file, 1, 1),
+            f"text is over the limit of {limits.max_bytes:,} bytes",
+            "a spec is a short description; use `repeat:` and `params:`",
+        )
+    _check_events(text, file, limits)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as err:
+        raise _yaml_problem(err, file) from None
+    doc = Document(file=file, data=None)
+    if node is None:
+        raise spec_error(
+            SourceLoc(file, 1, 1),
+            "",
+            "file is empty",
+            "start the spec with `cellgraph: 1`, a `name:`, `cells:` and `edges:`",
+        )
+    converter = _Converter(doc, limits)
+    doc.data = converter.convert(node, ())
+    converter.problems.raise_if_any()
+    return doc
+
+
+def load_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Document:
+    """Read and parse one spec file into a located :class:`Document`."""
+    p = Path(path)
+    return load_document(read_text(p, limits), str(path), limits)

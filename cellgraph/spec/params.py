@@ -1,0 +1,218 @@
+"""``params:`` and ``${...}`` references.
+
+A spec names its tunable numbers once (``params: {width: 64}``) and refers to them anywhere as
+``${width}``. A reference that is the whole value keeps the parameter's type (``size: ${width}``
+is the integer 64); inside a longer string it is formatted in (``title: "DFF ${width}"``).
+References may be small arithmetic expressions (``${2 * width + 1}``), evaluated by walking a
+whitelist of AST nodes: numbers, names of params, + - * / // % ** and parentheses. Nothing is
+ever executed, so a spec stays data.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from ..errors import Problems, SourceLoc, did_you_mean
+from .load import Document, KeyPath, format_path, resolve_plain
+
+_REF: Final = re.compile(r"\$\{([^}]*)\}")
+_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BINOPS: Final[dict[type, Callable[[Any, Any], Any]]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNOPS: Final[dict[type, Callable[[Any], Any]]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_MAX_POWER: Final = 64
+
+
+class _ExprError(Exception):
+    pass
+
+
+def _eval(node: ast.AST, values: Mapping[str, Any]) -> Any:
+    if isinstance(node, ast.Expression):
+        return _eval(node.body, values)
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id not in values:
+            raise KeyError(node.id)
+        return values[node.id]
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        left, right = _eval(node.left, values), _eval(node.right, values)
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right)):
+            raise _ExprError("arithmetic needs numbers")
+        if isinstance(node.op, ast.Pow) and abs(right) > _MAX_POWER:
+            raise _ExprError(f"exponent larger than {_MAX_POWER}")
+        try:
+            return _BINOPS[type(node.op)](left, right)
+        except ZeroDivisionError:
+            raise _ExprError("division by zero") from None
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNOPS:
+        return _UNOPS[type(node.op)](_eval(node.operand, values))
+    raise _ExprError("only numbers, param names, + - * / // % ** and parentheses are allowed")
+
+
+def evaluate(expr: str, values: Mapping[str, Any]) -> Any:
+    """Evaluate a ``${...}`` body against param values (a name or a small arithmetic expression).
+
+    Raises:
+        KeyError: a name that is not a param.
+        ValueError: anything that is not plain arithmetic.
+    """
+    text = expr.strip()
+    if _NAME.match(text):
+        if text not in values:
+            raise KeyError(text)
+        return values[text]
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        raise ValueError(f"'{text}' is not a name or an arithmetic expression") from None
+    try:
+        value = _eval(tree, values)
+    except _ExprError as err:
+        raise ValueError(str(err)) from None
+    if isinstance(value, float) and value.is_integer() and "/" not in text:
+        return int(value)
+    return value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split a command-line ``name=value``; the value is read as a YAML 1.2 plain scalar or list."""
+    if "=" not in text:
+        raise ValueError(f"'{text}' is not name=value")
+    name, raw = text.split("=", 1)
+    raw = raw.strip()
+    if raw.startswith("[") and raw.endswith("]"):
+        items = [resolve_plain(x.strip()) for x in raw[1:-1].split(",") if x.strip()]
+        return name.strip(), items
+    return name.strip(), resolve_plain(raw)
+
+
+def collect_params(
+    doc: Document, overrides: Mapping[str, Any], problems: Problems, override_loc: SourceLoc
+) -> dict[str, Any]:
+    """Read ``params:`` and apply overrides; report bad names, values and unknown overrides."""
+    raw = doc.data.get("params") if isinstance(doc.data, dict) else None
+    values: dict[str, Any] = {}
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        problems.add(
+            doc.loc(("params",)),
+            "params",
+            f"expected a mapping of names to values, got {_kind(raw)}",
+            "write `params: {width: 64, depth: 2}`",
+        )
+        raw = {}
+    for name, value in raw.items():
+        path: KeyPath = ("params", name)
+        if not _NAME.match(name):
+            problems.add(
+                doc.key_loc(path),
+                format_path(path),
+                f"'{name}' is not a valid param name",
+                "use letters, digits and _, starting with a letter",
+            )
+            continue
+        if _has_ref(value):
+            problems.add(
+                doc.loc(path),
+                format_path(path),
+                "a param cannot refer to other params",
+                "give the value itself; derived values can be written as `${2 * width}` where used",
+            )
+            continue
+        if not _is_param_value(value):
+            problems.add(
+                doc.loc(path),
+                format_path(path),
+                f"expected a number, string, boolean or list, got {_kind(value)}",
+                "params hold scalars or lists of scalars",
+            )
+            continue
+        values[name] = value
+    for name, value in overrides.items():
+        if name not in raw:
+            problems.add(
+                override_loc,
+                f"-p {name}",
+                f"no param named '{name}' in this spec{did_you_mean(name, raw)}",
+                "declared params: " + (", ".join(sorted(raw)) or "(none; add a `params:` block)"),
+            )
+            continue
+        values[name] = value
+    return values
+
+
+def substitute(doc: Document, values: Mapping[str, Any], problems: Problems) -> Any:
+    """Return ``doc.data`` with every ``${...}`` outside ``params:`` replaced by its value."""
+
+    def walk(value: Any, path: KeyPath) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and "${" in value:
+            return _replace(value, path)
+        return value
+
+    def _replace(text: str, path: KeyPath) -> Any:
+        whole = _REF.fullmatch(text.strip())
+        try:
+            if whole:
+                return evaluate(whole.group(1), values)
+            return _REF.sub(lambda m: _format(evaluate(m.group(1), values)), text)
+        except KeyError as err:
+            name = err.args[0]
+            problems.add(
+                doc.loc(path),
+                format_path(path),
+                f"unknown param '{name}'{did_you_mean(name, values)}",
+                "declare it under `params:`" + (f" (known: {', '.join(sorted(values))})" if values else ""),
+            )
+        except ValueError as err:
+            problems.add(
+                doc.loc(path),
+                format_path(path),
+                f"bad reference '{text}': {err}",
+                "write `${name}` or an arithmetic expression of params such as `${2 * width}`",
+            )
+        return text
+
+    data = doc.data
+    out = {k: (v if k == "params" else walk(v, (k,))) for k, v in data.items()}
+    return out
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _has_ref(value: Any) -> bool:
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, list):
+        return any(_has_ref(v) for v in value)
+    return False
+
+
+def _is_param_value(value: Any) -> bool:
+    scalar = (int, float, str, bool)
+    return isinstance(value, scalar) or (isinstance(value, list) and all(isinstance(v, scalar) for v in value))
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(type(value), type(value).__name__)
