@@ -71,6 +71,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from .graph import load_graph, summarize
+    from .graph.drawspec import drawn_groups
 
     status = 0
     for file in _expand(args.specs):
@@ -81,6 +82,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
             status = 1
             continue
         rows = summarize(graph)
+        drawn = {name: shown for name, _, shown in drawn_groups(graph)}
         spec = graph.graph["spec"]
         totals = graph.graph["params"]
         if args.json:
@@ -90,7 +92,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
                         "spec": file,
                         "name": spec.name,
                         "title": spec.title,
-                        "groups": [r.__dict__ for r in rows],
+                        "groups": [{**r.__dict__, "drawn": drawn.get(r.name, 0)} for r in rows],
                         "params": totals,
                     },
                     indent=2,
@@ -98,22 +100,17 @@ def cmd_summary(args: argparse.Namespace) -> int:
             )
             continue
         print(f"{spec.title or spec.name}  ({file})")
-        header = ("group", "type", "shape", "params", "")
-        table = [header] + [
-            (
-                r.name,
-                r.type,
-                r.shape + (" (seq)" if r.timed else ""),
-                f"{r.params:,}",
-                "" if r.trainable or r.params == 0 else "fixed",
-            )
-            for r in rows
-        ]
+        header = ("group", "type", "shape", "params", "drawn", "")
+        table = [header]
+        for r in rows:
+            fixed = "" if r.trainable or r.params == 0 else "fixed"
+            shape = r.shape + (" (seq)" if r.timed else "")
+            table.append((r.name, r.type, shape, f"{r.params:,}", str(drawn.get(r.name, "-")), fixed))
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for i, row in enumerate(table):
             print(
                 "  ".join(
-                    cell.rjust(w) if j == 3 else cell.ljust(w)
+                    cell.rjust(w) if j in (3, 4) else cell.ljust(w)
                     for j, (cell, w) in enumerate(zip(row, widths, strict=True))
                 ).rstrip()
             )

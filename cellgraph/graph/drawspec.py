@@ -271,3 +271,18 @@ def _cells_of(
             return []
         out.extend((node, k) for k in range(start, stop))
     return out
+
+
+def drawn_groups(graph: nx.DiGraph) -> list[tuple[str, str, int]]:
+    """(group, cell type, cells shown) for every group the cells view draws, in drawing order.
+
+    A repeated group with ``columns: k`` in its draw settings draws its first k copies only.
+    """
+    settings: DrawSettings = graph.graph["draw"]
+    out = []
+    for node, d in graph.nodes(data=True):
+        group = settings.groups.get(node, {})
+        if d.get("repeat") and group.get("columns") is not None and d["repeat"][0] > group["columns"]:
+            continue
+        out.append((node, d["type"], shown_count(graph, node, group, settings.max_cells)))
+    return out
