@@ -100,7 +100,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
             )
             continue
         print(f"{spec.title or spec.name}  ({file})")
-        header = ("group", "type", "shape", "params", "drawn", "")
+        header = ("group", "type", "shape", "params", "drawn", "note")
         table = [header]
         for r in rows:
             fixed = "" if r.trainable or r.params == 0 else "fixed"
@@ -115,7 +115,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
                 ).rstrip()
             )
             if i == 0:
-                print("  ".join("-" * w for w in widths))
+                print("  ".join("-" * w for w in widths).rstrip())
         print(f"total: {totals['total']:,} parameters ({totals['trainable']:,} trainable, {totals['fixed']:,} fixed)\n")
     return status
 

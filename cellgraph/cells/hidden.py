@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..typedefs import Shape
 from .registry import (
     PALETTE,
@@ -10,14 +12,17 @@ from .registry import (
     Choice,
     FloatRange,
     IntRange,
+    Nullable,
     Option,
     ShapeError,
     ShapeIn,
+    Window,
     common_compute_options,
     dense_params,
     dense_shape,
     make_cell,
     numel,
+    window_tuple,
 )
 
 _GREEN = PALETTE.green
@@ -85,6 +90,12 @@ SPIKING_HIDDEN = make_cell(
         "rest": Option(FloatRange(), 0.0, "resting potential (mV)"),
         "refractory": Option(FloatRange(0.0), 3.0, "dead time after a spike (ms)"),
         "dt": Option(FloatRange(0.0, lo_open=True), 1.0, "simulation time step (ms)"),
+        "emit": Option(Choice(("sequence", "last")), "sequence", "pass on every time step, or only the last state"),
+        "readout_tau": Option(
+            Nullable(FloatRange(0.0, lo_open=True)),
+            None,
+            "low-pass filter (ms) of the spike trains a read-out sees; none: raw spikes",
+        ),
     },
     CellStyle(_GREEN, None, "triangle"),
     dense_shape,
@@ -94,14 +105,37 @@ SPIKING_HIDDEN = make_cell(
 )
 
 
+def _primary_grid(s: ShapeIn) -> tuple[int, ...]:
+    """Positions of windowed (primary) capsules: a valid convolution of the input map."""
+    inc = s.incoming or ()
+    rank = len(inc) - 1
+    win = window_tuple(s.options["window"], rank)
+    stride = window_tuple(s.options["stride"], rank)
+    grid = tuple((n - k) // st + 1 for n, k, st in zip(inc[:-1], win, stride, strict=True))
+    if min(grid) < 1:
+        raise ShapeError(f"window {list(win)} is larger than the input {list(inc[:-1])}", "use a smaller window")
+    return grid
+
+
 def _capsule_shape(s: ShapeIn) -> Shape:
-    if s.options.get("size") is None:
-        raise ShapeError("a capsule group needs a size (the number of capsules)", "add `size: N`")
     if s.options.get("shape") is not None:
         raise ShapeError(
             "a capsule group takes `size` and `dim`, not `shape`", "replace `shape:` by `size:` and `dim:`"
         )
-    return (int(s.options["size"]), int(s.options["dim"]))
+    dim = int(s.options["dim"])
+    if s.options.get("window") is not None and s.incoming is not None and len(s.incoming) >= 2:
+        # primary capsules: `types` capsules of `dim` values at every window position
+        size = math.prod(_primary_grid(s)) * int(s.options["types"])
+        if s.options.get("size") is not None and s.options["size"] != size:
+            raise ShapeError(
+                f"{s.options['types']} capsule types at {list(_primary_grid(s))} positions make {size} capsules, "
+                f"not {s.options['size']}",
+                f"set `size: {size}` or remove it (it is inferred)",
+            )
+        return (size, dim)
+    if s.options.get("size") is None:
+        raise ShapeError("a capsule group needs a size (the number of capsules)", "add `size: N`")
+    return (int(s.options["size"]), dim)
 
 
 def _capsule_params(s: ShapeIn, out: Shape) -> int:
@@ -110,7 +144,11 @@ def _capsule_params(s: ShapeIn, out: Shape) -> int:
     if s.sources and all(t == "capsule" for t in s.sources):
         in_caps, in_dim = s.incoming[0], s.incoming[-1]
         return in_caps * out[0] * in_dim * out[1]  # one transform W_ij per capsule pair, no bias
-    return dense_params(s, out)  # primary capsules: a dense (or windowed) map to size x dim
+    if s.options.get("window") is not None and len(s.incoming) >= 2:
+        channels = int(s.options["types"]) * out[1]  # one shared convolution to types x dim maps
+        win = math.prod(window_tuple(s.options["window"], len(s.incoming) - 1))
+        return win * s.incoming[-1] * channels + (channels if s.options.get("use_bias", True) else 0)
+    return dense_params(s, out)  # primary capsules from a vector: a dense map to size x dim
 
 
 CAPSULE = make_cell(
@@ -125,6 +163,8 @@ CAPSULE = make_cell(
         "dim": Option(IntRange(1), 8, "length of each capsule's output vector"),
         "routing": Option(IntRange(1, 10), 3, "routing-by-agreement iterations"),
         "squash": Option(Bool(), True, "squash output vectors to length < 1"),
+        "types": Option(IntRange(1), 8, "capsule types per position of windowed (primary) capsules"),
+        "stride": Option(Window(), 1, "step between windows of primary capsules"),
     },
     CellStyle(_GREEN, None, "square"),
     _capsule_shape,

@@ -58,6 +58,11 @@ BACKFED_INPUT = make_cell(
             Choice(("binary", "bipolar")), "binary", "unit states: binary {0, 1} or bipolar {-1, +1} (Hopfield)"
         ),
         "use_bias": Option(Bool(), True, "learn a bias for each visible unit"),
+        "distribution": Option(
+            Choice(("data", "uniform", "normal")),
+            "data",
+            "where values come from: clamped to data, or sampled noise (a GAN generator's latent input)",
+        ),
     },
     CellStyle(PALETTE.yellow, PALETTE.yellow_line, "ring"),
     source_shape,

@@ -12,6 +12,7 @@ from .registry import (
     dense_params,
     dense_shape,
     make_cell,
+    target_option,
 )
 
 OUTPUT = make_cell(
@@ -19,8 +20,9 @@ OUTPUT = make_cell(
     "Output Cell",
     "Out",
     "output",
-    "Where the answer leaves the network; compared with a supervised target.",
-    common_compute_options("linear"),
+    "Where the answer leaves the network; compared with a supervised target (the data's labels, "
+    "or with `target:` an input group it reconstructs).",
+    {**common_compute_options("linear"), "target": target_option()},
     CellStyle(PALETTE.orange, PALETTE.orange_line, "none"),
     dense_shape,
     dense_params,
@@ -36,7 +38,9 @@ MATCH_INPUT_OUTPUT = make_cell(
     "input's, and the reconstruction loss pairs the two.",
     {
         **common_compute_options("linear"),
-        "target": Option(Nullable(Name()), None, "the input group it reconstructs (default: the first input group)"),
+        "target": Option(
+            Nullable(Name()), None, "the input group it reconstructs (default: the first input group), or `labels`"
+        ),
     },
     CellStyle(PALETTE.orange, PALETTE.orange_line, "ring"),
     dense_shape,

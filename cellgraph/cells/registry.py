@@ -91,8 +91,19 @@ def common_compute_options(activation: str) -> dict[str, Option]:
         "use_bias": Option(Bool(), True, "add a learned bias to the weighted sum"),
         "init": Option(Choice(INITS), "default", "weight initialiser (default: the cell's usual one)"),
         "trainable": Option(Bool(), True, "false keeps the random initial weights fixed (ELM, ESN, LSM)"),
+        "init_scale": Option(
+            Nullable(FloatRange(0.0, lo_open=True)), None, "scale of the initial weights (uniform: the range [-s, s])"
+        ),
         "window": Option(Nullable(Window()), None, "connect through a local window (a convolution) instead of densely"),
     }
+
+
+def target_option() -> Option:
+    return Option(
+        Nullable(Name()),
+        None,
+        "what the output is compared with: an input group it reconstructs, or `labels` (the data's labels)",
+    )
 
 
 # --------------------------------------------------------------------------------- the record
@@ -263,9 +274,9 @@ def dense_shape(s: ShapeIn) -> Shape:
 def dense_params(s: ShapeIn, out: Shape, copies: int = 1) -> int:
     """Weights of a dense (or windowed) map from the merged input, plus biases, ``copies`` times."""
     options, incoming = s.options, s.incoming
-    if incoming is None:
-        return 0
     bias = numel(out) if options.get("use_bias", True) else 0
+    if incoming is None:  # fed only by symmetric or delayed edges (counted on the edge): own bias
+        return copies * bias
     if options.get("window") is not None and len(incoming) >= 2:
         win = math.prod(window_tuple(options["window"], len(incoming) - 1))
         return copies * (win * incoming[-1] * out[-1] + (out[-1] if options.get("use_bias", True) else 0))

@@ -16,6 +16,8 @@ class DataSource:
     doc: str
     task: str  # classification | regression | sequence | unsupervised | generative | memory
     options: dict[str, Option] = field(default_factory=dict)
+    features: int | None = None  # values per example, when fixed by the source
+    classes: int | None = None  # label classes, when fixed by the source
 
 
 def _n(default: int) -> Option:

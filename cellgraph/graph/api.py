@@ -14,7 +14,7 @@ from ..spec.compose import load_spec
 from ..spec.limits import DEFAULT_LIMITS, Limits
 from ..spec.model import Spec
 from .build import add_cells, add_edges
-from .checks import check_cycles, check_data, check_rule, check_sources
+from .checks import check_cycles, check_data, check_rule, check_sources, check_targets
 from .drawspec import check_draw
 from .shapes import count_params, infer_shapes
 
@@ -34,12 +34,13 @@ def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
     add_edges(graph, spec, problems)
     check_sources(graph, problems)
     check_cycles(graph, problems)
-    infer_shapes(graph, problems)
+    infer_shapes(graph, problems, limits)
     _check_bindings(spec, graph, problems)
     problems.raise_if_any()  # rules and drawing need a sound graph
     graph.graph["params"] = count_params(graph, limits)
     check_rule(spec, graph, problems)
-    check_data(spec, problems)
+    check_targets(spec, graph, problems)
+    check_data(spec, problems, graph)
     graph.graph["draw"] = check_draw(spec, graph, problems)
     problems.raise_if_any()
     return graph

@@ -19,7 +19,10 @@ from ..errors import Problems, SourceLoc, did_you_mean, known_list
 from ..options import Bool, Choice, FloatRange, Option, check_options
 from ..spec.model import CellSpec, EdgeSpec, Spec
 
-EDGE_KINDS: Final = ("dense", "local", "symmetric", "identity", "routing")
+EDGE_KINDS: Final = ("dense", "local", "symmetric", "identity", "routing", "attention")
+"""dense: every cell to every cell; local: a window (convolution); symmetric: one matrix used both
+ways; identity: one-to-one; routing: capsule to capsule by agreement; attention: the target reads a
+softmax-weighted sum of the source's cells (memory rows), weighted by its other inputs."""
 EDGE_OPTIONS: Final[dict[str, Option]] = {
     "trainable": Option(Bool(), True, "false keeps the random initial weights fixed"),
     "merge": Option(Choice(("concat", "add")), "concat", "how several inputs of the target combine"),
@@ -59,7 +62,7 @@ def add_cells(graph: nx.DiGraph, spec: Spec, problems: Problems) -> None:
             spec=c,
             loc=c.loc,
             path=c.path,
-            trainable=bool(options.get("trainable", True)) if "trainable" in cell.options else False,
+            trainable=bool(options.get("trainable", True)),
             origin=c.origin,
             group=c.group,
             repeat=c.repeat,

@@ -90,6 +90,8 @@ def check_sources(graph: nx.DiGraph, problems: Problems) -> None:
     """Every computing group needs something feeding it; an ``input`` group takes only data."""
     for n, d in graph.nodes(data=True):
         fed_by = [u for u in graph.predecessors(n) if u != n]
+        if graph.has_edge(n, n) and (graph.edges[n, n]["kind"] == "symmetric" or graph.edges[n, n]["delay"]):
+            fed_by.append(n)  # a group that talks to itself (a Markov chain's states, a reservoir)
         if d["type"] == "input":
             for u in fed_by:
                 e = graph.edges[u, n]
@@ -104,13 +106,42 @@ def check_sources(graph: nx.DiGraph, problems: Problems) -> None:
             problems.add(d["loc"], d["path"], f"'{n}' has no input", f"connect something to it, e.g. `x -> {n}`")
 
 
+def check_targets(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
+    """`target:` of output cells, `train.target` and `loss.target` name real groups."""
+    for _, d in graph.nodes(data=True):
+        target = d["options"].get("target")
+        if target is not None and target != "labels" and target not in graph:
+            problems.add(
+                d["spec"].option_loc("target"),
+                f"{d['path']}.target",
+                f"unknown group '{target}'{did_you_mean(target, graph.nodes)}",
+                "name the input group this output is compared with, or `labels`",
+            )
+    train = spec.train
+    outputs = [n for n, d in graph.nodes(data=True) if d["type"] in ("output", "match_input_output")]
+    if isinstance(train.get("target"), str) and train["target"] not in outputs:
+        problems.add(
+            spec.loc(("train", "target")),
+            "train.target",
+            f"'{train['target']}' is not an output group{did_you_mean(train['target'], outputs)}",
+            "output groups: " + (", ".join(outputs) or "(none)"),
+        )
+    loss = train.get("loss")
+    if isinstance(loss, dict) and isinstance(loss.get("target"), str) and loss["target"] not in graph:
+        problems.add(
+            spec.loc(("train", "loss", "target")),
+            "train.loss.target",
+            f"unknown group '{loss['target']}'{did_you_mean(loss['target'], graph.nodes)}",
+            "name the input group reconstructed",
+        )
+
+
 def check_rule(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
     """The train block's keys and values, and what its rule needs from the graph."""
+    if "train" not in spec.doc.data:
+        return  # no train block: the rule is chosen from the cells when training starts
     train = dict(spec.train)
-    if not train and "train" not in spec.doc.data:
-        rule_name = "backprop"
-    else:
-        rule_name = train.get("rule", "backprop")
+    rule_name = train.get("rule", "backprop")
     rule = RULES.get(rule_name) if isinstance(rule_name, str) else None
     if rule is None:
         problems.add(
@@ -223,7 +254,27 @@ def _check_optimizer(spec: Spec, opt: Any, problems: Problems) -> None:
                 )
 
 
-def check_data(spec: Spec, problems: Problems) -> None:
+def _check_data_fits(graph: nx.DiGraph, source: Any, problems: Problems) -> None:
+    """A source with a fixed number of features must meet an input group of that size."""
+    if source.features is None:
+        return
+    inputs = [n for n, d in graph.nodes(data=True) if d["type"] in ("input", "noisy_input") and not d["origin"]]
+    if len(inputs) != 1 or graph.nodes[inputs[0]].get("shape") is None:
+        return
+    d = graph.nodes[inputs[0]]
+    n = 1
+    for k in d["shape"]:
+        n *= k
+    if n != source.features:
+        problems.add(
+            d["loc"],
+            d["path"],
+            f"data source '{source.name}' gives {source.features} values per example, but input '{inputs[0]}' holds {n}",
+            f"set `size: {source.features}` (or a `shape:` of {source.features} values)",
+        )
+
+
+def check_data(spec: Spec, problems: Problems, graph: nx.DiGraph | None = None) -> None:
     """The data block: a known source with its options, or the user's CSV file."""
     data = dict(spec.data)
     if not data:

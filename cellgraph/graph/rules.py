@@ -380,6 +380,7 @@ OPTIMIZERS: Final = (
 
 TRAIN_KEYS: Final[dict[str, Option]] = {
     "rule": Option(Choice(tuple(RULES)), "backprop", "how the network learns"),
+    "target": Option(Name(), None, "the output group the loss applies to (default: every output group)"),
     "loss": Option(Text(), None, "loss (default from the output cells); a name or {name: ..., options}"),
     "metrics": Option(Text(), None, "metrics to report"),
     "optimizer": Option(Text(), "adam", "optax optimizer: a name or {name: adam, learning_rate: 0.001, ...}"),
@@ -388,4 +389,12 @@ TRAIN_KEYS: Final[dict[str, Option]] = {
     "batch_size": Option(IntRange(1, 10_000_000), 32, "examples per step"),
     "seed": Option(IntRange(0), 0, "random seed (init, shuffling, noise)"),
     "grad_clip": Option(FloatRange(0.0, lo_open=True), None, "clip the global gradient norm"),
+    "tolerance": Option(
+        FloatRange(0.0, lo_open=True),
+        None,
+        "absolute error under which a prediction counts as right (metric within_tolerance)",
+    ),
+    "window": Option(
+        IntRange(1, 1_000_000), None, "time steps per training sequence (truncated backprop through time)"
+    ),
 }

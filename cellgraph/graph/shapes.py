@@ -60,13 +60,25 @@ def _merge(graph: nx.DiGraph, node: str, edges: list[tuple[str, str]], problems:
     return (sum(numel(s) for s in shapes),)  # different layouts: flattened side by side
 
 
-def infer_shapes(graph: nx.DiGraph, problems: Problems) -> None:
+def infer_shapes(graph: nx.DiGraph, problems: Problems, limits: Limits) -> None:
     """Set ``shape``, ``timed`` and ``params`` on every node it can; report mismatches."""
     fwd = forward_graph(graph)
     if not nx.is_directed_acyclic_graph(fwd):
         return  # cycles were reported by check_cycles
-    for node in nx.lexicographical_topological_sort(fwd, key=list(graph.nodes).index):
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    for node in nx.lexicographical_topological_sort(fwd, key=order.__getitem__):
         _infer_node(graph, node, problems)
+        shape = graph.nodes[node].get("shape")
+        if shape is not None and numel(shape) > limits.max_group_size:
+            d = graph.nodes[node]
+            problems.add(
+                d["loc"],
+                d["path"],
+                f"'{node}' has {numel(shape):,} cells, over the limit of {limits.max_group_size:,}",
+                "use a smaller group (limits are set with cellgraph's Limits)",
+            )
+            d.pop("shape")
+    mark_timed(graph)
     for u, v, d in graph.edges(data=True):
         if d["kind"] == "identity":
             su, sv = graph.nodes[u].get("shape"), graph.nodes[v].get("shape")
@@ -85,7 +97,7 @@ def _infer_node(graph: nx.DiGraph, node: str, problems: Problems) -> None:
     forward = [
         (u, v)
         for u, v, e in graph.in_edges(node, data=True)
-        if e["delay"] == 0 and e["kind"] not in ("symmetric", "identity") and not e["feedback"] and u != v
+        if e["delay"] == 0 and e["kind"] not in ("symmetric", "identity", "attention") and not e["feedback"] and u != v
     ]
     incoming = _merge(graph, node, forward, problems) if forward else None
     if forward and incoming is None:
@@ -108,7 +120,6 @@ def _infer_node(graph: nx.DiGraph, node: str, problems: Problems) -> None:
         problems.add(loc, path, message, err.fix)
         return
     d["shape"] = shape
-    d["timed"] = _timed(graph, node, forward)
     d["params"] = cell.count_params(s_in, shape)
 
 
@@ -122,27 +133,30 @@ def _target_shape(graph: nx.DiGraph, node: str, problems: Problems) -> Shape | N
             if a["cell"].is_source and (not d["origin"] or a["origin"] == d["origin"])
         ]
         target = inputs[0] if inputs else None
-    if target is None:
-        return None
-    if target not in graph:
-        problems.add(
-            d["spec"].option_loc("target"),
-            f"{d['path']}.target",
-            f"unknown group '{target}'",
-            "name the input group this output reconstructs",
-        )
-        return None
+    if target is None or target == "labels" or target not in graph:
+        return None  # unknown targets are reported by check_targets
     return graph.nodes[target].get("shape")
 
 
-def _timed(graph: nx.DiGraph, node: str, forward: list[tuple[str, str]]) -> bool:
-    d = graph.nodes[node]
-    if d["cell"].is_source:
-        return bool(d["options"].get("sequence", False))
-    timed = any(graph.nodes[u].get("timed", False) for u, _ in forward)
-    if d["cell"].recurrent and d["options"].get("emit") == "last":
-        return False
-    return timed
+def mark_timed(graph: nx.DiGraph) -> None:
+    """Set ``timed`` (the group carries one value per time step) on every node.
+
+    Sequences start at inputs with ``sequence: true`` and flow along every non-symmetric edge,
+    delayed and feedback ones included; a recurrent group with ``emit: last`` ends them. A
+    monotone fixpoint, so cycles are fine.
+    """
+    for _, d in graph.nodes(data=True):
+        d["timed"] = bool(d["cell"].is_source and d["options"].get("sequence", False))
+    changed = True
+    while changed:
+        changed = False
+        for n, d in graph.nodes(data=True):
+            if d["timed"] or d["cell"].is_source:
+                continue
+            if d["cell"].recurrent and d["options"].get("emit") == "last":
+                continue
+            if any(graph.nodes[u]["timed"] for u, _, e in graph.in_edges(n, data=True) if e["kind"] != "symmetric"):
+                d["timed"] = changed = True
 
 
 def count_params(graph: nx.DiGraph, limits: Limits) -> dict[str, Any]:
@@ -152,7 +166,11 @@ def count_params(graph: nx.DiGraph, limits: Limits) -> dict[str, Any]:
         su, sv = graph.nodes[u].get("shape"), graph.nodes[v].get("shape")
         if su is None or sv is None:
             continue
-        if e["kind"] == "symmetric" or e["delay"] or e["feedback"]:
+        if e["kind"] in ("identity", "attention"):
+            continue  # a copy or a weighted read: no weights of its own
+        if e["kind"] == "symmetric" and u == v:
+            edge_params[(u, v)] = numel(su) * (numel(su) - 1) // 2  # symmetric, zero diagonal: free values
+        elif e["kind"] == "symmetric" or e["delay"] or e["feedback"]:
             edge_params[(u, v)] = numel(su) * numel(sv)
     for (u, v), n in edge_params.items():
         graph.edges[u, v]["params"] = n
