@@ -302,6 +302,8 @@ RULES: Final[dict[str, Rule]] = {
     )
 }
 
+_LOSS_TARGET: Final = Option(Name(), None, "the input group reconstructed (default: the match cell's target)")
+
 LOSSES: Final[dict[str, dict[str, Option]]] = {
     "cross_entropy": {"label_smoothing": Option(FloatRange(0.0, 1.0), 0.0, "label smoothing")},
     "bce": {},
@@ -314,10 +316,12 @@ LOSSES: Final[dict[str, dict[str, Option]]] = {
             FloatRange(0.0, 1.0, lo_open=True, hi_open=True), 0.05, "target mean activation of the code (sparse AE)"
         ),
         "sparsity_weight": Option(FloatRange(0.0), 0.0, "weight of the KL sparsity penalty (0: none)"),
+        "target": _LOSS_TARGET,
     },
     "elbo": {
         "beta": Option(FloatRange(0.0), 1.0, "weight of the KL term"),
         "error": Option(Choice(("mse", "bce")), "bce", "reconstruction likelihood"),
+        "target": _LOSS_TARGET,
     },
     "margin": {
         "m_plus": Option(FloatRange(0.0, 1.0), 0.9, "target length of the true class"),
@@ -330,22 +334,10 @@ LOSSES: Final[dict[str, dict[str, Option]]] = {
 }
 
 METRICS: Final = (
-    "accuracy",
-    "mse",
-    "mae",
-    "rmse",
-    "nrmse",
-    "r2",
-    "bit_errors",
-    "token_accuracy",
-    "log_likelihood",
-    "reconstruction_error",
-    "quantization_error",
-    "topographic_error",
-    "ks_statistic",
-    "elbo",
-    "kl",
-)
+    "accuracy", "argmax_accuracy", "mse", "mae", "rmse", "nrmse", "r2", "within_tolerance",
+    "bit_errors", "token_accuracy", "log_likelihood", "reconstruction_error", "elbo", "kl",
+    "quantization_error", "topographic_error", "ks_statistic", "spearman",
+)  # fmt: skip
 
 OPTIMIZERS: Final = (
     # optax's optimizer aliases (optax/_src/alias.py); kept static so validation needs no JAX
