@@ -47,6 +47,10 @@ def _expand(paths: Sequence[str]) -> list[str]:
     return out
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .graph import load_graph
 
@@ -62,7 +66,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not args.quiet:
             p = graph.graph["params"]
             print(
-                f"ok  {file}: {graph.number_of_nodes()} groups, {graph.number_of_edges()} edges, {p['total']:,} parameters"
+                f"ok  {file}: {_count(graph.number_of_nodes(), 'group')}, {_count(graph.number_of_edges(), 'edge')}, "
+                f"{_count(p['total'], 'parameter')}"
             )
     if len(files) > 1 and not args.quiet:
         print(f"{len(files) - failed} of {len(files)} specs valid", file=sys.stderr if failed else sys.stdout)

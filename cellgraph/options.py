@@ -7,6 +7,7 @@ reusable parameter kinds).
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -92,7 +93,9 @@ class Choice(OptionKind):
 
     def check(self, value: Any) -> str | None:
         if value not in self.values or not isinstance(value, str):
-            return f"expected one of {', '.join(self.values)}; got {_word(value)}"
+            close = difflib.get_close_matches(value, self.values, n=1, cutoff=0.6) if isinstance(value, str) else []
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            return f"expected one of {', '.join(self.values)}; got {_word(value)}{hint}"
         return None
 
     def describe(self) -> str:
@@ -269,8 +272,6 @@ def check_options(
     Unknown keys get a "did you mean" and the list of valid keys; known keys are checked by kind.
     ``extra`` names keys that are valid here but checked elsewhere.
     """
-    import difflib
-
     valid = [*options, *extra]
     for key, value in values.items():
         if key in extra:

@@ -45,6 +45,7 @@ def add_cells(graph: nx.DiGraph, spec: Spec, problems: Problems) -> None:
     for c in spec.cells:
         cell = CELLS.get(c.type)
         if cell is None:
+            graph.graph.setdefault("unknown", set()).add(c.name)
             problems.add(
                 c.option_loc("type"),
                 f"{c.path}.type",
@@ -52,7 +53,7 @@ def add_cells(graph: nx.DiGraph, spec: Spec, problems: Problems) -> None:
                 "known types: " + known_list(CELLS, 14),
             )
             continue
-        _check_cell_options(c, cell, problems)
+        ok = _check_cell_options(c, cell, problems)
         options = cell.resolve({k: v for k, v in c.options.items() if k in cell.options})
         graph.add_node(
             c.name,
@@ -66,17 +67,25 @@ def add_cells(graph: nx.DiGraph, spec: Spec, problems: Problems) -> None:
             origin=c.origin,
             group=c.group,
             repeat=c.repeat,
+            broken=not ok,  # bad options: no shape is inferred for it (nor reported twice)
         )
 
 
-def _check_cell_options(c: CellSpec, cell: CellType, problems: Problems) -> None:
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _check_cell_options(c: CellSpec, cell: CellType, problems: Problems) -> bool:
+    """Check a group's options against its type; False when any is wrong."""
+    before = len(problems)
+
     def report(key: str, message: str, fix: str) -> None:
         note = c.yaml11.get(key)
         if note:
             message, fix = f"{message} ({note})", "write true / false, or the number without a leading zero"
         problems.add(c.option_loc(key), f"{c.path}.{key}", message, fix)
 
-    check_options(dict(c.options), dict(cell.options), report, f"a {cell.name} group")
+    check_options(dict(c.options), dict(cell.options), report, f"{_article(cell.name)} {cell.name} group")
     if c.options.get("size") is not None and c.options.get("shape") is not None:
         problems.add(
             c.option_loc("shape"),
@@ -84,6 +93,7 @@ def _check_cell_options(c: CellSpec, cell: CellType, problems: Problems) -> None
             "give either `size` or `shape`, not both",
             "keep `shape:` for spatial groups, `size:` otherwise",
         )
+    return len(problems) == before
 
 
 def add_edges(graph: nx.DiGraph, spec: Spec, problems: Problems) -> None:

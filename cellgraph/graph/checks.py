@@ -86,6 +86,12 @@ def check_cycles(graph: nx.DiGraph, problems: Problems) -> None:
         fwd.remove_edge(u, v)
 
 
+def _fed_by_unknown(graph: nx.DiGraph) -> set[str]:
+    """Groups fed by a group whose type was unknown (already reported: don't cascade)."""
+    unknown = graph.graph.get("unknown", set())
+    return {e.dst for e in graph.graph["spec"].edges if e.src in unknown} if unknown else set()
+
+
 def check_sources(graph: nx.DiGraph, problems: Problems) -> None:
     """Every computing group needs something feeding it; an ``input`` group takes only data."""
     for n, d in graph.nodes(data=True):
@@ -102,7 +108,7 @@ def check_sources(graph: nx.DiGraph, problems: Problems) -> None:
                         f"'{n}' is an input group; nothing can feed it within a time step",
                         f"use `~>` for feedback into '{n}', or make '{n}' a hidden group",
                     )
-        elif not d["cell"].is_source and not fed_by:
+        elif not d["cell"].is_source and not fed_by and n not in _fed_by_unknown(graph):
             problems.add(d["loc"], d["path"], f"'{n}' has no input", f"connect something to it, e.g. `x -> {n}`")
 
 

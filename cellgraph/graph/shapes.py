@@ -93,6 +93,8 @@ def infer_shapes(graph: nx.DiGraph, problems: Problems, limits: Limits) -> None:
 
 def _infer_node(graph: nx.DiGraph, node: str, problems: Problems) -> None:
     d = graph.nodes[node]
+    if d["broken"]:
+        return  # its options were reported; a shape from them would only add noise
     cell, options = d["cell"], d["options"]
     forward = [
         (u, v)

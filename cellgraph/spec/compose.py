@@ -43,6 +43,10 @@ class _Groups:
     exits: dict[str, tuple[str, ...]] = field(default_factory=dict)
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)
     shown: dict[str, Any] = field(default_factory=dict)  # `draw.groups.X.show` inherited from parts
+    broken: set[str] = field(default_factory=set)  # declared but already reported: edges to them are skipped
+
+    def is_broken(self, ref: str) -> bool:
+        return ref in self.broken or ref.split(".")[0] in self.broken
 
 
 def load_spec(
@@ -269,6 +273,7 @@ def _expand_cells(
                         implicit=True,
                     )
                 )
+    groups.broken = {name for name in raw if name not in groups.members}
     return cells, bindings, groups, sub_edges
 
 
@@ -498,6 +503,8 @@ def _statement_edges(
                 for ref in (left, right):
                     if ref.name not in addressable:
                         ok = False
+                        if groups.is_broken(ref.name):
+                            continue  # its declaration was reported; "unknown group" would mislead
                         problems.add(
                             SourceLoc(loc.file, loc.line, loc.col + shift + ref.offset),
                             where,
@@ -551,6 +558,8 @@ def _mapping_edges(
         good = []
         for i, v in enumerate(values):
             vpath = (*path, key, i) if isinstance(value, list) else (*path, key)
+            if isinstance(v, str) and v not in addressable and groups.is_broken(v):
+                continue  # its declaration was reported
             if not isinstance(v, str) or v not in addressable:
                 problems.add(
                     doc.loc(vpath),

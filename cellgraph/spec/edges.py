@@ -31,6 +31,9 @@ _TOKEN: Final = re.compile(
 )
 
 
+_MAX_INDEX_DIGITS: Final = 9  # int() of thousands of digits raises ValueError; no group shows 10^9 cells
+
+
 class StatementError(ValueError):
     """A statement that does not parse; ``offset`` is the 0-based column inside the text."""
 
@@ -117,6 +120,8 @@ def parse_statement(text: str, *, allow_index: bool = False) -> list[Hop]:
                         m.start("index"),
                         "connect whole groups here; pick single cells for drawing under `draw.lines`",
                     )
+                if max(len(m.group("i0")), len(m.group("i1") or "")) > _MAX_INDEX_DIGITS:
+                    raise StatementError("cell index too large", m.start("index"), _FIX)
                 ref_start = int(m.group("i0"))
                 ref_stop = ref_start + 1  # `x[i]` is the slice `x[i:i+1]`
                 if m.group("i1") is not None:

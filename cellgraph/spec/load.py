@@ -53,6 +53,8 @@ _INT: Final = re.compile(r"^[-+]?[0-9]+$")
 _INT_OCT: Final = re.compile(r"^0o[0-7]+$")
 _INT_HEX: Final = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT: Final = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_MAX_INT_DIGITS: Final = 1000  # longer integers resolve to inf (and so fail any integer check)
+_MAX_INT_BITS: Final = 3300  # about 1000 decimal digits
 _INF: Final = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN: Final = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
@@ -160,20 +162,33 @@ def SpecError_limit(loc: SourceLoc, message: str, fix: str) -> SpecError:  # noq
     return LimitError([Problem(loc, "", message, fix)])
 
 
-def _yaml_problem(err: yaml.YAMLError, file: str) -> SpecError:
+MSG_FLOW_REFERENCE: Final = (
+    'inside `{...}` or `[...]` a `${...}` reference must be quoted, e.g. `{size: "${width}"}`; '
+    "or write the group in block style, one `key: value` per line"
+)
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based (line, column) of a character index."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _yaml_problem(err: yaml.YAMLError, file: str, text: str = "") -> SpecError:
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     problem = getattr(err, "problem", None) or str(err).splitlines()[0]
     context = getattr(err, "context", None)
     message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
     if isinstance(err, yaml.reader.ReaderError):
-        message = f"YAML cannot read this character: {err.reason or problem}"
-        return spec_error(SourceLoc(file, 1, 1), "", message, "remove control characters from the file")
-    return spec_error(
-        _loc(file, mark),
-        "",
-        message,
-        "check indentation, colons and brackets near this position (YAML uses spaces, never tabs)",
-    )
+        message = f"YAML cannot read this character: {err.reason or problem} (code {err.character:#04x})"
+        line, col = _position(text, err.position) if 0 <= err.position <= len(text) else (1, 1)
+        return spec_error(SourceLoc(file, line, col), "", message, "remove control characters from the file")
+    fix = "check indentation, colons and brackets near this position (YAML uses spaces, never tabs)"
+    if mark is not None and "flow" in str(context):
+        lines = text.splitlines()
+        if 0 <= mark.line < len(lines) and "${" in lines[mark.line]:
+            fix = MSG_FLOW_REFERENCE
+    return spec_error(_loc(file, mark), "", message, fix)
 
 
 def _check_events(text: str, file: str, limits: Limits) -> None:
@@ -209,7 +224,7 @@ def _check_events(text: str, file: str, limits: Limits) -> None:
                         "keep one network per file; remove the `---` separator",
                     )
     except yaml.YAMLError as err:
-        raise _yaml_problem(err, file) from None
+        raise _yaml_problem(err, file, text) from None
 
 
 class _Converter:
@@ -220,6 +235,7 @@ class _Converter:
         self.limits = limits
         self.nodes = 0
         self.problems = Problems()
+        self.open: set[int] = set()  # ids of the collections being converted (recursive aliases)
 
     def convert(self, node: yaml.Node, path: KeyPath) -> Any:
         self.nodes += 1
@@ -238,18 +254,31 @@ class _Converter:
                 "remove the tag; a spec holds plain data and never constructs objects",
             )
             return None
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self.open:
+                self.problems.add(
+                    _loc(self.doc.file, node.start_mark),
+                    format_path(path),
+                    "an alias refers to the mapping or list that contains it (a recursive structure)",
+                    "remove the `*alias` inside its own `&anchor`",
+                )
+                return None
+            self.open.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, path)
+                return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+            finally:
+                self.open.discard(id(node))
         return self._scalar(node, path)
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
         merged: dict[str, Any] = {}
+        merges: list[yaml.Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == _PLAIN_TAG and key_node.value == "<<":
-                self._merge(value_node, path, merged)
+                merges.append(value_node)  # merged after the explicit keys, which win
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problems.add(
@@ -257,6 +286,14 @@ class _Converter:
                     format_path(path),
                     "a key must be a plain name, not a list or mapping",
                     "use a name as the key",
+                )
+                continue
+            if key_node.tag not in _ALLOWED_TAGS:
+                self.problems.add(
+                    _loc(self.doc.file, key_node.start_mark),
+                    format_path(path),
+                    f"YAML tag '{key_node.tag}' is not allowed",
+                    "remove the tag; a spec holds plain data and never constructs objects",
                 )
                 continue
             key = resolve_plain(key_node.value) if key_node.tag == _PLAIN_TAG else key_node.value
@@ -280,8 +317,10 @@ class _Converter:
                     "remove or rename one of the two entries; YAML would silently keep the last",
                 )
                 continue
-            self.doc.key_locs[kpath] = _loc(self.doc.file, key_node.start_mark)
+            self.doc.key_locs.setdefault(kpath, _loc(self.doc.file, key_node.start_mark))
             out[key] = self.convert(value_node, kpath)
+        for merge in merges:
+            self._merge(merge, path, merged)
         for key, value in merged.items():
             out.setdefault(key, value)
         return out
@@ -315,7 +354,7 @@ class _Converter:
                     _loc(self.doc.file, node.start_mark),
                     format_path(path),
                     f"'{text}' is not a valid !!{kind}",
-                    f"write a {kind} or remove the tag",
+                    f"write {'an' if kind == 'int' else 'a'} {kind} or remove the tag",
                 )
             return float(value) if kind == "float" and isinstance(value, int) else value
         value = resolve_plain(text)
@@ -332,11 +371,12 @@ def resolve_plain(text: str) -> Any:
     if text in _BOOL:
         return _BOOL[text]
     if _INT.match(text):
+        if len(text) > _MAX_INT_DIGITS:  # int() refuses > 4300 digits; such a number is "infinite" here
+            return -math.inf if text.startswith("-") else math.inf
         return int(text, 10)
-    if _INT_OCT.match(text):
-        return int(text[2:], 8)
-    if _INT_HEX.match(text):
-        return int(text[2:], 16)
+    if _INT_OCT.match(text) or _INT_HEX.match(text):
+        value = int(text[2:], 8 if text[1] == "o" else 16)
+        return value if value.bit_length() <= _MAX_INT_BITS else math.inf
     if _FLOAT.match(text):
         return float(text)
     if _INF.match(text):
@@ -352,6 +392,8 @@ def _yaml11_note(text: str) -> str | None:
         truth = text.lower() in ("yes", "on")
         return f"'{text}' is the boolean {str(truth).lower()} in YAML 1.1 but a string in YAML 1.2"
     if _YAML11_OCTAL.match(text) and not _INT_OCT.match(text) and text.lstrip("+-") != "0":
+        if len(text) > _MAX_INT_DIGITS:
+            return f"'{text[:12]}...' has a leading zero: octal in YAML 1.1, decimal in YAML 1.2"
         digits = text.lstrip("+-").replace("_", "")
         octal = f"octal {int(digits, 8)}" if set(digits) <= set("01234567") else "not a valid octal"
         return f"'{text}' is {octal} in YAML 1.1 but {int(digits, 10)} in YAML 1.2"
@@ -374,11 +416,18 @@ def load_document(text: str, file: str = "<spec>", limits: Limits = DEFAULT_LIMI
             f"text is over the limit of {limits.max_bytes:,} bytes",
             "a spec is a short description; use `repeat:` and `params:`",
         )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:  # lone surrogates: only from text built in Python
+        line, col = _position(text, err.start)
+        raise spec_error(
+            SourceLoc(file, line, col), "", "text holds a lone surrogate, not a character", "pass valid Unicode text"
+        ) from None
     _check_events(text, file, limits)
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as err:
-        raise _yaml_problem(err, file) from None
+        raise _yaml_problem(err, file, text) from None
     doc = Document(file=file, data=None)
     if node is None:
         raise spec_error(

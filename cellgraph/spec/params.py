@@ -11,6 +11,7 @@ ever executed, so a spec stays data.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -32,6 +33,8 @@ _BINOPS: Final[dict[type, Callable[[Any, Any], Any]]] = {
 }
 _UNOPS: Final[dict[type, Callable[[Any], Any]]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 _MAX_POWER: Final = 64
+_MAX_EXPRESSION: Final = 200  # characters inside one `${...}`
+_MAX_MAGNITUDE: Final = 1e18  # keeps `${(10**64)**64...}` from computing huge integers
 
 
 class _ExprError(Exception):
@@ -53,12 +56,24 @@ def _eval(node: ast.AST, values: Mapping[str, Any]) -> Any:
             raise _ExprError("arithmetic needs numbers")
         if isinstance(node.op, ast.Pow) and abs(right) > _MAX_POWER:
             raise _ExprError(f"exponent larger than {_MAX_POWER}")
+        if isinstance(node.op, ast.Pow) and abs(left) > 1 and right * math.log10(abs(left)) > 18:
+            raise _ExprError(f"number too large (over {_MAX_MAGNITUDE:.0e})")
         try:
-            return _BINOPS[type(node.op)](left, right)
+            result = _BINOPS[type(node.op)](left, right)
         except ZeroDivisionError:
             raise _ExprError("division by zero") from None
+        except OverflowError:
+            raise _ExprError("number too large") from None
+        if isinstance(result, complex):
+            raise _ExprError("the result is not a real number")
+        if abs(result) > _MAX_MAGNITUDE:
+            raise _ExprError(f"number too large (over {_MAX_MAGNITUDE:.0e})")
+        return result
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNOPS:
-        return _UNOPS[type(node.op)](_eval(node.operand, values))
+        operand = _eval(node.operand, values)
+        if not isinstance(operand, int | float) or isinstance(operand, bool):
+            raise _ExprError("arithmetic needs numbers")
+        return _UNOPS[type(node.op)](operand)
     raise _ExprError("only numbers, param names, + - * / // % ** and parentheses are allowed")
 
 
@@ -74,9 +89,11 @@ def evaluate(expr: str, values: Mapping[str, Any]) -> Any:
         if text not in values:
             raise KeyError(text)
         return values[text]
+    if len(text) > _MAX_EXPRESSION:  # ast.parse of a huge expression recurses deeply (RecursionError)
+        raise ValueError(f"expression longer than {_MAX_EXPRESSION} characters")
     try:
         tree = ast.parse(text, mode="eval")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
         raise ValueError(f"'{text}' is not a name or an arithmetic expression") from None
     try:
         value = _eval(tree, values)

@@ -1,0 +1,51 @@
+# One task runner. `make check` = lint + the test suite (CI, .ci/run, runs the test suite).
+# Every target works from a fresh clone: the Python ones set up .venv first if needed.
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY_DIRS := $(wildcard cellgraph tests scripts bench)
+
+.PHONY: help setup fmt lint test check gallery golden size bench docs
+
+help:
+	@echo "make setup    create .venv and install cellgraph[dev] (scripts/setup.sh)"
+	@echo "make fmt      ruff format + ruff check --fix"
+	@echo "make lint     ruff check + ruff format --check"
+	@echo "make test     the test suite (scripts/test.sh; PYTEST_ARGS='-k x' passes arguments)"
+	@echo "make check    lint + test"
+	@echo "make docs     regenerate docs/cells.md and docs/cellgraph.schema.json"
+	@echo "make size     lines per file of cellgraph/"
+	@echo "make bench    validation benchmark -> docs/benchmarks.md"
+	@echo "make gallery  (arrives with rendering)"
+	@echo "make golden   (arrives with rendering)"
+
+setup:
+	@bash scripts/setup.sh
+
+fmt: setup
+	$(BIN)/ruff format $(PY_DIRS)
+	$(BIN)/ruff check --fix $(PY_DIRS)
+
+lint: setup
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
+
+test:
+	bash scripts/test.sh $(PYTEST_ARGS)
+
+check: lint test
+
+docs: setup
+	$(BIN)/python scripts/gen_docs.py
+
+gallery:
+	@echo "make gallery: arrives with rendering (a later issue); nothing to draw yet"
+
+golden:
+	@echo "make golden: arrives with rendering (golden DOT files); nothing to refresh yet"
+
+size:
+	@find cellgraph -name '*.py' -print0 | xargs -0 wc -l | sort -n
+
+bench: setup
+	$(BIN)/python bench/validate_bench.py --write docs/benchmarks.md

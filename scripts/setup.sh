@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Set up a machine for cellgraph: Graphviz (for diagrams), a virtual environment at .venv and
+# cellgraph installed into it in editable mode with its dev tools.
+#
+#   bash scripts/setup.sh          # from the repository root (any folder works)
+#
+# Idempotent and quick when nothing changed: the editable install is redone only when
+# pyproject.toml (or the Python behind .venv) changed since the last successful install.
+# Environment: PYTHON (default python3, must be >= 3.11).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+STAMP="$VENV/.cellgraph-setup"
+PYTHON=${PYTHON:-python3}
+
+say() { printf 'setup: %s\n' "$*"; }
+warn() { printf 'setup: %s\n' "$*" >&2; }
+
+# ------------------------------------------------------------------------------------ Graphviz
+# Validation needs no Graphviz; rendering does (the `dot` binary). Install it where we can.
+graphviz_advice() {
+  warn "Graphviz ('dot') is not installed; validation works without it, rendering will not."
+  warn "  install Graphviz: sudo apt install graphviz  (Debian/Ubuntu)"
+  warn "                    brew install graphviz      (macOS)"
+  warn "                    sudo dnf install graphviz  (Fedora)   |  choco install graphviz (Windows)"
+  warn "  or see https://graphviz.org/download/ ; then run this script again."
+}
+
+install_graphviz() {
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      sudo=(sudo -n)
+    else
+      return 1
+    fi
+  fi
+  command -v apt-get >/dev/null 2>&1 || return 1
+  say "installing Graphviz with apt-get ..."
+  local log
+  log=$(mktemp)
+  # ${sudo[@]+...}: an empty array is "unbound" under `set -u` in bash 3 (macOS)
+  if ! { ${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    ${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends graphviz; } \
+    >"$log" 2>&1; then
+    warn "apt-get could not install graphviz:"
+    tail -n 20 "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+  command -v dot >/dev/null 2>&1
+}
+
+if ! command -v dot >/dev/null 2>&1; then
+  if ! install_graphviz; then
+    graphviz_advice
+  else
+    say "$(dot -V 2>&1)"
+  fi
+fi
+
+# ---------------------------------------------------------------------------------- Python venv
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  warn "$PYTHON not found; install Python 3.11 or newer (or set PYTHON=/path/to/python3.11)"
+  exit 1
+fi
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  warn "cellgraph needs Python >= 3.11; $PYTHON is $("$PYTHON" -V 2>&1) (set PYTHON=/path/to/python3.11)"
+  exit 1
+fi
+
+# A venv whose interpreter vanished (pyenv version removed, folder copied) is rebuilt.
+if [ -d "$VENV" ] && ! "$VENV/bin/python" -c '' >/dev/null 2>&1; then
+  say "$VENV is broken; recreating it"
+  rm -rf "$VENV"
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+# What the installed state depends on: the project's metadata, the venv's Python and this
+# folder. The stamp alone is not trusted: cellgraph must also resolve to this checkout (found
+# without importing it, which keeps this check fast).
+state() {
+  "$VENV/bin/python" -I - "$ROOT" <<'PY' # -I: the current folder is not on sys.path
+import hashlib, importlib.util, pathlib, sys
+root = pathlib.Path(sys.argv[1]).resolve()
+digest = hashlib.sha256((root / "pyproject.toml").read_bytes())
+digest.update(sys.version.encode() + str(root).encode())
+spec = importlib.util.find_spec("cellgraph")
+here = spec is not None and spec.origin is not None and pathlib.Path(spec.origin).resolve().parent == root / "cellgraph"
+print(digest.hexdigest(), "here" if here else "elsewhere")
+PY
+}
+
+read -r want where < <(state)
+have=$(cat "$STAMP" 2>/dev/null || true)
+if [ "$want" = "$have" ] && [ "$where" = here ] && [ -x "$VENV/bin/cellgraph" ]; then
+  exit 0 # already set up
+fi
+
+# pip and the build backend are chatty even with --quiet (deprecation notes, index warnings):
+# keep their output in a log and show it only when a step fails.
+pip_quiet() {
+  local log
+  log=$(mktemp)
+  if ! "$VENV/bin/python" -m pip "$@" >"$log" 2>&1; then
+    warn "pip $* failed:"
+    cat "$log" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
+}
+
+say "installing cellgraph (editable) with its dev tools into .venv ..."
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+pip_quiet install --quiet --upgrade pip
+pip_quiet install --quiet -e '.[dev]'
+echo "$want" >"$STAMP"
+say "done: $("$VENV/bin/cellgraph" --version)"

@@ -1,0 +1,141 @@
+"""Shared fixtures: spec paths, the CLI run in-process and as a real process, hypothesis profiles.
+
+Nothing here imports JAX: the spec and graph layers must stay importable and testable without it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from cellgraph.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
+SPECS = ROOT / "specs"
+ZOO = SPECS / "zoo"
+EXAMPLES = SPECS / "examples"
+BAD_SPECS = TESTS / "bad_specs"
+GOOD_SPECS = TESTS / "good_specs"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# CI runs are reproducible (derandomize) and never flaky on slow machines (no deadline).
+settings.register_profile(
+    "ci", deadline=None, derandomize=True, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci" if IN_CI else "dev")
+
+
+@pytest.fixture
+def bad_specs_dir() -> Path:
+    """tests/bad_specs: tiny broken specs, one problem each, named after the problem."""
+    return BAD_SPECS
+
+
+@pytest.fixture
+def zoo_dir() -> Path:
+    """specs/zoo: the 29 networks of the chart."""
+    return ZOO
+
+
+@pytest.fixture
+def tiny_spec() -> Path:
+    """A small valid spec with params `width` and `depth` (37 parameters)."""
+    return GOOD_SPECS / "tiny.yaml"
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one `cellgraph` run produced."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+CliRunner = Callable[..., CliResult]
+
+
+def _exit_code(code: object) -> int:
+    """Exit status the way the interpreter computes it from ``SystemExit.code``."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1  # a message: printed to stderr, status 1
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
+    """Run ``cellgraph ARGS`` in this process: ``run_cli("validate", path)`` -> CliResult."""
+
+    def run(*argv: str | os.PathLike[str]) -> CliResult:
+        capsys.readouterr()  # drop anything printed before
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse usage errors, --help, --version, SystemExit(message)
+            code = _exit_code(exc.code)
+            if isinstance(exc.code, str):
+                print(exc.code, file=sys.stderr)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def run_cli_process(*argv: str | os.PathLike[str], cwd: Path = ROOT, timeout: float = 120) -> CliResult:
+    """Run ``python -m cellgraph.cli ARGS`` as a real process."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "cellgraph.cli", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def run_cli_subprocess() -> Callable[..., CliResult]:
+    return run_cli_process
+
+
+@pytest.fixture(scope="session")
+def generated_bad_specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Broken specs that are better generated than committed: binary content, invalid UTF-8."""
+    folder = tmp_path_factory.mktemp("generated_bad_specs")
+    files = {
+        # a PNG header (with NUL bytes) where YAML text should be
+        "binary": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00",
+        # Latin-1 bytes on line 3, column 11: 'caf\xe9' is not UTF-8
+        "invalid_utf8": b"cellgraph: 1\nname: tiny\ntitle: caf\xe9\ncells:\n  x: {type: input, size: 2}\nedges: []\n",
+        # a control character (BEL) on line 3, column 12
+        "control_character": b"cellgraph: 1\nname: tiny\ntitle: bell\x07\ncells:\n  x: {type: input, size: 2}\nedges: []\n",
+    }
+    out = {}
+    for name, data in files.items():
+        path = folder / f"{name}.yaml"
+        path.write_bytes(data)
+        out[name] = path
+    return out
+
+
+def zoo_files() -> list[Path]:
+    return sorted(ZOO.glob("*.yaml"))
+
+
+def spec_file_ids(paths: Sequence[Path]) -> list[str]:
+    return [p.stem for p in paths]
