@@ -25,7 +25,8 @@ def _overrides(items: Sequence[str]) -> dict[str, Any]:
         try:
             name, value = parse_override(item)
         except ValueError as err:
-            raise SystemExit(f"cellgraph: -p {item}: {err}; write -p name=value") from None
+            print(f"cellgraph: error: -p {item}: {err}; write -p name=value", file=sys.stderr)
+            raise SystemExit(2) from None  # a usage error, like argparse's
         out[name] = value
     return out
 

@@ -25,8 +25,19 @@ _STATEMENT = {
 }
 
 
+def _with_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Allow a ``${...}`` reference in place of any list item, too (``shape: [${side}, ${side}, 1]``)."""
+    out = dict(schema)
+    if "items" in out:
+        out["items"] = {"anyOf": [_with_refs(out["items"]), _REF]}
+    for key in ("anyOf", "oneOf"):
+        if key in out:
+            out[key] = [_with_refs(s) for s in out[key]]
+    return out
+
+
 def _prop(option: Option) -> dict[str, Any]:
-    schema = {"anyOf": [option.kind.schema(), _REF], "description": option.doc}
+    schema = {"anyOf": [_with_refs(option.kind.schema()), _REF], "description": option.doc}
     if option.default is not None:
         schema["default"] = option.default
     return schema
@@ -98,7 +109,7 @@ def spec_schema() -> dict[str, Any]:
         "type": "object",
         "minProperties": 1,
         "maxProperties": 1,
-        "additionalProperties": _object(EDGE_OPTIONS),
+        "additionalProperties": _object(EDGE_OPTIONS, {"kind": {"enum": list(EDGE_KINDS)}, "delay": {"enum": [0, 1]}}),
     }
     rule_options: dict[str, Option] = {}
     for rule in RULES.values():

@@ -6,7 +6,9 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import GOOD_SPECS
 
+import cellgraph
 from cellgraph import LimitError, Limits, SourceLoc, SpecError
 from cellgraph.errors import Problems
 from cellgraph.spec.edges import StatementError, parse_statement
@@ -276,10 +278,10 @@ def test_control_character_is_located() -> None:
     assert str(err.value).startswith("c.yaml:2:5: YAML cannot read this character")
 
 
-def test_unquoted_reference_in_flow_mapping_explains_the_quotes() -> None:
-    with pytest.raises(SpecError) as err:
-        load_document("h: {type: hidden, size: ${width}}\n")
-    assert "must be quoted" in err.value.problems[0].fix
+def test_unquoted_reference_in_flow_mapping_is_kept_as_written() -> None:
+    doc = load_document("h: {type: hidden, size: ${width}, n: ${2 * (a + b)}}\n")
+    assert doc.data == {"h": {"type": "hidden", "size": "${width}", "n": "${2 * (a + b)}"}}
+    assert doc.loc(("h", "size")) == SourceLoc("<spec>", 1, 25)
 
 
 # ------------------------------------------------------------------------------------ file reading
@@ -611,3 +613,20 @@ def test_draw_line_indices_and_slices() -> None:
 def test_huge_draw_index_is_a_statement_error() -> None:
     with pytest.raises(StatementError, match="cell index too large"):
         parse_statement("x[" + "9" * 5000 + "] -- y", allow_index=True)
+
+
+def test_unquoted_reference_inside_a_flow_mapping_is_read_as_one_value() -> None:
+    """SPEC.md's one-line form `{type: hidden, size: ${width}}` parses, and columns stay put."""
+    graph = cellgraph.load_graph(GOOD_SPECS / "flow_reference.yaml")
+    assert graph.nodes["h"]["shape"] == (8,)
+    spec = graph.graph["spec"]
+    # the reference's column is where the user wrote `${width}`
+    line = (GOOD_SPECS / "flow_reference.yaml").read_text().splitlines()[6]
+    assert spec.loc(("cells", "h", "size")).col == line.index("${width}") + 1
+
+
+def test_reference_text_is_shown_as_written_in_messages() -> None:
+    text = "cellgraph: 1\nname: t\ncells:\n  x: {type: input, size: ${nope}}\nedges: []\n"
+    with pytest.raises(SpecError) as err:
+        cellgraph.load_spec_text(text, "t.yaml")
+    assert "t.yaml:4:26: cells.x.size: unknown param 'nope'" in str(err.value)

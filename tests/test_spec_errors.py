@@ -41,11 +41,6 @@ CASES: list[Case] = [
     # --- YAML
     Case("yaml_syntax", ":6:4: YAML syntax error: did not find expected ',' or '}'", "colons and brackets"),
     Case("tab_indent", ":5:1: YAML syntax error: found character that cannot start any token", "never tabs"),
-    Case(
-        "flow_reference_unquoted",
-        ":7:28: YAML syntax error: did not find expected ',' or '}'",
-        "a `${...}` reference must be quoted",
-    ),
     Case("multiple_documents", ":9:1: file holds more than one YAML document", "remove the `---` separator"),
     Case("non_mapping", ":2:1: the document is a list, not a mapping", "a spec is a mapping"),
     Case("duplicate_key", ":7:3: cells.h: duplicate key 'h' (first at line 6)", "remove or rename one"),

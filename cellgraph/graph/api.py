@@ -10,7 +10,7 @@ from typing import Any
 import networkx as nx
 
 from ..errors import Problems
-from ..spec.compose import load_spec
+from ..spec.compose import load_spec_unchecked
 from ..spec.limits import DEFAULT_LIMITS, Limits
 from ..spec.model import Spec
 from .build import add_cells, add_edges
@@ -29,17 +29,18 @@ def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
         SpecError: every problem found, located in the spec file(s).
     """
     problems = Problems()
+    problems.extend(spec.problems)  # found while loading; reported together with the graph's
     graph = nx.DiGraph(spec=spec)
     add_cells(graph, spec, problems)
     add_edges(graph, spec, problems)
     check_sources(graph, problems)
+    check_targets(spec, graph, problems)
     check_cycles(graph, problems)
     infer_shapes(graph, problems, limits)
     _check_bindings(spec, graph, problems)
     problems.raise_if_any()  # rules and drawing need a sound graph
     graph.graph["params"] = count_params(graph, limits)
     check_rule(spec, graph, problems)
-    check_targets(spec, graph, problems)
     check_data(spec, problems, graph)
     graph.graph["draw"] = check_draw(spec, graph, problems)
     problems.raise_if_any()
@@ -72,7 +73,7 @@ def load_graph(
     >>> graph = load_graph("specs/zoo/dff.yaml")  # doctest: +SKIP
     >>> graph.graph["params"]["total"]  # doctest: +SKIP
     """
-    return build_graph(load_spec(path, overrides, limits), limits)
+    return build_graph(load_spec_unchecked(path, overrides, limits), limits)
 
 
 @dataclass(frozen=True)

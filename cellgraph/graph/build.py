@@ -83,7 +83,8 @@ def _check_cell_options(c: CellSpec, cell: CellType, problems: Problems) -> bool
         note = c.yaml11.get(key)
         if note:
             message, fix = f"{message} ({note})", "write true / false, or the number without a leading zero"
-        problems.add(c.option_loc(key), f"{c.path}.{key}", message, fix)
+        loc = c.option_loc(key) if key in cell.options else c.key_loc(key)  # unknown: point at the key
+        problems.add(loc, f"{c.path}.{key}", message, fix)
 
     check_options(dict(c.options), dict(cell.options), report, f"{_article(cell.name)} {cell.name} group")
     if c.options.get("size") is not None and c.options.get("shape") is not None:
@@ -145,8 +146,13 @@ def _edge_kind(graph: nx.DiGraph, e: EdgeSpec, problems: Problems) -> str | None
                 f"unknown connection kind '{e.kind}'{did_you_mean(e.kind, EDGE_KINDS)}",
                 "kinds: " + ", ".join(EDGE_KINDS),
             )
-            return None
+            return _default_kind(src, dst)  # keep the edge, so nothing downstream looks unfed
         return e.kind
+    return _default_kind(src, dst)
+
+
+def _default_kind(src: dict[str, Any], dst: dict[str, Any]) -> str:
+    """The kind a plain `->` gets from the cell types it joins."""
     if dst["type"] in ("kernel", "convolution") or dst["options"].get("window") is not None:
         return "local"
     if dst["type"] == "capsule" and src["type"] == "capsule":
@@ -156,7 +162,8 @@ def _edge_kind(graph: nx.DiGraph, e: EdgeSpec, problems: Problems) -> str | None
 
 def _check_edge_options(e: EdgeSpec, problems: Problems) -> None:
     def report(key: str, message: str, fix: str) -> None:
-        problems.add(e.option_locs.get(key, e.loc), f"{e.path}.{key}", message, fix)
+        loc = e.option_locs.get(key, e.loc) if key in EDGE_OPTIONS else e.key_locs.get(key, e.loc)
+        problems.add(loc, f"{e.path}.{key}", message, fix)
 
     check_options(dict(e.options), EDGE_OPTIONS, report, "an edge", extra=("from", "to", "kind", "delay"))
 

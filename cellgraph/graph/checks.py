@@ -87,9 +87,9 @@ def check_cycles(graph: nx.DiGraph, problems: Problems) -> None:
 
 
 def _fed_by_unknown(graph: nx.DiGraph) -> set[str]:
-    """Groups fed by a group whose type was unknown (already reported: don't cascade)."""
-    unknown = graph.graph.get("unknown", set())
-    return {e.dst for e in graph.graph["spec"].edges if e.src in unknown} if unknown else set()
+    """Groups fed by a name that is not a node: an unknown type or a failed `bind:`, both already
+    reported, so "has no input" would only add noise."""
+    return {e.dst for e in graph.graph["spec"].edges if e.src not in graph}
 
 
 def check_sources(graph: nx.DiGraph, problems: Problems) -> None:

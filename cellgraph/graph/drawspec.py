@@ -171,8 +171,9 @@ def _check_groups(spec: Spec, graph: nx.DiGraph, raw: Any, problems: Problems) -
             )
         if body.get("arrange") == "grid" and body.get("grid") is None:
             report("arrange", "`arrange: grid` needs `grid: [columns, rows]`", "e.g. `grid: [3, 3]`")
+        valid = {k: v for k, v in body.items() if k in GROUP_KEYS and GROUP_KEYS[k].kind.check(v) is None}
         for final in finals:
-            out[final] = dict(body)
+            out[final] = valid  # only checked values reach the renderer
     return out
 
 

@@ -107,6 +107,8 @@ def _infer_node(graph: nx.DiGraph, node: str, problems: Problems) -> None:
     declared = declared_shape(options)
     if declared is None and d["type"] == "match_input_output":
         declared = _target_shape(graph, node, problems)
+        if declared is None and options.get("target") not in (None, "labels") and options["target"] not in graph:
+            return  # the unknown target is reported by check_targets
     sources = tuple(graph.nodes[u]["type"] for u, _ in forward)
     s_in = ShapeIn(options, declared, incoming, sources)
     try:

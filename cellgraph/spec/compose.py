@@ -66,6 +66,24 @@ def load_spec(
 
     >>> spec = load_spec("specs/zoo/p.yaml")  # doctest: +SKIP
     """
+    spec = load_spec_unchecked(path, overrides, limits)
+    if spec.problems:
+        raise SpecError(spec.problems)
+    return spec
+
+
+def load_spec_unchecked(
+    path: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Spec:
+    """Like :func:`load_spec`, but problems that still leave a usable spec come back in
+    ``spec.problems`` instead of being raised, so the graph stage can report them together
+    with its own (a misspelt top-level key and an unknown cell type in one run).
+
+    Raises:
+        SpecError: problems that leave nothing to build on (syntax, limits, no `cells:`).
+    """
     p = Path(path)
     text = read_text(p, limits)
     return _build(text, str(path), dict(overrides or {}), _Context(limits, (str(p.resolve()),)), CLI_LOC)
@@ -78,7 +96,10 @@ def load_spec_text(
     limits: Limits = DEFAULT_LIMITS,
 ) -> Spec:
     """Like :func:`load_spec` for text in memory (relative ``use:`` paths start at the cwd)."""
-    return _build(text, file, dict(overrides or {}), _Context(limits, (file,)), CLI_LOC)
+    spec = _build(text, file, dict(overrides or {}), _Context(limits, (file,)), CLI_LOC)
+    if spec.problems:
+        raise SpecError(spec.problems)
+    return spec
 
 
 def _build(text: str, file: str, overrides: dict[str, Any], ctx: _Context, override_loc: SourceLoc) -> Spec:
@@ -91,25 +112,51 @@ def _build(text: str, file: str, overrides: dict[str, Any], ctx: _Context, overr
     doc = Document(raw_doc.file, data, raw_doc.locs, raw_doc.key_locs, raw_doc.yaml11, raw_doc.quoted)
     cells, bindings, groups, sub_edges = _expand_cells(doc, ctx, problems)
     edges = _expand_edges(doc, cells, groups, problems) + sub_edges
-    problems.raise_if_any()
+    _check_yaml11_numbers(raw_doc, problems)
+    if any(_is_structural(p, file) for p in problems.items):
+        problems.raise_if_any()  # the graph would be built on broken cells or edges: stop here
+    version = data.get("cellgraph")
     return Spec(
         file=file,
         name=str(data.get("name")),
-        version=int(data.get("cellgraph", 1)),
+        version=version if isinstance(version, int) and not isinstance(version, bool) else 0,
         cells=tuple(cells),
         edges=tuple(edges),
         doc=doc,
         title=str(data.get("title") or ""),
         description=str(data.get("description") or ""),
         params=MappingProxyType(values),
-        train=MappingProxyType(dict(data.get("train") or {})),
-        data=MappingProxyType(dict(data.get("data") or {})),
-        draw=MappingProxyType(dict(data.get("draw") or {})),
+        train=_block(data, "train"),
+        data=_block(data, "data"),
+        draw=_block(data, "draw"),
         bindings=tuple(bindings),
         groups=MappingProxyType(dict(groups.members)),
         inherited_show=MappingProxyType(dict(groups.shown)),
         source=text,
+        problems=tuple(problems.items),
     )
+
+
+def _is_structural(problem: Problem, file: str) -> bool:
+    """Problems in cells, edges or a composed part leave no sound graph to check further."""
+    return problem.loc.file != file or problem.path.startswith(("cells", "edges", "-p"))
+
+
+def _block(data: dict[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    return MappingProxyType(dict(value) if isinstance(value, dict) else {})
+
+
+def _check_yaml11_numbers(doc: Document, problems: Problems) -> None:
+    """A number written with a leading zero reads differently in YAML 1.1 and 1.2: refuse it."""
+    for path, note in doc.yaml11.items():
+        if path and path[-1] != "<key>" and "octal" in note:
+            problems.add(
+                doc.loc(path),
+                format_path(path),
+                note,
+                "write the number without a leading zero (or quote it if you mean text)",
+            )
 
 
 def spec_hash(spec: Spec) -> str:
@@ -235,6 +282,7 @@ def _expand_cells(
             style = {}
         options = {k: v for k, v in body.items() if k not in STRUCTURAL_CELL_KEYS}
         option_locs = {k: doc.loc((*path, k)) for k in body}
+        key_locs = {k: doc.key_loc((*path, k)) for k in body}
         yaml11 = {k: doc.yaml11[(*path, k)] for k in options if (*path, k) in doc.yaml11}
         ctx.cells_total += count
         _check_cell_total(ctx, doc.key_loc(path), where)
@@ -248,6 +296,7 @@ def _expand_cells(
                     loc=doc.key_loc(path),
                     path=where,
                     option_locs=MappingProxyType(option_locs),
+                    key_locs=MappingProxyType(key_locs),
                     yaml11=MappingProxyType(yaml11),
                     group=name,
                     repeat=(i, count) if "repeat" in body else None,
@@ -358,6 +407,7 @@ def _compose_part(
             for p in err.problems
         )
         return
+    problems.extend(sub.problems)  # the part's own problems, located in its file
     ctx.cells_total += len(sub.cells)
     _check_cell_total(ctx, loc, where)
     bind = body.get("bind", {})
@@ -403,6 +453,7 @@ def _compose_part(
                 loc=c.loc,
                 path=c.path,
                 option_locs=c.option_locs,
+                key_locs=c.key_locs,
                 yaml11=c.yaml11,
                 group=c.group,
                 repeat=c.repeat,
@@ -414,7 +465,17 @@ def _compose_part(
     for e in sub.edges:
         sub_edges.append(
             EdgeSpec(
-                rename[e.src], rename[e.dst], e.op, e.kind, e.delay, e.loc, e.path, e.options, e.option_locs, e.implicit
+                rename[e.src],
+                rename[e.dst],
+                e.op,
+                e.kind,
+                e.delay,
+                e.loc,
+                e.path,
+                e.options,
+                e.option_locs,
+                e.implicit,
+                key_locs=e.key_locs,
             )
         )
     forward = [e for e in sub.edges if e.delay == 0 and e.kind != "symmetric" and e.src != e.dst]
@@ -459,10 +520,11 @@ def _expand_edges(doc: Document, cells: list[CellSpec], groups: _Groups, problem
             statement, options = next(iter(item.items()))
             options = options or {}
             opt_locs = {k: doc.loc((*path, statement, k)) for k in options}
+            key_locs = {k: doc.key_loc((*path, statement, k)) for k in options}
             stmt_loc = doc.key_loc((*path, statement))
             out.extend(
                 _statement_edges(
-                    doc, statement, path, stmt_loc, options, opt_locs, groups, addressable, problems, key=statement
+                    doc, statement, path, stmt_loc, options, opt_locs, groups, addressable, problems, key_locs
                 )
             )
         else:
@@ -485,7 +547,7 @@ def _statement_edges(
     groups: _Groups,
     addressable: set[str],
     problems: Problems,
-    key: str | None = None,
+    key_locs: dict[str, SourceLoc] | None = None,
 ) -> list[EdgeSpec]:
     where = format_path(path)
     shift = 1 if path in doc.quoted else 0  # a quoted statement starts after its quote mark
@@ -495,8 +557,29 @@ def _statement_edges(
         problems.add(SourceLoc(loc.file, loc.line, loc.col + shift + err.offset), where, f"{err} in '{text}'", err.fix)
         return []
     out: list[EdgeSpec] = []
+    options = dict(options)
+    written_kind, written_delay = options.pop("kind", None), options.pop("delay", None)
     for hop in hops:
         kind, delay = OPERATORS[hop.op]
+        if written_kind is not None:
+            if kind is not None and written_kind != kind:
+                problems.add(
+                    option_locs.get("kind", loc),
+                    f"{where}.kind",
+                    f"`{hop.op}` already means a {kind} connection; `kind: {written_kind}` contradicts it",
+                    "remove `kind:`, or write the statement with `->`",
+                )
+            kind = written_kind if isinstance(written_kind, str) else kind
+        if written_delay is not None:
+            if written_delay not in (0, 1) or isinstance(written_delay, bool):
+                problems.add(
+                    option_locs.get("delay", loc),
+                    f"{where}.delay",
+                    f"expected 0 or 1, got {kind_of(written_delay)}",
+                    "use `~>` (or `delay: 1`) for a connection from the previous time step",
+                )
+            else:
+                delay = max(delay, int(written_delay))
         for left in hop.left:
             for right in hop.right:
                 ok = True
@@ -526,6 +609,7 @@ def _statement_edges(
                             where,
                             MappingProxyType(dict(options)),
                             MappingProxyType(option_locs),
+                            key_locs=MappingProxyType(key_locs or {}),
                         )
                     )
     return out
@@ -590,6 +674,7 @@ def _mapping_edges(
         kind = None
     options = {k: v for k, v in item.items() if k not in EDGE_MAPPING_KEYS}
     opt_locs = {k: doc.loc((*path, k)) for k in item}
+    key_locs = {k: doc.key_loc((*path, k)) for k in item}
     out = []
     for s in ends[0]:
         for d in ends[1]:
@@ -605,6 +690,7 @@ def _mapping_edges(
                         where,
                         MappingProxyType(options),
                         MappingProxyType(opt_locs),
+                        key_locs=MappingProxyType(key_locs),
                     )
                 )
     return out

@@ -162,10 +162,25 @@ def SpecError_limit(loc: SourceLoc, message: str, fix: str) -> SpecError:  # noq
     return LimitError([Problem(loc, "", message, fix)])
 
 
-MSG_FLOW_REFERENCE: Final = (
-    'inside `{...}` or `[...]` a `${...}` reference must be quoted, e.g. `{size: "${width}"}`; '
-    "or write the group in block style, one `key: value` per line"
-)
+_BRACED_REF: Final = re.compile(r"\$\{([^{}<>\n]*)\}")
+REF_PATTERN: Final = re.compile(r"\$<([^<>\n]*)>")
+"""A ``${...}`` reference as the loader hands it on (see :func:`protect_references`)."""
+
+
+def protect_references(text: str) -> str:
+    """Rewrite ``${body}`` as ``$<body>``: the same length, so every line and column stays put.
+
+    YAML reads ``{`` inside a flow mapping as a bracket, so the format's own one-line form
+    ``h: {type: hidden, size: ${width}}`` would be a syntax error; ``$<width>`` is a plain
+    scalar everywhere. Scalars turn back into the written form as they are built
+    (:func:`show_references`), so the data holds ``${width}`` exactly as the user wrote it.
+    """
+    return _BRACED_REF.sub(lambda m: f"$<{m.group(1)}>", text)
+
+
+def show_references(text: str) -> str:
+    """The inverse of :func:`protect_references`."""
+    return REF_PATTERN.sub(lambda m: "${" + m.group(1) + "}", text)
 
 
 def _position(text: str, index: int) -> tuple[int, int]:
@@ -184,10 +199,6 @@ def _yaml_problem(err: yaml.YAMLError, file: str, text: str = "") -> SpecError:
         line, col = _position(text, err.position) if 0 <= err.position <= len(text) else (1, 1)
         return spec_error(SourceLoc(file, line, col), "", message, "remove control characters from the file")
     fix = "check indentation, colons and brackets near this position (YAML uses spaces, never tabs)"
-    if mark is not None and "flow" in str(context):
-        lines = text.splitlines()
-        if 0 <= mark.line < len(lines) and "${" in lines[mark.line]:
-            fix = MSG_FLOW_REFERENCE
     return spec_error(_loc(file, mark), "", message, fix)
 
 
@@ -296,7 +307,8 @@ class _Converter:
                     "remove the tag; a spec holds plain data and never constructs objects",
                 )
                 continue
-            key = resolve_plain(key_node.value) if key_node.tag == _PLAIN_TAG else key_node.value
+            raw_key = show_references(key_node.value)
+            key = resolve_plain(raw_key) if key_node.tag == _PLAIN_TAG else raw_key
             if key is None or isinstance(key, bool | float):
                 self.problems.add(
                     _loc(self.doc.file, key_node.start_mark),
@@ -341,7 +353,7 @@ class _Converter:
                 into.setdefault(key, item)
 
     def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
-        text = node.value
+        text = show_references(node.value)
         if node.tag != _PLAIN_TAG:  # quoted, block or explicitly tagged
             if node.tag == "tag:yaml.org,2002:str":
                 self.doc.quoted.add(path)
@@ -423,6 +435,7 @@ def load_document(text: str, file: str = "<spec>", limits: Limits = DEFAULT_LIMI
         raise spec_error(
             SourceLoc(file, line, col), "", "text holds a lone surrogate, not a character", "pass valid Unicode text"
         ) from None
+    text = protect_references(text)
     _check_events(text, file, limits)
     try:
         node = yaml.compose(text, Loader=_Loader)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import SourceLoc
+from ..errors import Problem, SourceLoc
 from .load import Document, KeyPath
 
 
@@ -29,7 +29,8 @@ class CellSpec:
     options: Mapping[str, Any]  # everything but the structural keys (type, repeat, use, ...)
     loc: SourceLoc  # the group's key in its file
     path: str  # key path for messages, e.g. "cells.h"
-    option_locs: Mapping[str, SourceLoc] = field(default_factory=_empty)
+    option_locs: Mapping[str, SourceLoc] = field(default_factory=_empty)  # where each value is
+    key_locs: Mapping[str, SourceLoc] = field(default_factory=_empty)  # where each key is
     yaml11: Mapping[str, str] = field(default_factory=_empty)  # option -> why YAML 1.1 would read it differently
     group: str = ""  # the name as written ("h" for "h.2")
     repeat: tuple[int, int] | None = None  # (index from 1, count) for repeated groups
@@ -38,6 +39,9 @@ class CellSpec:
 
     def option_loc(self, key: str) -> SourceLoc:
         return self.option_locs.get(key, self.loc)
+
+    def key_loc(self, key: str) -> SourceLoc:
+        return self.key_locs.get(key, self.option_loc(key))
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class EdgeSpec:
     options: Mapping[str, Any] = field(default_factory=_empty)
     option_locs: Mapping[str, SourceLoc] = field(default_factory=_empty)
     implicit: bool = False  # made by `repeat:` or `residual:`, not written by the user
+    key_locs: Mapping[str, SourceLoc] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class Spec:
         default_factory=_empty
     )  # `draw.groups.X.show` of composed parts, prefixed
     source: str = ""  # the root file's text (hashed into rendered diagrams)
+    problems: tuple[Problem, ...] = ()  # found while loading; raised by load_spec, merged by build_graph
 
     def loc(self, path: KeyPath) -> SourceLoc:
         """Where a key path of the root document sits (nearest located ancestor)."""

@@ -21,6 +21,7 @@ from ..errors import Problems, SourceLoc, did_you_mean
 from .load import Document, KeyPath, format_path, resolve_plain
 
 _REF: Final = re.compile(r"\$\{([^}]*)\}")
+_MARK: Final = "${"
 _NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BINOPS: Final[dict[type, Callable[[Any, Any], Any]]] = {
     ast.Add: operator.add,
@@ -180,7 +181,7 @@ def substitute(doc: Document, values: Mapping[str, Any], problems: Problems) -> 
             return {k: walk(v, (*path, k)) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v, (*path, i)) for i, v in enumerate(value)]
-        if isinstance(value, str) and "${" in value:
+        if isinstance(value, str) and _MARK in value:
             return _replace(value, path)
         return value
 
@@ -220,7 +221,7 @@ def _format(value: Any) -> str:
 
 def _has_ref(value: Any) -> bool:
     if isinstance(value, str):
-        return "${" in value
+        return _MARK in value
     if isinstance(value, list):
         return any(_has_ref(v) for v in value)
     return False
