@@ -42,7 +42,11 @@ def _expand(paths: Sequence[str]) -> list[str]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            out.extend(str(f) for f in sorted(path.glob("*.yaml")))
+            found = sorted(str(f) for f in path.rglob("*.yaml"))
+            if not found:
+                print(f"cellgraph: error: no .yaml files under {p}", file=sys.stderr)
+                raise SystemExit(2)
+            out.extend(found)
         else:
             out.append(p)
     return out

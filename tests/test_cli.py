@@ -281,3 +281,17 @@ def test_cells_json(run_cli: CliRunner) -> None:
     data = json.loads(result.out)
     assert sorted(data) == sorted(CELLS)
     assert set(data["hidden"]["options"]) == set(CELLS["hidden"].options)
+
+
+def test_validate_a_folder_checks_every_spec_below_it(run_cli: CliRunner) -> None:
+    result = run_cli("validate", str(ROOT / "specs"))
+    assert result.code == 0, result.err
+    checked = [line for line in result.out.splitlines() if line.startswith("ok  ")]
+    assert len(checked) == len(list((ROOT / "specs").rglob("*.yaml"))) >= 33
+    assert any("specs/parts/gan_generator.yaml" in line for line in checked)
+
+
+def test_validate_an_empty_folder_is_a_usage_error(run_cli: CliRunner, tmp_path: Path) -> None:
+    result = run_cli("validate", str(tmp_path))
+    assert result.code == 2
+    assert "no .yaml files under" in result.err

@@ -82,7 +82,8 @@ def _check_cell_options(c: CellSpec, cell: CellType, problems: Problems) -> bool
     def report(key: str, message: str, fix: str) -> None:
         note = c.yaml11.get(key)
         if note:
-            message, fix = f"{message} ({note})", "write true / false, or the number without a leading zero"
+            fix = "write true or false" if "boolean" in note else "write the number as YAML 1.2 reads it, or quote it"
+            message = f"{message} ({note})"
         loc = c.option_loc(key) if key in cell.options else c.key_loc(key)  # unknown: point at the key
         problems.add(loc, f"{c.path}.{key}", message, fix)
 

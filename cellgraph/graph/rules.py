@@ -83,6 +83,7 @@ def _check_perceptron(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple
             f"the perceptron rule trains a single layer, but '{others[0]}' is a hidden layer",
             ("remove hidden groups, or use `rule: backprop` for a multilayer network"),
         )
+        return  # the output's inputs are then hidden layers too: no second message
     for u in _forward_in(graph, outputs[0]):
         if not graph.nodes[u]["cell"].is_source:
             yield (

@@ -151,12 +151,10 @@ def _check_yaml11_numbers(doc: Document, problems: Problems) -> None:
     """A number written with a leading zero reads differently in YAML 1.1 and 1.2: refuse it."""
     for path, note in doc.yaml11.items():
         if path and path[-1] != "<key>" and "octal" in note:
-            problems.add(
-                doc.loc(path),
-                format_path(path),
-                note,
-                "write the number without a leading zero (or quote it if you mean text)",
-            )
+            value: Any = doc.data
+            for part in path:
+                value = value[part]
+            problems.add(doc.loc(path), format_path(path), note, f"write the number without a leading zero: {value}")
 
 
 def spec_hash(spec: Spec) -> str:
