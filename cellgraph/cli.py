@@ -178,6 +178,28 @@ def cmd_cells(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from .render import render
+
+    try:
+        drawing = render(
+            args.spec,
+            view=args.view,
+            theme=args.theme,
+            direction=args.direction,
+            legend=args.legend,
+            max_cells=args.max_cells,
+            params=_overrides(args.param),
+        )
+    except SpecError as err:
+        print(err.format(), file=sys.stderr)
+        return 1
+    out = drawing.save(args.output)
+    if not args.quiet:
+        print(f"wrote {out}")
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cellgraph", description="Neural networks as graphs of the Neural Network Zoo's cells."
@@ -200,6 +222,17 @@ def make_parser() -> argparse.ArgumentParser:
     s = spec_command("summary", "table of groups, types, shapes and parameter counts")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_summary)
+    r = sub.add_parser("render", help="draw a spec like the Neural Network Zoo chart (svg, png, pdf, dot)")
+    r.add_argument("spec", metavar="SPEC", help="the spec file")
+    r.add_argument("-o", "--output", required=True, metavar="FILE", help="output file; the extension picks the format")
+    r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param")
+    r.add_argument("--view", choices=("cells", "layers"), help="every cell a circle (default), or a node per group")
+    r.add_argument("--theme", choices=("chart", "light", "dark", "print"), help="colours (default: chart)")
+    r.add_argument("--direction", choices=("LR", "TB"), help="flow left to right (default) or top to bottom")
+    r.add_argument("--legend", action=argparse.BooleanOptionalAction, default=None, help="draw the legend")
+    r.add_argument("--max-cells", type=int, default=None, metavar="N", help="cells shown per group without `show:`")
+    r.add_argument("-q", "--quiet", action="store_true")
+    r.set_defaults(func=cmd_render)
     sc = sub.add_parser("schema", help="JSON Schema of the spec format (for editors)")
     sc.add_argument("-o", "--output", help="write to this file instead of stdout")
     sc.set_defaults(func=cmd_schema)

@@ -274,12 +274,13 @@ def _cells_of(
     return out
 
 
-def drawn_groups(graph: nx.DiGraph) -> list[tuple[str, str, int]]:
+def drawn_groups(graph: nx.DiGraph, settings: DrawSettings | None = None) -> list[tuple[str, str, int]]:
     """(group, cell type, cells shown) for every group the cells view draws, in drawing order.
 
     A repeated group with ``columns: k`` in its draw settings draws its first k copies only.
+    ``settings`` defaults to the spec's own (``graph.graph["draw"]``).
     """
-    settings: DrawSettings = graph.graph["draw"]
+    settings = settings or graph.graph["draw"]
     out = []
     for node, d in graph.nodes(data=True):
         group = settings.groups.get(node, {})

@@ -1,0 +1,297 @@
+"""Layouts and graphs -> DOT text (pure: runs nothing, needs no Graphviz binary).
+
+The cells view pins every node (``neato -n2``, positions in points): Graphviz only paints, in
+declaration order, over lines drawn first (``outputorder=edgesfirst``) — handlebar, then cell,
+then its black marker, so the cell hides the lower half of its handlebar and every line that
+passes behind it, exactly as the chart relies on. The layers view is an ordinary ``dot`` graph
+with one node per group.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Final
+
+import networkx as nx
+
+from ..cells import CELLS
+from ..graph.drawspec import DrawSettings
+from .layout import DrawnCell, Layout
+from .theme import (
+    FONT,
+    LABEL_SIZE,
+    LINE_WIDTH,
+    MARKER_WIDTH,
+    OUTLINE_WIDTH,
+    PITCH,
+    RADIUS,
+    THEME,
+    TITLE_SIZE,
+    Theme,
+)
+
+MARGIN: Final = 0.6 * PITCH
+LEGEND_ROW: Final = 0.75 * PITCH
+
+
+def quote(text: str) -> str:
+    """A DOT double-quoted string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _num(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".") if not float(x).is_integer() else str(int(x))
+
+
+def _inches(points: float) -> str:
+    return _num(round(points / 72.0, 4))
+
+
+def _attrs(**attrs: object) -> str:
+    return "[" + ", ".join(f"{k}={v if isinstance(v, Raw) else quote(str(v))}" for k, v in attrs.items()) + "]"
+
+
+class _Frame:
+    """Pitches (x right, y down) -> Graphviz points (y up), with the LR/TB choice."""
+
+    def __init__(self, layout: Layout, direction: str) -> None:
+        self.tb = direction == "TB"
+        min_x, min_y, max_x, max_y = layout.bounds
+        if self.tb:
+            min_x, min_y, max_x, max_y = min_y, min_x, max_y, max_x
+        self.min_x, self.max_y = min_x, max_y
+        self.width = (max_x - min_x) * PITCH
+        self.height = (max_y - min_y) * PITCH
+
+    def __call__(self, x: float, y: float) -> tuple[float, float]:
+        if self.tb:
+            x, y = y, x
+        return (x - self.min_x) * PITCH + MARGIN, (self.max_y - y) * PITCH + MARGIN
+
+
+def _marker(cell: DrawnCell, px: float, py: float, theme: Theme) -> str | None:
+    marker = CELLS[cell.type].style.marker
+    ink = "#000000"  # markers sit on the fill: black in every theme, as in the chart
+    common = {"label": "", "style": "solid", "color": ink, "penwidth": MARKER_WIDTH, "fixedsize": "true"}
+    if marker == "ring":
+        return _node(cell.id + "~mark", px, py, shape="circle", width=_inches(1.18 * RADIUS), **common)
+    if marker == "triangle":  # apex 0.67 r above the centre, base 0.43 r below
+        return _node(
+            cell.id + "~mark",
+            px,
+            py + 0.12 * RADIUS,
+            shape="triangle",
+            width=_inches(1.27 * RADIUS),
+            height=_inches(1.10 * RADIUS),
+            **common,
+        )
+    if marker == "square":
+        return _node(cell.id + "~mark", px, py, shape="square", width=_inches(1.0 * RADIUS), **common)
+    return None
+
+
+def _node(node_id: str, x: float, y: float, **attrs: object) -> str:
+    return f"  {quote(node_id)} {_attrs(pos=f'{_num(round(x, 2))},{_num(round(y, 2))}', **attrs)}"
+
+
+def _cell_nodes(cell: DrawnCell, px: float, py: float, theme: Theme, node_id: str | None = None) -> list[str]:
+    out = []
+    node_id = node_id or cell.id
+    if cell.handlebar:  # declared first: the cell paints over its lower part
+        out.append(
+            _node(
+                node_id + "~bar",
+                px,
+                py + 1.08 * RADIUS,
+                shape="circle",
+                label="",
+                fixedsize="true",
+                width=_inches(0.96 * RADIUS),
+                style="solid",
+                color=theme.ink,
+                penwidth=LINE_WIDTH,
+            )
+        )
+    out.append(
+        _node(
+            node_id,
+            px,
+            py,
+            shape="circle",
+            label="",
+            fixedsize="true",
+            width=_inches(2 * RADIUS),
+            style="filled",
+            fillcolor=theme.fill(cell.type),
+            color=theme.outline(cell.type),
+            penwidth=OUTLINE_WIDTH,
+        )
+    )
+    mark = _marker(DrawnCell(node_id, cell.group, cell.index, cell.type, cell.x, cell.y), px, py, theme)
+    if mark:
+        out.append(mark)
+    return out
+
+
+def _arc(a: tuple[float, float], b: tuple[float, float], tb: bool) -> str:
+    """A skip arc from the upper-right rim of a to the upper-left rim of b, apex 0.5 p above."""
+    if tb:  # flow runs downwards: the arc bulges to the left instead of upwards
+        (ax, ay), (bx, by) = a, b
+        p0 = (ax - RADIUS * math.sin(math.radians(50)), ay - RADIUS * math.cos(math.radians(50)))
+        p3 = (bx - RADIUS * math.sin(math.radians(50)), by + RADIUS * math.cos(math.radians(50)))
+        apex = min(ax, bx) - 0.5 * PITCH
+        c = (4 * apex - p0[0]) / 3
+        return " ".join(
+            f"{_num(round(x, 2))},{_num(round(y, 2))}"
+            for x, y in (p0, (c, p0[1] - (p0[1] - p3[1]) / 4), (c, p3[1] + (p0[1] - p3[1]) / 4), p3)
+        )
+    (ax, ay), (bx, by) = a, b
+    angle = math.radians(50)
+    p0 = (ax + RADIUS * math.cos(angle), ay + RADIUS * math.sin(angle))
+    p3 = (bx - RADIUS * math.cos(angle), by + RADIUS * math.sin(angle))
+    apex = max(ay, by) + 0.5 * PITCH
+    cy = (4 * apex - p0[1]) / 3  # a symmetric cubic peaks at (p0 + 3 c) / 4
+    rise = (cy - p0[1]) / math.tan(angle)
+    points = (p0, (p0[0] + rise, cy), (p3[0] - rise, cy), p3)
+    return " ".join(f"{_num(round(x, 2))},{_num(round(y, 2))}" for x, y in points)
+
+
+def _text(node_id: str, x: float, y: float, text: str, size: float, colour: str, width: float | None = None) -> str:
+    """A text node; with ``width`` it is left-aligned in a box of that many points."""
+    attrs: dict[str, object] = {"shape": "plaintext", "fontname": FONT, "fontsize": _num(size), "fontcolor": colour}
+    if width is None:
+        return _node(node_id, x, y, label=text, **attrs)
+    attrs |= {"fixedsize": "true", "width": _inches(width), "height": _inches(size * 1.4)}
+    return _node(node_id, x + width / 2, y, label=Raw(quote(text)[:-1] + '\\l"'), **attrs)
+
+
+class Raw(str):
+    """An attribute value already written as DOT (not quoted again)."""
+
+
+def legend_types(types: Iterable[str]) -> list[str]:
+    """Cell types in the chart's legend order (2019)."""
+    return sorted(set(types), key=lambda t: CELLS[t].legend_order)
+
+
+def cells_dot(layout: Layout, settings: DrawSettings, name: str, caption: str) -> str:
+    """The cells view as DOT text for ``neato -n2``."""
+    theme = THEME[settings.theme]
+    frame = _Frame(layout, settings.direction)
+    at = {c.id: frame(c.x, c.y) for c in layout.cells}
+    lines = [
+        f"graph {quote(name)} {{",
+        f"  graph {_attrs(splines='line', outputorder='edgesfirst', bgcolor=theme.background, pad='0.1')}",
+        f"  edge {_attrs(dir='none', color=theme.ink, penwidth=LINE_WIDTH)}",
+    ]
+    for cell in layout.cells:
+        lines.extend(_cell_nodes(cell, *at[cell.id], theme))
+    for k, (x, y) in enumerate(layout.dots):
+        px, py = frame(x, y)
+        lines.append(
+            _node(
+                f"~dot{k}",
+                px,
+                py,
+                shape="circle",
+                label="",
+                fixedsize="true",
+                width=_inches(2.2),
+                style="filled",
+                color=theme.muted,
+                fillcolor=theme.muted,
+                penwidth=0,
+            )
+        )
+    for k, note in enumerate(layout.notes):
+        px, py = frame(note.x, note.y)
+        lines.append(_text(f"~note{k}", px, py, note.text, LABEL_SIZE, theme.muted))
+    top = frame.height + MARGIN
+    if caption:
+        lines.append(_text("~title", MARGIN + frame.width / 2, top + 0.85 * PITCH, caption, TITLE_SIZE, theme.ink))
+    if settings.legend:
+        lines.extend(_legend(layout.types, MARGIN + frame.width + 1.4 * PITCH, top, theme))
+    for line in layout.lines:
+        a, b = quote(line.a), quote(line.b)
+        if line.style == "arc":
+            lines.append(f"  {a} -- {b} {_attrs(pos=_arc(at[line.a], at[line.b], frame.tb))}")
+        elif line.style == "double":
+            lines.append(f"  {a} -- {b} {_attrs(color=f'{theme.ink}:invis:{theme.ink}')}")
+        else:
+            lines.append(f"  {a} -- {b}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _legend(types: Iterable[str], x: float, top: float, theme: Theme) -> list[str]:
+    out = []
+    for k, t in enumerate(legend_types(types)):
+        y = top - RADIUS - k * LEGEND_ROW
+        cell = DrawnCell(f"~legend:{t}", "~legend", k, t, 0, 0)
+        out.extend(_cell_nodes(cell, x, y, theme))
+        out.append(
+            _text(f"~legend:{t}~text", x + 1.25 * RADIUS, y, CELLS[t].label, LABEL_SIZE + 1, theme.ink, width=150)
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------ layers view
+
+_EDGE_STYLE: Final = {
+    "symmetric": {"dir": "none", "penwidth": "1.4"},
+    "identity": {"style": "bold", "arrowhead": "empty"},
+}
+
+
+def layers_dot(graph: nx.DiGraph, settings: DrawSettings, name: str, caption: str) -> str:
+    """One node per group (repeats collapsed as ``×N``), for ``dot``."""
+    theme = THEME[settings.theme]
+    groups: dict[str, list[str]] = {}
+    for node, d in graph.nodes(data=True):
+        key = d["group"] if d.get("repeat") else node
+        if d.get("origin") and d.get("repeat"):
+            key = node.rsplit(".", 1)[0]
+        groups.setdefault(key, []).append(node)
+    of = {n: key for key, nodes in groups.items() for n in nodes}
+    rankdir = "LR" if settings.direction == "LR" else "TB"
+    lines = [
+        f"digraph {quote(name)} {{",
+        f"  graph {_attrs(rankdir=rankdir, bgcolor=theme.background, fontname=FONT, fontcolor=theme.ink, fontsize=_num(TITLE_SIZE), label=caption, labelloc='t', nodesep='0.3', ranksep='0.45')}",
+        f"  node {_attrs(shape='box', style='rounded,filled', fontname=FONT, fontsize='10', margin='0.12,0.06', penwidth='1')}",
+        f"  edge {_attrs(color=theme.ink, penwidth='1', arrowsize='0.7')}",
+    ]
+    for key, nodes in groups.items():
+        d = graph.nodes[nodes[0]]
+        cell = CELLS[d["type"]]
+        shape = d.get("shape")
+        params = sum(graph.nodes[n].get("params", 0) + graph.nodes[n].get("edge_params", 0) for n in nodes)
+        title = key + (f" ×{len(nodes)}" if len(nodes) > 1 else "")
+        marker = {"ring": " ◯", "triangle": " △", "square": " □"}.get(cell.style.marker, "")
+        label = f"{title}\n{d['type']}{marker}\n{'x'.join(map(str, shape)) if shape else '?'} · {params:,} params"
+        lines.append(
+            f"  {quote(key)} {_attrs(label=label, fillcolor=theme.fill(d['type']), color=theme.outline(d['type']), fontcolor='#000000')}"
+        )
+    seen: set[tuple[str, str]] = set()
+    for u, v, e in graph.edges(data=True):
+        a, b = of[u], of[v]
+        if a == b and u != v and e["kind"] != "identity":
+            continue  # the chain inside a collapsed repeat
+        if (a, b) in seen:
+            continue
+        seen.add((a, b))
+        attrs = dict(_EDGE_STYLE.get(e["kind"], {}))
+        if e["delay"] or e["feedback"]:
+            attrs |= {
+                "style": "dashed",
+                "constraint": "false",
+                "label": "t−1",
+                "fontsize": "8",
+                "fontname": FONT,
+                "fontcolor": theme.ink,
+            }
+        if e["kind"] == "identity":
+            attrs |= {"constraint": "false"}
+        lines.append(f"  {quote(a)} -> {quote(b)} {_attrs(**attrs)}" if attrs else f"  {quote(a)} -> {quote(b)}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
