@@ -95,15 +95,19 @@ def _node(node_id: str, x: float, y: float, **attrs: object) -> str:
     return f"  {quote(node_id)} {_attrs(pos=f'{_num(round(x, 2))},{_num(round(y, 2))}', **attrs)}"
 
 
-def _cell_nodes(cell: DrawnCell, px: float, py: float, theme: Theme, node_id: str | None = None) -> list[str]:
+def _cell_nodes(
+    cell: DrawnCell, px: float, py: float, theme: Theme, node_id: str | None = None, tb: bool = False
+) -> list[str]:
     out = []
     node_id = node_id or cell.id
     if cell.handlebar:  # declared first: the cell paints over its lower part
+        # across the flow: on top of the cell (left to right), on its left (top to bottom)
+        bx, by = (px - 1.08 * RADIUS, py) if tb else (px, py + 1.08 * RADIUS)
         out.append(
             _node(
                 node_id + "~bar",
-                px,
-                py + 1.08 * RADIUS,
+                bx,
+                by,
                 shape="circle",
                 label="",
                 fixedsize="true",
@@ -186,7 +190,7 @@ def cells_dot(layout: Layout, settings: DrawSettings, name: str, caption: str) -
         f"  edge {_attrs(dir='none', color=theme.ink, penwidth=LINE_WIDTH)}",
     ]
     for cell in layout.cells:
-        lines.extend(_cell_nodes(cell, *at[cell.id], theme))
+        lines.extend(_cell_nodes(cell, *at[cell.id], theme, tb=frame.tb))
     for k, (x, y) in enumerate(layout.dots):
         px, py = frame(x, y)
         lines.append(
