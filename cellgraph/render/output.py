@@ -3,13 +3,12 @@
 It calls Graphviz through the ``graphviz`` package's :func:`graphviz.pipe` (which finds the
 binary, passes ``-n2`` and reports failures) rather than hand-rolled subprocess code. SVGs get
 the spec's text and hash in a ``<metadata>`` element, so a figure on a slide can be traced back
-to its source; PDF creation dates are pinned, so the same spec gives the same bytes.
+to its source; PDF creation dates are pinned to the epoch, so the same spec gives the same bytes.
 """
 
 from __future__ import annotations
 
 import html
-import os
 import re
 from typing import Final
 
@@ -40,20 +39,29 @@ def run_graphviz(dot: str, fmt: str, engine: str = "neato", dpi: int = PNG_DPI) 
         raise RenderError(f"unknown output format '{fmt}'; use one of: {', '.join(FORMATS)}")
     if fmt == "png":
         dot = dot.replace("  graph [", f'  graph [dpi="{dpi}", ', 1)
-    env_epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = "0"  # cairo stamps PDFs with it: reproducible bytes
     try:
-        return graphviz.pipe(engine, fmt, dot.encode("utf-8"), neato_no_op=2 if engine == "neato" else None, quiet=True)
+        data = graphviz.pipe(engine, fmt, dot.encode("utf-8"), neato_no_op=2 if engine == "neato" else None, quiet=True)
     except graphviz.ExecutableNotFound:
         raise RenderError(MSG_NO_GRAPHVIZ) from None
     except graphviz.CalledProcessError as err:
         detail = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
         raise RenderError(f"Graphviz failed: {detail[-1] if detail else err}") from err
-    finally:
-        if env_epoch is None:
-            os.environ.pop("SOURCE_DATE_EPOCH", None)
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = env_epoch
+    return _pin_pdf_dates(data) if fmt == "pdf" else data
+
+
+_PDF_DATE: Final = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}[^)]*\)")
+
+
+def _pin_pdf_dates(pdf: bytes) -> bytes:
+    """Replace cairo's timestamps by the epoch, byte for byte the same length (xref offsets hold)."""
+
+    def pin(m: re.Match[bytes]) -> bytes:
+        stamp = m.group(0)
+        head = b"/" + m.group(1) + b" (D:"
+        body = b"19700101000000Z"
+        return head + body.ljust(len(stamp) - len(head) - 1, b" ")[: len(stamp) - len(head) - 1] + b")"
+
+    return _PDF_DATE.sub(pin, pdf)
 
 
 def embed_metadata(svg: bytes, source: str, spec_hash: str, name: str, version: str) -> bytes:
