@@ -1,10 +1,11 @@
 """cellgraph: neural networks as graphs of the Neural Network Zoo's typed cells.
 
-One YAML spec becomes a validated graph (this package's ``spec`` and ``graph`` layers), and —
-in later layers — jit-compiled JAX functions and chart-style diagrams. Importing cellgraph
-never imports JAX.
+One YAML spec becomes a validated graph (the ``spec`` and ``graph`` layers) and chart-style
+diagrams (``render``: ``cellgraph.render("specs/zoo/lstm.yaml").save("lstm.svg")``); the JAX
+compiler arrives in a later layer. Importing cellgraph never imports JAX.
 """
 
+from . import render as render  # a callable module: cellgraph.render(spec, ...)
 from .errors import CellgraphError as CellgraphError
 from .errors import LimitError as LimitError
 from .errors import Problem as Problem
@@ -13,6 +14,8 @@ from .errors import SpecError as SpecError
 from .graph import build_graph as build_graph
 from .graph import load_graph as load_graph
 from .graph import summarize as summarize
+from .render import RenderError as RenderError
+from .render import Rendering as Rendering
 from .spec.compose import load_spec as load_spec
 from .spec.compose import load_spec_text as load_spec_text
 from .spec.limits import Limits as Limits
@@ -23,6 +26,8 @@ __all__ = [
     "LimitError",
     "Limits",
     "Problem",
+    "RenderError",
+    "Rendering",
     "SourceLoc",
     "Spec",
     "SpecError",
@@ -30,5 +35,6 @@ __all__ = [
     "load_graph",
     "load_spec",
     "load_spec_text",
+    "render",
     "summarize",
 ]
