@@ -16,8 +16,8 @@ help:
 	@echo "make docs     regenerate docs/cells.md and docs/cellgraph.schema.json"
 	@echo "make size     lines per file of cellgraph/"
 	@echo "make bench    validation benchmark -> docs/benchmarks.md"
-	@echo "make gallery  (arrives with rendering)"
-	@echo "make golden   (arrives with rendering)"
+	@echo "make gallery  redraw gallery/ and the zoo poster"
+	@echo "make golden   refresh tests/golden/*.dot (review the diff)"
 
 setup:
 	@bash scripts/setup.sh
@@ -38,14 +38,19 @@ check: lint test
 docs: setup
 	$(BIN)/python scripts/gen_docs.py
 
-gallery:
-	@echo "make gallery: arrives with rendering (a later issue); nothing to draw yet"
+gallery: setup
+	$(BIN)/cellgraph gallery -o gallery
+	$(BIN)/cellgraph poster specs/zoo -o gallery/zoo-poster.svg
+	$(BIN)/cellgraph poster specs/zoo -o gallery/zoo-poster.png
+	$(BIN)/cellgraph poster specs/zoo -o gallery/zoo-poster.pdf
 
 golden:
-	@echo "make golden: arrives with rendering (golden DOT files); nothing to refresh yet"
+	$(BIN)/pytest -q tests/test_render.py -k golden --update-golden
+	git diff --stat tests/golden
 
 size:
 	@find cellgraph -name '*.py' -print0 | xargs -0 wc -l | sort -n
 
 bench: setup
 	$(BIN)/python bench/validate_bench.py --write docs/benchmarks.md
+	$(BIN)/python bench/render_bench.py --write docs/benchmarks.md

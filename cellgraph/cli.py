@@ -1,4 +1,4 @@
-"""The ``cellgraph`` command: validate, summary, schema, cells.
+"""The ``cellgraph`` command: validate, summary, render, gallery, poster, schema, cells.
 
 Errors are printed as ``file:line:col: key.path: problem`` plus ``fix:`` lines and the process
 exits 1; a clean run exits 0. Usage errors exit 2. Nothing here imports JAX.
@@ -200,6 +200,54 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_graphs(files: Sequence[str], args: argparse.Namespace) -> list[Any] | None:
+    """Every spec's graph, or None after printing every problem (as `validate` does)."""
+    from .graph import load_graph
+
+    graphs, failed = [], False
+    for file in files:
+        try:
+            graphs.append(load_graph(file, _overrides(args.param), _limits(args)))
+        except SpecError as err:
+            failed = True
+            print(err.format(), file=sys.stderr)
+    return None if failed else graphs
+
+
+def _default_specs(folders: Sequence[str]) -> list[str]:
+    found = [str(f) for folder in folders for f in sorted(Path(folder).glob("*.yaml"))]
+    if not found:
+        print(f"cellgraph: error: no specs given and none found in {' or '.join(folders)}", file=sys.stderr)
+        raise SystemExit(2)
+    return found
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    from .render.gallery import build_gallery
+
+    files = _expand(args.specs) if args.specs else _default_specs(("specs/zoo", "specs/examples"))
+    graphs = _load_graphs(files, args)
+    if graphs is None:
+        return 1
+    entries = build_gallery(graphs, args.output)
+    if not args.quiet:
+        print(f"wrote {len(entries)} drawings (svg + png), README.md and index.html to {args.output}")
+    return 0
+
+
+def cmd_poster(args: argparse.Namespace) -> int:
+    from .render.poster import render_poster
+
+    files = _expand(args.specs) if args.specs else _default_specs(("specs/zoo",))
+    graphs = _load_graphs(files, args)
+    if graphs is None:
+        return 1
+    out = render_poster(graphs, theme=args.theme).save(args.output)
+    if not args.quiet:
+        print(f"wrote {out} ({_count(len(graphs), 'network')})")
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cellgraph", description="Neural networks as graphs of the Neural Network Zoo's cells."
@@ -233,6 +281,27 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-cells", type=int, default=None, metavar="N", help="cells shown per group without `show:`")
     r.add_argument("-q", "--quiet", action="store_true")
     r.set_defaults(func=cmd_render)
+    g = sub.add_parser(
+        "gallery",
+        help="draw many specs into a folder: NAME.svg + NAME.png each, README.md and index.html",
+        description="Draw every spec (default: specs/zoo/*.yaml, then specs/examples/*.yaml) into a folder.",
+    )
+    g.add_argument("specs", nargs="*", metavar="SPEC", help="spec files (or folders of them)")
+    g.add_argument("-o", "--output", required=True, metavar="DIR", help="the gallery folder (created if missing)")
+    g.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param")
+    g.add_argument("-q", "--quiet", action="store_true")
+    g.set_defaults(func=cmd_gallery, max_params=None)
+    po = sub.add_parser(
+        "poster",
+        help="the whole zoo on one sheet, in the chart's order, with the legend (svg, png, pdf)",
+        description="Draw specs (default: specs/zoo) on one sheet in the Neural Network Zoo chart's order.",
+    )
+    po.add_argument("specs", nargs="*", metavar="SPEC", help="spec files or folders (default: specs/zoo)")
+    po.add_argument("-o", "--output", required=True, metavar="FILE", help="output file: .svg, .png, .pdf or .dot")
+    po.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param")
+    po.add_argument("--theme", choices=("chart", "light", "dark", "print"), default="chart", help="colours")
+    po.add_argument("-q", "--quiet", action="store_true")
+    po.set_defaults(func=cmd_poster, max_params=None)
     sc = sub.add_parser("schema", help="JSON Schema of the spec format (for editors)")
     sc.add_argument("-o", "--output", help="write to this file instead of stdout")
     sc.set_defaults(func=cmd_schema)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The main job: set up, then validate and summarise every network of the zoo and the examples.
+# The main job: set up, validate and summarise every network of the zoo and the examples, then
+# redraw gallery/ (an SVG and a PNG per spec, README.md, index.html) and the zoo poster.
 #
 #   bash scripts/demo.sh
 #
-# Later steps of the project extend this script to draw the gallery and to train the
-# mushroom demo.
+# A later step of the project extends this script to train the mushroom demo.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,3 +24,14 @@ echo "== validate: ${#specs[@]} specs"
 echo
 echo "== summary"
 .venv/bin/cellgraph summary "${specs[@]}"
+
+if ! command -v dot >/dev/null 2>&1; then
+  echo "== gallery: skipped, Graphviz is not installed (see the setup: lines above)" >&2
+  exit 0
+fi
+echo "== gallery: ${#specs[@]} drawings and the zoo poster in gallery/"
+.venv/bin/cellgraph gallery "${specs[@]}" -o gallery/
+for ext in svg png pdf; do
+  .venv/bin/cellgraph poster specs/zoo -q -o "gallery/zoo-poster.$ext"
+done
+echo "wrote gallery/zoo-poster.svg, .png and .pdf (open gallery/index.html or gallery/README.md)"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a machine for cellgraph: Graphviz (for diagrams), a virtual environment at .venv and
+# Set up a machine for cellgraph: Graphviz (for diagrams), headless Chromium (for the gallery
+# page test, when run as root), a virtual environment at .venv and
 # cellgraph installed into it in editable mode with its dev tools.
 #
 #   bash scripts/setup.sh          # from the repository root (any folder works)
@@ -60,6 +61,33 @@ if ! command -v dot >/dev/null 2>&1; then
   else
     say "$(dot -V 2>&1)"
   fi
+fi
+
+# ------------------------------------------------------------------- headless Chromium (tests)
+# tests/test_gallery.py opens gallery/index.html in headless Chromium, driven through Debian's
+# chromium-driver. Only the tests need them, so they are installed only when this script runs
+# as root (a CI container, a dev container); elsewhere it says what to run.
+chromium_ready() { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }
+
+install_chromium() {
+  [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
+  say "installing chromium and chromium-driver with apt-get (for the gallery page test) ..."
+  local log
+  log=$(mktemp)
+  if ! { env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >"$log" 2>&1; then
+    warn "apt-get could not install chromium and chromium-driver:"
+    tail -n 20 "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+  chromium_ready
+}
+
+if ! chromium_ready && ! install_chromium; then
+  warn "headless Chromium is missing: the gallery page test skips (and fails under CI=true). Install it with"
+  warn "  sudo apt-get install chromium chromium-driver   (Debian; the test expects /usr/bin/chromium and /usr/bin/chromedriver)"
 fi
 
 # ---------------------------------------------------------------------------------- Python venv

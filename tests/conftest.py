@@ -5,7 +5,9 @@ Nothing here imports JAX: the spec and graph layers must stay importable and tes
 
 from __future__ import annotations
 
+import difflib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -25,6 +27,8 @@ EXAMPLES = SPECS / "examples"
 BAD_SPECS = TESTS / "bad_specs"
 GOOD_SPECS = TESTS / "good_specs"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+GOLDEN = TESTS / "golden"
+GRAPHVIZ_PROGRAMS = ("dot", "neato")
 
 # CI runs are reproducible (derandomize) and never flaky on slow machines (no deadline).
 settings.register_profile(
@@ -139,3 +143,79 @@ def zoo_files() -> list[Path]:
 
 def spec_file_ids(paths: Sequence[Path]) -> list[str]:
     return [p.stem for p in paths]
+
+
+# --------------------------------------------------------------------------- Graphviz and goldens
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/*.dot from the current renderer (review the diff before committing)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "needs_dot: needs Graphviz's `dot` and `neato`; fails under CI=true when they are missing, skips elsewhere",
+    )
+
+
+def require_graphviz() -> None:
+    """Fail (under CI=true) or skip (elsewhere) when Graphviz's programs are not on PATH."""
+    missing = [p for p in GRAPHVIZ_PROGRAMS if shutil.which(p) is None]
+    if not missing:
+        return
+    reason = (
+        f"Graphviz is not installed ({', '.join(missing)} not on PATH): "
+        "run `bash scripts/setup.sh` or `apt install graphviz`"
+    )
+    if IN_CI:
+        pytest.fail(f"{reason}; CI must render for real", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("needs_dot") is not None:
+        require_graphviz()
+
+
+@pytest.fixture
+def needs_dot() -> None:
+    """The fixture form of the ``needs_dot`` marker."""
+    require_graphviz()
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True under ``pytest --update-golden``."""
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture
+def assert_golden(update_golden: bool) -> Callable[[str, str], None]:
+    """Compare text with tests/golden/NAME; ``--update-golden`` rewrites the file instead."""
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if update_golden:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="\n")
+            return
+        if not path.exists():
+            pytest.fail(f"no golden file {path.relative_to(ROOT)}; create it with `pytest --update-golden`")
+        expected = path.read_text(encoding="utf-8")
+        if text != expected:
+            diff = difflib.unified_diff(
+                expected.splitlines(keepends=True), text.splitlines(keepends=True), f"golden/{name}", "rendered", n=1
+            )
+            pytest.fail(
+                f"{name} differs from tests/golden (if intended: `pytest --update-golden`, then review the diff):\n"
+                + "".join(diff)[:6000],
+                pytrace=False,
+            )
+
+    return check

@@ -18,7 +18,7 @@ from ..spec.compose import load_spec
 from ..spec.model import Spec
 from .dot import cells_dot, layers_dot
 from .layout import layout_cells
-from .output import FORMATS, RenderError, embed_metadata, run_graphviz
+from .output import FORMATS, RenderError, embed_metadata, portable_fonts, run_graphviz
 
 
 def _version() -> str:
@@ -47,7 +47,7 @@ class Rendering:
         """The drawing as ``svg``, ``png`` or ``pdf`` bytes (SVGs carry the spec in <metadata>)."""
         data = run_graphviz(self.dot, fmt, self.engine)
         if fmt == "svg":
-            data = embed_metadata(data, self.source, self.sha256, self.name, _version())
+            data = embed_metadata(portable_fonts(data), self.source, self.sha256, self.name, _version())
         return data
 
     @cached_property

@@ -29,6 +29,7 @@ from .theme import (
     THEME,
     TITLE_SIZE,
     Theme,
+    text_width,
 )
 
 MARGIN: Final = 0.6 * PITCH
@@ -77,13 +78,15 @@ def _marker(cell: DrawnCell, px: float, py: float, theme: Theme) -> str | None:
     if marker == "ring":
         return _node(cell.id + "~mark", px, py, shape="circle", width=_inches(1.18 * RADIUS), **common)
     if marker == "triangle":  # apex 0.67 r above the centre, base 0.43 r below
+        # Graphviz's triangle fills only the top 3/4 of its box, so the box is 4/3 as tall
+        # and sits a little low to put the base where the chart has it
         return _node(
             cell.id + "~mark",
             px,
-            py + 0.12 * RADIUS,
+            py - 0.063 * RADIUS,
             shape="triangle",
             width=_inches(1.27 * RADIUS),
-            height=_inches(1.10 * RADIUS),
+            height=_inches(1.10 / 0.75 * RADIUS),
             **common,
         )
     if marker == "square":
@@ -231,20 +234,132 @@ def cells_dot(layout: Layout, settings: DrawSettings, name: str, caption: str) -
 def _legend(types: Iterable[str], x: float, top: float, theme: Theme) -> list[str]:
     out = []
     for k, t in enumerate(legend_types(types)):
-        y = top - RADIUS - k * LEGEND_ROW
+        y = top - k * LEGEND_ROW  # the first row level with the network's top cells
         cell = DrawnCell(f"~legend:{t}", "~legend", k, t, 0, 0)
         out.extend(_cell_nodes(cell, x, y, theme))
+        label = CELLS[t].label
+        width = text_width(label, LABEL_SIZE + 1) + 16  # Graphviz keeps ~8 pt of margin a side
+        out.append(_text(f"~legend:{t}~text", x + 1.25 * RADIUS, y, label, LABEL_SIZE + 1, theme.ink, width=width))
+    return out
+
+
+# ------------------------------------------------------------------- many layouts in one drawing
+
+
+def layout_extent(layout: Layout, direction: str = "LR") -> tuple[float, float]:
+    """Width and height in points between the outermost cell centres (and dots, notes) of a layout."""
+    frame = _Frame(layout, direction)
+    return frame.width, frame.height
+
+
+def place_layout(
+    layout: Layout, theme: Theme, x: float, y: float, prefix: str, direction: str = "LR"
+) -> tuple[list[str], list[str]]:
+    """Node and edge statements of one cells view, for sheets that pin many networks in one drawing.
+
+    The layout's bounds (its outermost cell centres) get their lower-left corner at ``(x, y)``
+    points, in Graphviz's frame (y up); every id is prefixed with ``prefix`` so that several
+    layouts can share one graph. Nodes and lines are the ones :func:`cells_dot` draws, without
+    its title and legend. Returns ``(nodes, edges)``: put all nodes before all edges.
+    """
+    frame = _Frame(layout, direction)
+
+    def at(px: float, py: float) -> tuple[float, float]:
+        fx, fy = frame(px, py)
+        return fx - MARGIN + x, fy - MARGIN + y
+
+    pos = {c.id: at(c.x, c.y) for c in layout.cells}
+    nodes: list[str] = []
+    for cell in layout.cells:
+        nodes.extend(_cell_nodes(cell, *pos[cell.id], theme, node_id=prefix + cell.id, tb=frame.tb))
+    for k, (dx, dy) in enumerate(layout.dots):
+        nodes.append(
+            _node(
+                f"{prefix}~dot{k}",
+                *at(dx, dy),
+                shape="circle",
+                label="",
+                fixedsize="true",
+                width=_inches(2.2),
+                style="filled",
+                color=theme.muted,
+                fillcolor=theme.muted,
+                penwidth=0,
+            )
+        )
+    for k, note in enumerate(layout.notes):
+        nodes.append(_text(f"{prefix}~note{k}", *at(note.x, note.y), note.text, LABEL_SIZE, theme.muted))
+    edges: list[str] = []
+    for line in layout.lines:
+        a, b = quote(prefix + line.a), quote(prefix + line.b)
+        if line.style == "arc":
+            edges.append(f"  {a} -- {b} {_attrs(pos=_arc(pos[line.a], pos[line.b], frame.tb))}")
+        elif line.style == "double":
+            edges.append(f"  {a} -- {b} {_attrs(color=f'{theme.ink}:invis:{theme.ink}')}")
+        else:
+            edges.append(f"  {a} -- {b}")
+    return nodes, edges
+
+
+def legend_nodes(
+    types: Iterable[str],
+    x: float,
+    top: float,
+    theme: Theme,
+    *,
+    size: float = LABEL_SIZE + 1,
+    row: float = LEGEND_ROW,
+    label_width: float = 150.0,
+) -> list[str]:
+    """A legend's nodes: one row per cell type (chart order), the cell at full size, its label right of it.
+
+    ``x`` is the centre of the legend's cells and ``top`` the top edge of its first cell, in
+    points; ``size`` is the labels' font size and ``row`` the distance between rows. The defaults
+    give the legend :func:`cells_dot` draws.
+    """
+    out = []
+    for k, t in enumerate(legend_types(types)):
+        y = top - RADIUS - k * row
+        out.extend(_cell_nodes(DrawnCell(f"~legend:{t}", "~legend", k, t, 0, 0), x, y, theme))
         out.append(
-            _text(f"~legend:{t}~text", x + 1.25 * RADIUS, y, CELLS[t].label, LABEL_SIZE + 1, theme.ink, width=150)
+            text_node(f"~legend:{t}~text", x + 1.25 * RADIUS, y, CELLS[t].label, size, theme.ink, width=label_width)
         )
     return out
+
+
+def text_node(
+    node_id: str,
+    x: float,
+    y: float,
+    text: str,
+    size: float,
+    colour: str,
+    *,
+    font: str = FONT,
+    width: float | None = None,
+) -> str:
+    """A pinned text node centred at ``(x, y)``; with ``width`` it is left-aligned from ``x``."""
+    attrs: dict[str, object] = {"shape": "plaintext", "fontname": font, "fontsize": _num(size), "fontcolor": colour}
+    if width is None:
+        return _node(node_id, x, y, label=text, **attrs)
+    attrs |= {"fixedsize": "true", "width": _inches(width), "height": _inches(size * 1.4)}
+    return _node(node_id, x + width / 2, y, label=Raw(quote(text)[:-1] + '\\l"'), **attrs)
+
+
+def graph_header(name: str, theme: Theme) -> list[str]:
+    """The opening lines of a pinned cells drawing (the same graph and edge defaults as :func:`cells_dot`)."""
+    return [
+        f"graph {quote(name)} {{",
+        f"  graph {_attrs(splines='line', outputorder='edgesfirst', bgcolor=theme.background, pad='0.1')}",
+        f"  edge {_attrs(dir='none', color=theme.ink, penwidth=LINE_WIDTH)}",
+    ]
 
 
 # ------------------------------------------------------------------------------------ layers view
 
 _EDGE_STYLE: Final = {
     "symmetric": {"dir": "none", "penwidth": "1.4"},
-    "identity": {"style": "bold", "arrowhead": "empty"},
+    "identity": {"style": "bold", "penwidth": "2", "arrowhead": "empty"},
 }
 
 
@@ -285,7 +400,7 @@ def layers_dot(graph: nx.DiGraph, settings: DrawSettings, name: str, caption: st
             continue
         seen.add((a, b))
         attrs = dict(_EDGE_STYLE.get(e["kind"], {}))
-        if e["delay"] or e["feedback"]:
+        if e["delay"] or e["feedback"] or (u == v and graph.nodes[u]["cell"].recurrent):
             attrs |= {
                 "style": "dashed",
                 "constraint": "false",

@@ -15,6 +15,7 @@ from typing import Final
 import graphviz
 
 from ..errors import CellgraphError
+from .theme import FONT, FONT_BOLD, SVG_FONTS
 
 FORMATS: Final = ("svg", "png", "pdf")
 METADATA_NS: Final = "https://cellgraph.invalid/ns/spec"
@@ -62,6 +63,14 @@ def _pin_pdf_dates(pdf: bytes) -> bytes:
         return head + body.ljust(len(stamp) - len(head) - 1, b" ")[: len(stamp) - len(head) - 1] + b")"
 
     return _PDF_DATE.sub(pin, pdf)
+
+
+def portable_fonts(svg: bytes) -> bytes:
+    """Let browsers without Liberation Sans fall back to Arial / Helvetica, not a serif."""
+    text = svg.decode("utf-8")
+    text = text.replace(f'font-family="{FONT_BOLD}"', f'font-family="{SVG_FONTS}" font-weight="bold"')
+    text = text.replace(f'font-family="{FONT}"', f'font-family="{SVG_FONTS}"')
+    return text.encode("utf-8")
 
 
 def embed_metadata(svg: bytes, source: str, spec_hash: str, name: str, version: str) -> bytes:

@@ -18,7 +18,9 @@ RADIUS: Final = 0.31 * PITCH  # the chart's cell diameter is 0.62 pitch
 LINE_WIDTH: Final = 0.8  # ~0.07 r
 MARKER_WIDTH: Final = 0.9  # ~0.08 r
 OUTLINE_WIDTH: Final = 0.8
-FONT: Final = "Helvetica"  # Graphviz maps it to the system's Helvetica-metric sans
+FONT: Final = "Liberation Sans"  # Helvetica's metrics; Graphviz's Debian package brings it
+FONT_BOLD: Final = "Liberation Sans Bold"
+SVG_FONTS: Final = "Liberation Sans,Arial,Helvetica,sans-serif"  # what an SVG asks a browser for
 TITLE_SIZE: Final = 13.0
 LABEL_SIZE: Final = 9.0
 THEMES: Final = ("chart", "light", "dark", "print")
@@ -35,8 +37,8 @@ class Theme:
     grey_fills: bool = False
 
     def fill(self, cell_type: str) -> str:
-        fill = CELLS[cell_type].style.fill
-        return _grey(fill) if self.grey_fills else fill
+        cell = CELLS[cell_type]
+        return PRINT_GREYS[cell.family] if self.grey_fills else cell.style.fill
 
     def outline(self, cell_type: str) -> str:
         style = CELLS[cell_type].style
@@ -45,12 +47,14 @@ class Theme:
         return style.outline or style.fill  # green cells have no visible outline
 
 
-def _grey(colour: str) -> str:
-    """Luminance of a fill, lifted so that black markers stay readable on it."""
-    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    level = int(150 + (y / 255) * 95)
-    return f"#{level:02X}{level:02X}{level:02X}"
+PRINT_GREYS: Final = {
+    # one grey per colour family, spaced apart so they differ on paper; black markers stay legible
+    "input": "#F2F2F2",
+    "convolutional": "#D6D6D6",
+    "hidden": "#BBBBBB",
+    "recurrent": "#A0A0A0",
+    "output": "#858585",
+}
 
 
 THEME: Final[dict[str, Theme]] = {
@@ -59,3 +63,31 @@ THEME: Final[dict[str, Theme]] = {
     "dark": Theme("dark", "#1E1E1E", "#E8E8E8", "#AAAAAA"),
     "print": Theme("print", "#FFFFFF", "#000000", "#444444", grey_fills=True),
 }
+
+
+# Helvetica advance widths (1/1000 em), for placing text before Graphviz measures it
+_WIDTHS: Final = dict(
+    zip(
+        " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~",
+        (278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278)
+        + (556,) * 10
+        + (278, 278, 584, 584, 584, 556, 1015)
+        + (667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833)
+        + (722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611)
+        + (278, 278, 278, 469, 556, 333)
+        + (556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833)
+        + (556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500)
+        + (334, 260, 334, 584),
+        strict=True,
+    )
+)
+
+
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """Room for ``text`` at ``size`` points, slightly on the generous side.
+
+    Helvetica's advance widths, which Liberation Sans and Arial share; bold runs about 10% wider.
+    Text must be placed before Graphviz measures it (left-aligned labels need a box width).
+    """
+    width = sum(_WIDTHS.get(ch, 600) for ch in text) * size / 1000
+    return width * (1.12 if bold else 1.03)

@@ -1,0 +1,294 @@
+"""A folder of drawings: NAME.svg and NAME.png per spec, a README.md table and an index.html page.
+
+The zoo's networks come first, in the 2019 chart's order (the poster's rows), then every other
+spec in the order given. NAME is the spec file's stem (``lstm.svg``); a stem already taken gets
+its folder as a prefix (``examples-lstm.svg``). Each entry's paper is the citation found in the
+spec's ``description`` (``Surname, I. (year). Title. Venue``), shortened. Every file is a pure
+function of the specs: no timestamps, stable order, so a regenerated gallery diffs cleanly.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from urllib.parse import quote
+
+import networkx as nx
+
+from ..graph import load_graph
+from .api import render
+from .poster import abbreviation, chart_order
+
+THUMB_WIDTH: Final = 240  # px, the README's thumbnails
+REGENERATE: Final = "bash scripts/demo.sh"  # the README's main command redraws the gallery and the poster
+
+_NAME: Final = r"[A-Z][\w'’]*(?:-[A-Z][\w'’]*)*"  # Hochreiter, Pouget-Abadie, Natschläger
+_INITIALS: Final = r"[A-Z]\.(?:-?[A-Z]\.)*"  # S., G.E., G.-B.
+_AUTHOR: Final = rf"{_NAME}, {_INITIALS}"
+_CITATION: Final = re.compile(
+    rf"(?P<authors>{_AUTHOR}(?:, {_AUTHOR})*(?:,? et al\.)?) \((?P<year>\d{{4}})\)(?P<sep>[.,])\s*(?P<rest>[^;]*)"
+)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One reference found in a description, authors already shortened."""
+
+    authors: str  # "Hochreiter & Schmidhuber", "Vincent et al."
+    year: str
+    title: str  # may be empty (a reference given as "Name, I. (year), Venue")
+    venue: str
+
+    def text(self) -> str:
+        return ". ".join(p for p in (f"{self.authors} ({self.year})", self.title, self.venue) if p)
+
+
+@dataclass(frozen=True)
+class GalleryEntry:
+    """One drawing of the gallery."""
+
+    name: str  # file stem: NAME.svg, NAME.png
+    spec: str  # the spec file, relative to the gallery folder where possible
+    title: str  # the full name, without "(ABBR)"
+    abbr: str  # the chart's abbreviation, or the spec's name
+    citations: tuple[Citation, ...]
+
+    @property
+    def svg(self) -> str:
+        return f"{self.name}.svg"
+
+    @property
+    def png(self) -> str:
+        return f"{self.name}.png"
+
+    @property
+    def paper(self) -> str:
+        """The first reference in full, later ones as author and year only."""
+        if not self.citations:
+            return ""
+        first, *more = self.citations
+        also = "; ".join(f"{c.authors} ({c.year})" for c in more)
+        return first.text() + (f"; also {also}" if also else "")
+
+
+def _short_authors(authors: str) -> str:
+    names = re.findall(rf"({_NAME}), {_INITIALS}", authors)
+    if "et al" in authors or len(names) > 3:
+        return f"{names[0]} et al."
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " & " + names[-1]
+
+
+def find_citations(description: str) -> tuple[Citation, ...]:
+    """The references of a description written "Surname, I., Surname, I. (year). Title. Venue".
+
+    A reference runs to the next ``;`` or the end; a trailing remark in parentheses that starts
+    in lower case ("(the forget gate came ...)") is dropped.
+
+    >>> find_citations("... Elman, J.L. (1990). Finding structure in time. Cognitive Science 14(2):179–211.")[0].text()
+    'Elman (1990). Finding structure in time. Cognitive Science 14(2):179–211'
+    """
+    out = []
+    for m in _CITATION.finditer(" ".join(description.split())):
+        rest = re.sub(r"\s*\([a-z][^()]*\)\s*$", "", m.group("rest").strip().rstrip(".")).strip().rstrip(".")
+        title, venue = "", rest
+        if m.group("sep") == ".":
+            head, dot, tail = rest.partition(". ")
+            title, venue = (head, tail) if dot else (rest, "")
+        out.append(Citation(_short_authors(m.group("authors")), m.group("year"), title.strip(), venue.strip()))
+    return tuple(out)
+
+
+def gallery_order(graphs: Sequence[nx.DiGraph]) -> list[int]:
+    """Indices of ``graphs``: the chart's networks in the chart's order, then the others as given."""
+    rows, extras = chart_order(graphs)
+    return [k for row in rows for k in row] + extras
+
+
+def _entry(graph: nx.DiGraph, name: str, out_dir: Path) -> GalleryEntry:
+    spec = graph.graph["spec"]
+    title = spec.title or spec.name
+    abbr = abbreviation(title)
+    if abbr:
+        title = re.sub(r"\s*\([^()]+\)\s*$", "", title)
+    try:
+        where = Path(os.path.relpath(Path(spec.file).resolve(), out_dir.resolve())).as_posix()
+    except ValueError:  # another drive (Windows): keep the path as given
+        where = Path(spec.file).as_posix()
+    return GalleryEntry(name, where, title, abbr or spec.name, find_citations(spec.description or ""))
+
+
+def _names(graphs: Sequence[nx.DiGraph]) -> list[str]:
+    names: list[str] = []
+    for graph in graphs:
+        path = Path(graph.graph["spec"].file)
+        name = path.stem
+        if name in names:
+            name = f"{path.parent.name}-{path.stem}" if path.parent.name else name
+        base, k = name, 2
+        while name in names:
+            name, k = f"{base}-{k}", k + 1
+        names.append(name)
+    return names
+
+
+def build_gallery(specs: Sequence[str | Path | nx.DiGraph], out_dir: str | Path) -> list[GalleryEntry]:
+    """Draw every spec into ``out_dir`` as NAME.svg and NAME.png, then write README.md and index.html.
+
+    Args:
+        specs: spec files, or graphs from :func:`load_graph` (their spec's file names the drawing).
+        out_dir: the gallery folder (created if missing; files of the same name are replaced).
+
+    Returns:
+        the entries, in gallery order.
+
+    Raises:
+        SpecError: a spec has a problem (nothing is written then).
+        RenderError: Graphviz is missing or failed.
+
+    >>> build_gallery(["specs/zoo/p.yaml", "specs/zoo/lstm.yaml"], "gallery")  # doctest: +SKIP
+    """
+    graphs = [s if isinstance(s, nx.DiGraph) else load_graph(s) for s in specs]
+    order = gallery_order(graphs)
+    graphs = [graphs[k] for k in order]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for graph, name in zip(graphs, _names(graphs), strict=True):
+        drawing = render(graph)
+        (out / f"{name}.svg").write_bytes(drawing.svg.encode("utf-8"))
+        (out / f"{name}.png").write_bytes(drawing.to_bytes("png"))
+        entries.append(_entry(graph, name, out))
+    (out / "README.md").write_text(gallery_readme(entries), encoding="utf-8", newline="\n")
+    (out / "index.html").write_text(gallery_html(entries), encoding="utf-8", newline="\n")
+    return entries
+
+
+# ------------------------------------------------------------------------------------ README.md
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    text = re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
+    return text.replace("\n", " ")
+
+
+def _md_paper(entry: GalleryEntry) -> str:
+    if not entry.citations:
+        return "—"
+    first, *more = entry.citations
+    parts = [_md(f"{first.authors} ({first.year})")]
+    if first.title:
+        parts.append(f"*{_md(first.title)}*")
+    if first.venue:
+        parts.append(_md(first.venue))
+    also = "; ".join(_md(f"{c.authors} ({c.year})") for c in more)
+    return ". ".join(parts) + (f"; also {also}" if also else "")
+
+
+def gallery_readme(entries: Sequence[GalleryEntry]) -> str:
+    """The gallery's README.md: a table of thumbnails (linking to the SVGs), names and papers."""
+    lines = [
+        "# Gallery",
+        "",
+        "<!-- Generated by `cellgraph gallery`; do not edit. -->",
+        "",
+        f"{len(entries)} networks, each drawn from its YAML spec in the style of the Neural Network Zoo chart "
+        "(after F. van Veen & S. Leijnen, *The Neural Network Zoo*, 2019). The chart's networks come first, in "
+        "the chart's order; the other specs follow. Each thumbnail links to its SVG, which carries the spec in "
+        "`<metadata>`; [index.html](index.html) shows the same as a page.",
+        "",
+        f"Regenerate this folder with `{REGENERATE}` (or `cellgraph gallery -o gallery/`). "
+        "`cellgraph poster specs/zoo -o zoo-poster.pdf` draws the whole zoo on one sheet.",
+        "",
+        "| drawing | network | abbr. | paper |",
+        "| --- | --- | --- | --- |",
+    ]
+    for e in entries:
+        alt = html.escape(f"{e.title} ({e.abbr})", quote=True).replace("|", "&#124;")  # GFM splits cells on any |
+        thumb = f'<a href="{html.escape(quote(e.svg))}"><img src="{html.escape(quote(e.png))}" alt="{alt}" width="{THUMB_WIDTH}"></a>'
+        network = f"{_md(e.title)}<br>[{_md(e.spec.rsplit('/', 1)[-1])}]({quote(e.spec)})"
+        lines.append(f"| {thumb} | {network} | {_md(e.abbr)} | {_md_paper(e)} |")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------- index.html
+
+_CSS: Final = """\
+:root { color-scheme: light; }
+body { margin: 0; padding: 1.5rem; font-family: Helvetica, Arial, sans-serif; color: #111; background: #fff; }
+header { max-width: 60rem; margin-bottom: 1.5rem; }
+h1 { font-weight: 300; margin: 0 0 0.5rem; }
+header p { margin: 0.25rem 0; color: #444; line-height: 1.4; }
+main { display: grid; grid-template-columns: repeat(auto-fill, minmax(18rem, 1fr)); gap: 1.25rem; }
+article { display: flex; flex-direction: column; border: 1px solid #ddd; border-radius: 6px; padding: 0.75rem; }
+article > a { display: block; }
+article img { display: block; width: 100%; height: 13rem; object-fit: contain; }
+h2 { font-size: 1rem; font-weight: 400; margin: 0.75rem 0 0.25rem; }
+.abbr { font-weight: 700; }
+.paper { font-size: 0.8rem; color: #444; line-height: 1.35; margin: 0.25rem 0; flex-grow: 1; }
+.files { font-size: 0.8rem; margin: 0.5rem 0 0; }
+.files a { color: #0066cc; margin-right: 0.75rem; }
+code { font-size: 0.85rem; }
+"""
+
+
+def _html_paper(entry: GalleryEntry) -> str:
+    if not entry.citations:
+        return ""
+    first, *more = entry.citations
+    parts = [html.escape(f"{first.authors} ({first.year})")]
+    if first.title:
+        parts.append(f"<cite>{html.escape(first.title)}</cite>")
+    if first.venue:
+        parts.append(html.escape(first.venue))
+    also = "; ".join(html.escape(f"{c.authors} ({c.year})") for c in more)
+    return ". ".join(parts) + (f"; also {also}" if also else "")
+
+
+def gallery_html(entries: Sequence[GalleryEntry]) -> str:
+    """A self-contained page: a responsive grid of cards (drawing, title, paper); no scripts, no external files."""
+    esc = html.escape
+    cards = []
+    for e in entries:
+        paper = _html_paper(e)
+        cards += [
+            f'<article id="{esc(e.name)}">',
+            f'  <a href="{esc(quote(e.svg))}"><img src="{esc(quote(e.svg))}" alt="{esc(e.title)} ({esc(e.abbr)})"></a>',
+            f'  <h2>{esc(e.title)} <span class="abbr">{esc(e.abbr)}</span></h2>',
+            f'  <p class="paper">{paper}</p>' if paper else '  <p class="paper"></p>',
+            f'  <p class="files"><a href="{esc(quote(e.svg))}">SVG</a><a href="{esc(quote(e.png))}">PNG</a>'
+            f'<a href="{esc(quote(e.spec))}">spec</a></p>',
+            "</article>",
+        ]
+    lines = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>cellgraph gallery</title>",
+        '<link rel="icon" href="data:,">',
+        "<style>",
+        _CSS.rstrip("\n"),
+        "</style>",
+        "</head>",
+        "<body>",
+        "<header>",
+        "<h1>cellgraph gallery</h1>",
+        f"<p>{len(entries)} networks, each drawn from its YAML spec in the style of the Neural Network Zoo chart "
+        "(after F. van Veen &amp; S. Leijnen, <cite>The Neural Network Zoo</cite>, 2019). The chart's networks "
+        "come first, in the chart's order; the other specs follow.</p>",
+        f"<p>Generated by <code>cellgraph gallery</code>; regenerate with <code>{esc(REGENERATE)}</code>.</p>",
+        "</header>",
+        "<main>",
+        *cards,
+        "</main>",
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(lines) + "\n"
