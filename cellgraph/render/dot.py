@@ -238,7 +238,8 @@ def _legend(types: Iterable[str], x: float, top: float, theme: Theme) -> list[st
         cell = DrawnCell(f"~legend:{t}", "~legend", k, t, 0, 0)
         out.extend(_cell_nodes(cell, x, y, theme))
         label = CELLS[t].label
-        width = text_width(label, LABEL_SIZE + 1) + 16  # Graphviz keeps ~8 pt of margin a side
+        # Graphviz keeps ~8 pt of margin a side; 8 more leave room for a browser's wider font
+        width = text_width(label, LABEL_SIZE + 1) + 24
         out.append(_text(f"~legend:{t}~text", x + 1.25 * RADIUS, y, label, LABEL_SIZE + 1, theme.ink, width=width))
     return out
 
