@@ -1,0 +1,201 @@
+"""Graph -> pure JAX functions: ``init(key) -> params`` and ``apply(params, inputs, ...)``.
+
+The graph is static: it is closed over, never traced. ``apply`` walks the groups in topological
+order of the forward graph, each group reading the merge of its inputs (concatenated along the
+last axis, or summed with ``merge: add``) and adding its identity skips before its activation.
+Groups that carry sequences hold (batch, time, ...) arrays; dense groups apply per step through
+the trailing axes, and recurrent layers hoist their input projection out of the scan. Nothing
+here touches Python state at run time, so ``jax.jit``, ``jax.grad`` and ``jax.vmap`` apply.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import networkx as nx
+
+from ..graph import build_graph
+from ..graph.checks import forward_graph
+from ..spec.compose import load_spec
+from ..spec.model import Spec
+from .cells import CELL_FNS, CompileError, NodeInfo, corrupt
+from .losses import make_loss
+
+Array = jax.Array
+Params = dict[str, dict[str, Array]]
+
+
+@dataclass(frozen=True)
+class Model:
+    """A compiled spec: pure functions over (params, data) plus what they were made from."""
+
+    graph: nx.DiGraph
+    init: Callable[[Array], Params]
+    apply: Callable[..., dict[str, Array]]
+    forward: Callable[..., tuple[dict[str, Array], dict[str, Any]]]  # every group's value, and aux
+    loss: Callable[[Params, Mapping[str, Any], Array | None], tuple[Array, dict[str, Array]]]
+    trainable_mask: Callable[[Params], Any]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    @property
+    def spec(self) -> Spec:
+        return self.graph.graph["spec"]
+
+
+def _info(graph: nx.DiGraph, node: str, forward: list[str]) -> NodeInfo:
+    d = graph.nodes[node]
+    shapes = [graph.nodes[u]["shape"] for u in forward]
+    in_shape: tuple[int, ...] | None
+    if not shapes:
+        in_shape = None
+    elif len(shapes) == 1:
+        in_shape = tuple(shapes[0])
+    elif (
+        all(len(s) == len(shapes[0]) and s[:-1] == shapes[0][:-1] for s in shapes)
+        and _merge_mode(graph, node, forward) == "concat"
+    ):
+        in_shape = (*shapes[0][:-1], sum(s[-1] for s in shapes))
+    elif _merge_mode(graph, node, forward) == "add":
+        in_shape = tuple(shapes[0])
+    else:
+        in_shape = (sum(math.prod(s) for s in shapes),)
+    return NodeInfo(
+        node, d["type"], d["options"], in_shape, tuple(d["shape"]), tuple(graph.nodes[u]["type"] for u in forward)
+    )
+
+
+def _merge_mode(graph: nx.DiGraph, node: str, forward: list[str]) -> str:
+    return graph.edges[forward[0], node]["options"].get("merge", "concat") if forward else "concat"
+
+
+def _merge(values: list[Array], mode: str, lead: int) -> Array:
+    if len(values) == 1:
+        return values[0]
+    if mode == "add":
+        return sum(values[1:], values[0])
+    if all(v.ndim == values[0].ndim and v.shape[:-1] == values[0].shape[:-1] for v in values):
+        return jnp.concatenate(values, axis=-1)
+    return jnp.concatenate([v.reshape(*v.shape[:lead], -1) for v in values], axis=-1)
+
+
+def _check_compilable(graph: nx.DiGraph) -> None:
+    for u, v, e in graph.edges(data=True):
+        if e["kind"] == "symmetric":
+            continue  # used by the energy-based rules, not by a forward pass
+        if e["delay"] or e["feedback"]:
+            raise CompileError(
+                f"{e['loc']}: {e['path']}: the edge {u} -> {v} carries a value to the next time step; "
+                "step-wise execution of such graphs arrives with the reservoir and memory networks"
+            )
+        if e["kind"] in ("routing", "attention"):
+            raise CompileError(f"{e['loc']}: {e['path']}: {e['kind']} connections compile in a later release")
+
+
+def compile_graph(graph: nx.DiGraph) -> Model:
+    """Compile a checked graph (from :func:`cellgraph.build_graph`) into a :class:`Model`."""
+    _check_compilable(graph)
+    fwd = forward_graph(graph)
+    order_index = {n: i for i, n in enumerate(graph.nodes)}
+    order = list(nx.lexicographical_topological_sort(fwd, key=order_index.__getitem__))
+    preds = {
+        n: [
+            u
+            for u in sorted(fwd.predecessors(n), key=order_index.__getitem__)
+            if graph.edges[u, n]["kind"] != "identity"
+        ]
+        for n in order
+    }
+    skips = {n: [u for u in fwd.predecessors(n) if graph.edges[u, n]["kind"] == "identity"] for n in order}
+    infos = {n: _info(graph, n, preds[n]) for n in order}
+    sources = tuple(n for n in order if graph.nodes[n]["cell"].is_source)
+    for n in order:
+        CELL_FNS[graph.nodes[n]["type"]]  # every registered type has an entry (tested)
+    outputs = tuple(n for n in order if graph.nodes[n]["type"] in ("output", "match_input_output"))
+    timed = {n: bool(graph.nodes[n].get("timed")) for n in order}
+
+    def init(key: Array) -> Params:
+        keys = jax.random.split(key, len(order))
+        params: Params = {}
+        for k, n in zip(keys, order, strict=True):
+            p = CELL_FNS[infos[n].type].init(k, infos[n])
+            if p:
+                params[n] = p
+        return params
+
+    def forward(
+        params: Params, inputs: Array | Mapping[str, Array], *, key: Array | None = None, train: bool = False
+    ) -> tuple[dict[str, Array], dict[str, Any]]:
+        feed = _feed(inputs, sources)
+        keys = dict(zip(order, jax.random.split(key, len(order)), strict=True)) if key is not None else {}
+        values: dict[str, Array] = {}
+        aux: dict[str, Any] = {}
+        batch = next(iter(feed.values())).shape[0]
+        for n in order:
+            info = infos[n]
+            # leading axes of what the group reads: (batch,) or (batch, time); a recurrent layer
+            # with `emit: last` reads a sequence but passes on one value
+            lead = 2 if (timed[n] if n in sources else any(timed[u] for u in preds[n])) else 1
+            if n in sources:
+                x = feed[n]
+                x = x.reshape(batch, *((x.shape[1],) if timed[n] else ()), *info.out_shape)  # (batch, [time,] *shape)
+                aux[n] = x  # the clean value (a noisy input's target)
+                if info.type == "noisy_input" and train and n in keys:
+                    x = corrupt(x, info.options, keys[n])
+                values[n] = x
+                continue
+            ins = [values[u] for u in preds[n]]
+            merged = _merge(ins, _merge_mode(graph, n, preds[n]), lead) if ins else None
+            sk = [values[u] for u in skips[n]]
+            out, extra = CELL_FNS[info.type].apply(params.get(n, {}), merged, sk, info, lead, keys.get(n), train)
+            values[n] = out
+            aux[f"{n}~pre"] = extra
+        return values, aux
+
+    def apply(
+        params: Params, inputs: Array | Mapping[str, Array], *, key: Array | None = None, train: bool = False
+    ) -> dict[str, Array]:
+        values, _ = forward(params, inputs, key=key, train=train)
+        return {o: values[o] for o in outputs}
+
+    def trainable_mask(params: Params) -> Any:
+        flags = {n: bool(graph.nodes[n]["trainable"]) for n in params}
+        return {n: jax.tree_util.tree_map(lambda _, f=flags[n]: f, p) for n, p in params.items()}
+
+    loss = make_loss(graph, forward, sources, outputs)
+    return Model(graph, init, apply, forward, loss, trainable_mask, sources, outputs)
+
+
+def _feed(inputs: Array | Mapping[str, Array], sources: tuple[str, ...]) -> dict[str, Array]:
+    if isinstance(inputs, Mapping):
+        missing = [s for s in sources if s not in inputs]
+        if missing:
+            raise CompileError(
+                f"inputs for {', '.join(missing)} are missing; pass {{group: array}} for every input group"
+            )
+        return {s: jnp.asarray(inputs[s]) for s in sources}
+    if len(sources) != 1:
+        raise CompileError(
+            f"the network has {len(sources)} input groups ({', '.join(sources)}); pass a mapping group -> array"
+        )
+    return {sources[0]: jnp.asarray(inputs)}
+
+
+def compile(spec: str | Path | Spec | nx.DiGraph, params: Mapping[str, Any] | None = None) -> Model:  # noqa: A001
+    """Compile a spec file, a loaded :class:`Spec` or a checked graph into a :class:`Model`.
+
+    >>> model = compile("specs/zoo/dff.yaml")  # doctest: +SKIP
+    >>> params = model.init(jax.random.key(0))  # doctest: +SKIP
+    >>> model.apply(params, x)["y"].shape  # doctest: +SKIP
+    """
+    if isinstance(spec, nx.DiGraph):
+        return compile_graph(spec)
+    if isinstance(spec, Spec):
+        return compile_graph(build_graph(spec))
+    return compile_graph(build_graph(load_spec(spec, params)))

@@ -1,0 +1,140 @@
+"""The JAX operations cells are made of: activations, dense and windowed maps, pooling, scans.
+
+Everything here is a pure function of arrays (no Python state), so it composes under
+``jax.jit``, ``jax.grad`` and ``jax.vmap``. Layouts are channels-last: (batch, ..., features).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+def _step(x: jax.Array) -> jax.Array:
+    return (x > 0).astype(x.dtype)
+
+
+ACTIVATIONS: Final[dict[str, Callable[[jax.Array], jax.Array]]] = {
+    "linear": lambda x: x,
+    "relu": jax.nn.relu,
+    "leaky_relu": jax.nn.leaky_relu,
+    "elu": jax.nn.elu,
+    "gelu": jax.nn.gelu,
+    "silu": jax.nn.silu,
+    "sigmoid": jax.nn.sigmoid,
+    "tanh": jnp.tanh,
+    "softplus": jax.nn.softplus,
+    "log": jax.nn.softplus,  # the lecture's "log": log(1 + e^x)
+    "softmax": jax.nn.softmax,
+    "log_softmax": jax.nn.log_softmax,
+    "step": _step,  # the perceptron's threshold; no gradient (validation keeps it from backprop)
+    "sign": jnp.sign,
+    "gaussian": lambda x: x,  # a radial unit's output is computed from distances, see rbf()
+    "hard_sigmoid": jax.nn.hard_sigmoid,
+    "hard_tanh": jax.nn.hard_tanh,
+}
+
+
+def flatten_features(x: jax.Array, lead: int) -> jax.Array:
+    """Keep ``lead`` leading axes (batch, or batch and time) and flatten the rest."""
+    return x.reshape(*x.shape[:lead], -1)
+
+
+def dense(x: jax.Array, kernel: jax.Array, bias: jax.Array | None) -> jax.Array:
+    y = x @ kernel  # (..., in) @ (in, out) -> (..., out)
+    return y if bias is None else y + bias
+
+
+def rbf(x: jax.Array, centres: jax.Array, log_width: jax.Array) -> jax.Array:
+    """Gaussian radial units: exp(-|x - c|^2 / (2 width^2)), computed without a (…, out, in) tensor."""
+    sq = jnp.sum(x * x, axis=-1, keepdims=True) - 2.0 * x @ centres + jnp.sum(centres * centres, axis=0)
+    return jnp.exp(-jnp.maximum(sq, 0.0) / (2.0 * jnp.exp(2.0 * log_width)))
+
+
+_DIMS: Final = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
+
+
+def conv(x: jax.Array, kernel: jax.Array, stride: tuple[int, ...], padding: str) -> jax.Array:
+    """A shared-weight convolution over the spatial axes of (batch, *spatial, channels)."""
+    rank = x.ndim - 2
+    return lax.conv_general_dilated(x, kernel, stride, padding.upper(), dimension_numbers=_DIMS[rank])
+
+
+def conv_transpose(x: jax.Array, kernel: jax.Array, stride: tuple[int, ...], padding: str) -> jax.Array:
+    rank = x.ndim - 2
+    return lax.conv_transpose(x, kernel, stride, padding.upper(), dimension_numbers=_DIMS[rank])
+
+
+def pool(x: jax.Array, window: tuple[int, ...], stride: tuple[int, ...], padding: str, kind: str) -> jax.Array:
+    dims = (1, *window, 1)
+    strides = (1, *stride, 1)
+    if kind == "max_pool":
+        return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, padding.upper())
+    total = lax.reduce_window(x, 0.0, lax.add, dims, strides, padding.upper())
+    return total / float(jnp.prod(jnp.array(window)))
+
+
+def upsample(x: jax.Array, factor: tuple[int, ...]) -> jax.Array:
+    for axis, f in enumerate(factor, start=1):
+        x = jnp.repeat(x, f, axis=axis)
+    return x
+
+
+# ------------------------------------------------------------------------------------ recurrence
+#
+# The input projection of every time step is one matmul outside the scan (x @ W for the whole
+# sequence); the scan carries only h (and c) and does one fused matmul h @ U per step for all
+# gates. This is what makes a compiled recurrent layer competitive with cuDNN-style kernels.
+
+
+def scan_rnn(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
+    """proj: (time, batch, n) input projections (bias included) -> hidden states (time, batch, n)."""
+
+    def step(h: jax.Array, p: jax.Array) -> tuple[jax.Array, jax.Array]:
+        h = act(p + h @ w_rec)
+        return h, h
+
+    h0 = jnp.zeros(proj.shape[1:], proj.dtype)
+    return lax.scan(step, h0, proj)[1]
+
+
+def scan_lstm(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
+    """proj: (time, batch, 4n), gates ordered input, forget, cell, output -> h (time, batch, n)."""
+    n = w_rec.shape[0]
+
+    def step(carry: tuple[jax.Array, jax.Array], p: jax.Array) -> tuple[tuple[jax.Array, jax.Array], jax.Array]:
+        h, c = carry
+        z = p + h @ w_rec  # (batch, 4n): all four gates in one matmul
+        i, f, g, o = jnp.split(z, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * act(g)
+        h = jax.nn.sigmoid(o) * act(c)
+        return (h, c), h
+
+    zeros = jnp.zeros((proj.shape[1], n), proj.dtype)
+    return lax.scan(step, (zeros, zeros), proj)[1]
+
+
+def scan_gru(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
+    """proj: (time, batch, 3n), gates ordered update, reset, candidate -> h (time, batch, n).
+
+    The reset gate scales the recurrent part of the candidate (h U_h), the variant cuDNN and
+    PyTorch use, which lets all three recurrent products share one matmul.
+    """
+    n = w_rec.shape[0]
+
+    def step(h: jax.Array, p: jax.Array) -> tuple[jax.Array, jax.Array]:
+        r_all = h @ w_rec  # (batch, 3n)
+        pz, pr, ph = jnp.split(p, 3, axis=-1)
+        rz, rr, rh = jnp.split(r_all, 3, axis=-1)
+        z = jax.nn.sigmoid(pz + rz)
+        r = jax.nn.sigmoid(pr + rr)
+        cand = act(ph + r * rh)
+        h = (1.0 - z) * h + z * cand
+        return h, h
+
+    h0 = jnp.zeros((proj.shape[1], n), proj.dtype)
+    return lax.scan(step, h0, proj)[1]
