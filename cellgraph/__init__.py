@@ -2,8 +2,11 @@
 
 One YAML spec becomes a validated graph (the ``spec`` and ``graph`` layers) and chart-style
 diagrams (``render``: ``cellgraph.render("specs/zoo/lstm.yaml").save("lstm.svg")``); the JAX
-compiler arrives in a later layer. Importing cellgraph never imports JAX.
+compiler (``cellgraph.compile``) and training (``cellgraph.train``) are loaded on first use, so
+importing cellgraph never imports JAX.
 """
+
+from typing import Any as _Any
 
 from . import render as render  # a callable module: cellgraph.render(spec, ...)
 from .errors import CellgraphError as CellgraphError
@@ -32,9 +35,24 @@ __all__ = [
     "Spec",
     "SpecError",
     "build_graph",
+    "compile",
     "load_graph",
     "load_spec",
     "load_spec_text",
     "render",
     "summarize",
+    "train",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    """``cellgraph.compile`` and ``cellgraph.train`` import JAX, so they load on first use."""
+    if name == "compile":
+        from .compiler import compile as compile_
+
+        return compile_
+    if name == "train":
+        from .train import train as train_
+
+        return train_
+    raise AttributeError(f"module 'cellgraph' has no attribute '{name}'")

@@ -270,7 +270,14 @@ RULES: Final[dict[str, Rule]] = {
         Rule(
             "least_squares",
             "output weights in one solve: beta = pinv(H) T (ELM, RBF read-out)",
-            {"ridge": Option(FloatRange(0.0), 0.0, "ridge penalty (0: Moore-Penrose pseudo-inverse)")},
+            {
+                "ridge": Option(FloatRange(0.0), 0.0, "ridge penalty (0: Moore-Penrose pseudo-inverse)"),
+                "centres": Option(
+                    Choice(("data", "grid", "init")), "data",
+                    "where fixed radial (gaussian) units are centred: on training points, on a grid over the "
+                    "data's range, or where `init` put them",
+                ),
+            },
             _check_readout,
         ),
         Rule(

@@ -1,0 +1,78 @@
+"""Read-outs in one solve: beta = pinv([H 1]) T, or ridge (H^T H + lambda I)^-1 H^T T.
+
+For networks whose hidden layers stay fixed (RBF with placed centres, ELM with random weights),
+only the output weights are learned, by linear least squares on the features that feed the
+output (Broomhead & Lowe 1988; Huang et al. 2006). Fixed radial units are first centred on
+training points (``centres: data``) or on an even grid over the inputs' range (``grid``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+
+from ...compiler import Model
+from ...graph.checks import forward_graph
+
+
+def _place_centres(model: Model, params: dict, x: np.ndarray, how: str, seed: int) -> dict:
+    graph = model.graph
+    params = {k: dict(v) for k, v in params.items()}
+    values, _ = model.forward(params, x)
+    for n, p in params.items():
+        if "centres" not in p or how == "init":
+            continue
+        fwd = [u for u in forward_graph(graph).predecessors(n)]
+        feats = np.concatenate([np.asarray(values[u]).reshape(len(x), -1) for u in fwd], axis=1)  # (n, in)
+        k = p["centres"].shape[1]
+        if how == "grid":
+            lo, hi = feats.min(axis=0), feats.max(axis=0)
+            per_axis = max(1, math.ceil(k ** (1 / feats.shape[1])))
+            axes = [np.linspace(a, b, per_axis) for a, b in zip(lo, hi, strict=True)]
+            grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, feats.shape[1])[:k]
+            centres = grid
+        else:
+            unique = np.unique(feats, axis=0)
+            pick = np.random.default_rng(seed).permutation(len(unique))[:k]
+            centres = unique[pick]
+            if len(centres) < k:  # fewer distinct points than units: repeat
+                centres = np.resize(centres, (k, feats.shape[1]))
+        p["centres"] = jnp.asarray(centres.T, jnp.float32)  # (in, k)
+    return params
+
+
+def fit_least_squares(
+    model: Model,
+    params: dict,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    ridge: float = 0.0,
+    centres: str = "data",
+    classes: int | None = None,
+    seed: int = 0,
+) -> dict:
+    """Solve the output group's weights; everything before it keeps its (fixed) values."""
+    graph = model.graph
+    out = model.outputs[0]
+    params = _place_centres(model, params, x, centres, seed)
+    values, _ = model.forward(params, x)
+    fwd = [u for u in forward_graph(graph).predecessors(out)]
+    h = np.concatenate([np.asarray(values[u], np.float64).reshape(len(x), -1) for u in fwd], axis=1)
+    h1 = np.concatenate([h, np.ones((len(h), 1))], axis=1)  # the bias as a constant feature
+    n_out = math.prod(graph.nodes[out]["shape"])
+    t = np.asarray(y, np.float64)
+    if classes is not None and n_out == classes and t.ndim == 1:
+        t = np.eye(classes)[t.astype(int)]  # one-hot targets for a linear classifier
+    t = t.reshape(len(h), n_out)
+    if ridge > 0:
+        beta = np.linalg.solve(h1.T @ h1 + ridge * np.eye(h1.shape[1]), h1.T @ t)
+    else:
+        beta = np.linalg.lstsq(h1, t, rcond=None)[0]
+    params[out] = {"kernel": jnp.asarray(beta[:-1], jnp.float32), "bias": jnp.asarray(beta[-1], jnp.float32)}
+    return params
+
+
+__all__ = ["fit_least_squares"]
