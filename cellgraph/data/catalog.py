@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from ..options import Bool, FloatRange, IntRange, Option, Text
+from ..options import Bool, Choice, FloatRange, IntRange, Option, Text
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,7 @@ SOURCES: Final[dict[str, DataSource]] = {
                 "n": _n(2000),
                 "dims": Option(IntRange(1, 4096), 8, "dimensions"),
                 "rank": Option(IntRange(1, 4096), 2, "rank"),
+                "noise": _noise(0.05),
             },
         ),
         DataSource(
@@ -211,6 +212,7 @@ SOURCES: Final[dict[str, DataSource]] = {
                 "duration": _len(200, "length in ms"),
                 "rate": Option(FloatRange(0.0, lo_open=True), 20.0, "firing rate (Hz)"),
                 "jitter": Option(FloatRange(0.0), 4.0, "spike jitter (ms)"),
+                "classes": Option(IntRange(2, 100), 2, "spike-train templates, one per class"),
             },
         ),
         DataSource(
@@ -221,6 +223,11 @@ SOURCES: Final[dict[str, DataSource]] = {
                 "path": Option(Text(), None, "the file, relative to the spec"),
                 "target": Option(Text(), None, "label column"),
                 "one_hot": Option(Bool(), True, "one-hot encode text columns"),
+                "task": Option(
+                    Choice(("classification", "regression")),
+                    None,
+                    "classification or regression; default: regression only for a non-integer numeric target",
+                ),
             },
         ),
     )
