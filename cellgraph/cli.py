@@ -1,7 +1,7 @@
-"""The ``cellgraph`` command: validate, summary, render, gallery, poster, schema, cells.
+"""The ``cellgraph`` command: validate, summary, render, gallery, poster, train, schema, cells.
 
 Errors are printed as ``file:line:col: key.path: problem`` plus ``fix:`` lines and the process
-exits 1; a clean run exits 0. Usage errors exit 2. Nothing here imports JAX.
+exits 1; a clean run exits 0. Usage errors exit 2. Only `train` imports JAX, when it runs.
 """
 
 from __future__ import annotations
@@ -248,6 +248,78 @@ def cmd_poster(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .graph import load_graph
+
+    try:
+        graph = load_graph(args.spec, _overrides(args.param), _limits(args))
+    except SpecError as err:
+        print(err.format(), file=sys.stderr)
+        return 1
+    from .train import TrainingInterrupted, train  # JAX: imported only when training
+
+    try:
+        result = train(
+            graph,
+            epochs=args.epochs,
+            steps=args.steps,
+            seed=args.seed,
+            checkpoint_dir=args.checkpoint_dir,
+            checkpoint_every=args.checkpoint_every,
+            resume=args.resume,
+            progress=not args.json,
+            curve_png=args.curve,
+        )
+    except SpecError as err:
+        print(err.format(), file=sys.stderr)
+        return 1
+    except TrainingInterrupted as stop:
+        where = f"cellgraph: interrupted at step {stop.step} (epoch {stop.epoch})"
+        if stop.checkpoint is None:
+            print(f"{where}; no checkpoint kept (add --checkpoint-dir DIR to make the run resumable)", file=sys.stderr)
+        else:
+            print(f"{where}; checkpoint saved to {stop.checkpoint}", file=sys.stderr)
+            print(f"  resume: {_resume_command(args)}", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result.metrics, sort_keys=True))
+        return 0
+    spec = graph.graph["spec"]
+    epochs = int(result.history[-1]["epoch"]) if result.history else 0
+    print(f"trained {spec.name}: {_count(epochs, 'epoch')}, {_count(result.steps, 'step')}")
+    split = "test" if any(k.startswith("test_") for k in (result.history[-1] if result.history else {})) else "train"
+    print(f"{split}: " + "  ".join(f"{k} {v:.6g}" for k, v in sorted(result.metrics.items(), key=_metric_order)))
+    if args.curve:
+        print(f"wrote {args.curve}")
+    return 0
+
+
+def _metric_order(item: tuple[str, float]) -> tuple[bool, str]:
+    return (item[0] == "loss", item[0])  # the task's metrics first, the loss last
+
+
+def _resume_command(args: argparse.Namespace) -> str:
+    """The command that continues an interrupted `cellgraph train` run."""
+    import shlex
+
+    argv = ["cellgraph", "train", args.spec]
+    for item in args.param:
+        argv += ["-p", item]
+    for flag, value in (
+        ("--epochs", args.epochs),
+        ("--steps", args.steps),
+        ("--seed", args.seed),
+        ("--checkpoint-every", args.checkpoint_every),
+        ("--curve", args.curve),
+    ):
+        if value is not None:
+            argv += [flag, str(value)]
+    argv += ["--checkpoint-dir", str(args.checkpoint_dir)]
+    if args.json:
+        argv.append("--json")
+    return shlex.join(argv)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cellgraph", description="Neural networks as graphs of the Neural Network Zoo's cells."
@@ -302,6 +374,22 @@ def make_parser() -> argparse.ArgumentParser:
     po.add_argument("--theme", choices=("chart", "light", "dark", "print"), default="chart", help="colours")
     po.add_argument("-q", "--quiet", action="store_true")
     po.set_defaults(func=cmd_poster, max_params=None)
+    t = sub.add_parser(
+        "train",
+        help="train a spec on its data set; prints the final metrics",
+        description="Compile a spec to JAX and train it on its `data:` set with its `train:` settings.",
+    )
+    t.add_argument("spec", metavar="SPEC", help="the spec file")
+    t.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param")
+    t.add_argument("--epochs", type=int, default=None, metavar="N", help="passes over the data (default: the spec's)")
+    t.add_argument("--steps", type=int, default=None, metavar="N", help="training steps instead of epochs")
+    t.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (default: the spec's)")
+    t.add_argument("--checkpoint-dir", default=None, metavar="DIR", help="save checkpoints here; resume from them")
+    t.add_argument("--checkpoint-every", type=int, default=None, metavar="N", help="save every N steps")
+    t.add_argument("--no-resume", dest="resume", action="store_false", help="start over even if DIR holds a checkpoint")
+    t.add_argument("--curve", default=None, metavar="FILE", help="write the training curve (PNG)")
+    t.add_argument("--json", action="store_true", help="print only the final metrics, as JSON")
+    t.set_defaults(func=cmd_train, max_params=None)
     sc = sub.add_parser("schema", help="JSON Schema of the spec format (for editors)")
     sc.add_argument("-o", "--output", help="write to this file instead of stdout")
     sc.set_defaults(func=cmd_schema)

@@ -219,3 +219,31 @@ def assert_golden(update_golden: bool) -> Callable[[str, str], None]:
             )
 
     return check
+
+
+# --------------------------------------------------------------------------- JAX compilation cache
+
+JAX_CACHE_SETTINGS = {
+    # compiled programs are kept under .pytest_cache, so later runs (and subprocesses) skip XLA
+    "jax_persistent_cache_min_compile_time_secs": 0,  # the default (1 s) would skip small programs
+    "jax_persistent_cache_min_entry_size_bytes": 0,
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def jax_compilation_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Turn on JAX's persistent compilation cache for this process and its subprocesses.
+
+    Environment variables reach subprocesses (and a JAX imported later); ``jax.config.update``
+    covers a JAX already imported by a test module. Neither imports JAX here.
+    """
+    cache = request.config.cache
+    folder = Path(cache.mkdir("jax-compilation-cache")) if cache is not None else tmp_path_factory.mktemp("jax")
+    settings = {"jax_compilation_cache_dir": str(folder), **JAX_CACHE_SETTINGS}
+    for name, value in settings.items():
+        if name.upper() in os.environ:
+            continue  # the developer's own setting wins
+        os.environ[name.upper()] = str(value)
+        if "jax" in sys.modules:
+            sys.modules["jax"].config.update(name, value)
+    return folder

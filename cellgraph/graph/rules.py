@@ -273,7 +273,8 @@ RULES: Final[dict[str, Rule]] = {
             {
                 "ridge": Option(FloatRange(0.0), 0.0, "ridge penalty (0: Moore-Penrose pseudo-inverse)"),
                 "centres": Option(
-                    Choice(("data", "grid", "init")), "data",
+                    Choice(("data", "grid", "init")),
+                    "data",
                     "where fixed radial (gaussian) units are centred: on training points, on a grid over the "
                     "data's range, or where `init` put them",
                 ),

@@ -1,0 +1,108 @@
+"""The training state and the two ways a run ends early: a training error, or the user's Ctrl-C.
+
+:class:`TrainState` is everything that changes while a network learns -- the step count, the
+parameters, the optimizer's state and the PRNG key -- in one immutable pytree, so that a jitted
+step takes one and returns the next, and a checkpoint is that one object written to disk. The
+model, the optimizer and the data stay outside it: they are static, closed over by the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from ..errors import CellgraphError
+from ..typedefs import Key, Params
+
+
+class TrainingError(CellgraphError):
+    """Training could not go on: the loss or the parameters stopped being finite, a checkpoint
+    belongs to another run, or the model and the data do not fit together.
+
+    ``step`` and ``epoch`` (1-based) say where it happened when that is known.
+    """
+
+    def __init__(self, message: str, *, step: int | None = None, epoch: int | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.epoch = epoch
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or a ``KeyboardInterrupt`` from an ``on_step`` callback) stopped a run between
+    two steps. ``checkpoint`` is the file that was saved (None without a checkpoint folder);
+    calling ``train`` again with the same ``checkpoint_dir`` resumes from it.
+    """
+
+    def __init__(self, message: str, *, step: int, epoch: int, checkpoint: str | None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.epoch = epoch
+        self.checkpoint = checkpoint
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@struct.dataclass
+class TrainState:
+    """One point of a training run; a pytree, so it passes through ``jax.jit`` whole.
+
+    Attributes:
+        step: updates applied so far (int32 scalar).
+        params: the network's parameters.
+        opt_state: the optax optimizer's state for ``params``.
+        rng: the PRNG key the next step splits its own key from (a typed key array).
+    """
+
+    step: jax.Array
+    params: Params
+    opt_state: optax.OptState
+    rng: jax.Array
+
+
+def init_state(init: Callable[[Key], Params], tx: optax.GradientTransformation, seed: int) -> TrainState:
+    """The state before the first step: parameters from ``init`` and a fresh optimizer state.
+
+    One seed decides everything random in a run: it is split once into the key that draws the
+    initial parameters and the key that the steps split from (noise, dropout, sampling).
+
+    >>> state = init_state(model.init, optax.adam(1e-3), seed=0)  # doctest: +SKIP
+    """
+    init_key, rng = jax.random.split(jax.random.key(seed))
+    params = init(init_key)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), rng=rng)
+
+
+def is_alive(state: TrainState) -> bool:
+    """False when a donated step consumed ``state``'s buffers (an interrupt mid-dispatch)."""
+    return not any(getattr(leaf, "is_deleted", lambda: False)() for leaf in jax.tree.leaves(state))
+
+
+def to_plain(state: TrainState) -> TrainState:
+    """The state with its PRNG key as raw uint32 data, the form serializers accept."""
+    return state.replace(rng=jax.random.key_data(state.rng))
+
+
+def from_plain(state: TrainState) -> TrainState:
+    """Undo :func:`to_plain`."""
+    return state.replace(rng=jax.random.wrap_key_data(jnp.asarray(state.rng)))
+
+
+def nonfinite(tree: Any) -> str | None:
+    """``"nan"`` or ``"inf"`` when a floating-point leaf of ``tree`` holds one (nan first), else None."""
+    nan, inf = jax.device_get(_count_nonfinite(tree))
+    return "nan" if nan else "inf" if inf else None
+
+
+@jax.jit
+def _count_nonfinite(tree: Any) -> tuple[jax.Array, jax.Array]:
+    leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    nan = sum((jnp.sum(jnp.isnan(x)) for x in leaves), jnp.int32(0))
+    inf = sum((jnp.sum(jnp.isinf(x)) for x in leaves), jnp.int32(0))
+    return nan, inf

@@ -1,0 +1,122 @@
+"""One gradient step and one evaluation, as pure functions under plain ``jax.jit``.
+
+The step is ``(state, batch) -> (state, metrics)``: it splits the step's PRNG key off
+``state.rng``, differentiates ``model.loss`` and applies the optimizer. It is jitted with
+``jax.jit`` and ``donate_argnums`` for the state, so parameters and optimizer moments are updated
+in place -- never with ``nnx.jit``, whose per-call graph traversal costs more than a small
+network's whole step. The model and the optimizer are closed over (static); only arrays go in.
+
+The training loop uses :func:`make_indexed_step`, the same step with the batch gathered on the
+device from the whole (device-resident) training set by a slice of the epoch's permutation: one
+dispatch per step, no host slicing, no per-step host-to-device copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from ..typedefs import Key, Params
+from .state import TrainState
+
+Batch = Mapping[str, Any]
+"""``{"x": inputs, "y": targets}``; ``"y"`` is absent for unsupervised data."""
+
+Metrics = dict[str, jax.Array]
+"""Scalar arrays by name; always holds ``"loss"``."""
+
+LossFn = Callable[[Params, Batch, Key | None], tuple[jax.Array, Mapping[str, jax.Array]]]
+
+
+class ModelLike(Protocol):
+    """What training needs of a compiled model (``cellgraph.compiler.Model`` has it all)."""
+
+    @property
+    def init(self) -> Callable[[Key], Params]: ...
+
+    @property
+    def loss(self) -> LossFn: ...
+
+    @property
+    def trainable_mask(self) -> Callable[[Params], Any] | None: ...
+
+
+def step_fn(loss: LossFn, tx: optax.GradientTransformationExtraArgs) -> Callable[..., tuple[TrainState, Metrics]]:
+    """The pure, unjitted step: ``(state, batch) -> (next state, metrics of this batch)``.
+
+    The metrics are measured on the parameters *before* the update (they come with the
+    gradient), which is what a training curve conventionally shows.
+    """
+
+    def step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+        rng, key = jax.random.split(state.rng)
+
+        def value_fn(params: Params) -> jax.Array:  # for line-search optimizers (lbfgs)
+            return loss(params, batch, key)[0]
+
+        (value, metrics), grads = jax.value_and_grad(loss, has_aux=True)(state.params, batch, key)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params, value=value, grad=grads, value_fn=value_fn)
+        params = optax.apply_updates(state.params, updates)
+        out = TrainState(step=state.step + 1, params=params, opt_state=opt_state, rng=rng)
+        return out, {"loss": value, **metrics}
+
+    return step
+
+
+def make_train_step(model: ModelLike, tx: optax.GradientTransformationExtraArgs) -> Callable[..., Any]:
+    """The jitted training step ``(state, batch) -> (state, metrics)``.
+
+    ``state`` is donated: after the call the old state's buffers are gone, so always rebind
+    (``state, metrics = step(state, batch)``).
+
+    >>> step = make_train_step(model, make_optimizer({"optimizer": "adam"}))  # doctest: +SKIP
+    >>> state, metrics = step(state, {"x": x, "y": y})  # doctest: +SKIP
+    """
+    return jax.jit(step_fn(model.loss, tx), donate_argnums=0)
+
+
+def make_indexed_step(model: ModelLike, tx: optax.GradientTransformationExtraArgs) -> Callable[..., Any]:
+    """The training step on ``data[perm[start:start + size]]``, gathered on the device.
+
+    Called as ``step(state, data, perm, start, size=batch_size)``: ``data`` is the whole training
+    set (a dict of device arrays), ``perm`` the epoch's int32 permutation, ``start`` a traced
+    integer and ``size`` static, so a run compiles once per distinct batch size.
+    """
+    inner = step_fn(model.loss, tx)
+
+    def step(
+        state: TrainState, data: Mapping[str, jax.Array], perm: jax.Array, start: jax.Array, size: int
+    ) -> tuple[TrainState, Metrics]:
+        idx = jax.lax.dynamic_slice_in_dim(perm, start, size)  # (size,)
+        return inner(state, {k: jnp.take(v, idx, axis=0) for k, v in data.items()})
+
+    return jax.jit(step, donate_argnums=0, static_argnames="size")
+
+
+def make_eval(model: ModelLike) -> Callable[[Params, Batch], Metrics]:
+    """Jitted ``(params, batch) -> metrics`` in evaluation mode.
+
+    Evaluation calls ``model.loss(params, batch, None)``: no key means no training-time noise
+    (a ``noisy_input`` passes its input through, dropout keeps every unit).
+    """
+
+    def evaluate(params: Params, batch: Batch) -> Metrics:
+        value, metrics = model.loss(params, batch, None)
+        return {"loss": value, **metrics}
+
+    return jax.jit(evaluate)
+
+
+def make_indexed_eval(model: ModelLike) -> Callable[..., Metrics]:
+    """:func:`make_eval` on the rows ``start:start + size`` of a device-resident split."""
+
+    def evaluate(params: Params, data: Mapping[str, jax.Array], start: jax.Array, size: int) -> Metrics:
+        batch = {k: jax.lax.dynamic_slice_in_dim(v, start, size) for k, v in data.items()}
+        value, metrics = model.loss(params, batch, None)
+        return {"loss": value, **metrics}
+
+    return jax.jit(evaluate, static_argnames="size")

@@ -1,0 +1,445 @@
+"""The training machinery (cellgraph.train) on a hand-written model, independent of the compiler.
+
+``tiny_model`` is a two-layer MLP in plain jax.numpy exposing the fields of a compiled
+``Model`` (init, apply, loss, trainable_mask, inputs, outputs, graph=None), and ``tiny_data`` two
+Gaussian blobs. Every run here uses the same shapes, so the persistent compilation cache turns
+most compilations into lookups. No test times anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cellgraph.errors import SpecError
+from cellgraph.train import (
+    StepInfo,
+    TrainingError,
+    TrainingInterrupted,
+    TrainResult,
+    init_state,
+    make_eval,
+    make_optimizer,
+    make_train_step,
+    plot_curve,
+    train,
+)
+from cellgraph.train.checkpoint import list_checkpoints
+from cellgraph.train.loop import _Plan
+from cellgraph.train.optim import parse_optimizer
+from cellgraph.train.progress import Progress, wants_bar
+
+TESTS = Path(__file__).resolve().parent
+
+# ------------------------------------------------------------------------------- the test double
+
+
+@dataclass(frozen=True)
+class TinyModel:
+    """The fields of ``cellgraph.compiler.Model`` that training uses."""
+
+    graph: Any
+    init: Callable[..., Any]
+    apply: Callable[..., Any]
+    loss: Callable[..., Any]
+    trainable_mask: Callable[..., Any]
+    inputs: tuple[str, ...] = ("x",)
+    outputs: tuple[str, ...] = ("y",)
+
+
+def tiny_model(*, features: int = 2, hidden: int = 8, classes: int = 2, frozen: tuple[str, ...] = ()) -> TinyModel:
+    """x -> relu(8) -> softmax(2); the key (training only) adds a little input noise."""
+
+    def init(key: jax.Array) -> dict[str, dict[str, jax.Array]]:
+        k1, k2 = jax.random.split(key)
+        return {
+            "h": {"w": jax.random.normal(k1, (features, hidden)) / np.sqrt(features), "b": jnp.zeros(hidden)},
+            "y": {"w": jax.random.normal(k2, (hidden, classes)) / np.sqrt(hidden), "b": jnp.zeros(classes)},
+        }
+
+    def apply(params: Mapping[str, Any], x: jax.Array, *, key: jax.Array | None = None, train: bool = False) -> dict:
+        if key is not None:
+            x = x + 0.05 * jax.random.normal(key, x.shape)
+        h = jax.nn.relu(x @ params["h"]["w"] + params["h"]["b"])  # (batch, hidden)
+        return {"y": h @ params["y"]["w"] + params["y"]["b"]}  # (batch, classes) logits
+
+    def loss(params: Mapping[str, Any], batch: Mapping[str, jax.Array], key: jax.Array | None) -> tuple:
+        logits = apply(params, batch["x"], key=key, train=key is not None)["y"]
+        logp = jax.nn.log_softmax(logits)
+        value = -jnp.mean(jnp.take_along_axis(logp, batch["y"][:, None], axis=1))
+        return value, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["y"])}
+
+    def trainable_mask(params: Mapping[str, Any]) -> dict[str, bool]:
+        return {name: name not in frozen for name in params}  # a prefix of the params tree
+
+    return TinyModel(None, init, apply, loss, trainable_mask)
+
+
+@dataclass(frozen=True)
+class TinyData:
+    name: str
+    task: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: int = 2
+
+
+def tiny_data(n: int = 200, seed: int = 0) -> TinyData:
+    """Two Gaussian blobs; 150 training examples (batches of 16: 9 full and one of 6), 50 test."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n).astype(np.int32)
+    x = (rng.normal(size=(n, 2)) + np.where(y[:, None] == 1, 1.5, -1.5)).astype(np.float32)
+    k = n * 3 // 4
+    return TinyData("blobs", "classification", x[:k], y[:k], x[k:], y[k:])
+
+
+RUN: dict[str, Any] = {
+    "epochs": 3,
+    "batch_size": 16,
+    "seed": 0,
+    "optimizer": {"name": "adam", "learning_rate": 0.05},
+    "progress": False,
+}
+STEPS_PER_EPOCH = 10
+
+
+def run(**changes: Any) -> TrainResult:
+    model = changes.pop("model", None) or tiny_model()
+    return train(model, changes.pop("data", None) or tiny_data(), **{**RUN, **changes})
+
+
+def same_tree(a: Any, b: Any) -> bool:
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    return jax.tree.structure(a) == jax.tree.structure(b) and all(
+        np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb, strict=True)
+    )
+
+
+# ------------------------------------------------------------------------------- learning
+
+
+def test_loss_goes_down_and_the_task_is_learned() -> None:
+    result = run()
+    assert result.steps == 3 * STEPS_PER_EPOCH
+    assert [row["epoch"] for row in result.history] == [1, 2, 3]
+    assert [row["step"] for row in result.history] == [10, 20, 30]
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert set(result.metrics) == {"loss", "accuracy"}
+    assert result.metrics["accuracy"] >= 0.9  # held-out blobs
+    assert result.metrics == {k[5:]: v for k, v in result.history[-1].items() if k.startswith("test_")}
+
+
+def test_same_seed_same_params_bit_for_bit_and_other_seeds_differ() -> None:
+    a, b, c = run(), run(), run(seed=1)
+    assert same_tree(a.params, b.params)
+    assert a.history == b.history
+    assert not same_tree(a.params, c.params)
+
+
+def test_steps_instead_of_epochs_end_with_a_partial_epoch_row() -> None:
+    result = run(epochs=None, steps=13)
+    assert result.steps == 13
+    assert [(row["epoch"], row["step"]) for row in result.history] == [(1, 10), (2, 13)]
+    with pytest.raises(TrainingError, match="epochs or steps, not both"):
+        run(steps=13)
+
+
+def test_the_last_partial_batch_is_kept_for_small_data_and_dropped_for_big() -> None:
+    small = _Plan.make(examples=150, batch_size=16, epochs=2, steps=None, drop=None)
+    assert (small.full, small.remainder, small.steps_per_epoch, small.total) == (9, 6, 10, 20)
+    big = _Plan.make(examples=1000, batch_size=16, epochs=1, steps=None, drop=None)
+    assert (big.full, big.remainder, big.steps_per_epoch) == (62, 0, 62)
+    forced = _Plan.make(examples=1000, batch_size=16, epochs=1, steps=None, drop=False)
+    assert (forced.remainder, forced.steps_per_epoch) == (8, 63)
+    whole = _Plan.make(examples=5, batch_size=64, epochs=1, steps=None, drop=None)
+    assert (whole.batch_size, whole.full, whole.remainder) == (5, 1, 0)
+
+
+def test_nan_stops_training_naming_the_step() -> None:
+    with pytest.raises(TrainingError) as info:
+        run(optimizer={"name": "sgd", "learning_rate": 1e30})
+    message = str(info.value)
+    assert message == "loss became nan at step 2 (epoch 1); lower the learning rate or add grad_clip"
+    assert (info.value.step, info.value.epoch) == (2, 1)
+
+
+def test_trainable_false_freezes_those_weights() -> None:
+    model = tiny_model(frozen=("h",))
+    tx = make_optimizer(RUN, model.trainable_mask)
+    before = init_state(model.init, tx, seed=0).params
+    after = run(model=model).params
+    assert same_tree(after["h"], before["h"])
+    assert not np.array_equal(after["y"]["w"], before["y"]["w"])
+
+
+# ------------------------------------------------------------------------------- optimizers
+
+
+def test_optimizer_by_name_with_arguments_and_clipping() -> None:
+    spec = {"optimizer": {"name": "sgd", "learning_rate": 0.1, "momentum": 0.9, "nesterov": True}}
+    assert parse_optimizer(spec) == ("sgd", {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True})
+    assert parse_optimizer({"optimizer": "adam"}) == ("adam", {"learning_rate": 1e-3})  # the default rate
+    assert parse_optimizer({}) == ("adam", {"learning_rate": 1e-3})
+    result = run(optimizer=spec["optimizer"], grad_clip=1.0, epochs=2)
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+def test_line_search_optimizers_get_their_extra_arguments() -> None:
+    result = run(optimizer={"name": "polyak_sgd", "max_learning_rate": 0.5}, epochs=1)
+    assert np.isfinite(result.metrics["loss"])
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "expected"),
+    [
+        ({"name": "adam", "lr": 0.1}, ["train.optimizer.lr", "optax.adam has no argument 'lr'", "'learning_rate'"]),
+        ("adamm", ["train.optimizer", "unknown optax optimizer 'adamm'; did you mean 'adam'?", "optimizers: "]),
+        ({"name": "sgd", "learning_rate": "1e-3"}, ["train.optimizer.learning_rate", "is text, not a number"]),
+        (
+            {"name": "adam", "b1": 0.9, "betas": 1, "eps": 1e-8},
+            ["train.optimizer.betas", "arguments of optax.adam: learning_rate, b1, b2, eps"],
+        ),
+    ],
+    ids=["bad-argument", "unknown-name", "number-as-text", "one-bad-among-good"],
+)
+def test_bad_optimizer_settings_name_the_spec_key(optimizer: Any, expected: list[str]) -> None:
+    with pytest.raises(SpecError) as info:
+        make_optimizer({"optimizer": optimizer})
+    text = info.value.format()
+    for part in expected:
+        assert part in text
+
+
+def test_bad_grad_clip_is_a_spec_error() -> None:
+    with pytest.raises(SpecError, match="train.grad_clip: expected a positive number"):
+        make_optimizer({"optimizer": "adam", "grad_clip": -1.0})
+
+
+# ------------------------------------------------------------------------------- step and eval
+
+
+def test_train_step_is_a_donating_jitted_function_and_eval_is_pure() -> None:
+    model = tiny_model()
+    tx = make_optimizer(RUN, model.trainable_mask)
+    state = init_state(model.init, tx, seed=0)
+    data = tiny_data()
+    batch = {"x": jnp.asarray(data.x_train[:16]), "y": jnp.asarray(data.y_train[:16])}
+    first_w = np.asarray(state.params["h"]["w"]).copy()
+    old = state
+    step = make_train_step(model, tx)
+    state, metrics = step(state, batch)
+    assert old.params["h"]["w"].is_deleted()  # donated: updated in place
+    assert int(state.step) == 1
+    assert set(metrics) == {"loss", "accuracy"}
+    assert not np.array_equal(np.asarray(state.params["h"]["w"]), first_w)
+    evaluate = make_eval(model)
+    assert same_tree(evaluate(state.params, batch), evaluate(state.params, batch))  # no key: no noise
+
+
+# ------------------------------------------------------------------------------- checkpoints
+
+
+def interrupt_at(step: int) -> Callable[[StepInfo], None]:
+    def callback(info: StepInfo) -> None:
+        if info.step == step:
+            raise KeyboardInterrupt
+
+    return callback
+
+
+@pytest.mark.parametrize("stop", [7, 10, 16], ids=["mid-epoch", "epoch-end", "in-the-short-last-batch"])
+def test_a_run_interrupted_and_resumed_ends_with_the_same_params(tmp_path: Path, stop: int) -> None:
+    whole = run()
+    with pytest.raises(TrainingInterrupted) as info:
+        run(checkpoint_dir=tmp_path, on_step=interrupt_at(stop))
+    assert info.value.step == stop
+    assert info.value.checkpoint == str(tmp_path / f"step-{stop:08d}.msgpack")
+    assert "checkpoint saved to" in str(info.value) and "to resume" in str(info.value)
+    resumed = run(checkpoint_dir=tmp_path)
+    assert same_tree(resumed.params, whole.params)
+    assert resumed.history == whole.history
+    assert resumed.steps == whole.steps
+
+
+def test_ctrl_c_is_deferred_to_the_end_of_the_step(tmp_path: Path) -> None:
+    def press_ctrl_c(info: StepInfo) -> None:
+        if info.step == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted) as info:
+        run(checkpoint_dir=tmp_path, on_step=press_ctrl_c)
+    assert info.value.step == 5
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert list_checkpoints(tmp_path) == [tmp_path / "step-00000005.msgpack"]
+
+
+def test_a_finished_run_resumes_to_its_result_and_more_epochs_continue_it(tmp_path: Path) -> None:
+    first = run(checkpoint_dir=tmp_path)
+    again = run(checkpoint_dir=tmp_path)
+    assert same_tree(again.params, first.params) and again.history == first.history
+    longer = run(checkpoint_dir=tmp_path, epochs=4)
+    assert same_tree(longer.params, run(epochs=4).params)
+
+
+def test_a_checkpoint_of_another_run_is_refused_and_no_resume_starts_over(tmp_path: Path) -> None:
+    run(checkpoint_dir=tmp_path, epochs=1)
+    with pytest.raises(TrainingError, match=r"belongs to another run \(batch_size 16 there, 32 here"):
+        run(checkpoint_dir=tmp_path, epochs=1, batch_size=32)
+    fresh = run(checkpoint_dir=tmp_path, epochs=1, batch_size=32, resume=False)
+    assert fresh.steps == 5
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step-00000005.msgpack"]
+
+
+KILLED_RUN = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from test_train_loop import RUN, tiny_data, tiny_model
+from cellgraph.train import train
+
+def wait_for_the_kill(info):
+    if info.step == {stop}:
+        print("READY", flush=True)
+        time.sleep(120)
+
+train(tiny_model(), tiny_data(), **RUN, checkpoint_dir={folder!r}, checkpoint_every=4, on_step=wait_for_the_kill)
+print("FINISHED", flush=True)
+"""
+
+
+def test_a_run_killed_with_sigkill_resumes_from_its_checkpoint_to_the_same_params(tmp_path: Path) -> None:
+    folder = tmp_path / "ckpt"
+    script = KILLED_RUN.format(tests=str(TESTS), stop=14, folder=str(folder))
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            line = proc.stdout.readline() if proc.stdout else ""
+            if line.strip() != "READY":
+                proc.wait(timeout=60)
+                pytest.fail(
+                    f"the training subprocess did not reach step 14: {proc.stderr.read() if proc.stderr else ''}"
+                )
+            proc.send_signal(signal.SIGKILL)  # kill -9: no handler, no clean-up
+            assert proc.wait(timeout=60) == -signal.SIGKILL
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert list_checkpoints(folder) == [folder / "step-00000012.msgpack", folder / "step-00000008.msgpack"]
+    resumed = run(checkpoint_dir=folder)
+    whole = run()
+    assert same_tree(resumed.params, whole.params)
+    assert resumed.history == whole.history
+
+
+# ------------------------------------------------------------------------------- progress, curve
+
+
+def test_the_progress_bar_shows_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+    assert not wants_bar(True)  # pytest captures stderr: not a terminal
+    assert not wants_bar(False, Terminal())  # type: ignore[arg-type]
+    assert wants_bar(True, Terminal())  # type: ignore[arg-type]
+    with Progress(total=20, initial=5, enabled=True) as bar:
+        bar.advance(10)
+        bar.show(2, 3, {"loss": 0.25, "accuracy": 0.875, "kl": 1.0})
+    err = capsys.readouterr().err
+    assert "15/20" in err and "epoch 2/3" in err and "loss=0.25" in err and "accuracy=0.875" in err
+
+
+def test_the_training_curve_png_is_written_and_byte_identical(tmp_path: Path) -> None:
+    result = run(curve_png=tmp_path / "a.png")
+    plot_curve(result.history, tmp_path / "b.png")
+    a, b = (tmp_path / "a.png").read_bytes(), (tmp_path / "b.png").read_bytes()
+    assert a.startswith(b"\x89PNG\r\n\x1a\n")
+    assert a == b
+    assert b"Software" not in a and b"matplotlib" not in a.lower()
+
+
+# ------------------------------------------------------------------------------- the command line
+
+
+@pytest.fixture
+def train_double(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """`cellgraph train` trains the tiny model instead of compiling its spec; records the calls."""
+    import cellgraph.train as package
+
+    calls: list[dict[str, Any]] = []
+
+    def fake(graph: Any, **kwargs: Any) -> TrainResult:
+        calls.append(kwargs)
+        settings = {**RUN, **{k: v for k, v in kwargs.items() if v is not None}}
+        return train(tiny_model(), tiny_data(), **settings)
+
+    monkeypatch.setattr(package, "train", fake)
+    return calls
+
+
+def test_cli_train_json_prints_only_the_final_metrics(run_cli: Any, tiny_spec: Path, train_double: list) -> None:
+    result = run_cli("train", tiny_spec, "--epochs", "2", "--seed", "0", "--json")
+    assert result.code == 0, result.err
+    metrics = json.loads(result.out)
+    assert set(metrics) == {"loss", "accuracy"}
+    assert train_double[0]["epochs"] == 2 and train_double[0]["progress"] is False
+
+
+def test_cli_train_prints_a_summary_and_writes_the_curve(
+    run_cli: Any, tiny_spec: Path, tmp_path: Path, train_double: list
+) -> None:
+    curve = tmp_path / "curve.png"
+    result = run_cli("train", tiny_spec, "--epochs", "2", "--curve", curve)
+    assert result.code == 0, result.err
+    assert "2 epochs, 20 steps" in result.out and "test: accuracy" in result.out and f"wrote {curve}" in result.out
+    assert curve.exists()
+
+
+def test_cli_train_ctrl_c_saves_and_prints_the_resume_command(
+    run_cli: Any, tiny_spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cellgraph.train as package
+
+    def fake(graph: Any, **kwargs: Any) -> TrainResult:
+        return train(tiny_model(), tiny_data(), **{**RUN, **kwargs, "epochs": 3, "on_step": interrupt_at(4)})
+
+    monkeypatch.setattr(package, "train", fake)
+    folder = tmp_path / "ck"
+    result = run_cli("train", tiny_spec, "-p", "width=3", "--epochs", "3", "--checkpoint-dir", folder)
+    assert result.code == 130
+    assert f"interrupted at step 4 (epoch 1); checkpoint saved to {folder / 'step-00000004.msgpack'}" in result.err
+    assert f"resume: cellgraph train {tiny_spec} -p width=3 --epochs 3 --checkpoint-dir {folder}" in result.err
+
+
+def test_cli_train_reports_spec_errors_like_validate(run_cli: Any, bad_specs_dir: Path) -> None:
+    bad = sorted(bad_specs_dir.glob("*.yaml"))[0]
+    validate = run_cli("validate", bad)
+    trained = run_cli("train", bad)
+    assert trained.code == validate.code == 1
+    assert trained.err == validate.err
+
+
+def test_cli_train_runs_the_compiled_mushroom_spec_end_to_end(run_cli: Any) -> None:
+    """The one test through the real compiler and data loader: a narrow mushroom MLP, one epoch."""
+    from conftest import EXAMPLES
+
+    spec = EXAMPLES / "mushroom.yaml"
+    result = run_cli("train", spec, "-p", "width=8", "-p", "depth=1", "--epochs", "1", "--json")
+    assert result.code == 0, result.err
+    metrics = json.loads(result.out)
+    assert set(metrics) == {"accuracy", "loss"}
+    assert metrics["accuracy"] > 0.8
