@@ -264,7 +264,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             steps=args.steps,
             seed=args.seed,
-            checkpoint_dir=args.checkpoint_dir,
+            checkpoint_dir=args.checkpoint_dir or _default_run_dir(args, graph),
             checkpoint_every=args.checkpoint_every,
             resume=args.resume,
             progress=not args.json,
@@ -276,7 +276,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except TrainingInterrupted as stop:
         where = f"cellgraph: interrupted at step {stop.step} (epoch {stop.epoch})"
         if stop.checkpoint is None:
-            print(f"{where}; no checkpoint kept (add --checkpoint-dir DIR to make the run resumable)", file=sys.stderr)
+            print(f"{where}; no checkpoint was due yet, so a new run starts over", file=sys.stderr)
         else:
             print(f"{where}; checkpoint saved to {stop.checkpoint}", file=sys.stderr)
             print(f"  resume: {_resume_command(args)}", file=sys.stderr)
@@ -292,6 +292,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.curve:
         print(f"wrote {args.curve}")
     return 0
+
+
+def _default_run_dir(args: argparse.Namespace, graph: Any) -> str:
+    """Where a run keeps its checkpoints unless told: one folder per spec text and settings, so
+    running the same command again resumes (or returns at once when it had finished)."""
+    import hashlib
+
+    spec = graph.graph["spec"]
+    key = json.dumps([spec.source, sorted(args.param), args.epochs, args.steps, args.seed])
+    return str(Path(".cellgraph") / "runs" / f"{spec.name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}")
 
 
 def _metric_order(item: tuple[str, float]) -> tuple[bool, str]:
@@ -314,7 +324,8 @@ def _resume_command(args: argparse.Namespace) -> str:
     ):
         if value is not None:
             argv += [flag, str(value)]
-    argv += ["--checkpoint-dir", str(args.checkpoint_dir)]
+    if args.checkpoint_dir:  # the default folder follows from the command itself
+        argv += ["--checkpoint-dir", str(args.checkpoint_dir)]
     if args.json:
         argv.append("--json")
     return shlex.join(argv)
@@ -384,7 +395,12 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=None, metavar="N", help="passes over the data (default: the spec's)")
     t.add_argument("--steps", type=int, default=None, metavar="N", help="training steps instead of epochs")
     t.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (default: the spec's)")
-    t.add_argument("--checkpoint-dir", default=None, metavar="DIR", help="save checkpoints here; resume from them")
+    t.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        metavar="DIR",
+        help="save checkpoints here and resume from them (default: .cellgraph/runs/NAME-HASH, one per spec and settings)",
+    )
     t.add_argument("--checkpoint-every", type=int, default=None, metavar="N", help="save every N steps")
     t.add_argument("--no-resume", dest="resume", action="store_false", help="start over even if DIR holds a checkpoint")
     t.add_argument("--curve", default=None, metavar="FILE", help="write the training curve (PNG)")
