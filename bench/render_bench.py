@@ -19,7 +19,6 @@ Measures, as a user would meet them:
 from __future__ import annotations
 
 import argparse
-import platform
 import re
 import statistics
 import subprocess
@@ -28,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from validate_bench import _cores, _cpu_model  # the same machine description as the Validation section
+from benchdoc import machine_rows, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = ".venv/bin/python bench/render_bench.py --write docs/benchmarks.md"
@@ -173,30 +172,10 @@ def to_markdown(r: dict[str, object]) -> str:
             "",
             f"After `cellgraph render` (exit status {status}) in a fresh interpreter, JAX, Flax and Optax are {jax}.",
             "",
-            "| machine | |",
-            "| --- | --- |",
-            f"| CPU | {_cpu_model()} |",
-            f"| cores | {_cores()} |",
-            f"| Python | {platform.python_version()} ({platform.python_implementation()}, {platform.machine()}) |",
-            f"| Graphviz | {r['graphviz']} |",
-            f"| OS | {platform.system()} {platform.release()} |",
+            *machine_rows(Graphviz=str(r["graphviz"])),
             "",
         ]
     )
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace the Rendering section of ``path`` (or append it), keeping the other sections."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == HEADING), None)
-    if start is None:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        rest = "".join(lines[end:])
-        text = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
-    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     section = to_markdown(measure())
     print(section)
     if args.write:
-        write_section(args.write, section)
+        write_section(args.write, HEADING, section)
         print(f"wrote {args.write}")
     return 0
 

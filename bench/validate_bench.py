@@ -16,14 +16,14 @@ a merge by sum, a repeated group with residual skips and a recurrent tail):
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchdoc import machine_rows, write_section
 
 COMMAND = ".venv/bin/python bench/validate_bench.py --write docs/benchmarks.md"
 TARGET_S = 0.1
@@ -84,21 +84,6 @@ def _median_run(argv: list[str], runs: int) -> float:
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _cores() -> str:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{usable} usable of {os.cpu_count()}"
 
 
 def measure(runs: int = 20, startup_runs: int = 10) -> dict[str, object]:
@@ -178,29 +163,10 @@ def to_markdown(r: dict[str, object]) -> str:
             f"After `cellgraph validate` (exit status {r['validate_status']}) in a fresh interpreter, JAX, Flax and "
             f"Optax are {jax}.",
             "",
-            "| machine | |",
-            "| --- | --- |",
-            f"| CPU | {_cpu_model()} |",
-            f"| cores | {_cores()} |",
-            f"| Python | {platform.python_version()} ({platform.python_implementation()}, {platform.machine()}) |",
-            f"| OS | {platform.system()} {platform.release()} |",
+            *machine_rows(),
             "",
         ]
     )
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace the Validation section of ``path`` (or add it), keeping any other sections."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == HEADING), None)
-    if start is None:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        rest = "".join(lines[end:])
-        text = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
-    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     section = to_markdown(measure(args.runs))
     print(section)
     if args.write:
-        write_section(args.write, section)
+        write_section(args.write, HEADING, section)
         print(f"wrote {args.write}")
     return 0
 

@@ -164,15 +164,6 @@ def _arc(a: tuple[float, float], b: tuple[float, float], tb: bool) -> str:
     return " ".join(f"{_num(round(x, 2))},{_num(round(y, 2))}" for x, y in points)
 
 
-def _text(node_id: str, x: float, y: float, text: str, size: float, colour: str, width: float | None = None) -> str:
-    """A text node; with ``width`` it is left-aligned in a box of that many points."""
-    attrs: dict[str, object] = {"shape": "plaintext", "fontname": FONT, "fontsize": _num(size), "fontcolor": colour}
-    if width is None:
-        return _node(node_id, x, y, label=text, **attrs)
-    attrs |= {"fixedsize": "true", "width": _inches(width), "height": _inches(size * 1.4)}
-    return _node(node_id, x + width / 2, y, label=Raw(quote(text)[:-1] + '\\l"'), **attrs)
-
-
 class Raw(str):
     """An attribute value already written as DOT (not quoted again)."""
 
@@ -186,62 +177,16 @@ def cells_dot(layout: Layout, settings: DrawSettings, name: str, caption: str) -
     """The cells view as DOT text for ``neato -n2``."""
     theme = THEME[settings.theme]
     frame = _Frame(layout, settings.direction)
-    at = {c.id: frame(c.x, c.y) for c in layout.cells}
-    lines = [
-        f"graph {quote(name)} {{",
-        f"  graph {_attrs(splines='line', outputorder='edgesfirst', bgcolor=theme.background, pad='0.1')}",
-        f"  edge {_attrs(dir='none', color=theme.ink, penwidth=LINE_WIDTH)}",
-    ]
-    for cell in layout.cells:
-        lines.extend(_cell_nodes(cell, *at[cell.id], theme, tb=frame.tb))
-    for k, (x, y) in enumerate(layout.dots):
-        px, py = frame(x, y)
-        lines.append(
-            _node(
-                f"~dot{k}",
-                px,
-                py,
-                shape="circle",
-                label="",
-                fixedsize="true",
-                width=_inches(2.2),
-                style="filled",
-                color=theme.muted,
-                fillcolor=theme.muted,
-                penwidth=0,
-            )
-        )
-    for k, note in enumerate(layout.notes):
-        px, py = frame(note.x, note.y)
-        lines.append(_text(f"~note{k}", px, py, note.text, LABEL_SIZE, theme.muted))
+    nodes, edges = place_layout(layout, theme, MARGIN, MARGIN, "", settings.direction)
+    lines = [*graph_header(name, theme), *nodes]
     top = frame.height + MARGIN
     if caption:
-        lines.append(_text("~title", MARGIN + frame.width / 2, top + 0.85 * PITCH, caption, TITLE_SIZE, theme.ink))
-    if settings.legend:
-        lines.extend(_legend(layout.types, MARGIN + frame.width + 1.4 * PITCH, top, theme))
-    for line in layout.lines:
-        a, b = quote(line.a), quote(line.b)
-        if line.style == "arc":
-            lines.append(f"  {a} -- {b} {_attrs(pos=_arc(at[line.a], at[line.b], frame.tb))}")
-        elif line.style == "double":
-            lines.append(f"  {a} -- {b} {_attrs(color=f'{theme.ink}:invis:{theme.ink}')}")
-        else:
-            lines.append(f"  {a} -- {b}")
+        lines.append(text_node("~title", MARGIN + frame.width / 2, top + 0.85 * PITCH, caption, TITLE_SIZE, theme.ink))
+    if settings.legend:  # the first row level with the network's top cells
+        lines.extend(legend_nodes(layout.types, MARGIN + frame.width + 1.4 * PITCH, top + RADIUS, theme))
+    lines.extend(edges)
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def _legend(types: Iterable[str], x: float, top: float, theme: Theme) -> list[str]:
-    out = []
-    for k, t in enumerate(legend_types(types)):
-        y = top - k * LEGEND_ROW  # the first row level with the network's top cells
-        cell = DrawnCell(f"~legend:{t}", "~legend", k, t, 0, 0)
-        out.extend(_cell_nodes(cell, x, y, theme))
-        label = CELLS[t].label
-        # Graphviz keeps ~8 pt of margin a side; 8 more leave room for a browser's wider font
-        width = text_width(label, LABEL_SIZE + 1) + 24
-        out.append(_text(f"~legend:{t}~text", x + 1.25 * RADIUS, y, label, LABEL_SIZE + 1, theme.ink, width=width))
-    return out
 
 
 # ------------------------------------------------------------------- many layouts in one drawing
@@ -289,7 +234,7 @@ def place_layout(
             )
         )
     for k, note in enumerate(layout.notes):
-        nodes.append(_text(f"{prefix}~note{k}", *at(note.x, note.y), note.text, LABEL_SIZE, theme.muted))
+        nodes.append(text_node(f"{prefix}~note{k}", *at(note.x, note.y), note.text, LABEL_SIZE, theme.muted))
     edges: list[str] = []
     for line in layout.lines:
         a, b = quote(prefix + line.a), quote(prefix + line.b)
@@ -310,21 +255,22 @@ def legend_nodes(
     *,
     size: float = LABEL_SIZE + 1,
     row: float = LEGEND_ROW,
-    label_width: float = 150.0,
+    label_width: float | None = None,
 ) -> list[str]:
     """A legend's nodes: one row per cell type (chart order), the cell at full size, its label right of it.
 
     ``x`` is the centre of the legend's cells and ``top`` the top edge of its first cell, in
     points; ``size`` is the labels' font size and ``row`` the distance between rows. The defaults
-    give the legend :func:`cells_dot` draws.
+    give the legend :func:`cells_dot` draws; without ``label_width`` each label's box fits its
+    text (Graphviz keeps ~8 pt of margin a side; 8 more leave room for a browser's wider font).
     """
     out = []
     for k, t in enumerate(legend_types(types)):
         y = top - RADIUS - k * row
+        label = CELLS[t].label
+        width = label_width if label_width is not None else text_width(label, size) + 24
         out.extend(_cell_nodes(DrawnCell(f"~legend:{t}", "~legend", k, t, 0, 0), x, y, theme))
-        out.append(
-            text_node(f"~legend:{t}~text", x + 1.25 * RADIUS, y, CELLS[t].label, size, theme.ink, width=label_width)
-        )
+        out.append(text_node(f"~legend:{t}~text", x + 1.25 * RADIUS, y, label, size, theme.ink, width=width))
     return out
 
 
