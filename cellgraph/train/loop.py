@@ -37,17 +37,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import jax
-import networkx as nx
 import numpy as np
 
-from ..graph.rules import TRAIN_KEYS
 from ..typedefs import Params
 from .checkpoint import checkpoint_path, list_checkpoints, load_latest, save_checkpoint
 from .optim import describe_optimizer, make_optimizer
 from .progress import Progress, wants_bar
+from .setup import DatasetLike, resolve, rows, settings, splits
 from .state import TrainingError, TrainingInterrupted, TrainState, init_state, is_alive, nonfinite
 from .step import Metrics, ModelLike, make_indexed_eval, make_indexed_step
 
@@ -61,15 +60,6 @@ CHECKPOINT_SECONDS: Final = 30.0
 """Without ``checkpoint_every``: the least time between two end-of-epoch checkpoints."""
 EVAL_ROWS: Final = 8192
 """Evaluation runs on chunks of at most this many examples (exact for mean metrics)."""
-
-
-class DatasetLike(Protocol):
-    """What training reads of a data set (``cellgraph.data.Dataset`` has it)."""
-
-    x_train: Any
-    y_train: Any
-    x_test: Any
-    y_test: Any
 
 
 @dataclass(frozen=True)
@@ -193,13 +183,13 @@ def train(
     >>> result = train("specs/examples/mushroom.yaml", epochs=2, progress=False)  # doctest: +SKIP
     >>> result.metrics["accuracy"]  # doctest: +SKIP
     """
-    model, spec, data = _resolve(model, data, params_override)
+    model, spec, data = resolve(model, data, params_override)
     rule = spec.train.get("rule", "backprop") if spec is not None else "backprop"
     if rule != "backprop":  # the network's own rule (perceptron, least squares, ...)
         from .rules.dispatch import train_by_rule
 
         return train_by_rule(model, spec.train, data, seed=seed, epochs=epochs)
-    cfg = _settings(
+    cfg = settings(
         spec.train if spec is not None else {},
         epochs=epochs,
         steps=steps,
@@ -208,8 +198,8 @@ def train(
         optimizer=optimizer,
         grad_clip=grad_clip,
     )
-    train_set, test_set = _splits(data)
-    plan = _Plan.make(_rows(train_set), cfg["batch_size"], cfg["epochs"], cfg["steps"], drop_remainder)
+    train_set, test_set = splits(data)
+    plan = _Plan.make(rows(train_set), cfg["batch_size"], cfg["epochs"], cfg["steps"], drop_remainder)
     located = spec.loc if spec is not None and optimizer is None and grad_clip is None else None
     tx = make_optimizer(cfg, getattr(model, "trainable_mask", None), loc=located)
     fingerprint = {
@@ -250,7 +240,7 @@ class _Run:
         self.state = init_state(model.init, tx, seed)
         self.train_dev = jax.device_put(train_set)
         self.test_dev = jax.device_put(test_set) if test_set is not None else None
-        self.n_test = _rows(test_set) if test_set is not None else 0
+        self.n_test = rows(test_set) if test_set is not None else 0
         self.step = 0
         self.history: list[dict[str, float]] = []
         self.sums: dict[str, float] = {}  # this epoch's metric * batch size, summed in step order
@@ -503,82 +493,3 @@ def _deferred_sigint() -> Iterator[Callable[[], bool]]:
         yield lambda: hit[0]
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def _settings(spec_train: Mapping[str, Any], **given: Any) -> dict[str, Any]:
-    """The run's settings: arguments over the spec's ``train:`` block over the defaults."""
-    cfg = {k: o.default for k, o in TRAIN_KEYS.items()}
-    cfg.update(spec_train)
-    if given["epochs"] is not None and given["steps"] is not None:
-        raise TrainingError("give epochs or steps, not both")
-    if given["steps"] is not None:
-        cfg["epochs"] = None
-    elif given["epochs"] is not None or "steps" not in spec_train:
-        cfg["steps"] = None
-    cfg.update({k: v for k, v in given.items() if v is not None})
-    if cfg.get("rule", "backprop") != "backprop":
-        raise TrainingError(
-            f"train.rule {cfg['rule']!r}: this loop trains by backprop; the rule's own trainer is not available here"
-        )
-    for key, low in (("epochs", 1), ("steps", 1), ("batch_size", 1), ("seed", 0)):
-        value = cfg.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
-            raise TrainingError(f"{key} must be an integer >= {low}, got {value!r}")
-    return cfg
-
-
-def _resolve(target: Any, data: DatasetLike | None, overrides: Mapping[str, Any] | None) -> tuple[Any, Any, Any]:
-    """(model, spec or None, data set) from whatever ``train`` was given."""
-    if callable(getattr(target, "init", None)) and callable(getattr(target, "loss", None)):
-        if overrides:
-            raise TrainingError("params_override applies to a spec file; this model is compiled already")
-        model, graph = target, getattr(target, "graph", None)
-    else:
-        graph = _graph_of(target, overrides)
-        from ..compiler import compile as compile_graph  # the compiler: heavy, and only needed here
-
-        model = compile_graph(graph)
-    spec = graph.graph.get("spec") if isinstance(graph, nx.DiGraph) else None
-    if data is None:
-        if spec is None or not spec.data:
-            raise TrainingError("no data to train on: pass data=..., or give the spec a `data:` block")
-        from ..data import load_dataset
-
-        folder = Path(spec.file).parent if spec.file and Path(spec.file).exists() else None
-        data = load_dataset(spec.data, folder)
-    return model, spec, data
-
-
-def _graph_of(target: Any, overrides: Mapping[str, Any] | None) -> nx.DiGraph:
-    from ..graph import build_graph, load_graph
-    from ..spec.model import Spec
-
-    if isinstance(target, nx.DiGraph):
-        return target
-    if isinstance(target, Spec):
-        return build_graph(target)
-    if isinstance(target, str | os.PathLike):
-        return load_graph(target, overrides)
-    raise TrainingError(f"cannot train a {type(target).__name__}: give a compiled model, a Spec or a spec file")
-
-
-def _splits(data: DatasetLike) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """{"x", "y"} trees of the training and test splits (``y`` absent when unsupervised)."""
-
-    def split(x: Any, y: Any, name: str) -> dict[str, Any] | None:
-        if x is None:
-            return None
-        tree = {"x": x} if y is None else {"x": x, "y": y}
-        sizes = {np.shape(leaf)[0] if np.ndim(leaf) else 0 for leaf in jax.tree.leaves(tree)}
-        if len(sizes) != 1:
-            raise TrainingError(f"the {name} split's arrays differ in length: {sorted(sizes)}")
-        return tree if sizes != {0} else None
-
-    train_set = split(data.x_train, data.y_train, "training")
-    if train_set is None:
-        raise TrainingError("the training split is empty")
-    return train_set, split(getattr(data, "x_test", None), getattr(data, "y_test", None), "test")
-
-
-def _rows(tree: Mapping[str, Any]) -> int:
-    return int(np.shape(jax.tree.leaves(tree)[0])[0])
