@@ -232,7 +232,7 @@ def _apply_convolution(params, x, skips, info, lead, key, train):  # noqa: ANN00
 # --------------------------------------------------------------------------------- recurrent
 
 
-_GATES: Final = {"recurrent": 1, "memory": 4, "gated_memory": 3}
+GATES: Final = {"recurrent": 1, "memory": 4, "gated_memory": 3}  # weight blocks per recurrent type
 _SCANS: Final = {"recurrent": ops.scan_rnn, "memory": ops.scan_lstm, "gated_memory": ops.scan_gru}
 
 
@@ -241,7 +241,7 @@ def _init_recurrent(key: Array, info: NodeInfo) -> dict[str, Array]:
         raise CompileError(
             f"group '{info.name}': external memory (memory with `slots:`) compiles with the NTM/DNC work, not yet"
         )
-    gates, n = _GATES[info.type], info.out_shape[0]
+    gates, n = GATES[info.type], info.out_shape[0]
     n_in = math.prod(info.in_shape) if info.in_shape is not None else 0
     k1, k2 = jax.random.split(key)
     w_in = _initializer(info.options, "glorot_uniform")(k1, (n_in, gates * n))

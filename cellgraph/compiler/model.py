@@ -26,6 +26,7 @@ from ..spec.compose import load_spec
 from ..spec.model import Spec
 from .cells import CELL_FNS, CompileError, NodeInfo, corrupt
 from .losses import make_loss
+from .stepwise import delayed_inputs, init_delayed, make_stepwise_forward
 
 Array = jax.Array
 Params = dict[str, dict[str, Array]]
@@ -86,14 +87,9 @@ def _merge(values: list[Array], mode: str, lead: int) -> Array:
 
 
 def _check_compilable(graph: nx.DiGraph) -> None:
-    for u, v, e in graph.edges(data=True):
+    for _, _, e in graph.edges(data=True):
         if e["kind"] == "symmetric":
             continue  # used by the energy-based rules, not by a forward pass
-        if e["delay"] or e["feedback"]:
-            raise CompileError(
-                f"{e['loc']}: {e['path']}: the edge {u} -> {v} carries a value to the next time step; "
-                "step-wise execution of such graphs arrives with the reservoir and memory networks"
-            )
         if e["kind"] in ("routing", "attention"):
             raise CompileError(f"{e['loc']}: {e['path']}: {e['kind']} connections compile in a later release")
 
@@ -167,6 +163,29 @@ def compile_graph(graph: nx.DiGraph) -> Model:
     def trainable_mask(params: Params) -> Any:
         flags = {n: bool(graph.nodes[n]["trainable"]) for n in params}
         return {n: jax.tree_util.tree_map(lambda _, f=flags[n]: f, p) for n, p in params.items()}
+
+    delayed = delayed_inputs(graph)
+    if any(delayed.values()):  # values cross time steps between groups: one scan over the graph
+        forward = make_stepwise_forward(
+            graph,
+            order,
+            preds,
+            skips,
+            infos,
+            sources,
+            delayed,
+            _merge,
+            lambda n: _merge_mode(graph, n, preds[n]),
+            lambda inputs: _feed(inputs, sources),
+        )
+        layer_init = init
+
+        def init(key: Array) -> Params:  # noqa: F811 - the delayed edges' matrices join the groups'
+            k1, k2 = jax.random.split(key)
+            params = layer_init(k1)
+            for n, extra in init_delayed(k2, graph, delayed).items():
+                params[n] = {**params.get(n, {}), **extra}
+            return params
 
     loss = make_loss(graph, forward, sources, outputs)
     return Model(graph, init, apply, forward, loss, trainable_mask, sources, outputs)

@@ -91,50 +91,63 @@ def upsample(x: jax.Array, factor: tuple[int, ...]) -> jax.Array:
 # gates. This is what makes a compiled recurrent layer competitive with cuDNN-style kernels.
 
 
-def scan_rnn(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
-    """proj: (time, batch, n) input projections (bias included) -> hidden states (time, batch, n)."""
-
-    def step(h: jax.Array, p: jax.Array) -> tuple[jax.Array, jax.Array]:
-        h = act(p + h @ w_rec)
-        return h, h
-
-    h0 = jnp.zeros(proj.shape[1:], proj.dtype)
-    return lax.scan(step, h0, proj)[1]
+def rnn_step(p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
+    """One step of a plain recurrent layer: h' = act(p + h U), p = x W + b."""
+    return act(p + h @ w_rec)
 
 
-def scan_lstm(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
-    """proj: (time, batch, 4n), gates ordered input, forget, cell, output -> h (time, batch, n)."""
-    n = w_rec.shape[0]
-
-    def step(carry: tuple[jax.Array, jax.Array], p: jax.Array) -> tuple[tuple[jax.Array, jax.Array], jax.Array]:
-        h, c = carry
-        z = p + h @ w_rec  # (batch, 4n): all four gates in one matmul
-        i, f, g, o = jnp.split(z, 4, axis=-1)
-        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * act(g)
-        h = jax.nn.sigmoid(o) * act(c)
-        return (h, c), h
-
-    zeros = jnp.zeros((proj.shape[1], n), proj.dtype)
-    return lax.scan(step, (zeros, zeros), proj)[1]
+def lstm_step(
+    p: jax.Array, state: tuple[jax.Array, jax.Array], w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]
+) -> tuple[jax.Array, jax.Array]:
+    """One LSTM step; p = x W + b with the gates ordered input, forget, cell, output."""
+    h, c = state
+    z = p + h @ w_rec  # (batch, 4n): all four gates in one matmul
+    i, f, g, o = jnp.split(z, 4, axis=-1)
+    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * act(g)
+    return jax.nn.sigmoid(o) * act(c), c
 
 
-def scan_gru(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
-    """proj: (time, batch, 3n), gates ordered update, reset, candidate -> h (time, batch, n).
+def gru_step(p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
+    """One GRU step; p = x W + b with the gates ordered update, reset, candidate.
 
     The reset gate scales the recurrent part of the candidate (h U_h), the variant cuDNN and
     PyTorch use, which lets all three recurrent products share one matmul.
     """
-    n = w_rec.shape[0]
+    pz, pr, ph = jnp.split(p, 3, axis=-1)
+    rz, rr, rh = jnp.split(h @ w_rec, 3, axis=-1)
+    z = jax.nn.sigmoid(pz + rz)
+    r = jax.nn.sigmoid(pr + rr)
+    return (1.0 - z) * h + z * act(ph + r * rh)
+
+
+def scan_rnn(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
+    """proj: (time, batch, n) input projections (bias included) -> hidden states (time, batch, n)."""
 
     def step(h: jax.Array, p: jax.Array) -> tuple[jax.Array, jax.Array]:
-        r_all = h @ w_rec  # (batch, 3n)
-        pz, pr, ph = jnp.split(p, 3, axis=-1)
-        rz, rr, rh = jnp.split(r_all, 3, axis=-1)
-        z = jax.nn.sigmoid(pz + rz)
-        r = jax.nn.sigmoid(pr + rr)
-        cand = act(ph + r * rh)
-        h = (1.0 - z) * h + z * cand
+        h = rnn_step(p, h, w_rec, act)
         return h, h
 
-    h0 = jnp.zeros((proj.shape[1], n), proj.dtype)
+    h0 = jnp.zeros((proj.shape[1], w_rec.shape[0]), proj.dtype)
+    return lax.scan(step, h0, proj)[1]
+
+
+def scan_lstm(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
+    """proj: (time, batch, 4n) -> h (time, batch, n)."""
+
+    def step(state: tuple[jax.Array, jax.Array], p: jax.Array) -> tuple[tuple[jax.Array, jax.Array], jax.Array]:
+        state = lstm_step(p, state, w_rec, act)
+        return state, state[0]
+
+    zeros = jnp.zeros((proj.shape[1], w_rec.shape[0]), proj.dtype)
+    return lax.scan(step, (zeros, zeros), proj)[1]
+
+
+def scan_gru(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
+    """proj: (time, batch, 3n) -> h (time, batch, n)."""
+
+    def step(h: jax.Array, p: jax.Array) -> tuple[jax.Array, jax.Array]:
+        h = gru_step(p, h, w_rec, act)
+        return h, h
+
+    h0 = jnp.zeros((proj.shape[1], w_rec.shape[0]), proj.dtype)
     return lax.scan(step, h0, proj)[1]

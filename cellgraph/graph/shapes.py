@@ -174,8 +174,12 @@ def count_params(graph: nx.DiGraph, limits: Limits) -> dict[str, Any]:
             continue  # a copy or a weighted read: no weights of its own
         if e["kind"] == "symmetric" and u == v:
             edge_params[(u, v)] = numel(su) * (numel(su) - 1) // 2  # symmetric, zero diagonal: free values
-        elif e["kind"] == "symmetric" or e["delay"] or e["feedback"]:
+        elif e["kind"] == "symmetric":
             edge_params[(u, v)] = numel(su) * numel(sv)
+        elif e["delay"] or e["feedback"]:  # its own matrix, into every gate of a gated target
+            gated = graph.nodes[v]["options"].get("slots") is None
+            gates = {"memory": 4, "gated_memory": 3}.get(graph.nodes[v]["type"], 1) if gated else 1
+            edge_params[(u, v)] = numel(su) * gates * numel(sv)
     for (u, v), n in edge_params.items():
         graph.edges[u, v]["params"] = n
     trainable = fixed = 0
