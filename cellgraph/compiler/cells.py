@@ -250,6 +250,8 @@ def _init_recurrent(key: Array, info: NodeInfo) -> dict[str, Array]:
     bias = jnp.zeros((gates * n,), jnp.float32)
     if info.type == "memory":  # forget gate starts open (Gers et al. 2000): bias 1
         bias = bias.at[n : 2 * n].set(1.0)
+    if info.type == "gated_memory":  # the update gate starts mostly closed, so the state is kept:
+        bias = bias.at[:n].set(-1.0)  # z = sigmoid(-1) ~ 0.27 (with 0 the state halves every step)
     params = {"w_in": w_in, "w_rec": w_rec}
     if info.options.get("use_bias", True):
         params["bias"] = bias

@@ -181,9 +181,12 @@ def _supervised_metrics(
         )
         pred = _classify(out, act).reshape(-1)
         metrics["accuracy"] = (pred == labels.astype(pred.dtype)).mean()
-    if not classification:
+    if not classification or out.shape[-1] == 1:
+        # errors need targets shaped like the output: regression, or one unit per example or
+        # step (a sigmoid probability, a step output), where they are asked for by name
         err = out - _labels_like(y, out)
-        metrics["mse"] = jnp.square(err).mean()
+        if not classification or "mse" in wanted:
+            metrics["mse"] = jnp.square(err).mean()
         if "mae" in wanted:
             metrics["mae"] = jnp.abs(err).mean()
         if "rmse" in wanted:

@@ -395,7 +395,4 @@ TRAIN_KEYS: Final[dict[str, Option]] = {
         None,
         "absolute error under which a prediction counts as right (metric within_tolerance)",
     ),
-    "window": Option(
-        IntRange(1, 1_000_000), None, "time steps per training sequence (truncated backprop through time)"
-    ),
 }

@@ -76,7 +76,9 @@ def init_state(init: Callable[[Key], Params], tx: optax.GradientTransformation, 
     """
     init_key, rng = jax.random.split(jax.random.key(seed))
     params = init(init_key)
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), rng=rng)
+    # the step donates its state, so no two leaves may share a buffer (optax's lbfgs shares some)
+    opt_state = jax.tree.map(jnp.copy, tx.init(params))
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state, rng=rng)
 
 
 def is_alive(state: TrainState) -> bool:
