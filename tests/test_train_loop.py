@@ -443,3 +443,41 @@ def test_cli_train_runs_the_compiled_mushroom_spec_end_to_end(run_cli: Any) -> N
     metrics = json.loads(result.out)
     assert set(metrics) == {"accuracy", "loss"}
     assert metrics["accuracy"] > 0.8
+
+
+def test_learning_rate_schedule_by_name() -> None:
+    """`learning_rate: {schedule: cosine_decay, ...}` becomes the optax schedule."""
+    import optax
+
+    from cellgraph.train import make_optimizer
+
+    cfg = {
+        "optimizer": {
+            "name": "sgd",
+            "learning_rate": {"schedule": "cosine_decay", "init_value": 1.0, "decay_steps": 10},
+        }
+    }
+    tx = make_optimizer(cfg)
+    params = {"w": jnp.ones(())}
+    state = tx.init(params)
+    sizes = []
+    for _ in range(3):
+        updates, state = tx.update({"w": jnp.ones(())}, state, params)
+        sizes.append(float(-updates["w"]))
+    expected = [float(optax.cosine_decay_schedule(1.0, 10)(k)) for k in range(3)]
+    assert sizes == pytest.approx(expected)
+    assert sizes[0] > sizes[2]
+
+
+def test_unknown_schedule_is_a_located_spec_error(tmp_path: Path) -> None:
+    from cellgraph import SpecError, load_graph
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "cellgraph: 1\nname: s\ncells:\n  x: {type: input, size: 2}\n  y: {type: output, size: 1}\n"
+        "edges: [x -> y]\ntrain:\n  optimizer: {name: adam, learning_rate: {schedule: cosine, init_value: 0.1}}\n"
+    )
+    with pytest.raises(
+        SpecError, match=r"s.yaml:8:\d+: train.optimizer.learning_rate.schedule: unknown optax schedule 'cosine'"
+    ):
+        load_graph(spec)

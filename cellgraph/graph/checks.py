@@ -15,7 +15,7 @@ from ..errors import Problems, did_you_mean, known_list
 from ..options import check_options
 from ..spec.load import format_path
 from ..spec.model import Spec
-from .rules import LOSSES, METRICS, OPTIMIZERS, RULES, TRAIN_KEYS
+from .rules import LOSSES, METRICS, OPTIMIZERS, RULES, SCHEDULES, TRAIN_KEYS
 
 
 def forward_graph(graph: nx.DiGraph) -> nx.DiGraph:
@@ -251,12 +251,22 @@ def _check_optimizer(spec: Spec, opt: Any, problems: Problems) -> None:
         return
     if isinstance(opt, dict):
         for key, value in opt.items():
+            if isinstance(value, dict) and "schedule" in value:  # a learning-rate schedule
+                kind = value["schedule"]
+                if kind not in SCHEDULES:
+                    problems.add(
+                        spec.loc((*path, key, "schedule")),
+                        f"train.optimizer.{key}.schedule",
+                        f"unknown optax schedule {kind!r}{did_you_mean(str(kind), SCHEDULES)}",
+                        "schedules: " + ", ".join(SCHEDULES),
+                    )
+                continue
             if key != "name" and not isinstance(value, int | float | str | bool | None):
                 problems.add(
                     spec.loc((*path, key)),
                     f"train.optimizer.{key}",
-                    "optimizer arguments are numbers, text or booleans",
-                    f"e.g. `{key}: 0.001`",
+                    "optimizer arguments are numbers, text, booleans or a schedule",
+                    f"e.g. `{key}: 0.001`, or `{key}: {{schedule: cosine_decay, init_value: 0.001, decay_steps: 1000}}`",
                 )
 
 

@@ -379,6 +379,12 @@ OPTIMIZERS: Final = (
     "yogi",
 )
 
+SCHEDULES: Final = (
+    # optax's learning-rate schedules (optax/schedules), usable as `learning_rate: {schedule: ...}`
+    "constant", "linear", "cosine_decay", "exponential_decay", "polynomial", "piecewise_constant",
+    "warmup_cosine_decay", "warmup_exponential_decay", "cosine_onecycle", "linear_onecycle",
+)  # fmt: skip
+
 TRAIN_KEYS: Final[dict[str, Option]] = {
     "rule": Option(Choice(tuple(RULES)), "backprop", "how the network learns"),
     "target": Option(Name(), None, "the output group the loss applies to (default: every output group)"),

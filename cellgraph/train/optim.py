@@ -144,6 +144,7 @@ def make_optimizer(
     """
     where = loc or (lambda path: UNKNOWN_LOC)
     name, kwargs = parse_optimizer(train, loc)
+    kwargs = {k: _schedule(v, ("train", "optimizer", k), where) if _is_schedule(v) else v for k, v in kwargs.items()}
     try:
         tx: optax.GradientTransformation = getattr(optax, name)(**kwargs)
     except (TypeError, ValueError) as err:
@@ -171,6 +172,33 @@ def make_optimizer(
 
         return optax.partition({_TRAIN: tx, _FROZEN: optax.set_to_zero()}, labels)
     return optax.with_extra_args_support(tx)
+
+
+def _is_schedule(value: Any) -> bool:
+    return isinstance(value, Mapping) and "schedule" in value
+
+
+def _schedule(value: Mapping[str, Any], path: tuple[str, ...], where: Locate) -> optax.Schedule:
+    """``{schedule: cosine_decay, init_value: 3e-3, decay_steps: 1500}`` -> the optax schedule."""
+    kind = str(value["schedule"])
+    fn = getattr(optax, f"{kind}_schedule", None) or getattr(optax, kind, None)
+    args = {str(k): v for k, v in value.items() if k != "schedule"}
+    if not callable(fn):
+        raise spec_error(
+            where((*path, "schedule")),
+            ".".join((*path, "schedule")),
+            f"optax has no schedule {kind!r}",
+            "see `cellgraph schema` for the schedules",
+        )
+    try:
+        return fn(**args)
+    except (TypeError, ValueError) as err:
+        raise spec_error(
+            where(path),
+            ".".join(path),
+            f"optax schedule {kind!r}: {err}",
+            f"check the arguments of optax.{fn.__name__}",
+        ) from err
 
 
 def describe_optimizer(train: Mapping[str, Any]) -> dict[str, Any]:
