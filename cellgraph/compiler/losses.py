@@ -176,9 +176,7 @@ def _supervised_metrics(
     metrics: dict[str, Array] = {}
     classification = kind in ("cross_entropy", "bce") or act in ("step", "sign")
     if classification or "accuracy" in wanted:
-        labels = (
-            jnp.asarray(y).reshape(-1) if out.shape[-1] > 1 or jnp.asarray(y).ndim <= 1 else jnp.asarray(y).reshape(-1)
-        )
+        labels = jnp.asarray(y).reshape(-1)
         pred = _classify(out, act).reshape(-1)
         metrics["accuracy"] = (pred == labels.astype(pred.dtype)).mean()
     if not classification or out.shape[-1] == 1:

@@ -10,7 +10,6 @@ here touches Python state at run time, so ``jax.jit``, ``jax.grad`` and ``jax.vm
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,22 +50,9 @@ class Model:
 
 
 def _info(graph: nx.DiGraph, node: str, forward: list[str]) -> NodeInfo:
+    """What a group's cell sees; its merged input shape was inferred with the graph."""
     d = graph.nodes[node]
-    shapes = [graph.nodes[u]["shape"] for u in forward]
-    in_shape: tuple[int, ...] | None
-    if not shapes:
-        in_shape = None
-    elif len(shapes) == 1:
-        in_shape = tuple(shapes[0])
-    elif (
-        all(len(s) == len(shapes[0]) and s[:-1] == shapes[0][:-1] for s in shapes)
-        and _merge_mode(graph, node, forward) == "concat"
-    ):
-        in_shape = (*shapes[0][:-1], sum(s[-1] for s in shapes))
-    elif _merge_mode(graph, node, forward) == "add":
-        in_shape = tuple(shapes[0])
-    else:
-        in_shape = (sum(math.prod(s) for s in shapes),)
+    in_shape = tuple(d["in_shape"]) if d.get("in_shape") is not None else None
     return NodeInfo(
         node, d["type"], d["options"], in_shape, tuple(d["shape"]), tuple(graph.nodes[u]["type"] for u in forward)
     )

@@ -51,11 +51,6 @@ class Dataset:
     classes: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        """Shape of one example, without the batch axis."""
-        return tuple(self.x_train.shape[1:])
-
     def __repr__(self) -> str:
         y = "None" if self.y_train is None else f"{self.y_train.shape} {self.y_train.dtype}"
         return (

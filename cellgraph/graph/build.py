@@ -15,7 +15,7 @@ from typing import Any, Final
 import networkx as nx
 
 from ..cells import CELLS, CellType
-from ..errors import Problems, SourceLoc, did_you_mean, known_list
+from ..errors import Problems, did_you_mean, known_list
 from ..options import Bool, Choice, FloatRange, Option, check_options
 from ..spec.model import CellSpec, EdgeSpec, Spec
 
@@ -167,10 +167,6 @@ def _check_edge_options(e: EdgeSpec, problems: Problems) -> None:
         problems.add(loc, f"{e.path}.{key}", message, fix)
 
     check_options(dict(e.options), EDGE_OPTIONS, report, "an edge", extra=("from", "to", "kind", "delay"))
-
-
-def node_loc(graph: nx.DiGraph, node: str) -> SourceLoc:
-    return graph.nodes[node]["loc"]
 
 
 def edge_text(graph: nx.DiGraph, u: str, v: str) -> str:

@@ -124,6 +124,7 @@ def _infer_node(graph: nx.DiGraph, node: str, problems: Problems) -> None:
         problems.add(loc, path, message, err.fix)
         return
     d["shape"] = shape
+    d["in_shape"] = incoming  # what the compiler's weights read: the merged forward input
     d["params"] = cell.count_params(s_in, shape)
 
 

@@ -9,7 +9,6 @@ part's source cells and an edge out of it leaves its sink cells.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,11 +154,6 @@ def _check_yaml11_numbers(doc: Document, problems: Problems) -> None:
             for part in path:
                 value = value[part]
             problems.add(doc.loc(path), format_path(path), note, f"write the number without a leading zero: {value}")
-
-
-def spec_hash(spec: Spec) -> str:
-    """A short content hash of the root file's text (diagrams embed it for traceability)."""
-    return hashlib.sha256(spec.source.encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------------- cells
