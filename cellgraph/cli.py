@@ -296,11 +296,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _default_run_dir(args: argparse.Namespace, graph: Any) -> str:
     """Where a run keeps its checkpoints unless told: one folder per spec text and settings, so
-    running the same command again resumes (or returns at once when it had finished)."""
+    running the same command again resumes (or returns at once when it had finished). The
+    cellgraph version is part of the key: a new release may lay out parameters or optimizer
+    state differently, and starts its runs afresh instead of failing on an old checkpoint."""
     import hashlib
 
     spec = graph.graph["spec"]
-    key = json.dumps([spec.source, sorted(args.param), args.epochs, args.steps, args.seed])
+    key = json.dumps([spec.source, sorted(args.param), args.epochs, args.steps, args.seed, _version()])
     return str(Path(".cellgraph") / "runs" / f"{spec.name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}")
 
 

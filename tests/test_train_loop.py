@@ -433,10 +433,17 @@ def test_cli_train_reports_spec_errors_like_validate(run_cli: Any, bad_specs_dir
     assert trained.err == validate.err
 
 
-def test_cli_train_runs_the_compiled_mushroom_spec_end_to_end(run_cli: Any) -> None:
-    """The one test through the real compiler and data loader: a narrow mushroom MLP, one epoch."""
+def test_cli_train_runs_the_compiled_mushroom_spec_end_to_end(
+    run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one test through the real compiler and data loader: a narrow mushroom MLP, one epoch.
+
+    It runs in an empty folder, so the default run folder (.cellgraph/runs/...) starts empty: in
+    the repository it could hold an earlier run's result, which the command would return as is.
+    """
     from conftest import EXAMPLES
 
+    monkeypatch.chdir(tmp_path)
     spec = EXAMPLES / "mushroom.yaml"
     result = run_cli("train", spec, "-p", "width=8", "-p", "depth=1", "--epochs", "1", "--json")
     assert result.code == 0, result.err

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from ..cells.registry import window_tuple
 from ..errors import CellgraphError
-from . import ops
+from . import ops, recurrent
 
 Array = jax.Array
 
@@ -234,6 +234,8 @@ def _apply_convolution(params, x, skips, info, lead, key, train):  # noqa: ANN00
 
 GATES: Final = {"recurrent": 1, "memory": 4, "gated_memory": 3}  # weight blocks per recurrent type
 _SCANS: Final = {"recurrent": ops.scan_rnn, "memory": ops.scan_lstm, "gated_memory": ops.scan_gru}
+_FUSED: Final = {"memory": recurrent.lstm_sequence, "gated_memory": recurrent.gru_sequence}
+"""Whole-sequence layers with custom VJPs (tanh activation, no identity skips into the layer)."""
 
 
 def _init_recurrent(key: Array, info: NodeInfo) -> dict[str, Array]:
@@ -262,12 +264,19 @@ def _apply_recurrent(params, x, skips, info, lead, key, train):  # noqa: ANN001,
     act = ops.ACTIVATIONS[info.options.get("activation", "tanh")]
     if lead == 1:  # a vector input: one time step
         x = x[:, None]
-    proj = ops.dense(ops.flatten_features(x, 2), params["w_in"], params.get("bias"))  # (batch, time, g*n): hoisted
+    x = ops.flatten_features(x, 2)  # (batch, time, features)
+    last = info.options.get("emit") == "last" or lead == 1
+    fused = _FUSED.get(info.type) if info.options.get("activation", "tanh") == "tanh" and not skips else None
+    if fused is not None:  # hand-derived gradients, weight gradients outside the time loop
+        bias = params.get("bias", jnp.zeros(params["w_in"].shape[1], x.dtype))
+        out = fused(x, params["w_in"], bias, params["w_rec"], last)
+        return out, out
+    proj = ops.dense(x, params["w_in"], params.get("bias"))  # (batch, time, g*n): hoisted
     hs = _SCANS[info.type](jnp.swapaxes(proj, 0, 1), params["w_rec"], act)  # (time, batch, n)
     hs = jnp.swapaxes(hs, 0, 1)
     for s in skips:
         hs = hs + s.reshape(hs.shape) if s.ndim == hs.ndim else hs + s[:, None]
-    if info.options.get("emit") == "last" or lead == 1:
+    if last:
         return hs[:, -1], hs[:, -1]
     return hs, hs
 

@@ -112,7 +112,10 @@ def make_loss(
             else:
                 part = jnp.square(out - _labels_like(y, out)).mean()
             total = total + part
-            metrics.update(_supervised_metrics(wanted, out, y, act, kind, tolerance))
+            # softmax is monotonic: classes from the logits, so the softmax itself is never computed
+            monotonic = act in ("softmax", "log_softmax") and kind == "cross_entropy" and out.shape[-1] > 1
+            scores = pre if monotonic else out
+            metrics.update(_supervised_metrics(wanted, out, y, act, kind, tolerance, scores))
         for o, goal in recon:
             out, clean = values[o], aux[goal] if goal in aux else values[goal]
             clean = clean.reshape(out.shape)
@@ -171,13 +174,13 @@ def _bce(p: Array, y: Array) -> Array:
 
 
 def _supervised_metrics(
-    wanted: list[str], out: Array, y: Any, act: str, kind: str, tolerance: float
+    wanted: list[str], out: Array, y: Any, act: str, kind: str, tolerance: float, scores: Array
 ) -> dict[str, Array]:
     metrics: dict[str, Array] = {}
     classification = kind in ("cross_entropy", "bce") or act in ("step", "sign")
     if classification or "accuracy" in wanted:
         labels = jnp.asarray(y).reshape(-1)
-        pred = _classify(out, act).reshape(-1)
+        pred = _classify(scores, act).reshape(-1)
         metrics["accuracy"] = (pred == labels.astype(pred.dtype)).mean()
     if not classification or out.shape[-1] == 1:
         # errors need targets shaped like the output: regression, or one unit per example or

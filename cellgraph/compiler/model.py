@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import jax
 import jax.numpy as jnp
@@ -48,6 +48,11 @@ class Model:
     def spec(self) -> Spec:
         return self.graph.graph["spec"]
 
+    @property
+    def frozen(self) -> tuple[str, ...]:
+        """Groups marked ``trainable: false``; when there are none the optimizer needs no mask."""
+        return tuple(n for n, d in self.graph.nodes(data=True) if not d.get("trainable", True))
+
 
 def _info(graph: nx.DiGraph, node: str, forward: list[str]) -> NodeInfo:
     """What a group's cell sees; its merged input shape was inferred with the graph."""
@@ -80,9 +85,21 @@ def _check_compilable(graph: nx.DiGraph) -> None:
             raise CompileError(f"{e['loc']}: {e['path']}: {e['kind']} connections compile in a later release")
 
 
-def compile_graph(graph: nx.DiGraph) -> Model:
-    """Compile a checked graph (from :func:`cellgraph.build_graph`) into a :class:`Model`."""
+PRECISIONS: Final = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+
+
+def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
+    """Compile a checked graph (from :func:`cellgraph.build_graph`) into a :class:`Model`.
+
+    ``precision`` (default: the spec's ``train.precision``, else float32) is the dtype the
+    forward and backward passes compute in. Parameters stay float32 (the optimizer updates
+    float32 master weights) and are cast on the way in; every group's value comes back as
+    float32, so losses and metrics are computed in full precision (mixed precision training).
+    """
     _check_compilable(graph)
+    precision = precision or graph.graph["spec"].train.get("precision") or "float32"
+    if precision not in PRECISIONS:
+        raise CompileError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     fwd = forward_graph(graph)
     order_index = {n: i for i, n in enumerate(graph.nodes)}
     order = list(nx.lexicographical_topological_sort(fwd, key=order_index.__getitem__))
@@ -173,8 +190,26 @@ def compile_graph(graph: nx.DiGraph) -> Model:
                 params[n] = {**params.get(n, {}), **extra}
             return params
 
+    if precision != "float32":
+        forward = _in_precision(forward, PRECISIONS[precision])
     loss = make_loss(graph, forward, sources, outputs)
     return Model(graph, init, apply, forward, loss, trainable_mask, sources, outputs)
+
+
+def _in_precision(forward: Callable[..., Any], dtype: Any) -> Callable[..., Any]:
+    """``forward`` computing in ``dtype``: float parameters and inputs cast in, float values cast back to float32."""
+
+    def cast(to: Any) -> Callable[[Any], Any]:
+        return lambda a: a.astype(to) if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating) else a
+
+    def low(
+        params: Params, inputs: Array | Mapping[str, Array], *, key: Array | None = None, train: bool = False
+    ) -> tuple[dict[str, Array], dict[str, Any]]:
+        inputs = {k: jnp.asarray(v) for k, v in inputs.items()} if isinstance(inputs, Mapping) else jnp.asarray(inputs)
+        values, aux = forward(jax.tree.map(cast(dtype), params), jax.tree.map(cast(dtype), inputs), key=key, train=train)
+        return jax.tree.map(cast(jnp.float32), values), jax.tree.map(cast(jnp.float32), aux)
+
+    return low
 
 
 def _feed(inputs: Array | Mapping[str, Array], sources: tuple[str, ...]) -> dict[str, Array]:
@@ -192,15 +227,20 @@ def _feed(inputs: Array | Mapping[str, Array], sources: tuple[str, ...]) -> dict
     return {sources[0]: jnp.asarray(inputs)}
 
 
-def compile(spec: str | Path | Spec | nx.DiGraph, params: Mapping[str, Any] | None = None) -> Model:  # noqa: A001
+def compile(  # noqa: A001
+    spec: str | Path | Spec | nx.DiGraph, params: Mapping[str, Any] | None = None, *, precision: str | None = None
+) -> Model:
     """Compile a spec file, a loaded :class:`Spec` or a checked graph into a :class:`Model`.
+
+    ``precision``: "float32", "bfloat16" or "float16" compute (see :func:`compile_graph`);
+    default: the spec's ``train.precision``.
 
     >>> model = compile("specs/zoo/dff.yaml")  # doctest: +SKIP
     >>> params = model.init(jax.random.key(0))  # doctest: +SKIP
     >>> model.apply(params, x)["y"].shape  # doctest: +SKIP
     """
     if isinstance(spec, nx.DiGraph):
-        return compile_graph(spec)
+        return compile_graph(spec, precision=precision)
     if isinstance(spec, Spec):
-        return compile_graph(build_graph(spec))
-    return compile_graph(build_graph(load_spec(spec, params)))
+        return compile_graph(build_graph(spec), precision=precision)
+    return compile_graph(build_graph(load_spec(spec, params)), precision=precision)

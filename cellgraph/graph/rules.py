@@ -401,4 +401,9 @@ TRAIN_KEYS: Final[dict[str, Option]] = {
         None,
         "absolute error under which a prediction counts as right (metric within_tolerance)",
     ),
+    "precision": Option(
+        Choice(("float32", "bfloat16", "float16")),
+        "float32",
+        "compute dtype of the forward and backward passes; weights, optimizer state and loss stay float32",
+    ),
 }

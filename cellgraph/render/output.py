@@ -12,8 +12,6 @@ import html
 import re
 from typing import Final
 
-import graphviz
-
 from ..errors import CellgraphError
 from .theme import FONT, FONT_BOLD, SVG_FONTS
 
@@ -40,6 +38,8 @@ def run_graphviz(dot: str, fmt: str, engine: str = "neato", dpi: int = PNG_DPI) 
         raise RenderError(f"unknown output format '{fmt}'; use one of: {', '.join(FORMATS)}")
     if fmt == "png":
         dot = dot.replace("  graph [", f'  graph [dpi="{dpi}", ', 1)
+    import graphviz  # imported when a drawing is made: `import cellgraph` and training never need it
+
     try:
         data = graphviz.pipe(engine, fmt, dot.encode("utf-8"), neato_no_op=2 if engine == "neato" else None, quiet=True)
     except graphviz.ExecutableNotFound:

@@ -1,0 +1,162 @@
+"""The compiler's fast paths give the values and gradients of the plain JAX they replace.
+
+``compiler.recurrent`` (LSTM / GRU with hand-derived gradients, batch chains), the im2col
+convolution and the tiled pooling in ``compiler.ops`` exist only for speed (bench/train_bench.py);
+each is checked here against the straightforward version: ``lax.scan`` under autodiff,
+``lax.conv_general_dilated`` and ``lax.reduce_window``, in float64 so that differences are
+algorithmic, not rounding.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+from jax.test_util import check_grads
+
+from cellgraph.compiler import ops, recurrent
+
+KINDS = {  # name -> (fused layer, reference scan, gate blocks)
+    "lstm": (recurrent.lstm_sequence, ops.scan_lstm, 4),
+    "gru": (recurrent.gru_sequence, ops.scan_gru, 3),
+}
+
+
+def _weights(gates: int, features: int, n: int, seed: int = 0) -> tuple[jax.Array, ...]:
+    k = jax.random.split(jax.random.key(seed), 3)
+    w_in = jax.random.normal(k[0], (features, gates * n), jnp.float64) * 0.5
+    bias = jax.random.normal(k[1], (gates * n,), jnp.float64) * 0.3
+    w_rec = jax.random.normal(k[2], (n, gates * n), jnp.float64) * 0.4
+    return w_in, bias, w_rec
+
+
+def _reference(scan, x, w_in, bias, w_rec, last):  # noqa: ANN001, ANN202 - mirrors the fused signature
+    proj = jnp.swapaxes(x @ w_in + bias, 0, 1)  # (time, batch, g*n)
+    hs = jnp.swapaxes(scan(proj, w_rec, jnp.tanh), 0, 1)
+    return hs[:, -1] if last else hs
+
+
+@pytest.mark.parametrize(("kind", "last", "chains"), list(itertools.product(KINDS, (True, False), (1, 2, 3))))
+def test_fused_recurrent_layer_matches_the_autodiff_scan(
+    kind: str, last: bool, chains: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recurrent, "chains_for", lambda batch: chains)
+    fused, scan, gates = KINDS[kind]
+    with jax.enable_x64(True):
+        x = jax.random.normal(jax.random.key(1), (6, 7, 3), jnp.float64)
+        weights = _weights(gates, 3, 5)
+        out = fused(x, *weights, last)
+        ref = _reference(scan, x, *weights, last)
+        assert out.shape == ((6, 5) if last else (6, 7, 5))
+        np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+
+        def loss(layer):  # noqa: ANN001, ANN202
+            return lambda *args: jnp.sum(jnp.sin(layer(*args)))
+
+        got = jax.grad(loss(fused), argnums=(0, 1, 2, 3))(x, *weights, last)
+        want = jax.grad(loss(lambda *a: _reference(scan, *a)), argnums=(0, 1, 2, 3))(x, *weights, last)
+        for g, r, name in zip(got, want, ("x", "w_in", "bias", "w_rec"), strict=True):
+            np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12, err_msg=f"d/d{name}")
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_fused_recurrent_gradients_match_finite_differences(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recurrent, "chains_for", lambda batch: 2)
+    fused, _, gates = KINDS[kind]
+    with jax.enable_x64(True):
+        x = jax.random.normal(jax.random.key(2), (4, 5, 2), jnp.float64)
+        args = (x, *_weights(gates, 2, 3, seed=3))
+        check_grads(lambda *a: jnp.sum(jnp.cos(fused(*a, False))), args, order=1, modes=("rev",))
+
+
+def test_batch_chains_divide_the_batch_and_keep_rows_per_chain() -> None:
+    for batch in (1, 7, 16, 31, 32, 64, 96, 1000):
+        k = recurrent.chains_for(batch)
+        assert 1 <= k and batch % k == 0
+        assert k == 1 or batch // k >= 16
+
+
+# ------------------------------------------------------------------------------- convolution
+
+CONVS = [  # (input shape, kernel window, stride, padding)
+    ((3, 8, 8, 2), (3, 3), (1, 1), "same"),
+    ((3, 8, 8, 2), (3, 3), (2, 2), "same"),
+    ((3, 7, 6, 2), (2, 3), (2, 1), "valid"),
+    ((3, 5, 5, 1), (5, 5), (1, 1), "valid"),
+    ((2, 9, 3), (4,), (2,), "same"),
+    ((2, 9, 3), (3,), (1,), "valid"),
+]
+
+
+@pytest.mark.parametrize(("shape", "window", "stride", "padding"), CONVS)
+def test_patch_convolution_matches_xla_convolution(
+    shape: tuple[int, ...], window: tuple[int, ...], stride: tuple[int, ...], padding: str
+) -> None:
+    rank = len(window)
+    dims = ops._DIMS[rank]
+    with jax.enable_x64(True):
+        x = jax.random.normal(jax.random.key(0), shape, jnp.float64)
+        kernel = jax.random.normal(jax.random.key(1), (*window, shape[-1], 4), jnp.float64)
+        pads = lax.padtype_to_pads(shape[1:-1], window, stride, padding.upper())
+
+        def by_xla(x, k):  # noqa: ANN001, ANN202
+            return lax.conv_general_dilated(x, k, stride, padding.upper(), dimension_numbers=dims)
+
+        def by_patches(x, k):  # noqa: ANN001, ANN202
+            ref = by_xla(x, k)
+            return ops._im2col_conv(x, k, stride, pads, list(ref.shape[1:-1]))
+
+        np.testing.assert_allclose(by_patches(x, kernel), by_xla(x, kernel), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(ops.conv(x, kernel, stride, padding), by_xla(x, kernel), rtol=1e-12, atol=1e-12)
+        for argnum in (0, 1):
+            got = jax.grad(lambda *a: jnp.sum(jnp.sin(by_patches(*a))), argnums=argnum)(x, kernel)
+            want = jax.grad(lambda *a: jnp.sum(jnp.sin(by_xla(*a))), argnums=argnum)(x, kernel)
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_large_convolutions_keep_xla_convolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(ops, "_im2col_conv", lambda *a: calls.append(a))
+    monkeypatch.setattr(ops, "IM2COL_MAX_ELEMENTS", 10)
+    x, kernel = jnp.ones((2, 4, 4, 1)), jnp.ones((3, 3, 1, 2))
+    assert ops.conv(x, kernel, (1, 1), "same").shape == (2, 4, 4, 2)
+    assert calls == []
+
+
+# ----------------------------------------------------------------------------------- pooling
+
+POOLS = [  # (input shape, window, stride, padding): tiling ones use the reshape path
+    ((2, 8, 8, 3), (2, 2), (2, 2), "valid"),
+    ((2, 6, 4, 3), (3, 2), (3, 2), "same"),
+    ((2, 8, 3), (4,), (4,), "valid"),
+    ((2, 7, 7, 3), (2, 2), (2, 2), "same"),  # 7 is not a multiple of 2: reduce_window
+    ((2, 8, 8, 3), (3, 3), (2, 2), "valid"),  # overlapping windows: reduce_window
+]
+
+
+@pytest.mark.parametrize("kind", ["max_pool", "avg_pool"])
+@pytest.mark.parametrize(("shape", "window", "stride", "padding"), POOLS)
+def test_pooling_matches_reduce_window(
+    kind: str, shape: tuple[int, ...], window: tuple[int, ...], stride: tuple[int, ...], padding: str
+) -> None:
+    with jax.enable_x64(True):
+        # distinct values, so every window's maximum is unique and differentiable
+        x = jax.random.permutation(jax.random.key(0), jnp.arange(np.prod(shape), dtype=jnp.float64)).reshape(shape)
+        dims, strides = (1, *window, 1), (1, *stride, 1)
+
+        def ref(x):  # noqa: ANN001, ANN202
+            if kind == "max_pool":
+                return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, padding.upper())
+            return lax.reduce_window(x, 0.0, lax.add, dims, strides, padding.upper()) / np.prod(window)
+
+        def got(x):  # noqa: ANN001, ANN202
+            return ops.pool(x, window, stride, padding, kind)
+
+        np.testing.assert_allclose(got(x), ref(x), rtol=1e-12)
+        np.testing.assert_allclose(
+            jax.grad(lambda x: jnp.sum(jnp.sin(got(x))))(x), jax.grad(lambda x: jnp.sum(jnp.sin(ref(x))))(x), rtol=1e-10
+        )
