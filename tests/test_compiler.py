@@ -267,3 +267,49 @@ def test_step_wise_and_layer_wise_agree_without_delays() -> None:
     # the delayed edge from a sequence makes y per-step; its last step is the layer-wise answer
     np.testing.assert_allclose(stepped.apply(p2, x)["y"][:, -1], via_layers, rtol=1e-5, atol=1e-6)
     assert g.nodes["m2"]["timed"] is False
+
+
+# --------------------------------------------------------------------------------- precision
+
+
+@pytest.mark.parametrize("spec", ["specs/examples/digits_dcn.yaml", "bench/specs/lstm_h64.yaml"])
+def test_bfloat16_precision_computes_low_and_returns_float32(spec: str) -> None:
+    full = cellgraph.compile(ROOT / spec)
+    low = cellgraph.compile(ROOT / spec, precision="bfloat16")
+    params = full.init(jax.random.key(0))
+    x = jax.random.uniform(jax.random.key(1), (8, *_example_input(full).shape[1:]))
+    want, got = full.apply(params, x), low.apply(params, x)
+    for name in want:
+        assert got[name].dtype == jnp.float32
+        assert not np.array_equal(got[name], want[name])  # really computed in bfloat16 ...
+        np.testing.assert_allclose(got[name], want[name], atol=0.05, rtol=0.05)  # ... to bfloat16's precision
+    y = jnp.zeros((8,), jnp.int32) if "dcn" in spec else jnp.zeros((8, 1))
+    grads = jax.grad(lambda p: low.loss(p, {"x": x, "y": y}, jax.random.key(2))[0])(params)
+    assert {g.dtype for g in jax.tree_util.tree_leaves(grads)} == {jnp.dtype(jnp.float32)}
+    assert all(bool(jnp.isfinite(g).all()) for g in jax.tree_util.tree_leaves(grads))
+
+
+def test_precision_comes_from_the_spec_train_block() -> None:
+    text = _tiny(GROUPS["output"]) + "train: {precision: bfloat16}\n"
+    model = cellgraph.compile(cellgraph.load_spec_text(text, "tiny.yaml"))
+    params = model.init(jax.random.key(0))
+    x = jnp.linspace(-1, 1, 6).reshape(2, 3)
+    h = model.forward(params, x)[0]["h"]
+    low = {k: v.astype(jnp.bfloat16) for k, v in params["h"].items()}
+    by_hand = jax.nn.sigmoid(x.astype(jnp.bfloat16) @ low["kernel"] + low["bias"])
+    np.testing.assert_array_equal(h, by_hand.astype(jnp.float32))
+
+
+def test_step_splits_the_key_only_for_models_that_draw_random_numbers() -> None:
+    import optax
+
+    from cellgraph.train import init_state, make_train_step
+
+    for cells, stochastic in ((GROUPS["hidden"], False), (GROUPS["noisy_input"], True)):
+        model = cellgraph.compile(cellgraph.load_spec_text(_tiny(cells), "tiny.yaml"))
+        assert model.stochastic is stochastic
+        tx = optax.sgd(0.1)
+        state = init_state(model.init, tx, seed=0)
+        before = np.asarray(jax.random.key_data(state.rng))  # the step donates the state
+        state, _ = make_train_step(model, tx)(state, {"x": jnp.ones((2, 3))})
+        assert np.array_equal(jax.random.key_data(state.rng), before) is not stochastic

@@ -219,6 +219,11 @@ CASES: list[Case] = [
     Case("optimizer_with_perceptron", ":11:14: train.optimizer: rule 'perceptron' does not use an optimizer", "remove"),
     Case("unknown_loss", ":10:9: train.loss: unknown loss 'cross_entropi'; did you mean 'cross_entropy'?", "losses:"),
     Case("unknown_metric", ":10:23: train.metrics[1]: unknown metric 'acuracy'; did you mean 'accuracy'?", "metrics:"),
+    Case(
+        "unknown_precision",
+        ":10:14: train.precision: expected one of float32, bfloat16, float16; got 'fp16'",
+        "bfloat16",
+    ),
     Case("steps_and_epochs", ":11:10: train.steps: give `epochs` or `steps`, not both", "keep one of the two"),
     Case(
         "adversarial_missing_parts",

@@ -288,6 +288,7 @@ def _apply_recurrent(params, x, skips, info, lead, key, train):  # noqa: ANN001,
 class CellFns:
     init: Callable[[Array, NodeInfo], dict[str, Array]]
     apply: Callable[..., tuple[Array, Any]]  # (params, x, skips, info, lead, key, train) -> (out, pre or aux)
+    stochastic: bool = False  # uses its PRNG key while training (noise, sampling)
 
 
 def _later(kind: str) -> CellFns:
@@ -303,9 +304,9 @@ def _later(kind: str) -> CellFns:
 CELL_FNS: Final[dict[str, CellFns]] = {
     "input": CellFns(lambda key, info: {}, None),  # type: ignore[arg-type]  # sources: handled by the executor
     "backfed_input": CellFns(lambda key, info: {}, None),  # type: ignore[arg-type]
-    "noisy_input": CellFns(lambda key, info: {}, None),  # type: ignore[arg-type]
+    "noisy_input": CellFns(lambda key, info: {}, None, stochastic=True),  # type: ignore[arg-type]
     "hidden": CellFns(_init_hidden, _apply_hidden),
-    "probabilistic_hidden": CellFns(_init_probabilistic, _apply_probabilistic),
+    "probabilistic_hidden": CellFns(_init_probabilistic, _apply_probabilistic, stochastic=True),
     "output": CellFns(_init_dense, _apply_dense),
     "match_input_output": CellFns(_init_dense, _apply_dense),
     "recurrent": CellFns(_init_recurrent, _apply_recurrent),

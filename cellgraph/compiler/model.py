@@ -49,6 +49,11 @@ class Model:
         return self.graph.graph["spec"]
 
     @property
+    def stochastic(self) -> bool:
+        """Whether a training pass draws random numbers (noisy inputs, sampled units)."""
+        return any(CELL_FNS[d["type"]].stochastic for _, d in self.graph.nodes(data=True))
+
+    @property
     def frozen(self) -> tuple[str, ...]:
         """Groups marked ``trainable: false``; when there are none the optimizer needs no mask."""
         return tuple(n for n, d in self.graph.nodes(data=True) if not d.get("trainable", True))
@@ -206,7 +211,9 @@ def _in_precision(forward: Callable[..., Any], dtype: Any) -> Callable[..., Any]
         params: Params, inputs: Array | Mapping[str, Array], *, key: Array | None = None, train: bool = False
     ) -> tuple[dict[str, Array], dict[str, Any]]:
         inputs = {k: jnp.asarray(v) for k, v in inputs.items()} if isinstance(inputs, Mapping) else jnp.asarray(inputs)
-        values, aux = forward(jax.tree.map(cast(dtype), params), jax.tree.map(cast(dtype), inputs), key=key, train=train)
+        values, aux = forward(
+            jax.tree.map(cast(dtype), params), jax.tree.map(cast(dtype), inputs), key=key, train=train
+        )
         return jax.tree.map(cast(jnp.float32), values), jax.tree.map(cast(jnp.float32), aux)
 
     return low

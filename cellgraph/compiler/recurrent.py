@@ -5,9 +5,9 @@ accumulates the recurrent weight's gradient with one small matmul per step, and 
 residuals are written and read through generic slicing. The forward and backward passes here
 are written as the cuDNN / oneDNN kernels are, and measured in ``bench/train_bench.py``:
 
-* the input projection of every step is one matmul before the loop, laid out gate-major
-  ``(gates, time, batch, n)`` so each step reads whole contiguous blocks (slicing gate columns
-  out of a ``(time, batch, 4n)`` array inside the loop was three times slower);
+* the input projection of every step is computed before the loop, one ``(time, batch, n)``
+  array per gate, so each step reads whole contiguous blocks (slicing gate columns out of a
+  ``(time, batch, 4n)`` array inside the loop made the loop three times slower);
 * each step does one fused matmul ``h @ U`` for all gates forward and one ``dz @ Uᵀ`` backward;
 * the weight gradients leave the loop: ``dU = Σ_t h_{t-1}ᵀ dz_t`` is one ``(n, T·B) @ (T·B, g·n)``
   matmul after it, and so are ``dW`` and the bias gradient;
@@ -57,24 +57,25 @@ def _project(x: Array, w_in: Array, bias: Array, gates: int) -> tuple[Array, ...
     return tuple(gate(k) for k in range(gates))
 
 
-def _weight_grads(x: Array, h_prev: Array, dz: Array, w_in: Array) -> tuple[Array, Array, Array, Array]:
-    """dx, dW_in, dbias, dU from the stacked pre-activation gradients ``dz`` (time, batch, g·n).
+def _weight_grads(x: Array, dp: Array, w_in: Array) -> tuple[Array, Array, Array]:
+    """dx, dW_in and dbias from the stacked gradients of the input projections ``dp`` (time, batch, g·n).
 
-    Plain 2-D matmuls over the flattened (time·batch) axis: contracting ``dz`` against a
-    batch-major ``x`` in one einsum made XLA transpose all of ``dz`` first.
+    Plain 2-D matmuls over the flattened (time·batch) axis: contracting ``dp`` against a
+    batch-major ``x`` in one einsum made XLA transpose all of ``dp`` first.
     """
-    dz2 = dz.reshape(-1, dz.shape[-1])
+    dp2 = dp.reshape(-1, dp.shape[-1])
     x2 = jnp.swapaxes(x, 0, 1).reshape(-1, x.shape[-1])
-    dx = jnp.swapaxes((dz2 @ w_in.T).reshape(*dz.shape[:2], -1), 0, 1)
-    return dx, x2.T @ dz2, dz2.sum(axis=0), h_prev.reshape(-1, h_prev.shape[-1]).T @ dz2
+    dx = jnp.swapaxes((dp2 @ w_in.T).reshape(*dp.shape[:2], -1), 0, 1)
+    return dx, x2.T @ dp2, dp2.sum(axis=0)
 
 
 # ------------------------------------------------------------------------------ chained batches
 #
 # A step's matmul is small ((batch, n) @ (n, g·n)), too small for XLA:CPU to spread over the
 # cores. Splitting the batch into independent chains, each with its own matmul and buffers in
-# the same loop body, lets XLA's CPU runtime run the chains concurrently (measured: a 64 x 64
-# LSTM's forward pass 27% faster on 2 cores). On other backends one chain is kept.
+# the same loop body, lets XLA's CPU runtime run the chains concurrently (measured on 2 cores:
+# a 64-cell LSTM's forward loop 27% faster, its whole training step about 5%). On other
+# backends one chain is kept.
 
 
 def chains_for(batch: int) -> int:
@@ -175,41 +176,44 @@ def _backward(
     w_in: Array,
     w_rec: Array,
     hs: list[Array],
-    cs: list[Array],
+    cs: list[Array | None],
     saved: list[tuple[Array, ...]],
     dout: Array,
     last: bool,
     cell: StepBwd,
-    recurrent_part: Callable[[Array, tuple[Array, ...]], Array],
+    projection: Callable[[Array, Array | None, tuple[Array, ...]], Array],
+    with_extra: bool = False,
 ) -> tuple[Array, Array, Array, Array]:
     """Back through time for every chain, then the weight gradients as whole-sequence matmuls.
 
-    ``cell(saved_t, c_prev, c, h_prev, dh, dc) -> (dp, dh_rec, dc_prev, dh_direct)``: ``dp`` the gradient
-    of the step's input projections (rows, g·n), ``dh_rec`` what goes through ``h U`` (the loop
-    multiplies it by Uᵀ), ``dh_direct`` the part of dh_{t-1} that bypasses U.
-    ``recurrent_part(dp, saved)`` turns the stacked ``dp`` into the gradient of ``h U`` (they differ
-    when a gate scales the recurrent product, as the GRU's reset gate does).
+    ``cell(saved_t, c_prev, c, h_prev, dh, dc) -> (drec, extra, dc_prev, dh_direct)``: ``drec`` is
+    the gradient of the step's recurrent product ``h U`` (rows, g·n), which the loop stores and
+    multiplies by Uᵀ; ``extra`` a (rows, n) value the loop stores too when ``with_extra`` (else
+    None); ``dh_direct`` the part of dh_{t-1} that bypasses U. After the loop, ``projection(drec, extra, saved)`` gives the
+    gradient of the input projections from the stacked values (the same as ``drec`` unless a
+    gate scales the recurrent product, as the GRU's reset gate does).
     """
     k = len(hs)
     time = hs[0].shape[0] - 1
     douts = _split(dout, k, 0)
     w_rec_t = w_rec.T
+    seq = [None if last else jnp.swapaxes(d, 0, 1) for d in douts]  # per-step output gradients
 
     def start(d: Array) -> tuple:
         dh0 = d if last else jnp.zeros_like(d[:, 0])
-        dp = jnp.zeros((time, dh0.shape[0], w_rec.shape[1]), dh0.dtype)
-        return dp, dh0, jnp.zeros_like(dh0)
-
-    seq = [None if last else jnp.swapaxes(d, 0, 1) for d in douts]  # per-step output gradients
+        drec = jnp.zeros((time, dh0.shape[0], w_rec.shape[1]), dh0.dtype)
+        extras = jnp.zeros((time, *dh0.shape), dh0.dtype) if with_extra else None
+        return drec, extras, dh0, jnp.zeros_like(dh0)
 
     def one(t: Array, j: int, carry: tuple) -> tuple:
-        dp, dh, dc = carry
+        drec, extras, dh, dc = carry
         if seq[j] is not None:
             dh = dh + _at(seq[j], t)
         c_prev = _at(cs[j], t) if cs[j] is not None else None
         c = _at(cs[j], t + 1) if cs[j] is not None else None
-        step, rec, dc, direct = cell(tuple(_at(b, t) for b in saved[j]), c_prev, c, _at(hs[j], t), dh, dc)
-        return _put(dp, step, t), direct + rec @ w_rec_t, dc
+        rec, extra, dc, direct = cell(tuple(_at(b, t) for b in saved[j]), c_prev, c, _at(hs[j], t), dh, dc)
+        extras = _put(extras, extra, t) if extras is not None else None
+        return _put(drec, rec, t), extras, direct + rec @ w_rec_t, dc
 
     def body(i: Array, carry: tuple) -> tuple:
         t = time - 1 - i
@@ -217,13 +221,12 @@ def _backward(
 
     out = lax.fori_loop(0, time, body, tuple(start(d) for d in douts))
     dx, dw_in, db, du = [], 0.0, 0.0, 0.0
-    for j, (dp, _, _) in enumerate(out):
-        part = _split(x, k, 0)[j]
-        a, b, c, _ = _weight_grads(part, hs[j][:-1], dp, w_in)
-        rec = recurrent_part(dp, saved[j])
+    for j, (drec, extras, _, _) in enumerate(out):
+        dp = projection(drec, extras, saved[j])
+        a, b, c = _weight_grads(_split(x, k, 0)[j], dp, w_in)
         dx.append(a)
         dw_in, db = dw_in + b, db + c
-        du = du + hs[j][:-1].reshape(-1, hs[j].shape[-1]).T @ rec.reshape(-1, rec.shape[-1])
+        du = du + hs[j][:-1].reshape(-1, hs[j].shape[-1]).T @ drec.reshape(-1, drec.shape[-1])
     return _join(dx, 0), dw_in, db, du
 
 
@@ -262,7 +265,7 @@ def _lstm_cell_grad(
         [dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tc * o * (1.0 - o)],
         axis=-1,
     )
-    return dz, dz, dc * f, jnp.zeros_like(dh)
+    return dz, None, dc * f, jnp.zeros_like(dh)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(4,))
@@ -287,7 +290,7 @@ def _lstm_fwd(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> t
 
 def _lstm_bwd(last: bool, res: tuple, dout: Array) -> tuple[Array, Array, Array, Array]:
     x, w_in, w_rec, hs, cs, saved = res
-    return _backward(x, w_in, w_rec, hs, cs, saved, dout, last, _lstm_cell_grad, lambda dp, s: dp)
+    return _backward(x, w_in, w_rec, hs, cs, saved, dout, last, _lstm_cell_grad, lambda drec, extra, s: drec)
 
 
 lstm_sequence.defvjp(_lstm_fwd, _lstm_bwd)
@@ -317,8 +320,8 @@ def _gru_cell_grad(
     da = dh * z * (1.0 - cand * cand)  # through the candidate's tanh
     dpz = dh * (cand - h_prev) * z * (1.0 - z)
     dpr = da * rh * r * (1.0 - r)
-    rec = jnp.concatenate([dpz, dpr, da * r], axis=-1)
-    return jnp.concatenate([dpz, dpr, da], axis=-1), rec, dc, dh * (1.0 - z)
+    # the reset gate scales h U_h: the recurrent product's gradient there is da * r, the projection's da
+    return jnp.concatenate([dpz, dpr, da * r], axis=-1), da, dc, dh * (1.0 - z)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(4,))
@@ -340,11 +343,10 @@ def _gru_bwd(last: bool, res: tuple, dout: Array) -> tuple[Array, Array, Array, 
     x, w_in, w_rec, hs, cs, saved = res
     n = w_rec.shape[0]
 
-    def recurrent_part(dp: Array, s: tuple[Array, ...]) -> Array:
-        # the reset gate scales h U_h: its gradient is da * r where the projection's is da
-        return jnp.concatenate([dp[..., : 2 * n], dp[..., 2 * n :] * s[1]], axis=-1)
+    def projection(drec: Array, da: Array, s: tuple[Array, ...]) -> Array:
+        return jnp.concatenate([drec[..., : 2 * n], da], axis=-1)
 
-    return _backward(x, w_in, w_rec, hs, cs, saved, dout, last, _gru_cell_grad, recurrent_part)
+    return _backward(x, w_in, w_rec, hs, cs, saved, dout, last, _gru_cell_grad, projection, with_extra=True)
 
 
 gru_sequence.defvjp(_gru_fwd, _gru_bwd)
