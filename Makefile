@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_DIRS := $(wildcard cellgraph tests scripts bench)
 
-.PHONY: help setup fmt lint test check gallery golden size bench docs
+.PHONY: help setup fmt lint test check gallery golden size bench bench-train docs
 
 help:
 	@echo "make setup    create .venv and install cellgraph[dev] (scripts/setup.sh)"
@@ -15,7 +15,8 @@ help:
 	@echo "make check    lint + test"
 	@echo "make docs     regenerate docs/cells.md and docs/cellgraph.schema.json"
 	@echo "make size     lines per file of cellgraph/"
-	@echo "make bench    validation benchmark -> docs/benchmarks.md"
+	@echo "make bench    validation and rendering benchmarks -> docs/benchmarks.md"
+	@echo "make bench-train  training vs hand-written JAX, Flax, PyTorch -> docs/benchmarks.md (installs torch==2.13.0)"
 	@echo "make gallery  redraw gallery/ and the zoo poster"
 	@echo "make golden   refresh tests/golden/*.dot (review the diff)"
 
@@ -54,3 +55,7 @@ size:
 bench: setup
 	$(BIN)/python bench/validate_bench.py --write docs/benchmarks.md
 	$(BIN)/python bench/render_bench.py --write docs/benchmarks.md
+
+bench-train: setup
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python bench/train_bench.py --write docs/benchmarks.md

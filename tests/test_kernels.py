@@ -160,3 +160,18 @@ def test_pooling_matches_reduce_window(
         np.testing.assert_allclose(
             jax.grad(lambda x: jnp.sum(jnp.sin(got(x))))(x), jax.grad(lambda x: jnp.sum(jnp.sin(ref(x))))(x), rtol=1e-10
         )
+
+
+def test_tiled_max_pool_gives_ties_to_the_first_maximum_as_reduce_window_does() -> None:
+    x = jnp.zeros((1, 4, 4, 2)).at[0, 1, 1, 0].set(-1.0)  # all windows tied at 0 but one element
+    dims = (1, 2, 2, 1)
+
+    def ref(x):  # noqa: ANN001, ANN202
+        return lax.reduce_window(x, -jnp.inf, lax.max, dims, dims, "VALID")
+
+    g = jax.grad(
+        lambda x: jnp.sum(ops.pool(x, (2, 2), (2, 2), "valid", "max_pool") * jnp.arange(1.0, 9.0).reshape(1, 2, 2, 2))
+    )
+    want = jax.grad(lambda x: jnp.sum(ref(x) * jnp.arange(1.0, 9.0).reshape(1, 2, 2, 2)))
+    np.testing.assert_array_equal(g(x), want(x))
+    assert float(jnp.sum(g(x) != 0)) == 8  # one element per window and channel

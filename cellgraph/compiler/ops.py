@@ -6,6 +6,7 @@ Everything here is a pure function of arrays (no Python state), so it composes u
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -107,23 +108,72 @@ def conv_transpose(x: jax.Array, kernel: jax.Array, stride: tuple[int, ...], pad
 def pool(x: jax.Array, window: tuple[int, ...], stride: tuple[int, ...], padding: str, kind: str) -> jax.Array:
     """Max or average pooling over the spatial axes of (batch, *spatial, channels).
 
-    Tiling windows (stride = window, dividing every spatial size: the usual 2x2 pooling) reduce
-    a reshaped array, whose gradient is elementwise; ``reduce_window``'s gradient is a
-    select-and-scatter, twice as slow on the CPU for the digits DCN's layers. Either gives the
-    same values; on exact ties the reshaped max shares the gradient between the tied inputs.
+    Tiling windows (stride = window, dividing every spatial size: the usual 2x2 pooling) work on
+    the array reshaped into tiles: elementwise maxima over the window positions forward, and a
+    hand-written backward pass that routes each gradient to the first maximum of its window --
+    the gradient ``reduce_window`` gives, without its select-and-scatter, which was the slowest
+    part of the digits DCN's training step on the CPU. Other windows use ``reduce_window``.
     """
     spatial = x.shape[1:-1]
-    if tuple(stride) == tuple(window) and all(n % w == 0 for n, w in zip(spatial, window, strict=True)):
+    window = tuple(window)
+    if tuple(stride) == window and all(n % w == 0 for n, w in zip(spatial, window, strict=True)):
         split = [d for n, w in zip(spatial, window, strict=True) for d in (n // w, w)]
-        tiles = x.reshape(x.shape[0], *split, x.shape[-1])
-        axes = tuple(2 + 2 * i for i in range(len(window)))
-        return tiles.max(axis=axes) if kind == "max_pool" else tiles.mean(axis=axes)
+        tiles = x.reshape(x.shape[0], *split, x.shape[-1])  # (batch, n0, w0, n1, w1, ..., channels)
+        if kind == "max_pool":
+            return _tile_max(tiles, window)
+        return tiles.mean(axis=tuple(2 + 2 * i for i in range(len(window))))
     dims = (1, *window, 1)
     strides = (1, *stride, 1)
     if kind == "max_pool":
         return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, padding.upper())
     total = lax.reduce_window(x, 0.0, lax.add, dims, strides, padding.upper())
     return total / float(math.prod(window))
+
+
+def _tile(tiles: jax.Array, position: tuple[int, ...]) -> jax.Array:
+    """The element at ``position`` of every window: (batch, n0, n1, ..., channels)."""
+    index = (slice(None), *(i for p in position for i in (slice(None), p)), slice(None))
+    return tiles[index]
+
+
+def _untile(parts: dict[tuple[int, ...], jax.Array], window: tuple[int, ...]) -> jax.Array:
+    """Inverse of :func:`_tile` over every position: (batch, n0, w0, n1, w1, ..., channels)."""
+
+    def build(prefix: tuple[int, ...]) -> jax.Array:
+        k = len(prefix)
+        if k == len(window):
+            return parts[prefix]
+        # dims after k already carry their window axis; w_k goes right after n_k
+        return jnp.stack([build((*prefix, i)) for i in range(window[k])], axis=2 + k)
+
+    return build(())
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _tile_max(tiles: jax.Array, window: tuple[int, ...]) -> jax.Array:
+    positions = itertools.product(*(range(w) for w in window))
+    return functools.reduce(jnp.maximum, (_tile(tiles, p) for p in positions))
+
+
+def _tile_max_fwd(tiles: jax.Array, window: tuple[int, ...]) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    y = _tile_max(tiles, window)
+    return y, (tiles, y)
+
+
+def _tile_max_bwd(window: tuple[int, ...], saved: tuple[jax.Array, jax.Array], dy: jax.Array) -> tuple[jax.Array]:
+    tiles, y = saved
+    taken: jax.Array | None = None
+    parts = {}
+    for p in itertools.product(*(range(w) for w in window)):  # row-major: the first maximum wins ties
+        hit = _tile(tiles, p) == y
+        if taken is not None:
+            hit = hit & ~taken
+        taken = hit if taken is None else taken | hit
+        parts[p] = jnp.where(hit, dy, jnp.zeros_like(dy))
+    return (_untile(parts, window),)
+
+
+_tile_max.defvjp(_tile_max_fwd, _tile_max_bwd)
 
 
 def upsample(x: jax.Array, factor: tuple[int, ...]) -> jax.Array:

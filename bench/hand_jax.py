@@ -1,0 +1,163 @@
+"""The hand-written pure-JAX contender: what a JAX user writes without cellgraph.
+
+Plain functions over a params pytree, ``optax.adam``, one ``jax.jit`` step with the params and
+optimizer state donated. The recurrent layers are the straightforward ``lax.scan`` over
+``z = x_t W + h U + b`` with the gates in one matrix -- the version the JAX documentation and
+most tutorials show; cellgraph must match or beat it by its own compilation choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+from workloads import LEARNING_RATE, Workload
+
+glorot = jax.nn.initializers.glorot_uniform()
+
+
+def _dense_init(key: jax.Array, n_in: int, n_out: int) -> dict[str, jax.Array]:
+    return {"w": glorot(key, (n_in, n_out)), "b": jnp.zeros((n_out,))}
+
+
+# ------------------------------------------------------------------------------------- networks
+
+
+def mlp_init(key: jax.Array, sizes: tuple[int, ...]) -> list[dict[str, jax.Array]]:
+    keys = jax.random.split(key, len(sizes) - 1)
+    return [_dense_init(k, a, b) for k, a, b in zip(keys, sizes[:-1], sizes[1:], strict=True)]
+
+
+def mlp_apply(params: list[dict[str, jax.Array]], x: jax.Array) -> jax.Array:
+    for layer in params[:-1]:
+        x = jax.nn.relu(x @ layer["w"] + layer["b"])
+    return x @ params[-1]["w"] + params[-1]["b"]
+
+
+def rnn_init(key: jax.Array, sizes: tuple[int, ...], gates: int) -> dict[str, Any]:
+    n_in, n, n_out = sizes
+    k1, k2, k3 = jax.random.split(key, 3)
+    return {
+        "w": glorot(k1, (n_in, gates * n)),
+        "u": jax.nn.initializers.orthogonal()(k2, (n, gates * n)),
+        "b": jnp.zeros((gates * n,)),
+        "out": _dense_init(k3, n, n_out),
+    }
+
+
+def lstm_apply(params: dict[str, Any], x: jax.Array) -> jax.Array:
+    n = params["u"].shape[0]
+
+    def cell(carry: tuple[jax.Array, jax.Array], xt: jax.Array) -> tuple[tuple[jax.Array, jax.Array], None]:
+        h, c = carry
+        z = xt @ params["w"] + h @ params["u"] + params["b"]
+        i, f, g, o = jnp.split(z, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (h, c), None
+
+    zeros = jnp.zeros((x.shape[0], n))
+    (h, _), _ = lax.scan(cell, (zeros, zeros), jnp.swapaxes(x, 0, 1))
+    return h @ params["out"]["w"] + params["out"]["b"]
+
+
+def gru_apply(params: dict[str, Any], x: jax.Array) -> jax.Array:
+    n = params["u"].shape[0]
+
+    def cell(h: jax.Array, xt: jax.Array) -> tuple[jax.Array, None]:
+        xz, xr, xh = jnp.split(xt @ params["w"] + params["b"], 3, axis=-1)
+        hz, hr, hh = jnp.split(h @ params["u"], 3, axis=-1)
+        z = jax.nn.sigmoid(xz + hz)
+        r = jax.nn.sigmoid(xr + hr)
+        return (1.0 - z) * h + z * jnp.tanh(xh + r * hh), None
+
+    h, _ = lax.scan(cell, jnp.zeros((x.shape[0], n)), jnp.swapaxes(x, 0, 1))
+    return h @ params["out"]["w"] + params["out"]["b"]
+
+
+def dcn_init(key: jax.Array) -> dict[str, Any]:
+    k = jax.random.split(key, 4)
+    he = jax.nn.initializers.he_uniform()
+    return {
+        "c1": {"w": he(k[0], (3, 3, 1, 16)), "b": jnp.zeros((16,))},
+        "c2": {"w": he(k[1], (3, 3, 16, 32)), "b": jnp.zeros((32,))},
+        "h": _dense_init(k[2], 128, 64),
+        "y": _dense_init(k[3], 64, 10),
+    }
+
+
+def _conv_relu_pool(x: jax.Array, p: dict[str, jax.Array]) -> jax.Array:
+    x = lax.conv_general_dilated(x, p["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    x = jax.nn.relu(x + p["b"])
+    return lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+
+
+def dcn_apply(params: dict[str, Any], x: jax.Array) -> jax.Array:
+    x = _conv_relu_pool(x, params["c1"])
+    x = _conv_relu_pool(x, params["c2"])
+    x = jax.nn.relu(x.reshape(x.shape[0], -1) @ params["h"]["w"] + params["h"]["b"])
+    return x @ params["y"]["w"] + params["y"]["b"]
+
+
+def network(w: Workload) -> tuple[Callable[[jax.Array], Any], Callable[[Any, jax.Array], jax.Array]]:
+    """(init, apply) of the workload's network, written by hand."""
+    if w.family == "mlp":
+        return (lambda key: mlp_init(key, w.sizes)), mlp_apply
+    if w.family == "lstm":
+        return (lambda key: rnn_init(key, w.sizes, 4)), lstm_apply
+    if w.family == "gru":
+        return (lambda key: rnn_init(key, w.sizes, 3)), gru_apply
+    return dcn_init, dcn_apply
+
+
+def loss_of(
+    w: Workload, apply: Callable[[Any, jax.Array], jax.Array], precision: str = "float32"
+) -> Callable[[Any, Any], jax.Array]:
+    """Mean loss of a batch; in bfloat16, parameters and inputs are cast down and the output back up
+    (mixed precision: float32 master weights, float32 loss), as cellgraph's ``precision`` does."""
+    dtype = jnp.dtype(precision)
+
+    def loss(params: Any, batch: dict[str, jax.Array]) -> jax.Array:
+        if dtype != jnp.float32:
+            params = jax.tree.map(lambda a: a.astype(dtype), params)
+        out = apply(params, batch["x"].astype(dtype)).astype(jnp.float32)
+        if w.loss == "xent":
+            return optax.softmax_cross_entropy_with_integer_labels(out, batch["y"]).mean()
+        return jnp.mean(jnp.square(out - batch["y"]))
+
+    return loss
+
+
+# ------------------------------------------------------------------------------------- contender
+
+
+def build(
+    w: Workload, data: list[dict[str, Any]], precision: str = "float32"
+) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """``(step(i), sync())``: one training step on batch ``i % len(data)``, and wait for the device."""
+    init, apply = network(w)
+    loss = loss_of(w, apply, precision)
+    tx = optax.adam(LEARNING_RATE)
+    params = init(jax.random.key(0))
+    opt_state = tx.init(params)
+
+    def _step(params: Any, opt_state: Any, batch: dict[str, jax.Array]) -> tuple[Any, Any, jax.Array]:
+        value, grads = jax.value_and_grad(loss)(params, batch)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
+
+    step_fn = jax.jit(_step, donate_argnums=(0, 1))
+    device = [jax.device_put(b) for b in data]
+    state = {"params": params, "opt": opt_state, "loss": None}
+
+    def step(i: int) -> None:
+        state["params"], state["opt"], state["loss"] = step_fn(state["params"], state["opt"], device[i % len(device)])
+
+    def sync() -> None:
+        jax.block_until_ready(state["params"])
+
+    return step, sync
