@@ -11,8 +11,10 @@ are written as the cuDNN / oneDNN kernels are, and measured in ``bench/train_ben
 * each step does one fused matmul ``h @ U`` for all gates forward and one ``dz @ Uᵀ`` backward;
 * the weight gradients leave the loop: ``dU = Σ_t h_{t-1}ᵀ dz_t`` is one ``(n, T·B) @ (T·B, g·n)``
   matmul after it, and so are ``dW`` and the bias gradient;
-* loop state lives in preallocated buffers written in place (``lax.fori_loop``), and the
-  forward pass saves only what the backward pass cannot recompute without a matmul.
+* loop state lives in buffers written in place (``lax.fori_loop``): the forward pass writes
+  each step's gate activations over its (now dead) input projections, saves only what the
+  backward pass cannot recompute without a matmul (the LSTM's hidden states are rebuilt from
+  o and c after the loop), and no buffer is zero-filled only to be overwritten.
 
 The gates follow :mod:`cellgraph.compiler.ops` (LSTM: input, forget, cell, output; GRU: update,
 reset, candidate, with the reset gate scaling ``h U_h`` as cuDNN and PyTorch do), and the layer
@@ -57,18 +59,6 @@ def _project(x: Array, w_in: Array, bias: Array, gates: int) -> tuple[Array, ...
     return tuple(gate(k) for k in range(gates))
 
 
-def _weight_grads(x: Array, dp: Array, w_in: Array) -> tuple[Array, Array, Array]:
-    """dx, dW_in and dbias from the stacked gradients of the input projections ``dp`` (time, batch, g·n).
-
-    Plain 2-D matmuls over the flattened (time·batch) axis: contracting ``dp`` against a
-    batch-major ``x`` in one einsum made XLA transpose all of ``dp`` first.
-    """
-    dp2 = dp.reshape(-1, dp.shape[-1])
-    x2 = jnp.swapaxes(x, 0, 1).reshape(-1, x.shape[-1])
-    dx = jnp.swapaxes((dp2 @ w_in.T).reshape(*dp.shape[:2], -1), 0, 1)
-    return dx, x2.T @ dp2, dp2.sum(axis=0)
-
-
 # ------------------------------------------------------------------------------ chained batches
 #
 # A step's matmul is small ((batch, n) @ (n, g·n)), too small for XLA:CPU to spread over the
@@ -99,6 +89,21 @@ def _put(a: Array, value: Array, t: Array) -> Array:
     return lax.dynamic_update_index_in_dim(a, value, t, 0)
 
 
+def _before(a: Array, t: Array) -> Array:
+    """The value of the step before ``t`` (``a[t - 1]``), zero before the first: the initial state."""
+    return jnp.where(t > 0, _at(a, jnp.maximum(t - 1, 0)), jnp.zeros((), a.dtype))
+
+
+def _scratch(shape: tuple[int, ...], dtype: jnp.dtype, tag: int) -> Array:
+    """A buffer the loop overwrites completely before reading it.
+
+    Its content is irrelevant, but XLA shares equal constants: a dozen ``zeros`` buffers became
+    one zero buffer plus a copy into each loop buffer, a tenth of the LSTM's training step. A
+    distinct fill value (``tag``) per buffer keeps each one a single fill, written in place.
+    """
+    return jnp.full(shape, float(tag), dtype)
+
+
 def _sigmoid(x: Array) -> Array:
     """The logistic function through tanh: one transcendental instead of exp and a division
     (about 25% cheaper in XLA:CPU's loop fusions; equal to ``jax.nn.sigmoid`` within 2e-7)."""
@@ -114,7 +119,9 @@ def _join(parts: list[Array], axis: int) -> Array:
 
 
 StepFwd = Callable[[tuple[Array, ...], Array, Array], tuple[Array, Array, tuple[Array, ...]]]
-StepBwd = Callable[[tuple[Array, ...], Array | None, Array | None, Array, Array, Array], tuple[Array, ...]]
+"""``cell(p_t, h, c) -> (h, c, values)``: one step from the step's input projections, one per gate."""
+StepBwd = Callable[[tuple[Array, ...], Array | None, Array | None, Array, Array, Array], tuple]
+"""``cell(saved_t, c_prev, c, h_prev, dh, dc) -> (drec, extra, dc_prev, dh_direct)``, see :func:`_backward`."""
 
 
 def _forward(
@@ -124,20 +131,25 @@ def _forward(
     w_rec: Array,
     gates: int,
     cell: StepFwd,
-    n_saved: int,
     *,
     save: bool,
     last: bool,
+    extra: int = 0,
     cell_state: bool = True,
     rebuild: Callable[[Array, tuple[Array, ...]], Array] | None = None,
 ) -> tuple[list[Array | None], list[Array], list[Array | None], list[tuple[Array, ...]]]:
     """Run ``cell`` over time for every chain.
 
-    Returns, per chain: hs (time + 1, rows, n) with h_0 = 0 first (None when only the last state
-    is wanted and nothing is saved), the final h, and with ``save`` the cell states
-    (time + 1, rows, n; None without ``cell_state``) and ``n_saved`` per-step buffers
-    (time, rows, n) for the backward pass. ``rebuild(cs[1:], saved)`` recomputes the hidden
-    states after the loop (the LSTM's h = o * tanh(c)), saving one write per step.
+    ``cell`` returns ``gates + extra`` values per step for the backward pass. With ``save``, the
+    first ``gates`` of them overwrite the step's input projections in place (a projection is dead
+    once its step has read it), so their buffers need no zero-filling: filling and copying empty
+    buffers took a tenth of the LSTM's training step. The ``extra`` ones get buffers of their own.
+
+    Returns, per chain: hs (time, rows, n), the state after each step (None when only the final
+    state is wanted and nothing is saved), the final h, the cell states (time, rows, n; with
+    ``save`` and ``cell_state`` only) and the saved values, each (time, rows, n).
+    ``rebuild(cs, saved)`` computes the hidden states after the loop (the LSTM's
+    h = o * tanh(c)) instead of writing them at every step.
     """
     n = w_rec.shape[0]
     k = chains_for(x.shape[0])
@@ -145,29 +157,32 @@ def _forward(
     time, rows = projs[0][0].shape[0], projs[0][0].shape[1]
     write_h = (save and rebuild is None) or (not save and not last)
 
-    def buffer(steps: int) -> Array:
-        return jnp.zeros((steps, rows, n), x.dtype)
+    tags = iter(range(1, 1 << 20))
 
-    def start() -> tuple:
-        saved = tuple(buffer(time) for _ in range(n_saved)) if save else ()
-        cs = buffer(time + 1) if save and cell_state else None
-        return buffer(time + 1) if write_h else None, cs, buffer(1)[0], buffer(1)[0], saved
+    def buffer(steps: int) -> Array:
+        return _scratch((steps, rows, n), x.dtype, next(tags))
+
+    def start(proj: tuple[Array, ...]) -> tuple:
+        kept = (*proj, *(buffer(time) for _ in range(extra))) if save else ()
+        cs = buffer(time) if save and cell_state else None
+        zeros = jnp.zeros((rows, n), x.dtype)
+        return buffer(time) if write_h else None, cs, zeros, zeros, kept
 
     def one(t: Array, proj: tuple[Array, ...], carry: tuple) -> tuple:
-        hs, cs, h, c, saved = carry
-        h, c, keep = cell(tuple(_at(p, t) for p in proj), h, c)
+        hs, cs, h, c, kept = carry
+        h, c, values = cell(tuple(_at(p, t) for p in (kept[:gates] if save else proj)), h, c)
         if save:
-            cs = _put(cs, c, t + 1) if cell_state else None
-            saved = tuple(_put(buf, v, t) for buf, v in zip(saved, keep, strict=True))
-        return _put(hs, h, t + 1) if write_h else None, cs, h, c, saved
+            cs = _put(cs, c, t) if cell_state else None
+            kept = tuple(_put(buf, v, t) for buf, v in zip(kept, values, strict=True))
+        return _put(hs, h, t) if write_h else None, cs, h, c, kept
 
     def body(t: Array, carry: tuple) -> tuple:
         return tuple(one(t, proj, chain) for proj, chain in zip(projs, carry, strict=True))
 
-    out = lax.fori_loop(0, time, body, tuple(start() for _ in projs))
+    out = lax.fori_loop(0, time, body, tuple(start(proj) for proj in projs))
     hs = [o[0] for o in out]
     if save and rebuild is not None:
-        hs = [jnp.concatenate([buffer(1), rebuild(o[1][1:], o[4])]) for o in out]
+        hs = [rebuild(o[1], o[4]) for o in out]
     return hs, [o[2] for o in out], [o[1] for o in out], [o[4] for o in out]
 
 
@@ -189,29 +204,34 @@ def _backward(
     ``cell(saved_t, c_prev, c, h_prev, dh, dc) -> (drec, extra, dc_prev, dh_direct)``: ``drec`` is
     the gradient of the step's recurrent product ``h U`` (rows, g·n), which the loop stores and
     multiplies by Uᵀ; ``extra`` a (rows, n) value the loop stores too when ``with_extra`` (else
-    None); ``dh_direct`` the part of dh_{t-1} that bypasses U. After the loop, ``projection(drec, extra, saved)`` gives the
-    gradient of the input projections from the stacked values (the same as ``drec`` unless a
-    gate scales the recurrent product, as the GRU's reset gate does).
+    None); ``dh_direct`` the part of dh_{t-1} that bypasses U. After the loop,
+    ``projection(drec, extra, saved)`` gives the gradient of the input projections from the
+    stacked values (the same as ``drec`` unless a gate scales the recurrent product, as the GRU's
+    reset gate does).
+
+    The gradients go to fresh buffers, not over the saved values: a step's gradients each read
+    several saved values, and XLA then copies every overwritten buffer at every step.
     """
     k = len(hs)
-    time = hs[0].shape[0] - 1
+    time = hs[0].shape[0]
     douts = _split(dout, k, 0)
     w_rec_t = w_rec.T
     seq = [None if last else jnp.swapaxes(d, 0, 1) for d in douts]  # per-step output gradients
+    tags = iter(range(1, 1 << 20))
 
     def start(d: Array) -> tuple:
         dh0 = d if last else jnp.zeros_like(d[:, 0])
-        drec = jnp.zeros((time, dh0.shape[0], w_rec.shape[1]), dh0.dtype)
-        extras = jnp.zeros((time, *dh0.shape), dh0.dtype) if with_extra else None
+        drec = _scratch((time, dh0.shape[0], w_rec.shape[1]), dh0.dtype, next(tags))
+        extras = _scratch((time, *dh0.shape), dh0.dtype, next(tags)) if with_extra else None
         return drec, extras, dh0, jnp.zeros_like(dh0)
 
     def one(t: Array, j: int, carry: tuple) -> tuple:
         drec, extras, dh, dc = carry
         if seq[j] is not None:
             dh = dh + _at(seq[j], t)
-        c_prev = _at(cs[j], t) if cs[j] is not None else None
-        c = _at(cs[j], t + 1) if cs[j] is not None else None
-        rec, extra, dc, direct = cell(tuple(_at(b, t) for b in saved[j]), c_prev, c, _at(hs[j], t), dh, dc)
+        c_prev = _before(cs[j], t) if cs[j] is not None else None
+        c = _at(cs[j], t) if cs[j] is not None else None
+        rec, extra, dc, direct = cell(tuple(_at(b, t) for b in saved[j]), c_prev, c, _before(hs[j], t), dh, dc)
         extras = _put(extras, extra, t) if extras is not None else None
         return _put(drec, rec, t), extras, direct + rec @ w_rec_t, dc
 
@@ -223,10 +243,13 @@ def _backward(
     dx, dw_in, db, du = [], 0.0, 0.0, 0.0
     for j, (drec, extras, _, _) in enumerate(out):
         dp = projection(drec, extras, saved[j])
-        a, b, c = _weight_grads(_split(x, k, 0)[j], dp, w_in)
-        dx.append(a)
-        dw_in, db = dw_in + b, db + c
-        du = du + hs[j][:-1].reshape(-1, hs[j].shape[-1]).T @ drec.reshape(-1, drec.shape[-1])
+        dp2 = dp.reshape(-1, dp.shape[-1])  # (time·rows, g·n), time-major
+        x2 = jnp.swapaxes(_split(x, k, 0)[j], 0, 1).reshape(-1, x.shape[-1])
+        dx.append(jnp.swapaxes((dp2 @ w_in.T).reshape(*dp.shape[:2], -1), 0, 1))
+        dw_in, db = dw_in + x2.T @ dp2, db + dp2.sum(axis=0)
+        # dU = sum_t h_{t-1}^T drec_t: shift the (smaller) states by one step, h_0 = 0, not drec
+        h_prev = jnp.concatenate([jnp.zeros_like(hs[j][:1]), hs[j][:-1]])
+        du = du + h_prev.reshape(-1, h_prev.shape[-1]).T @ drec.reshape(-1, drec.shape[-1])
     return _join(dx, 0), dw_in, db, du
 
 
@@ -234,7 +257,7 @@ def _outputs(hs: list[Array | None], final: list[Array], last: bool) -> Array:
     """(batch, n) final states or (batch, time, n) sequences, the chains joined again."""
     if last:
         return _join(final, 0)
-    return _join([jnp.swapaxes(h[1:], 0, 1) for h in hs if h is not None], 0)
+    return _join([jnp.swapaxes(h, 0, 1) for h in hs if h is not None], 0)
 
 
 # -------------------------------------------------------------------------------------- LSTM
@@ -255,17 +278,16 @@ def _lstm_cell(w_rec: Array) -> StepFwd:
     return cell
 
 
-def _lstm_cell_grad(
-    s: tuple[Array, ...], c_prev: Array, c: Array, h_prev: Array, dh: Array, dc: Array
-) -> tuple[Array, ...]:
+def _lstm_cell_grad(s: tuple[Array, ...], c_prev: Array, c: Array, h_prev: Array, dh: Array, dc: Array) -> tuple:
     i, f, g, o = s
     tc = jnp.tanh(c)
     dc = dc + dh * o * (1.0 - tc * tc)
-    dz = jnp.concatenate(
-        [dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tc * o * (1.0 - o)],
-        axis=-1,
-    )
-    return dz, None, dc * f, jnp.zeros_like(dh)
+    dz = (dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tc * o * (1.0 - o))
+    return jnp.concatenate(dz, axis=-1), None, dc * f, jnp.zeros_like(dh)
+
+
+def _lstm_h(cs: Array, saved: tuple[Array, ...]) -> Array:
+    return saved[3] * jnp.tanh(cs)  # h = o * tanh(c)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(4,))
@@ -277,14 +299,12 @@ def lstm_sequence(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) 
             gates ordered input, forget, cell, output.
         last: return only the final hidden state (batch, n) instead of every step's (batch, time, n).
     """
-    hs, final, _, _ = _forward(x, w_in, bias, w_rec, 4, _lstm_cell(w_rec), 4, save=False, last=last)
+    hs, final, _, _ = _forward(x, w_in, bias, w_rec, 4, _lstm_cell(w_rec), save=False, last=last)
     return _outputs(hs, final, last)
 
 
 def _lstm_fwd(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> tuple[Array, tuple]:
-    hs, final, cs, saved = _forward(
-        x, w_in, bias, w_rec, 4, _lstm_cell(w_rec), 4, save=True, last=last, rebuild=lambda c, s: s[3] * jnp.tanh(c)
-    )
+    hs, final, cs, saved = _forward(x, w_in, bias, w_rec, 4, _lstm_cell(w_rec), save=True, last=last, rebuild=_lstm_h)
     return _outputs(hs, final, last), (x, w_in, w_rec, hs, cs, saved)
 
 
@@ -313,9 +333,7 @@ def _gru_cell(w_rec: Array) -> StepFwd:
     return cell
 
 
-def _gru_cell_grad(
-    s: tuple[Array, ...], c_prev: None, c: None, h_prev: Array, dh: Array, dc: Array
-) -> tuple[Array, ...]:
+def _gru_cell_grad(s: tuple[Array, ...], c_prev: None, c: None, h_prev: Array, dh: Array, dc: Array) -> tuple:
     z, r, cand, rh = s
     da = dh * z * (1.0 - cand * cand)  # through the candidate's tanh
     dpz = dh * (cand - h_prev) * z * (1.0 - z)
@@ -328,13 +346,13 @@ def _gru_cell_grad(
 def gru_sequence(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> Array:
     """A GRU layer over ``x`` (batch, time, features) from zero state; weights as :func:`lstm_sequence`
     with three gate blocks (update, reset, candidate)."""
-    hs, final, _, _ = _forward(x, w_in, bias, w_rec, 3, _gru_cell(w_rec), 4, save=False, last=last, cell_state=False)
+    hs, final, _, _ = _forward(x, w_in, bias, w_rec, 3, _gru_cell(w_rec), save=False, last=last, cell_state=False)
     return _outputs(hs, final, last)
 
 
 def _gru_fwd(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> tuple[Array, tuple]:
     hs, final, cs, saved = _forward(
-        x, w_in, bias, w_rec, 3, _gru_cell(w_rec), 4, save=True, last=last, cell_state=False
+        x, w_in, bias, w_rec, 3, _gru_cell(w_rec), save=True, last=last, extra=1, cell_state=False
     )
     return _outputs(hs, final, last), (x, w_in, w_rec, hs, cs, saved)
 
