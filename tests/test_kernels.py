@@ -64,6 +64,25 @@ def test_fused_recurrent_layer_matches_the_autodiff_scan(
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
+def test_fused_recurrent_layer_on_accelerators_matches_too(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU/TPU path (one chain, uninitialised scratch buffers) computes the same values and gradients."""
+    monkeypatch.setattr(recurrent, "_backend", lambda: "gpu")
+    assert recurrent.chains_for(64) == 1
+    fused, scan, gates = KINDS[kind]
+    with jax.enable_x64(True):
+        x = jax.random.normal(jax.random.key(4), (5, 6, 3), jnp.float64)
+        weights = _weights(gates, 3, 4, seed=5)
+        for last in (True, False):
+            np.testing.assert_allclose(fused(x, *weights, last), _reference(scan, x, *weights, last), rtol=1e-12)
+            got = jax.grad(lambda *a, e=last: jnp.sum(jnp.sin(fused(*a, e))), argnums=(0, 1, 2, 3))(x, *weights)
+            want = jax.grad(lambda *a, e=last: jnp.sum(jnp.sin(_reference(scan, *a, e))), argnums=(0, 1, 2, 3))(
+                x, *weights
+            )
+            for g, r in zip(got, want, strict=True):
+                np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_fused_recurrent_gradients_match_finite_differences(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(recurrent, "chains_for", lambda batch: 2)
     fused, _, gates = KINDS[kind]

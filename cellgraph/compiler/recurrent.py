@@ -68,9 +68,13 @@ def _project(x: Array, w_in: Array, bias: Array, gates: int) -> tuple[Array, ...
 # backends one chain is kept.
 
 
+def _backend() -> str:
+    return jax.default_backend()
+
+
 def chains_for(batch: int) -> int:
     """How many independent batch chains a recurrent loop runs: one per CPU core, at least 16 rows each."""
-    if jax.default_backend() != "cpu":
+    if _backend() != "cpu":
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     k = max(1, min(cores, batch // 16))
@@ -97,10 +101,13 @@ def _before(a: Array, t: Array) -> Array:
 def _scratch(shape: tuple[int, ...], dtype: jnp.dtype, tag: int) -> Array:
     """A buffer the loop overwrites completely before reading it.
 
-    Its content is irrelevant, but XLA shares equal constants: a dozen ``zeros`` buffers became
-    one zero buffer plus a copy into each loop buffer, a tenth of the LSTM's training step. A
-    distinct fill value (``tag``) per buffer keeps each one a single fill, written in place.
+    Its content is irrelevant. On GPUs and TPUs ``lax.empty`` allocates it uninitialized. On the
+    CPU ``lax.empty`` is a zero fill, and XLA shares equal constants: a dozen ``zeros`` buffers
+    became one zero buffer plus a copy into each loop buffer, a tenth of the LSTM's training
+    step. A distinct fill value (``tag``) per buffer keeps each one a single fill, in place.
     """
+    if _backend() != "cpu":
+        return lax.empty(shape, dtype)
     return jnp.full(shape, float(tag), dtype)
 
 
