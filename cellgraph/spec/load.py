@@ -248,6 +248,65 @@ class _Converter:
         self.problems = Problems()
         self.open: set[int] = set()  # ids of the collections being converted (recursive aliases)
 
+    def check_expansion(self, root: yaml.Node) -> None:
+        """Refuse an alias bomb before converting anything.
+
+        Aliases make the node tree a DAG: 1,000 nested references can expand to billions of
+        values. Each node's expanded size is computed once (memoised by identity), then the walk
+        follows conversion order and descends only into the subtree where the count crosses the
+        limit, so the error names the same place converting would have, in microseconds instead
+        of after converting the first 100,000 values.
+        """
+        sizes: dict[int, int] = {}
+        limit = self.limits.max_nodes
+
+        def children(node: yaml.Node) -> list[yaml.Node]:
+            if isinstance(node, yaml.SequenceNode):
+                return list(node.value)
+            if not isinstance(node, yaml.MappingNode):
+                return []
+            values, merges = [], []
+            for key, value in node.value:
+                if key.tag == _PLAIN_TAG and key.value == "<<":
+                    merges += value.value if isinstance(value, yaml.SequenceNode) else [value]
+                else:
+                    values.append(value)
+            # a merged mapping's values are converted in place of the mapping itself
+            return values + [v for m in merges if isinstance(m, yaml.MappingNode) for v in children(m)]
+
+        def size(node: yaml.Node, open_: frozenset[int]) -> int:
+            if id(node) in open_:  # a recursive alias: reported by convert, counted once here
+                return 1
+            if id(node) not in sizes:
+                inner = open_ | {id(node)}
+                total = 1
+                for child in children(node):
+                    total += size(child, inner)
+                    if total > limit:
+                        break
+                sizes[id(node)] = total
+            return sizes[id(node)]
+
+        if size(root, frozenset()) <= limit:
+            return
+        count, node = 0, root
+        while True:  # descend to the node at which the running count passes the limit
+            count += 1
+            if count > limit:
+                break
+            for child in children(node):
+                if count + size(child, frozenset()) > limit:
+                    node = child
+                    break
+                count += size(child, frozenset())
+            else:
+                break
+        raise SpecError_limit(
+            _loc(self.doc.file, node.start_mark),
+            f"document expands to more than {limit:,} values (alias bomb?)",
+            "remove nested aliases; use `repeat:` to build many groups",
+        )
+
     def convert(self, node: yaml.Node, path: KeyPath) -> Any:
         self.nodes += 1
         if self.nodes > self.limits.max_nodes:
@@ -450,6 +509,7 @@ def load_document(text: str, file: str = "<spec>", limits: Limits = DEFAULT_LIMI
             "start the spec with `cellgraph: 1`, a `name:`, `cells:` and `edges:`",
         )
     converter = _Converter(doc, limits)
+    converter.check_expansion(node)
     doc.data = converter.convert(node, ())
     converter.problems.raise_if_any()
     return doc
