@@ -48,6 +48,7 @@ from workloads import BY_NAME, ROOT, WORKLOADS, Workload, batches
 COMMAND = ".venv/bin/python bench/train_bench.py --write docs/benchmarks.md"
 GPU_COMMAND = "bash bench/gpu.sh"
 HEADING = "## Training"
+GPU_HEADING = "## Training on a GPU"
 CONTENDERS = ("cellgraph", "jax", "flax", "torch")
 TITLES = {"cellgraph": "cellgraph", "jax": "hand-written JAX", "flax": "Flax (Linen)", "torch": "PyTorch eager"}
 TARGETS = {"mlp128": 1.5, "mlp4096": 1.05, "mnist": 1.05, "lstm": 1.05, "gru": 1.05, "dcn": 1.05}
@@ -312,7 +313,7 @@ def section(results: list[dict[str, Any]], heading: str, seconds: float, blocks:
         "Each contender trains the same network on the same batches with Adam (learning rate 1e-3). "
         f"*train step*: median of {blocks} timed blocks of about {seconds / blocks * 1e3:.0f} ms, each block several "
         "steps ending in a device synchronisation (`block_until_ready`; `torch.cuda.synchronize` for PyTorch), min and "
-        "max of the blocks in brackets; the JAX-based contenders are timed in one interpreter, a block of each in turn. "
+        "max of the blocks in brackets; all contenders are timed in one interpreter, a block of each in turn. "
         "Ratios below 1 mean the row is faster. "
     )
     if gpu:
@@ -374,11 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
             shown = _ms(r["median_s"]) if "median_s" in r else r.get("missing") or r.get("error")
             print(f"{name:8} {r['precision']:9} {r['contender']:10} {shown}", file=sys.stderr, flush=True)
-    heading = HEADING
-    if args.gpu:
-        import jax
-
-        heading = f"## Training on a GPU: {jax.devices()[0].device_kind}"
+    heading = GPU_HEADING if args.gpu else HEADING
     text = section(results, heading, args.seconds, args.blocks, args.gpu)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
