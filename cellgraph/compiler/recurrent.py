@@ -45,7 +45,7 @@ def _project(x: Array, w_in: Array, bias: Array, gates: int) -> tuple[Array, ...
     of a 3-D array quickly, but a step of a 4-D one (or gate columns of a (time, batch, g·n) one)
     through a slow strided path that tripled the step time.
     """
-    time_major = jnp.swapaxes(x, 0, 1)  # (time, batch, features): cheap, features are few
+    time_major = jnp.swapaxes(x, 0, 1)  # (time, batch, features), so the projections come out time-major
     flat = time_major.reshape(-1, x.shape[-1])
     n = w_in.shape[1] // gates
     shape = (*time_major.shape[:2], n)
