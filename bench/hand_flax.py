@@ -15,7 +15,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
-from workloads import LEARNING_RATE, Workload
+from hand_jax import runner
+from workloads import Workload
 
 
 class MLP(nn.Module):
@@ -68,8 +69,6 @@ def build(
     """``(step(i), sync())``: one training step on batch ``i % len(data)``, and wait for the device."""
     net = module(w, jnp.dtype(precision))
     params = net.init(jax.random.key(0), jnp.asarray(data[0]["x"]))
-    tx = optax.adam(LEARNING_RATE)
-    opt_state = tx.init(params)
 
     def loss(params: Any, batch: dict[str, jax.Array]) -> jax.Array:
         out = net.apply(params, batch["x"]).astype(jnp.float32)
@@ -77,19 +76,4 @@ def build(
             return optax.softmax_cross_entropy_with_integer_labels(out, batch["y"]).mean()
         return jnp.mean(jnp.square(out - batch["y"]))
 
-    def train_step(params: Any, opt_state: Any, batch: dict[str, jax.Array]) -> tuple[Any, Any, jax.Array]:
-        value, grads = jax.value_and_grad(loss)(params, batch)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, value
-
-    step_fn = jax.jit(train_step, donate_argnums=(0, 1))
-    device = [jax.device_put(b) for b in data]
-    state = {"params": params, "opt": opt_state, "loss": None}
-
-    def step(i: int) -> None:
-        state["params"], state["opt"], state["loss"] = step_fn(state["params"], state["opt"], device[i % len(device)])
-
-    def sync() -> None:
-        jax.block_until_ready(state["params"])
-
-    return step, sync
+    return runner(loss, params, data)

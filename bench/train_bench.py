@@ -68,7 +68,7 @@ def build_cellgraph(w: Workload, data: list[dict[str, Any]], precision: str = "f
     from cellgraph.train import init_state, make_optimizer, make_train_step
 
     model = cellgraph.compile(ROOT / w.spec, w.params, precision=precision)
-    tx = make_optimizer(model.spec.train, model.trainable_mask if model.frozen else None)  # as the loop does
+    tx = make_optimizer(model.spec.train, model.trainable_mask)
     state = {"s": init_state(model.init, tx, seed=0)}
     step_fn = make_train_step(model, tx)
     device = [jax.device_put(b) for b in data]

@@ -173,8 +173,13 @@ def require_graphviz() -> None:
         f"Graphviz is not installed ({', '.join(missing)} not on PATH): "
         "run `bash scripts/setup.sh` or `apt install graphviz`"
     )
-    if IN_CI:
-        pytest.fail(f"{reason}; CI must render for real", pytrace=False)
+    fail_or_skip(reason, "render", IN_CI)
+
+
+def fail_or_skip(reason: str, what: str, in_ci: bool) -> None:
+    """A missing system tool fails the run under CI=true (CI must {what} for real) and skips elsewhere."""
+    if in_ci:
+        pytest.fail(f"{reason}; CI must {what} for real", pytrace=False)
     pytest.skip(reason)
 
 

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, IN_CI, ROOT, ZOO, CliRunner
+from conftest import EXAMPLES, IN_CI, ROOT, ZOO, CliRunner, fail_or_skip
 
 from cellgraph.cells import CELLS
 from cellgraph.render.gallery import build_gallery, find_citations, gallery_html, gallery_readme
@@ -183,9 +183,7 @@ def _chromium_or_skip() -> None:
         f"headless Chromium is not available ({', '.join(missing)} missing): run `bash scripts/setup.sh` as root "
         "(or `sudo apt-get install chromium chromium-driver`, then `.venv/bin/pip install -e '.[dev]'`)"
     )
-    if IN_CI:
-        pytest.fail(f"{reason}; CI must test the gallery page for real", pytrace=False)
-    pytest.skip(reason)
+    fail_or_skip(reason, "test the gallery page", IN_CI)
 
 
 @pytest.mark.timeout(120)

@@ -92,11 +92,13 @@ def test_fused_recurrent_gradients_match_finite_differences(kind: str, monkeypat
         check_grads(lambda *a: jnp.sum(jnp.cos(fused(*a, False))), args, order=1, modes=("rev",))
 
 
-def test_batch_chains_divide_the_batch_and_keep_rows_per_chain() -> None:
-    for batch in (1, 7, 16, 31, 32, 64, 96, 1000):
-        k = recurrent.chains_for(batch)
-        assert 1 <= k and batch % k == 0
-        assert k == 1 or batch // k >= 16
+def test_batch_chains_are_one_per_core_dividing_the_batch_with_16_rows_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recurrent.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(recurrent, "_backend", lambda: "cpu")
+    want = {1: 1, 15: 1, 31: 1, 32: 2, 40: 2, 48: 3, 50: 2, 64: 4, 1000: 4}  # 50: 3 would not divide it
+    assert {batch: recurrent.chains_for(batch) for batch in want} == want
+    monkeypatch.setattr(recurrent, "_backend", lambda: "gpu")
+    assert recurrent.chains_for(1000) == 1  # one kernel stream: chains would only add launches
 
 
 # ------------------------------------------------------------------------------- convolution

@@ -40,7 +40,7 @@ class Model:
     apply: Callable[..., dict[str, Array]]
     forward: Callable[..., tuple[dict[str, Array], dict[str, Any]]]  # every group's value, and aux
     loss: Callable[[Params, Mapping[str, Any], Array | None], tuple[Array, dict[str, Array]]]
-    trainable_mask: Callable[[Params], Any]
+    trainable_mask: Callable[[Params], Any] | None  # None when no group is frozen: no optimizer mask
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
 
@@ -52,11 +52,6 @@ class Model:
     def stochastic(self) -> bool:
         """Whether a training pass draws random numbers (noisy inputs, sampled units)."""
         return any(CELL_FNS[d["type"]].stochastic for _, d in self.graph.nodes(data=True))
-
-    @property
-    def frozen(self) -> tuple[str, ...]:
-        """Groups marked ``trainable: false``; when there are none the optimizer needs no mask."""
-        return tuple(n for n, d in self.graph.nodes(data=True) if not d.get("trainable", True))
 
 
 def _info(graph: nx.DiGraph, node: str, forward: list[str]) -> NodeInfo:
@@ -198,7 +193,9 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     if precision != "float32":
         forward = _in_precision(forward, PRECISIONS[precision])
     loss = make_loss(graph, forward, sources, outputs)
-    return Model(graph, init, apply, forward, loss, trainable_mask, sources, outputs)
+    # without frozen groups the optimizer needs no mask (optax.partition costs time every step)
+    frozen = any(not graph.nodes[n]["trainable"] for n in order)
+    return Model(graph, init, apply, forward, loss, trainable_mask if frozen else None, sources, outputs)
 
 
 def _in_precision(forward: Callable[..., Any], dtype: Any) -> Callable[..., Any]:

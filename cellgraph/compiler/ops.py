@@ -186,7 +186,9 @@ def upsample(x: jax.Array, factor: tuple[int, ...]) -> jax.Array:
 #
 # The input projection of every time step is one matmul outside the scan (x @ W for the whole
 # sequence); the scan carries only h (and c) and does one fused matmul h @ U per step for all
-# gates. This is what makes a compiled recurrent layer competitive with cuDNN-style kernels.
+# gates. These scans are differentiated by JAX; tanh LSTM and GRU layers use the faster
+# hand-differentiated loops of ``compiler.recurrent`` instead, and the step-wise executor uses
+# the step functions directly.
 
 
 def rnn_step(p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
@@ -218,15 +220,20 @@ def gru_step(p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Callable[[jax.Ar
     return (1.0 - z) * h + z * act(ph + r * rh)
 
 
-def scan_rnn(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
-    """proj: (time, batch, n) input projections (bias included) -> hidden states (time, batch, n)."""
+def _scan_h(cell: Callable[..., jax.Array], proj: jax.Array, w_rec: jax.Array, act: Callable) -> jax.Array:
+    """A scan whose only state is h, from zero: the hidden states (time, batch, n)."""
 
     def step(h: jax.Array, p: jax.Array) -> tuple[jax.Array, jax.Array]:
-        h = rnn_step(p, h, w_rec, act)
+        h = cell(p, h, w_rec, act)
         return h, h
 
     h0 = jnp.zeros((proj.shape[1], w_rec.shape[0]), proj.dtype)
     return lax.scan(step, h0, proj)[1]
+
+
+def scan_rnn(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
+    """proj: (time, batch, n) input projections (bias included) -> hidden states (time, batch, n)."""
+    return _scan_h(rnn_step, proj, w_rec, act)
 
 
 def scan_lstm(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
@@ -242,10 +249,4 @@ def scan_lstm(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.
 
 def scan_gru(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
     """proj: (time, batch, 3n) -> h (time, batch, n)."""
-
-    def step(h: jax.Array, p: jax.Array) -> tuple[jax.Array, jax.Array]:
-        h = gru_step(p, h, w_rec, act)
-        return h, h
-
-    h0 = jnp.zeros((proj.shape[1], w_rec.shape[0]), proj.dtype)
-    return lax.scan(step, h0, proj)[1]
+    return _scan_h(gru_step, proj, w_rec, act)

@@ -24,6 +24,7 @@ and gradients with those scans.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from functools import partial
@@ -164,7 +165,7 @@ def _forward(
     time, rows = projs[0][0].shape[0], projs[0][0].shape[1]
     write_h = (save and rebuild is None) or (not save and not last)
 
-    tags = iter(range(1, 1 << 20))
+    tags = itertools.count(1)
 
     def buffer(steps: int) -> Array:
         return _scratch((steps, rows, n), x.dtype, next(tags))
@@ -224,7 +225,7 @@ def _backward(
     douts = _split(dout, k, 0)
     w_rec_t = w_rec.T
     seq = [None if last else jnp.swapaxes(d, 0, 1) for d in douts]  # per-step output gradients
-    tags = iter(range(1, 1 << 20))
+    tags = itertools.count(1)
 
     def start(d: Array) -> tuple:
         dh0 = d if last else jnp.zeros_like(d[:, 0])

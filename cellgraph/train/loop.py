@@ -201,9 +201,7 @@ def train(
     train_set, test_set = splits(data)
     plan = _Plan.make(rows(train_set), cfg["batch_size"], cfg["epochs"], cfg["steps"], drop_remainder)
     located = spec.loc if spec is not None and optimizer is None and grad_clip is None else None
-    # a model that says it freezes nothing (Model.frozen == ()) trains without optax.partition
-    mask = getattr(model, "trainable_mask", None) if getattr(model, "frozen", None) != () else None
-    tx = make_optimizer(cfg, mask, loc=located)
+    tx = make_optimizer(cfg, getattr(model, "trainable_mask", None), loc=located)
     fingerprint = {
         "seed": cfg["seed"],
         "batch_size": plan.batch_size,
