@@ -90,6 +90,33 @@ if ! chromium_ready && ! install_chromium; then
   warn "  sudo apt-get install chromium chromium-driver   (Debian; the test expects /usr/bin/chromium and /usr/bin/chromedriver)"
 fi
 
+# ------------------------------------------------------------------------------ C++ compiler
+# cellgraph builds its native CPU kernels (cellgraph/compiler/native) with the machine's C++
+# compiler on first use; without one, LSTM layers run as slower XLA loops (and the kernel tests
+# fail under CI=true). Installed like Chromium: with apt-get when this script runs as root.
+cxx_ready() { [ -n "${CXX:-}" ] || command -v c++ >/dev/null 2>&1 || command -v g++ >/dev/null 2>&1 || command -v clang++ >/dev/null 2>&1; }
+
+install_cxx() {
+  [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
+  say "installing g++ with apt-get (for the native CPU kernels) ..."
+  local log
+  log=$(mktemp)
+  if ! { env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++; } >"$log" 2>&1; then
+    warn "apt-get could not install g++:"
+    tail -n 20 "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+  cxx_ready
+}
+
+if ! cxx_ready && ! install_cxx; then
+  warn "no C++ compiler: LSTM layers will run as XLA loops on the CPU (correct, slower). Install one with"
+  warn "  sudo apt-get install g++   (Debian/Ubuntu)  |  xcode-select --install (macOS)  |  or set CXX"
+fi
+
 # ---------------------------------------------------------------------------------- Python venv
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
   warn "$PYTHON not found; install Python 3.11 or newer (or set PYTHON=/path/to/python3.11)"

@@ -1,6 +1,8 @@
 """The compiler's fast paths give the values and gradients of the plain JAX they replace.
 
-``compiler.recurrent`` (LSTM / GRU with hand-derived gradients, batch chains), the im2col
+``compiler.recurrent`` (LSTM / GRU with hand-derived gradients, batch chains), the native CPU
+LSTM kernel (``compiler.native``, float32 only, so checked against float64 within float32
+rounding), the im2col
 convolution and the tiled pooling in ``compiler.ops`` exist only for speed (bench/train_bench.py);
 each is checked here against the straightforward version: ``lax.scan`` under autodiff,
 ``lax.conv_general_dilated`` and ``lax.reduce_window``, in float64 so that differences are
@@ -10,15 +12,17 @@ algorithmic, not rounding.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import IN_CI, fail_or_skip
 from jax import lax
 from jax.test_util import check_grads
 
-from cellgraph.compiler import ops, recurrent
+from cellgraph.compiler import native, ops, recurrent
 
 KINDS = {  # name -> (fused layer, reference scan, gate blocks)
     "lstm": (recurrent.lstm_sequence, ops.scan_lstm, 4),
@@ -99,6 +103,112 @@ def test_batch_chains_are_one_per_core_dividing_the_batch_with_16_rows_each(monk
     assert {batch: recurrent.chains_for(batch) for batch in want} == want
     monkeypatch.setattr(recurrent, "_backend", lambda: "gpu")
     assert recurrent.chains_for(1000) == 1  # one kernel stream: chains would only add launches
+
+
+# ------------------------------------------------------------------------- native CPU LSTM
+
+
+@pytest.fixture
+def native_lstm() -> None:
+    """The native kernels must build here: CI fails without them, other machines skip."""
+    if not native.available():
+        fail_or_skip(f"no native kernels (compiler: {native.compiler()})", "build the native LSTM kernel", IN_CI)
+
+
+NATIVE_SHAPES = [  # (batch, time, features, cells): vector-width tails, one row, one step, odd sizes
+    (6, 7, 3, 5),
+    (17, 4, 1, 16),
+    (1, 1, 2, 70),
+    (9, 6, 20, 33),
+    (64, 30, 2, 64),
+]
+
+
+@pytest.mark.usefixtures("native_lstm")
+@pytest.mark.parametrize("last", [True, False])
+@pytest.mark.parametrize(("batch", "time", "features", "n"), NATIVE_SHAPES)
+def test_native_lstm_matches_the_float64_scan(batch: int, time: int, features: int, n: int, last: bool) -> None:
+    with jax.enable_x64(True):
+        x = jax.random.normal(jax.random.key(7), (batch, time, features), jnp.float64)
+        weights = _weights(4, features, n, seed=8)
+
+        def loss(layer):  # noqa: ANN001, ANN202
+            return lambda *args: jnp.sum(jnp.sin(layer(*args, last)))
+
+        ref_out = _reference(ops.scan_lstm, x, *weights, last)
+        ref_grads = jax.grad(loss(lambda *a: _reference(ops.scan_lstm, *a)), argnums=(0, 1, 2, 3))(x, *weights)
+        args32 = [a.astype(jnp.float32) for a in (x, *weights)]
+        assert recurrent._native(*args32)
+        lowered = jax.jit(jax.grad(loss(recurrent.lstm_sequence), argnums=(0, 1, 2, 3))).lower(*args32).as_text()
+        assert "cellgraph_lstm_forward" in lowered and "cellgraph_lstm_backward" in lowered
+        out = recurrent.lstm_sequence(*args32, last)
+        grads = jax.grad(loss(recurrent.lstm_sequence), argnums=(0, 1, 2, 3))(*args32)
+    assert out.dtype == jnp.float32 and out.shape == ref_out.shape
+    np.testing.assert_allclose(out, ref_out, rtol=1e-4, atol=1e-5)  # XLA's own float32 scan errs by 5e-6 here
+    for g, r, name in zip(grads, ref_grads, ("x", "w_in", "bias", "w_rec"), strict=True):
+        assert g.dtype == jnp.float32
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(r).max())), err_msg=name)
+
+
+@pytest.mark.usefixtures("native_lstm")
+def test_native_lstm_under_vmap_equals_one_call_per_member() -> None:
+    x = jax.random.normal(jax.random.key(1), (3, 4, 5, 2), jnp.float32)
+    with jax.enable_x64(True):
+        weights = [w.astype(jnp.float32) for w in _weights(4, 2, 6, seed=2)]
+    batched = jax.vmap(lambda xi: recurrent.lstm_sequence(xi, *weights, False))(x)
+    one_by_one = jnp.stack([recurrent.lstm_sequence(xi, *weights, False) for xi in x])
+    np.testing.assert_array_equal(batched, one_by_one)
+
+
+def test_without_a_compiler_the_lstm_runs_as_an_xla_loop_after_one_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("CELLGRAPH_CACHE", str(tmp_path))
+    native.available.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="native CPU kernels are unavailable .*no-such-compiler"):
+            assert not native.available()
+        assert not native.available()  # decided once per process: no second warning (warnings are errors here)
+        x = jnp.ones((2, 3, 1), jnp.float32)
+        w_in, bias, w_rec = jnp.full((1, 8), 0.1), jnp.zeros(8), jnp.full((2, 8), 0.2)
+        assert not recurrent._native(x, w_in, bias, w_rec)
+        text = jax.jit(lambda *a: recurrent.lstm_sequence(*a, True)).lower(x, w_in, bias, w_rec).as_text()
+        assert "cellgraph_lstm" not in text and "while" in text
+    finally:
+        native.available.cache_clear()
+
+
+def test_cellgraph_native_0_turns_the_kernels_off_silently(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CELLGRAPH_NATIVE", "0")
+    native.available.cache_clear()
+    try:
+        assert not native.available()
+    finally:
+        native.available.cache_clear()
+
+
+def test_a_failing_build_says_what_the_compiler_said(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.cc"
+    broken.write_text("this is not C++\n")
+    monkeypatch.setattr(native, "SOURCE", broken)
+    monkeypatch.setenv("CELLGRAPH_CACHE", str(tmp_path / "cache"))
+    if native.compiler() is None:
+        fail_or_skip("no C++ compiler", "build the native LSTM kernel", IN_CI)
+    with pytest.raises(native.NativeBuildError, match="failed .*broken.cc"):
+        native.build()
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == []  # no half-written library left behind
+
+
+def test_the_build_key_changes_with_the_source_and_the_compiler(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = native._key("/usr/bin/c++")
+    assert native._key("/usr/bin/clang++") != key
+    edited = tmp_path / "lstm_cpu.cc"
+    edited.write_bytes(native.SOURCE.read_bytes() + b"// edited\n")
+    monkeypatch.setattr(native, "SOURCE", edited)
+    assert native._key("/usr/bin/c++") != key
 
 
 # ------------------------------------------------------------------------------- convolution

@@ -28,10 +28,13 @@ import itertools
 import os
 from collections.abc import Callable
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from cellgraph.compiler import native
 
 Array = jax.Array
 
@@ -269,6 +272,50 @@ def _outputs(hs: list[Array | None], final: list[Array], last: bool) -> Array:
 
 
 # -------------------------------------------------------------------------------------- LSTM
+#
+# On the CPU, in float32, the LSTM runs as one fused native kernel per direction
+# (cellgraph/compiler/native/lstm_cpu.cc, through the XLA FFI); elsewhere, or without a C++
+# compiler, as the XLA loops above. Both give the same values to float32 rounding (tests).
+
+
+class _NativeSaved(NamedTuple):
+    """What the native forward pass keeps for the backward one, time-major."""
+
+    gates: Array  # (time, batch, 4n) activations i, f, g, o
+    cells: Array  # (time, batch, n)
+    hidden: Array  # (time + 1, batch, n): the zero initial state, then every step's
+
+
+def _native(*arrays: Array) -> bool:
+    """Whether the fused native LSTM runs: float32 arrays traced for the CPU, the kernels built."""
+    return _backend() == "cpu" and all(a.dtype == jnp.float32 for a in arrays) and native.available()
+
+
+def _native_forward(x: Array, w_in: Array, bias: Array, w_rec: Array) -> _NativeSaved:
+    batch, time, _ = x.shape
+    n = w_rec.shape[0]
+    shapes = [jax.ShapeDtypeStruct(s, x.dtype) for s in ((time, batch, 4 * n), (time, batch, n), (time + 1, batch, n))]
+    call = jax.ffi.ffi_call("cellgraph_lstm_forward", shapes, vmap_method="sequential")
+    return _NativeSaved(*call(x, w_in, bias, w_rec))
+
+
+def _native_backward(x: Array, w_in: Array, w_rec: Array, saved: _NativeSaved, dout: Array) -> tuple:
+    """The kernel gives the gradient of every step's gate pre-activations, D (time, batch, 4n); the
+    weight gradients are whole-sequence contractions of it, which XLA runs on all cores."""
+    shape = jax.ShapeDtypeStruct(saved.gates.shape, saved.gates.dtype)
+    call = jax.ffi.ffi_call("cellgraph_lstm_backward", shape, vmap_method="sequential")
+    d = call(saved.gates, saved.cells, w_rec.T, dout)  # dout: (batch, n) for the last step, else (batch, time, n)
+    time, batch, n4 = d.shape
+    d2 = d.reshape(-1, n4)  # (time·batch, 4n), time-major
+    x2 = jnp.swapaxes(x, 0, 1).reshape(-1, x.shape[-1])
+    dx = jnp.swapaxes((d2 @ w_in.T).reshape(time, batch, -1), 0, 1)
+    # dU = sum_t h_{t-1}^T dz_t: hidden[:-1] holds every step's h_{t-1}, h_0 = 0 first
+    du = saved.hidden[:-1].reshape(-1, w_rec.shape[0]).T @ d2
+    return dx, x2.T @ d2, d2.sum(axis=0), du
+
+
+def _native_outputs(saved: _NativeSaved, last: bool) -> Array:
+    return saved.hidden[-1] if last else jnp.swapaxes(saved.hidden[1:], 0, 1)
 
 
 def _lstm_cell(w_rec: Array) -> StepFwd:
@@ -307,18 +354,26 @@ def lstm_sequence(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) 
             gates ordered input, forget, cell, output.
         last: return only the final hidden state (batch, n) instead of every step's (batch, time, n).
     """
+    if _native(x, w_in, bias, w_rec):
+        return _native_outputs(_native_forward(x, w_in, bias, w_rec), last)
     hs, final, _, _ = _forward(x, w_in, bias, w_rec, 4, _lstm_cell(w_rec), save=False, last=last)
     return _outputs(hs, final, last)
 
 
 def _lstm_fwd(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> tuple[Array, tuple]:
+    if _native(x, w_in, bias, w_rec):
+        saved = _native_forward(x, w_in, bias, w_rec)
+        return _native_outputs(saved, last), (x, w_in, w_rec, saved)
     hs, final, cs, saved = _forward(x, w_in, bias, w_rec, 4, _lstm_cell(w_rec), save=True, last=last, rebuild=_lstm_h)
-    return _outputs(hs, final, last), (x, w_in, w_rec, hs, cs, saved)
+    return _outputs(hs, final, last), (x, w_in, w_rec, (hs, cs, saved))
 
 
 def _lstm_bwd(last: bool, res: tuple, dout: Array) -> tuple[Array, Array, Array, Array]:
-    x, w_in, w_rec, hs, cs, saved = res
-    return _backward(x, w_in, w_rec, hs, cs, saved, dout, last, _lstm_cell_grad, lambda drec, extra, s: drec)
+    x, w_in, w_rec, saved = res
+    if isinstance(saved, _NativeSaved):  # the forward pass's choice, kept in the residuals' structure
+        return _native_backward(x, w_in, w_rec, saved, dout)
+    hs, cs, kept = saved
+    return _backward(x, w_in, w_rec, hs, cs, kept, dout, last, _lstm_cell_grad, lambda drec, extra, s: drec)
 
 
 lstm_sequence.defvjp(_lstm_fwd, _lstm_bwd)

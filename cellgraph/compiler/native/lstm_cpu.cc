@@ -1,0 +1,321 @@
+// A fused LSTM layer for the CPU, called from JAX through the XLA FFI (cellgraph.compiler.native).
+//
+// XLA:CPU runs a recurrent loop body as a sequence of small kernels on one thread: for a 64-cell
+// LSTM about twenty kernels per time step, and the two per-step matmuls never use a second core.
+// This file does what oneDNN's and cuDNN's RNN primitives do instead: each worker thread takes a
+// block of batch rows through every time step (rows of a batch are independent), and one step is
+// one register-blocked matmul followed by the gate arithmetic on the matmul's output while it is
+// still in cache. The weight gradients, whole-sequence matmuls, stay in XLA, which runs them on
+// all cores.
+//
+// Layouts (all float32, row-major): X: (B, T, F), the layer's input as the model holds it;
+// W: (F, 4n), b: (4n), U: (n, 4n), UT = Uᵀ: (4n, n), with gate blocks input, forget, cell, output;
+// time-major S, D: (T, B, 4n), C: (T, B, n) and H: (T + 1, B, n) with H[0] = 0, the initial state
+// (so h_{t-1} of every step is one contiguous block, for dU after the loop); the output gradient
+// DH: (B, T, n) for a sequence output, (B, n) when only the last step is output.
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+#else
+constexpr int kLanes = 8;
+#endif
+
+// GCC/Clang vector extensions: the compiler maps them onto the widest SIMD unit it targets.
+typedef float vf __attribute__((vector_size(kLanes * 4), aligned(4)));
+typedef int32_t vi __attribute__((vector_size(kLanes * 4), aligned(4)));
+
+inline vf splat(float x) { return vf{} + x; }
+inline vf load(const float* p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
+inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+
+// exp(x) by range reduction x = k ln2 + r, |r| <= ln2 / 2, and the Taylor polynomial of e^r to
+// degree 6 (relative error below 2e-7), scaled by 2^k built in the exponent bits.
+inline vf vexp(vf x) {
+  x = x < splat(-87.0f) ? splat(-87.0f) : x;
+  x = x > splat(88.0f) ? splat(88.0f) : x;
+  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer in the low bits
+  vf t = x * splat(1.44269504f) + splat(magic);
+  vf k = t - splat(magic);
+  vi ki = (vi)t - (vi)splat(magic);
+  vf r = x - k * splat(0.693145752f) - k * splat(1.42860677e-6f);
+  vf p = splat(1.0f / 720);
+  p = p * r + splat(1.0f / 120);
+  p = p * r + splat(1.0f / 24);
+  p = p * r + splat(1.0f / 6);
+  p = p * r + splat(0.5f);
+  p = p * r + splat(1.0f);
+  p = p * r + splat(1.0f);
+  vf scale = (vf)((ki + 127) << 23);
+  return p * scale;
+}
+
+inline vf vsigmoid(vf x) { return splat(1.0f) / (splat(1.0f) + vexp(-x)); }
+inline vf vtanh(vf x) { return splat(2.0f) * vsigmoid(splat(2.0f) * x) - splat(1.0f); }
+
+inline float sigmoid1(float x) { vf v = vsigmoid(splat(x)); return v[0]; }
+inline float tanh1(float x) { vf v = vtanh(splat(x)); return v[0]; }
+
+// C[m, :n] += A[m, :k] @ B[:k, :n] for m rows; leading dimensions in floats. Register blocking:
+// 4 rows x 4 vectors of accumulators, one column panel of B at a time (it stays in L1 across the
+// row blocks), a vector-at-a-time and a scalar tail for widths that are not multiples of it.
+void gemm_acc(int m, int n, int k, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
+  constexpr int MR = 4, NV = 4, NB = NV * kLanes;
+  int j = 0;
+  for (; j + NB <= n; j += NB) {
+    int i = 0;
+    for (; i + MR <= m; i += MR) {
+      vf acc[MR][NV];
+      for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = load(C + (i + r) * ldc + j + v * kLanes);
+      for (int q = 0; q < k; ++q) {
+        const float* b = B + q * ldb + j;
+        vf bv[NV];
+        for (int v = 0; v < NV; ++v) bv[v] = load(b + v * kLanes);
+        for (int r = 0; r < MR; ++r) {
+          vf a = splat(A[(i + r) * lda + q]);
+          for (int v = 0; v < NV; ++v) acc[r][v] += a * bv[v];
+        }
+      }
+      for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < NV; ++v) store(C + (i + r) * ldc + j + v * kLanes, acc[r][v]);
+    }
+    for (; i < m; ++i) {
+      vf acc[NV];
+      for (int v = 0; v < NV; ++v) acc[v] = load(C + i * ldc + j + v * kLanes);
+      for (int q = 0; q < k; ++q) {
+        vf a = splat(A[i * lda + q]);
+        for (int v = 0; v < NV; ++v) acc[v] += a * load(B + q * ldb + j + v * kLanes);
+      }
+      for (int v = 0; v < NV; ++v) store(C + i * ldc + j + v * kLanes, acc[v]);
+    }
+  }
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int i = 0; i < m; ++i) {
+      vf acc = load(C + i * ldc + j);
+      for (int q = 0; q < k; ++q) acc += splat(A[i * lda + q]) * load(B + q * ldb + j);
+      store(C + i * ldc + j, acc);
+    }
+  }
+  for (; j < n; ++j) {
+    for (int i = 0; i < m; ++i) {
+      float acc = C[i * ldc + j];
+      for (int q = 0; q < k; ++q) acc += A[i * lda + q] * B[q * ldb + j];
+      C[i * ldc + j] = acc;
+    }
+  }
+}
+
+// Runs work(0) ... work(chunks - 1) on the caller and on the pool's threads. The caller claims
+// chunks too and waits only for chunks another thread has already claimed, so a busy or
+// single-threaded pool can never deadlock it: a helper task that starts late finds nothing left.
+template <typename F>
+void parallel_chunks(ffi::ThreadPool& pool, int chunks, F work) {
+  if (chunks <= 1) {
+    if (chunks == 1) work(0);
+    return;
+  }
+  struct Shared {
+    std::atomic<int> next{0};
+    std::atomic<int> done{0};
+    int total = 0;
+    F* work = nullptr;
+    std::mutex mu;
+    std::condition_variable cv;
+  };
+  auto shared = std::make_shared<Shared>();
+  shared->total = chunks;
+  shared->work = &work;
+  auto run = [](Shared& s) {
+    for (int c; (c = s.next.fetch_add(1)) < s.total;) {
+      (*s.work)(c);
+      if (s.done.fetch_add(1) + 1 == s.total) {
+        std::lock_guard<std::mutex> lock(s.mu);
+        s.cv.notify_all();
+      }
+    }
+  };
+  for (int h = 1; h < chunks; ++h) pool.Schedule([shared, run] { run(*shared); });
+  run(*shared);
+  std::unique_lock<std::mutex> lock(shared->mu);
+  shared->cv.wait(lock, [&] { return shared->done.load() == shared->total; });
+}
+
+// Row blocks: one per thread, at least 8 rows each (smaller blocks lose more to the matmul's
+// row tail than the extra thread gains).
+int chunk_count(ffi::ThreadPool& pool, int64_t batch) {
+  int64_t threads = std::max<int64_t>(1, pool.num_threads());
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, batch / 8)));
+}
+
+void rows_of(int chunk, int chunks, int64_t batch, int64_t* r0, int64_t* r1) {
+  *r0 = batch * chunk / chunks;
+  *r1 = batch * (chunk + 1) / chunks;
+}
+
+// One block of rows forward through every step: S[t] = act(b + X[:, t] W + H[t-1] U), then c and
+// h. The input projection is computed here, step by step, rather than for the whole sequence
+// before the loop: writing and re-reading a (T, B, 4n) projection cost more than it saved.
+void forward_rows(int64_t T, int64_t B, int64_t F, int64_t n, int64_t r0, int64_t r1, const float* X,
+                  const float* W, const float* bias, const float* U, float* S, float* Cs, float* H) {
+  const int64_t g = 4 * n, rows = r1 - r0;
+  std::memset(H + r0 * n, 0, sizeof(float) * rows * n);
+  for (int64_t t = 0; t < T; ++t) {
+    float* s = S + (t * B + r0) * g;
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(s + r * g, bias, sizeof(float) * g);
+    gemm_acc(rows, g, F, X + (r0 * T + t) * F, T * F, W, g, s, g);
+    if (t > 0) gemm_acc(rows, g, n, H + (t * B + r0) * n, n, U, g, s, g);
+    float* c = Cs + (t * B + r0) * n;
+    float* h = H + ((t + 1) * B + r0) * n;
+    const float* c_prev = t > 0 ? Cs + ((t - 1) * B + r0) * n : nullptr;
+    for (int64_t r = 0; r < rows; ++r) {
+      float* z = s + r * g;
+      int64_t j = 0;
+      for (; j + kLanes <= n; j += kLanes) {
+        vf i = vsigmoid(load(z + j)), f = vsigmoid(load(z + n + j));
+        vf gg = vtanh(load(z + 2 * n + j)), o = vsigmoid(load(z + 3 * n + j));
+        vf cp = c_prev ? load(c_prev + r * n + j) : splat(0.0f);
+        vf cv = f * cp + i * gg;
+        store(z + j, i), store(z + n + j, f), store(z + 2 * n + j, gg), store(z + 3 * n + j, o);
+        store(c + r * n + j, cv);
+        store(h + r * n + j, o * vtanh(cv));
+      }
+      for (; j < n; ++j) {
+        float i = sigmoid1(z[j]), f = sigmoid1(z[n + j]), gg = tanh1(z[2 * n + j]), o = sigmoid1(z[3 * n + j]);
+        float cv = f * (c_prev ? c_prev[r * n + j] : 0.0f) + i * gg;
+        z[j] = i, z[n + j] = f, z[2 * n + j] = gg, z[3 * n + j] = o;
+        c[r * n + j] = cv;
+        h[r * n + j] = o * tanh1(cv);
+      }
+    }
+  }
+}
+
+// One block of rows back through time. dh enters each step from the output gradient (DH) and
+// from the next step through Uᵀ; dc from the next step through the forget gate.
+void backward_rows(int64_t T, int64_t B, int64_t n, int64_t r0, int64_t r1, const float* S, const float* Cs,
+                   const float* UT, const float* DH, bool dh_every_step, float* D) {
+  const int64_t g = 4 * n, rows = r1 - r0;
+  std::vector<float> dh(rows * n), dc(rows * n, 0.0f);
+  if (dh_every_step) {
+    std::fill(dh.begin(), dh.end(), 0.0f);
+  } else {
+    std::memcpy(dh.data(), DH + r0 * n, sizeof(float) * rows * n);
+  }
+  for (int64_t t = T - 1; t >= 0; --t) {
+    if (dh_every_step) {  // DH is (B, T, n), the layer's output layout
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* d = DH + ((r0 + r) * T + t) * n;
+        for (int64_t j = 0; j < n; ++j) dh[r * n + j] += d[j];
+      }
+    }
+    const float* s = S + (t * B + r0) * g;
+    const float* c = Cs + (t * B + r0) * n;
+    const float* c_prev = t > 0 ? Cs + ((t - 1) * B + r0) * n : nullptr;
+    float* dz = D + (t * B + r0) * g;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* z = s + r * g;
+      float* out = dz + r * g;
+      float* dhr = dh.data() + r * n;
+      float* dcr = dc.data() + r * n;
+      int64_t j = 0;
+      for (; j + kLanes <= n; j += kLanes) {
+        vf i = load(z + j), f = load(z + n + j), gg = load(z + 2 * n + j), o = load(z + 3 * n + j);
+        vf cv = load(c + r * n + j), tc = vtanh(cv), hgrad = load(dhr + j);
+        vf cp = c_prev ? load(c_prev + r * n + j) : splat(0.0f);
+        vf dcv = load(dcr + j) + hgrad * o * (splat(1.0f) - tc * tc);
+        store(out + j, dcv * gg * i * (splat(1.0f) - i));
+        store(out + n + j, dcv * cp * f * (splat(1.0f) - f));
+        store(out + 2 * n + j, dcv * i * (splat(1.0f) - gg * gg));
+        store(out + 3 * n + j, hgrad * tc * o * (splat(1.0f) - o));
+        store(dcr + j, dcv * f);
+      }
+      for (; j < n; ++j) {
+        float i = z[j], f = z[n + j], gg = z[2 * n + j], o = z[3 * n + j];
+        float tc = tanh1(c[r * n + j]), hgrad = dhr[j];
+        float cp = c_prev ? c_prev[r * n + j] : 0.0f;
+        float dcv = dcr[j] + hgrad * o * (1.0f - tc * tc);
+        out[j] = dcv * gg * i * (1.0f - i);
+        out[n + j] = dcv * cp * f * (1.0f - f);
+        out[2 * n + j] = dcv * i * (1.0f - gg * gg);
+        out[3 * n + j] = hgrad * tc * o * (1.0f - o);
+        dcr[j] = dcv * f;
+      }
+    }
+    if (t > 0) {
+      std::fill(dh.begin(), dh.end(), 0.0f);
+      gemm_acc(rows, n, g, dz, g, UT, n, dh.data(), n);
+    }
+  }
+}
+
+ffi::Error LstmForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> X, ffi::Buffer<ffi::F32> W,
+                       ffi::Buffer<ffi::F32> bias, ffi::Buffer<ffi::F32> U, ffi::ResultBuffer<ffi::F32> S,
+                       ffi::ResultBuffer<ffi::F32> C, ffi::ResultBuffer<ffi::F32> H) {
+  auto x = X.dimensions(), u = U.dimensions(), w = W.dimensions();
+  if (x.size() != 3 || u.size() != 2 || w.size() != 2 || u[1] != 4 * u[0] || w[0] != x[2] || w[1] != u[1] ||
+      bias.element_count() != u[1]) {
+    return ffi::Error::InvalidArgument("expected X (B, T, F), W (F, 4n), b (4n), U (n, 4n)");
+  }
+  const int64_t B = x[0], T = x[1], F = x[2], n = u[0];
+  int chunks = chunk_count(pool, B);
+  parallel_chunks(pool, chunks, [&](int chunk) {
+    int64_t r0, r1;
+    rows_of(chunk, chunks, B, &r0, &r1);
+    forward_rows(T, B, F, n, r0, r1, X.typed_data(), W.typed_data(), bias.typed_data(), U.typed_data(),
+                 S->typed_data(), C->typed_data(), H->typed_data());
+  });
+  return ffi::Error::Success();
+}
+
+ffi::Error LstmBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> S, ffi::Buffer<ffi::F32> C,
+                        ffi::Buffer<ffi::F32> UT, ffi::Buffer<ffi::F32> DH, ffi::ResultBuffer<ffi::F32> D) {
+  auto dims = S.dimensions();
+  if (dims.size() != 3 || dims[2] % 4 != 0) return ffi::Error::InvalidArgument("S must be (T, B, 4n)");
+  const int64_t T = dims[0], B = dims[1], n = dims[2] / 4;
+  const bool every_step = DH.dimensions().size() == 3;  // (B, T, n), else only the last step's (B, n)
+  int chunks = chunk_count(pool, B);
+  parallel_chunks(pool, chunks, [&](int chunk) {
+    int64_t r0, r1;
+    rows_of(chunk, chunks, B, &r0, &r1);
+    backward_rows(T, B, n, r0, r1, S.typed_data(), C.typed_data(), UT.typed_data(), DH.typed_data(), every_step,
+                  D->typed_data());
+  });
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(CellgraphLstmForward, LstmForward,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(CellgraphLstmBackward, LstmBackward,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>());
