@@ -58,4 +58,4 @@ bench: setup
 
 bench-train: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'
-	$(BIN)/python bench/train_bench.py --write docs/benchmarks.md
+	$(BIN)/python bench/train_bench.py --seconds 6 --blocks 30 --write docs/benchmarks.md

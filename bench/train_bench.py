@@ -22,7 +22,7 @@ How it measures (CPU run):
 and takes first calls from the timing interpreter to stay within a few minutes.
 
     .venv/bin/python bench/train_bench.py                           # print the table
-    .venv/bin/python bench/train_bench.py --write docs/benchmarks.md
+    .venv/bin/python bench/train_bench.py --seconds 6 --blocks 30 --write docs/benchmarks.md  # make bench-train
     .venv/bin/python bench/train_bench.py --only lstm,gru --contenders cellgraph,jax
 
 PyTorch is optional: without it installed the PyTorch rows say so.
@@ -45,7 +45,7 @@ from typing import Any
 from benchdoc import machine_rows, write_section
 from workloads import BY_NAME, ROOT, WORKLOADS, Workload, batches
 
-COMMAND = ".venv/bin/python bench/train_bench.py --write docs/benchmarks.md"
+COMMAND = ".venv/bin/python bench/train_bench.py"
 GPU_COMMAND = "bash bench/gpu.sh"
 HEADING = "## Training"
 GPU_HEADING = "## Training on a GPU"
@@ -306,7 +306,9 @@ def table(results: list[dict[str, Any]], gpu: bool) -> tuple[str, list[str]]:
     return "\n".join(lines), verdicts
 
 
-def section(results: list[dict[str, Any]], heading: str, seconds: float, blocks: int, gpu: bool) -> str:
+def section(
+    results: list[dict[str, Any]], heading: str, seconds: float, blocks: int, gpu: bool, command: str = COMMAND
+) -> str:
     body, verdicts = table(results, gpu)
     threads = next((r["threads"] for r in results if "threads" in r), "?")
     how = (
@@ -334,9 +336,21 @@ def section(results: list[dict[str, Any]], heading: str, seconds: float, blocks:
         "hand-written versions: `bench/hand_jax.py`, `bench/hand_flax.py`, `bench/hand_torch.py`."
     )
     return "\n".join(
-        [heading, "", f"`{GPU_COMMAND if gpu else COMMAND}`", "", how, "", body, "", *verdicts, "",
+        [heading, "", f"`{GPU_COMMAND if gpu else command}`", "", how, "", body, "", *verdicts, "",
          *machine_rows(**_versions()), ""]
     )  # fmt: skip
+
+
+def _command(argv: list[str] | None) -> str:
+    """The command behind the figures, as run, less where the raw JSON went."""
+    given, shown = list(sys.argv[1:] if argv is None else argv), []
+    while given:
+        arg = given.pop(0)
+        if arg == "--json":
+            given = given[1:]
+        elif not arg.startswith("--json="):
+            shown.append(arg)
+    return " ".join([COMMAND, *shown])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             shown = _ms(r["median_s"]) if "median_s" in r else r.get("missing") or r.get("error")
             print(f"{name:8} {r['precision']:9} {r['contender']:10} {shown}", file=sys.stderr, flush=True)
     heading = GPU_HEADING if args.gpu else HEADING
-    text = section(results, heading, args.seconds, args.blocks, args.gpu)
+    text = section(results, heading, args.seconds, args.blocks, args.gpu, _command(argv))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     if args.write:

@@ -66,9 +66,12 @@ def _project(x: Array, w_in: Array, bias: Array, gates: int) -> tuple[Array, ...
 # ------------------------------------------------------------------------------ chained batches
 #
 # A step's matmul is small ((batch, n) @ (n, g·n)), too small for XLA:CPU to spread over the
-# cores. Splitting the batch into independent chains, each with its own matmul and buffers in
-# the same loop body, lets XLA's CPU runtime run the chains concurrently (measured on 2 cores:
-# a 64-cell LSTM's forward loop 27% faster, its whole training step about 5%). On other
+# cores. The batch is split into independent chains, each with its own matmul and buffers in the
+# same loop body, so that XLA's CPU runtime may run them concurrently. Measured on 2 cores it does
+# not: a profile shows every kernel of the loop body on one thread, and 1 and 2 chains train the
+# GRU benchmark equally fast (10.1 ms); XLA's executor hands ready kernels to other threads only
+# when more than 8 are ready at once, which more cores (more chains) may reach. That is why
+# float32 LSTMs on the CPU use the native kernel instead (cellgraph.compiler.native). On other
 # backends one chain is kept.
 
 
