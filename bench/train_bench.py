@@ -10,7 +10,7 @@ How it measures (CPU run):
 
 * step time: all contenders are timed in one interpreter, block by block in turn (each block
   several steps ending in a device synchronisation, so asynchronous dispatch counts as a user
-  gets it), the order rotating every round; the median block, and the blocks' min and max.
+  gets it), in a fresh shuffled order every round; the median block, and the blocks' min and max.
   Interleaving keeps the ratios honest on a machine whose speed drifts: timed one after the other
   in separate interpreters, PyTorch's DCN step read 3.1 ms in one run and 4.1 ms in another.
 * first call (trace, compile, one step) and peak memory: each contender once more in a fresh
@@ -34,6 +34,7 @@ import argparse
 import importlib.util
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -176,12 +177,15 @@ def probe(w: Workload, contender: str, precision: str) -> dict[str, Any]:
 def interleaved(
     w: Workload, contenders: list[str], seconds: float, blocks: int, precisions: list[str]
 ) -> list[dict[str, Any]]:
-    """Step times of every contender in one interpreter, one block of each in turn, rotating the order.
+    """Step times of every contender in one interpreter, one block of each in turn, in a shuffled order.
 
-    Every (contender, precision) pair is one entry of the rotation. PyTorch's OpenMP threads spin
-    for a moment after its ops; measured, a JAX block right after a PyTorch block was within the
-    blocks' own spread (4.84 vs 4.78 ms on the DCN), so all contenders share the rotation. On an
-    accelerator the allocator's peak for the whole interpreter is reported with every entry.
+    Every (contender, precision) pair is one entry of each round. The order is a fresh (seeded)
+    permutation per round, not a rotation: in a rotation the same contender follows PyTorch's
+    block in three rounds of four, and any cost of coming right after it (its OpenMP threads
+    winding down) falls on that one. On the batch-4096 MLP, cellgraph / JAX read 1.02 with
+    cellgraph after PyTorch in the rotation and 0.96 with JAX there (one run each, within the
+    blocks' spread, but a bias a shuffle removes at no cost). On an accelerator the
+    allocator's peak for the whole interpreter is reported with every entry.
     """
     _threads(contenders)
     data = batches(w)
@@ -191,8 +195,9 @@ def interleaved(
         runs[key], firsts[key] = _start(w, key[0], data, key[1])
         sizes[key] = _block_size(runs[key], seconds, blocks)
     times: dict[tuple[str, str], list[float]] = {key: [] for key in keys}
+    order = random.Random(0)
     for b in range(blocks):
-        for key in keys[b % len(keys) :] + keys[: b % len(keys)]:
+        for key in order.sample(keys, len(keys)):
             times[key].append(_timed_block(runs[key], sizes[key], 4 + b * sizes[key]))
     jax_contenders = [c for c in contenders if c != "torch"]
     device = _device_peak_mib(jax_contenders[0]) if jax_contenders else None
@@ -315,7 +320,8 @@ def section(
         "Each contender trains the same network on the same batches with Adam (learning rate 1e-3). "
         f"*train step*: median of {blocks} timed blocks of about {seconds / blocks * 1e3:.0f} ms, each block several "
         "steps ending in a device synchronisation (`block_until_ready`; `torch.cuda.synchronize` for PyTorch), min and "
-        "max of the blocks in brackets; all contenders are timed in one interpreter, a block of each in turn. "
+        "max of the blocks in brackets; all contenders are timed in one interpreter, a block of each in turn, "
+        "in a shuffled order every round. "
         "Ratios below 1 mean the row is faster. "
     )
     if gpu:
