@@ -203,12 +203,17 @@ def test_a_failing_build_says_what_the_compiler_said(monkeypatch: pytest.MonkeyP
 def test_the_build_key_changes_with_the_source_and_the_compiler(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    key = native._key("/usr/bin/c++")
-    assert native._key("/usr/bin/clang++") != key
+    key = native._key(["/usr/bin/c++"])
+    assert native._key(["/usr/bin/clang++"]) != key
     edited = tmp_path / "lstm_cpu.cc"
     edited.write_bytes(native.SOURCE.read_bytes() + b"// edited\n")
     monkeypatch.setattr(native, "SOURCE", edited)
-    assert native._key("/usr/bin/c++") != key
+    assert native._key(["/usr/bin/c++"]) != key
+
+
+def test_cxx_may_name_a_compiler_with_a_wrapper(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CXX", "ccache g++")
+    assert native.compiler() == ["ccache", "g++"]
 
 
 # ------------------------------------------------------------------------------- convolution

@@ -23,6 +23,7 @@ import functools
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -42,11 +43,12 @@ class NativeBuildError(RuntimeError):
     """The native kernels could not be built or loaded (the message says why)."""
 
 
-def compiler() -> str | None:
-    """The C++ compiler to build with: ``$CXX``, else the first of c++, g++, clang++ on PATH."""
-    if os.environ.get("CXX"):
-        return shutil.which(os.environ["CXX"]) or os.environ["CXX"]
-    return next((path for name in ("c++", "g++", "clang++") if (path := shutil.which(name))), None)
+def compiler() -> list[str] | None:
+    """The C++ compiler command: ``$CXX`` (words, e.g. ``ccache g++``), else the first of c++, g++,
+    clang++ on PATH."""
+    if os.environ.get("CXX", "").strip():
+        return shlex.split(os.environ["CXX"])
+    return next(([path] for name in ("c++", "g++", "clang++") if (path := shutil.which(name))), None)
 
 
 def cache_dir() -> Path:
@@ -68,8 +70,8 @@ def _cpu_features() -> str:
     return platform.machine() + platform.processor()
 
 
-def _key(cxx: str) -> str:
-    parts = [SOURCE.read_bytes(), " ".join(FLAGS).encode(), cxx.encode(), jax.ffi.include_dir().encode()]
+def _key(cxx: list[str]) -> str:
+    parts = [SOURCE.read_bytes(), " ".join(FLAGS).encode(), " ".join(cxx).encode(), jax.ffi.include_dir().encode()]
     parts += [jax.__version__.encode(), _cpu_features().encode()]
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
 
@@ -89,14 +91,15 @@ def build() -> Path:
     # build beside the target and rename: another process building at the same time never sees half a file
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
-    command = [cxx, *FLAGS, "-isystem", jax.ffi.include_dir(), str(SOURCE), "-o", tmp]
+    command = [*cxx, *FLAGS, "-isystem", jax.ffi.include_dir(), str(SOURCE), "-o", tmp]
+    name = " ".join(cxx)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=_TIMEOUT_S)
         if done.returncode != 0:
-            raise NativeBuildError(f"{Path(cxx).name} failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+            raise NativeBuildError(f"{name} failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
         os.replace(tmp, target)
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise NativeBuildError(f"running {cxx}: {err}") from err
+        raise NativeBuildError(f"running {name}: {err}") from err
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

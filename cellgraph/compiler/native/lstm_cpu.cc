@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -263,6 +264,10 @@ void backward_rows(int64_t T, int64_t B, int64_t n, int64_t r0, int64_t r1, cons
   }
 }
 
+bool same(ffi::Span<const int64_t> dims, std::initializer_list<int64_t> want) {
+  return dims.size() == want.size() && std::equal(want.begin(), want.end(), dims.begin());
+}
+
 ffi::Error LstmForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> X, ffi::Buffer<ffi::F32> W,
                        ffi::Buffer<ffi::F32> bias, ffi::Buffer<ffi::F32> U, ffi::ResultBuffer<ffi::F32> S,
                        ffi::ResultBuffer<ffi::F32> C, ffi::ResultBuffer<ffi::F32> H) {
@@ -272,6 +277,10 @@ ffi::Error LstmForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> X, ffi::Buffe
     return ffi::Error::InvalidArgument("expected X (B, T, F), W (F, 4n), b (4n), U (n, 4n)");
   }
   const int64_t B = x[0], T = x[1], F = x[2], n = u[0];
+  if (!same(S->dimensions(), {T, B, 4 * n}) || !same(C->dimensions(), {T, B, n}) ||
+      !same(H->dimensions(), {T + 1, B, n})) {
+    return ffi::Error::InvalidArgument("expected results S (T, B, 4n), C (T, B, n), H (T + 1, B, n)");
+  }
   int chunks = chunk_count(pool, B);
   parallel_chunks(pool, chunks, [&](int chunk) {
     int64_t r0, r1;
@@ -288,6 +297,11 @@ ffi::Error LstmBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> S, ffi::Buff
   if (dims.size() != 3 || dims[2] % 4 != 0) return ffi::Error::InvalidArgument("S must be (T, B, 4n)");
   const int64_t T = dims[0], B = dims[1], n = dims[2] / 4;
   const bool every_step = DH.dimensions().size() == 3;  // (B, T, n), else only the last step's (B, n)
+  if (!same(C.dimensions(), {T, B, n}) || !same(UT.dimensions(), {4 * n, n}) ||
+      !(every_step ? same(DH.dimensions(), {B, T, n}) : same(DH.dimensions(), {B, n})) ||
+      !same(D->dimensions(), {T, B, 4 * n})) {
+    return ffi::Error::InvalidArgument("expected C (T, B, n), UT (4n, n), DH (B, T, n) or (B, n), D (T, B, 4n)");
+  }
   int chunks = chunk_count(pool, B);
   parallel_chunks(pool, chunks, [&](int chunk) {
     int64_t r0, r1;
