@@ -1,8 +1,8 @@
 """The compiler's fast paths give the values and gradients of the plain JAX they replace.
 
 ``compiler.recurrent`` (LSTM / GRU with hand-derived gradients, batch chains), the native CPU
-LSTM kernel (``compiler.native``, float32 only, so checked against float64 within float32
-rounding), the im2col
+LSTM and GRU kernels (``compiler.native``, float32 only, so checked against float64 within
+float32 rounding), the im2col
 convolution and the tiled pooling in ``compiler.ops`` exist only for speed (bench/train_bench.py);
 each is checked here against the straightforward version: ``lax.scan`` under autodiff,
 ``lax.conv_general_dilated`` and ``lax.reduce_window``, in float64 so that differences are
@@ -105,14 +105,14 @@ def test_batch_chains_are_one_per_core_dividing_the_batch_with_16_rows_each(monk
     assert recurrent.chains_for(1000) == 1  # one kernel stream: chains would only add launches
 
 
-# ------------------------------------------------------------------------- native CPU LSTM
+# ------------------------------------------------------------------ native CPU LSTM and GRU
 
 
 @pytest.fixture
-def native_lstm() -> None:
+def native_kernels() -> None:
     """The native kernels must build here: CI fails without them, other machines skip."""
     if not native.available():
-        fail_or_skip(f"no native kernels (compiler: {native.compiler()})", "build the native LSTM kernel", IN_CI)
+        fail_or_skip(f"no native kernels (compiler: {native.compiler()})", "build the native kernels", IN_CI)
 
 
 NATIVE_SHAPES = [  # (batch, time, features, cells): vector-width tails, one row, one step, odd sizes
@@ -124,25 +124,29 @@ NATIVE_SHAPES = [  # (batch, time, features, cells): vector-width tails, one row
 ]
 
 
-@pytest.mark.usefixtures("native_lstm")
+@pytest.mark.usefixtures("native_kernels")
+@pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("last", [True, False])
 @pytest.mark.parametrize(("batch", "time", "features", "n"), NATIVE_SHAPES)
-def test_native_lstm_matches_the_float64_scan(batch: int, time: int, features: int, n: int, last: bool) -> None:
+def test_native_layer_matches_the_float64_scan(
+    kind: str, batch: int, time: int, features: int, n: int, last: bool
+) -> None:
+    layer, scan, gates = KINDS[kind]
     with jax.enable_x64(True):
         x = jax.random.normal(jax.random.key(7), (batch, time, features), jnp.float64)
-        weights = _weights(4, features, n, seed=8)
+        weights = _weights(gates, features, n, seed=8)
 
         def loss(layer):  # noqa: ANN001, ANN202
             return lambda *args: jnp.sum(jnp.sin(layer(*args, last)))
 
-        ref_out = _reference(ops.scan_lstm, x, *weights, last)
-        ref_grads = jax.grad(loss(lambda *a: _reference(ops.scan_lstm, *a)), argnums=(0, 1, 2, 3))(x, *weights)
+        ref_out = _reference(scan, x, *weights, last)
+        ref_grads = jax.grad(loss(lambda *a: _reference(scan, *a)), argnums=(0, 1, 2, 3))(x, *weights)
         args32 = [a.astype(jnp.float32) for a in (x, *weights)]
         assert recurrent._native(*args32)
-        lowered = jax.jit(jax.grad(loss(recurrent.lstm_sequence), argnums=(0, 1, 2, 3))).lower(*args32).as_text()
-        assert "cellgraph_lstm_forward" in lowered and "cellgraph_lstm_backward" in lowered
-        out = recurrent.lstm_sequence(*args32, last)
-        grads = jax.grad(loss(recurrent.lstm_sequence), argnums=(0, 1, 2, 3))(*args32)
+        lowered = jax.jit(jax.grad(loss(layer), argnums=(0, 1, 2, 3))).lower(*args32).as_text()
+        assert f"cellgraph_{kind}_forward" in lowered and f"cellgraph_{kind}_backward" in lowered
+        out = layer(*args32, last)
+        grads = jax.grad(loss(layer), argnums=(0, 1, 2, 3))(*args32)
     assert out.dtype == jnp.float32 and out.shape == ref_out.shape
     np.testing.assert_allclose(out, ref_out, rtol=1e-4, atol=1e-5)  # XLA's own float32 scan errs by 5e-6 here
     for g, r, name in zip(grads, ref_grads, ("x", "w_in", "bias", "w_rec"), strict=True):
@@ -150,13 +154,15 @@ def test_native_lstm_matches_the_float64_scan(batch: int, time: int, features: i
         np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(r).max())), err_msg=name)
 
 
-@pytest.mark.usefixtures("native_lstm")
-def test_native_lstm_under_vmap_equals_one_call_per_member() -> None:
+@pytest.mark.usefixtures("native_kernels")
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_native_layer_under_vmap_equals_one_call_per_member(kind: str) -> None:
+    layer, _, gates = KINDS[kind]
     x = jax.random.normal(jax.random.key(1), (3, 4, 5, 2), jnp.float32)
     with jax.enable_x64(True):
-        weights = [w.astype(jnp.float32) for w in _weights(4, 2, 6, seed=2)]
-    batched = jax.vmap(lambda xi: recurrent.lstm_sequence(xi, *weights, False))(x)
-    one_by_one = jnp.stack([recurrent.lstm_sequence(xi, *weights, False) for xi in x])
+        weights = [w.astype(jnp.float32) for w in _weights(gates, 2, 6, seed=2)]
+    batched = jax.vmap(lambda xi: layer(xi, *weights, False))(x)
+    one_by_one = jnp.stack([layer(xi, *weights, False) for xi in x])
     np.testing.assert_array_equal(batched, one_by_one)
 
 
@@ -205,7 +211,7 @@ def test_the_build_key_changes_with_the_source_and_the_compiler(
 ) -> None:
     key = native._key(["/usr/bin/c++"])
     assert native._key(["/usr/bin/clang++"]) != key
-    edited = tmp_path / "lstm_cpu.cc"
+    edited = tmp_path / "recurrent_cpu.cc"
     edited.write_bytes(native.SOURCE.read_bytes() + b"// edited\n")
     monkeypatch.setattr(native, "SOURCE", edited)
     assert native._key(["/usr/bin/c++"]) != key

@@ -274,51 +274,66 @@ def _outputs(hs: list[Array | None], final: list[Array], last: bool) -> Array:
     return _join([jnp.swapaxes(h, 0, 1) for h in hs if h is not None], 0)
 
 
-# -------------------------------------------------------------------------------------- LSTM
+# ------------------------------------------------------------------------- native CPU kernels
 #
-# On the CPU, in float32, the LSTM runs as one fused native kernel per direction
-# (cellgraph/compiler/native/lstm_cpu.cc, through the XLA FFI); elsewhere, or without a C++
-# compiler, as the XLA loops above. Both give the same values to float32 rounding (tests).
+# On the CPU, in float32, LSTM and GRU layers run as one fused native kernel per pass
+# (cellgraph/compiler/native/recurrent_cpu.cc, through the XLA FFI): XLA:CPU runs the loops above
+# on a single thread. Elsewhere, or without a C++ compiler, the XLA loops run. Both give the same
+# values to float32 rounding (tests/test_kernels.py).
 
 
 class _NativeSaved(NamedTuple):
-    """What the native forward pass keeps for the backward one, time-major."""
+    """What a native forward pass keeps for the backward one, time-major."""
 
-    gates: Array  # (time, batch, 4n) activations i, f, g, o
-    cells: Array  # (time, batch, n)
+    gates: Array  # (time, batch, 4n): LSTM i, f, g, o activations; GRU z, r, candidate and h U_h
+    cells: Array | None  # LSTM (time, batch, n) cell states; None for the GRU
     hidden: Array  # (time + 1, batch, n): the zero initial state, then every step's
 
 
 def _native(*arrays: Array) -> bool:
-    """Whether the fused native LSTM runs: float32 arrays traced for the CPU, the kernels built."""
+    """Whether the fused native layer runs: float32 arrays traced for the CPU, the kernels built."""
     return _backend() == "cpu" and all(a.dtype == jnp.float32 for a in arrays) and native.available()
 
 
-def _native_forward(x: Array, w_in: Array, bias: Array, w_rec: Array) -> _NativeSaved:
+def _native_forward(kind: str, x: Array, w_in: Array, bias: Array, w_rec: Array) -> _NativeSaved:
     batch, time, _ = x.shape
     n = w_rec.shape[0]
-    shapes = [jax.ShapeDtypeStruct(s, x.dtype) for s in ((time, batch, 4 * n), (time, batch, n), (time + 1, batch, n))]
-    call = jax.ffi.ffi_call("cellgraph_lstm_forward", shapes, vmap_method="sequential")
-    return _NativeSaved(*call(x, w_in, bias, w_rec))
+    gates, cells, hidden = (time, batch, 4 * n), (time, batch, n), (time + 1, batch, n)
+    shapes = (gates, cells, hidden) if kind == "lstm" else (gates, hidden)
+    call = jax.ffi.ffi_call(
+        f"cellgraph_{kind}_forward", [jax.ShapeDtypeStruct(s, x.dtype) for s in shapes], vmap_method="sequential"
+    )
+    out = call(x, w_in, bias, w_rec)
+    return _NativeSaved(*out) if kind == "lstm" else _NativeSaved(out[0], None, out[1])
 
 
-def _native_backward(x: Array, w_in: Array, w_rec: Array, saved: _NativeSaved, dout: Array) -> tuple:
-    """The kernel gives the gradient of every step's gate pre-activations, D (time, batch, 4n); the
-    weight gradients are whole-sequence contractions of it, which XLA runs on all cores."""
-    shape = jax.ShapeDtypeStruct(saved.gates.shape, saved.gates.dtype)
-    call = jax.ffi.ffi_call("cellgraph_lstm_backward", shape, vmap_method="sequential")
-    d = call(saved.gates, saved.cells, w_rec.T, dout)  # dout: (batch, n) for the last step, else (batch, time, n)
-    time, batch, n4 = d.shape
-    d2 = d.reshape(-1, n4)  # (time·batch, 4n), time-major
+def _native_backward(kind: str, x: Array, w_in: Array, w_rec: Array, saved: _NativeSaved, dout: Array) -> tuple:
+    """The kernel gives the gradients of every step's input projection and recurrent product
+    (time, batch, g·n): the same array for the LSTM; for the GRU they differ in the candidate's
+    block, which the reset gate scales. The weight gradients are whole-sequence contractions of
+    them, which XLA runs on all cores. ``dout``: (batch, n) for the last step, else (batch, time, n)."""
+    time, batch, n = saved.hidden.shape[0] - 1, saved.hidden.shape[1], w_rec.shape[0]
+    g = w_rec.shape[1]
+    shape = jax.ShapeDtypeStruct((time, batch, g), x.dtype)
+    if kind == "lstm":
+        call = jax.ffi.ffi_call("cellgraph_lstm_backward", shape, vmap_method="sequential")
+        dproj = drec = call(saved.gates, saved.cells, w_rec.T, dout)
+    else:
+        call = jax.ffi.ffi_call("cellgraph_gru_backward", (shape, shape), vmap_method="sequential")
+        dproj, drec = call(saved.gates, saved.hidden, w_rec.T, dout)
+    dp2 = dproj.reshape(-1, g)  # (time·batch, g·n), time-major
     x2 = jnp.swapaxes(x, 0, 1).reshape(-1, x.shape[-1])
-    dx = jnp.swapaxes((d2 @ w_in.T).reshape(time, batch, -1), 0, 1)
-    # dU = sum_t h_{t-1}^T dz_t: hidden[:-1] holds every step's h_{t-1}, h_0 = 0 first
-    du = saved.hidden[:-1].reshape(-1, w_rec.shape[0]).T @ d2
-    return dx, x2.T @ d2, d2.sum(axis=0), du
+    dx = jnp.swapaxes((dp2 @ w_in.T).reshape(time, batch, -1), 0, 1)
+    # dU = sum_t h_{t-1}^T drec_t: hidden[:-1] holds every step's h_{t-1}, h_0 = 0 first
+    du = saved.hidden[:-1].reshape(-1, n).T @ drec.reshape(-1, g)
+    return dx, x2.T @ dp2, dp2.sum(axis=0), du
 
 
 def _native_outputs(saved: _NativeSaved, last: bool) -> Array:
     return saved.hidden[-1] if last else jnp.swapaxes(saved.hidden[1:], 0, 1)
+
+
+# -------------------------------------------------------------------------------------- LSTM
 
 
 def _lstm_cell(w_rec: Array) -> StepFwd:
@@ -358,14 +373,14 @@ def lstm_sequence(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) 
         last: return only the final hidden state (batch, n) instead of every step's (batch, time, n).
     """
     if _native(x, w_in, bias, w_rec):
-        return _native_outputs(_native_forward(x, w_in, bias, w_rec), last)
+        return _native_outputs(_native_forward("lstm", x, w_in, bias, w_rec), last)
     hs, final, _, _ = _forward(x, w_in, bias, w_rec, 4, _lstm_cell(w_rec), save=False, last=last)
     return _outputs(hs, final, last)
 
 
 def _lstm_fwd(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> tuple[Array, tuple]:
     if _native(x, w_in, bias, w_rec):
-        saved = _native_forward(x, w_in, bias, w_rec)
+        saved = _native_forward("lstm", x, w_in, bias, w_rec)
         return _native_outputs(saved, last), (x, w_in, w_rec, saved)
     hs, final, cs, saved = _forward(x, w_in, bias, w_rec, 4, _lstm_cell(w_rec), save=True, last=last, rebuild=_lstm_h)
     return _outputs(hs, final, last), (x, w_in, w_rec, (hs, cs, saved))
@@ -374,7 +389,7 @@ def _lstm_fwd(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> t
 def _lstm_bwd(last: bool, res: tuple, dout: Array) -> tuple[Array, Array, Array, Array]:
     x, w_in, w_rec, saved = res
     if isinstance(saved, _NativeSaved):  # the forward pass's choice, kept in the residuals' structure
-        return _native_backward(x, w_in, w_rec, saved, dout)
+        return _native_backward("lstm", x, w_in, w_rec, saved, dout)
     hs, cs, kept = saved
     return _backward(x, w_in, w_rec, hs, cs, kept, dout, last, _lstm_cell_grad, lambda drec, extra, s: drec)
 
@@ -412,25 +427,33 @@ def _gru_cell_grad(s: tuple[Array, ...], c_prev: None, c: None, h_prev: Array, d
 def gru_sequence(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> Array:
     """A GRU layer over ``x`` (batch, time, features) from zero state; weights as :func:`lstm_sequence`
     with three gate blocks (update, reset, candidate)."""
+    if _native(x, w_in, bias, w_rec):
+        return _native_outputs(_native_forward("gru", x, w_in, bias, w_rec), last)
     hs, final, _, _ = _forward(x, w_in, bias, w_rec, 3, _gru_cell(w_rec), save=False, last=last, cell_state=False)
     return _outputs(hs, final, last)
 
 
 def _gru_fwd(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> tuple[Array, tuple]:
+    if _native(x, w_in, bias, w_rec):
+        saved = _native_forward("gru", x, w_in, bias, w_rec)
+        return _native_outputs(saved, last), (x, w_in, w_rec, saved)
     hs, final, cs, saved = _forward(
         x, w_in, bias, w_rec, 3, _gru_cell(w_rec), save=True, last=last, extra=1, cell_state=False
     )
-    return _outputs(hs, final, last), (x, w_in, w_rec, hs, cs, saved)
+    return _outputs(hs, final, last), (x, w_in, w_rec, (hs, cs, saved))
 
 
 def _gru_bwd(last: bool, res: tuple, dout: Array) -> tuple[Array, Array, Array, Array]:
-    x, w_in, w_rec, hs, cs, saved = res
+    x, w_in, w_rec, saved = res
+    if isinstance(saved, _NativeSaved):
+        return _native_backward("gru", x, w_in, w_rec, saved, dout)
+    hs, cs, kept = saved
     n = w_rec.shape[0]
 
     def projection(drec: Array, da: Array, s: tuple[Array, ...]) -> Array:
         return jnp.concatenate([drec[..., : 2 * n], da], axis=-1)
 
-    return _backward(x, w_in, w_rec, hs, cs, saved, dout, last, _gru_cell_grad, projection, with_extra=True)
+    return _backward(x, w_in, w_rec, hs, cs, kept, dout, last, _gru_cell_grad, projection, with_extra=True)
 
 
 gru_sequence.defvjp(_gru_fwd, _gru_bwd)

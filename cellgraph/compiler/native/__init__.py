@@ -2,9 +2,9 @@
 
 XLA:CPU runs the body of a recurrent loop as a chain of small kernels on a single thread (for a
 64-cell LSTM about twenty per time step, see docs/benchmarks.md), so a recurrent layer cannot use
-a second core however the loop is written. ``lstm_cpu.cc`` is a fused LSTM layer, forward and
-backward, that takes blocks of batch rows through the whole sequence on every core of XLA's own
-thread pool, as oneDNN's RNN primitive does for PyTorch.
+a second core however the loop is written. ``recurrent_cpu.cc`` holds fused LSTM and GRU layers,
+forward and backward, that take blocks of batch rows through the whole sequence on every core of
+XLA's own thread pool, as oneDNN's RNN primitives do for PyTorch.
 
 The library is compiled from the source shipped in this folder with the machine's C++ compiler
 (``$CXX``, else ``c++``/``g++``/``clang++``), for this CPU (``-march=native``), and cached under
@@ -32,8 +32,13 @@ from pathlib import Path
 
 import jax
 
-SOURCE = Path(__file__).with_name("lstm_cpu.cc")
-TARGETS = {"cellgraph_lstm_forward": "CellgraphLstmForward", "cellgraph_lstm_backward": "CellgraphLstmBackward"}
+SOURCE = Path(__file__).with_name("recurrent_cpu.cc")
+TARGETS = {
+    "cellgraph_lstm_forward": "CellgraphLstmForward",
+    "cellgraph_lstm_backward": "CellgraphLstmBackward",
+    "cellgraph_gru_forward": "CellgraphGruForward",
+    "cellgraph_gru_backward": "CellgraphGruBackward",
+}
 """FFI target name -> the C++ handler symbol that implements it."""
 FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-std=gnu++17", "-shared", "-fPIC", "-w")
 _TIMEOUT_S = 300
@@ -117,7 +122,7 @@ def available() -> bool:
             jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(library, symbol)), platform="cpu")
     except (NativeBuildError, OSError, AttributeError) as err:
         warnings.warn(
-            f"cellgraph: the native CPU kernels are unavailable ({err}); LSTM layers run as XLA loops, "
+            f"cellgraph: the native CPU kernels are unavailable ({err}); LSTM and GRU layers run as XLA loops, "
             "correct but slower on the CPU (set CELLGRAPH_NATIVE=0 to silence this)",
             RuntimeWarning,
             stacklevel=2,

@@ -1,4 +1,5 @@
-// A fused LSTM layer for the CPU, called from JAX through the XLA FFI (cellgraph.compiler.native).
+// Fused LSTM and GRU layers for the CPU, called from JAX through the XLA FFI
+// (cellgraph.compiler.native).
 //
 // XLA:CPU runs a recurrent loop body as a sequence of small kernels on one thread: for a 64-cell
 // LSTM about twenty kernels per time step, and the two per-step matmuls never use a second core.
@@ -9,10 +10,14 @@
 // all cores.
 //
 // Layouts (all float32, row-major): X: (B, T, F), the layer's input as the model holds it;
-// W: (F, 4n), b: (4n), U: (n, 4n), UT = Uᵀ: (4n, n), with gate blocks input, forget, cell, output;
-// time-major S, D: (T, B, 4n), C: (T, B, n) and H: (T + 1, B, n) with H[0] = 0, the initial state
-// (so h_{t-1} of every step is one contiguous block, for dU after the loop); the output gradient
-// DH: (B, T, n) for a sequence output, (B, n) when only the last step is output.
+// W: (F, g·n), b: (g·n), U: (n, g·n), UT = Uᵀ: (g·n, n), with g gate blocks of n columns (LSTM:
+// input, forget, cell, output; GRU: update, reset, candidate, the reset gate scaling h U_h as
+// cuDNN and PyTorch do); H: (T + 1, B, n) with H[0] = 0, the initial state (so h_{t-1} of every
+// step is one contiguous block, for dU after the loop); the output gradient DH: (B, T, n) for a
+// sequence output, (B, n) when only the last step is output. Saved per step, time-major:
+// LSTM S: (T, B, 4n) gate activations and C: (T, B, n) cell states; GRU S: (T, B, 4n) update,
+// reset, candidate and h U_h. Gradients, time-major: LSTM D: (T, B, 4n) of the gate
+// pre-activations; GRU DP: (T, B, 3n) of the input projection, DR: (T, B, 3n) of h U.
 
 #include <algorithm>
 #include <atomic>
@@ -168,7 +173,9 @@ void rows_of(int chunk, int chunks, int64_t batch, int64_t* r0, int64_t* r1) {
   *r1 = batch * (chunk + 1) / chunks;
 }
 
-// One block of rows forward through every step: S[t] = act(b + X[:, t] W + H[t-1] U), then c and
+// ---------------------------------------------------------------------------------------- LSTM
+
+// One block of rows forward through every step: S[t] = act(b + X[:, t] W + h_{t-1} U), then c and
 // h. The input projection is computed here, step by step, rather than for the whole sequence
 // before the loop: writing and re-reading a (T, B, 4n) projection cost more than it saved.
 void forward_rows(int64_t T, int64_t B, int64_t F, int64_t n, int64_t r0, int64_t r1, const float* X,
@@ -312,6 +319,138 @@ ffi::Error LstmBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> S, ffi::Buff
   return ffi::Error::Success();
 }
 
+// ----------------------------------------------------------------------------------------- GRU
+
+// One block of rows forward: z, r = σ(b + x W + h U) in their blocks, the candidate
+// tanh(b_c + x W_c + r ⊙ (h U_c)), h = (1 - z) h + z cand.
+void gru_forward_rows(int64_t T, int64_t B, int64_t F, int64_t n, int64_t r0, int64_t r1, const float* X,
+                      const float* W, const float* bias, const float* U, float* S, float* H) {
+  const int64_t g = 3 * n, rows = r1 - r0;
+  std::vector<float> p(rows * g), rec(rows * g);
+  std::memset(H + r0 * n, 0, sizeof(float) * rows * n);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(p.data() + r * g, bias, sizeof(float) * g);
+    gemm_acc(rows, g, F, X + (r0 * T + t) * F, T * F, W, g, p.data(), g);
+    std::fill(rec.begin(), rec.end(), 0.0f);
+    const float* h_prev = H + (t * B + r0) * n;
+    if (t > 0) gemm_acc(rows, g, n, h_prev, n, U, g, rec.data(), g);
+    float* h = H + ((t + 1) * B + r0) * n;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* pr = p.data() + r * g;
+      const float* qr = rec.data() + r * g;
+      float* s = S + (t * B + r0 + r) * 4 * n;
+      int64_t j = 0;
+      for (; j + kLanes <= n; j += kLanes) {
+        vf z = vsigmoid(load(pr + j) + load(qr + j)), rr = vsigmoid(load(pr + n + j) + load(qr + n + j));
+        vf rh = load(qr + 2 * n + j), cand = vtanh(load(pr + 2 * n + j) + rr * rh);
+        vf hp = load(h_prev + r * n + j);
+        store(s + j, z), store(s + n + j, rr), store(s + 2 * n + j, cand), store(s + 3 * n + j, rh);
+        store(h + r * n + j, (splat(1.0f) - z) * hp + z * cand);
+      }
+      for (; j < n; ++j) {
+        float z = sigmoid1(pr[j] + qr[j]), rr = sigmoid1(pr[n + j] + qr[n + j]);
+        float rh = qr[2 * n + j], cand = tanh1(pr[2 * n + j] + rr * rh);
+        s[j] = z, s[n + j] = rr, s[2 * n + j] = cand, s[3 * n + j] = rh;
+        h[r * n + j] = (1.0f - z) * h_prev[r * n + j] + z * cand;
+      }
+    }
+  }
+}
+
+// One block of rows back through time. The candidate's pre-activation gradient da enters the
+// input projection as it is and the recurrent product scaled by the reset gate, so the two
+// gradients differ in their third block; dh_{t-1} = dh (1 - z) + DR[t] Uᵀ.
+void gru_backward_rows(int64_t T, int64_t B, int64_t n, int64_t r0, int64_t r1, const float* S, const float* H,
+                       const float* UT, const float* DH, bool dh_every_step, float* DP, float* DR) {
+  const int64_t g = 3 * n, rows = r1 - r0;
+  std::vector<float> dh(rows * n, 0.0f), next(rows * n);
+  if (!dh_every_step) std::memcpy(dh.data(), DH + r0 * n, sizeof(float) * rows * n);
+  for (int64_t t = T - 1; t >= 0; --t) {
+    if (dh_every_step) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* d = DH + ((r0 + r) * T + t) * n;
+        for (int64_t j = 0; j < n; ++j) dh[r * n + j] += d[j];
+      }
+    }
+    const float* h_prev = H + (t * B + r0) * n;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* s = S + (t * B + r0 + r) * 4 * n;
+      float* dp = DP + (t * B + r0 + r) * g;
+      float* dr = DR + (t * B + r0 + r) * g;
+      const float* dhr = dh.data() + r * n;
+      float* nx = next.data() + r * n;
+      int64_t j = 0;
+      for (; j + kLanes <= n; j += kLanes) {
+        vf z = load(s + j), rr = load(s + n + j), cand = load(s + 2 * n + j), rh = load(s + 3 * n + j);
+        vf d = load(dhr + j), hp = load(h_prev + r * n + j);
+        vf da = d * z * (splat(1.0f) - cand * cand);
+        vf dz = d * (cand - hp) * z * (splat(1.0f) - z);
+        vf drr = da * rh * rr * (splat(1.0f) - rr);
+        store(dp + j, dz), store(dp + n + j, drr), store(dp + 2 * n + j, da);
+        store(dr + j, dz), store(dr + n + j, drr), store(dr + 2 * n + j, da * rr);
+        store(nx + j, d * (splat(1.0f) - z));
+      }
+      for (; j < n; ++j) {
+        float z = s[j], rr = s[n + j], cand = s[2 * n + j], rh = s[3 * n + j];
+        float d = dhr[j], hp = h_prev[r * n + j];
+        float da = d * z * (1.0f - cand * cand), dz = d * (cand - hp) * z * (1.0f - z);
+        float drr = da * rh * rr * (1.0f - rr);
+        dp[j] = dz, dp[n + j] = drr, dp[2 * n + j] = da;
+        dr[j] = dz, dr[n + j] = drr, dr[2 * n + j] = da * rr;
+        nx[j] = d * (1.0f - z);
+      }
+    }
+    if (t > 0) {
+      gemm_acc(rows, n, g, DR + (t * B + r0) * g, g, UT, n, next.data(), n);
+      dh.swap(next);
+    }
+  }
+}
+
+ffi::Error GruForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> X, ffi::Buffer<ffi::F32> W,
+                      ffi::Buffer<ffi::F32> bias, ffi::Buffer<ffi::F32> U, ffi::ResultBuffer<ffi::F32> S,
+                      ffi::ResultBuffer<ffi::F32> H) {
+  auto x = X.dimensions(), u = U.dimensions(), w = W.dimensions();
+  if (x.size() != 3 || u.size() != 2 || w.size() != 2 || u[1] != 3 * u[0] || w[0] != x[2] || w[1] != u[1] ||
+      bias.element_count() != u[1]) {
+    return ffi::Error::InvalidArgument("expected X (B, T, F), W (F, 3n), b (3n), U (n, 3n)");
+  }
+  const int64_t B = x[0], T = x[1], F = x[2], n = u[0];
+  if (!same(S->dimensions(), {T, B, 4 * n}) || !same(H->dimensions(), {T + 1, B, n})) {
+    return ffi::Error::InvalidArgument("expected results S (T, B, 4n), H (T + 1, B, n)");
+  }
+  int chunks = chunk_count(pool, B);
+  parallel_chunks(pool, chunks, [&](int chunk) {
+    int64_t r0, r1;
+    rows_of(chunk, chunks, B, &r0, &r1);
+    gru_forward_rows(T, B, F, n, r0, r1, X.typed_data(), W.typed_data(), bias.typed_data(), U.typed_data(),
+                     S->typed_data(), H->typed_data());
+  });
+  return ffi::Error::Success();
+}
+
+ffi::Error GruBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> S, ffi::Buffer<ffi::F32> H,
+                       ffi::Buffer<ffi::F32> UT, ffi::Buffer<ffi::F32> DH, ffi::ResultBuffer<ffi::F32> DP,
+                       ffi::ResultBuffer<ffi::F32> DR) {
+  auto dims = S.dimensions();
+  if (dims.size() != 3 || dims[2] % 4 != 0) return ffi::Error::InvalidArgument("S must be (T, B, 4n)");
+  const int64_t T = dims[0], B = dims[1], n = dims[2] / 4;
+  const bool every_step = DH.dimensions().size() == 3;
+  if (!same(H.dimensions(), {T + 1, B, n}) || !same(UT.dimensions(), {3 * n, n}) ||
+      !(every_step ? same(DH.dimensions(), {B, T, n}) : same(DH.dimensions(), {B, n})) ||
+      !same(DP->dimensions(), {T, B, 3 * n}) || !same(DR->dimensions(), {T, B, 3 * n})) {
+    return ffi::Error::InvalidArgument("expected H (T + 1, B, n), UT (3n, n), DH (B, T, n) or (B, n), DP, DR (T, B, 3n)");
+  }
+  int chunks = chunk_count(pool, B);
+  parallel_chunks(pool, chunks, [&](int chunk) {
+    int64_t r0, r1;
+    rows_of(chunk, chunks, B, &r0, &r1);
+    gru_backward_rows(T, B, n, r0, r1, S.typed_data(), H.typed_data(), UT.typed_data(), DH.typed_data(), every_step,
+                      DP->typed_data(), DR->typed_data());
+  });
+  return ffi::Error::Success();
+}
+
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(CellgraphLstmForward, LstmForward,
@@ -332,4 +471,24 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(CellgraphLstmBackward, LstmBackward,
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(CellgraphGruForward, GruForward,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(CellgraphGruBackward, GruBackward,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>());
