@@ -161,16 +161,14 @@ void parallel_chunks(ffi::ThreadPool& pool, int chunks, F work) {
   shared->cv.wait(lock, [&] { return shared->done.load() == shared->total; });
 }
 
-// Row blocks: one per thread, at least 8 rows each (smaller blocks lose more to the matmul's
-// row tail than the extra thread gains).
-int chunk_count(ffi::ThreadPool& pool, int64_t batch) {
+// Calls rows(r0, r1) for blocks of batch rows that cover [0, batch), in parallel: one block per
+// thread of the pool, at least 8 rows each (smaller blocks lose more to the matmul's row tail
+// than the extra thread gains).
+template <typename F>
+void for_row_blocks(ffi::ThreadPool& pool, int64_t batch, F rows) {
   int64_t threads = std::max<int64_t>(1, pool.num_threads());
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, batch / 8)));
-}
-
-void rows_of(int chunk, int chunks, int64_t batch, int64_t* r0, int64_t* r1) {
-  *r0 = batch * chunk / chunks;
-  *r1 = batch * (chunk + 1) / chunks;
+  int chunks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, batch / 8)));
+  parallel_chunks(pool, chunks, [&](int chunk) { rows(batch * chunk / chunks, batch * (chunk + 1) / chunks); });
 }
 
 // ---------------------------------------------------------------------------------------- LSTM
@@ -280,7 +278,7 @@ ffi::Error LstmForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> X, ffi::Buffe
                        ffi::ResultBuffer<ffi::F32> C, ffi::ResultBuffer<ffi::F32> H) {
   auto x = X.dimensions(), u = U.dimensions(), w = W.dimensions();
   if (x.size() != 3 || u.size() != 2 || w.size() != 2 || u[1] != 4 * u[0] || w[0] != x[2] || w[1] != u[1] ||
-      bias.element_count() != u[1]) {
+      static_cast<int64_t>(bias.element_count()) != u[1]) {
     return ffi::Error::InvalidArgument("expected X (B, T, F), W (F, 4n), b (4n), U (n, 4n)");
   }
   const int64_t B = x[0], T = x[1], F = x[2], n = u[0];
@@ -288,10 +286,7 @@ ffi::Error LstmForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> X, ffi::Buffe
       !same(H->dimensions(), {T + 1, B, n})) {
     return ffi::Error::InvalidArgument("expected results S (T, B, 4n), C (T, B, n), H (T + 1, B, n)");
   }
-  int chunks = chunk_count(pool, B);
-  parallel_chunks(pool, chunks, [&](int chunk) {
-    int64_t r0, r1;
-    rows_of(chunk, chunks, B, &r0, &r1);
+  for_row_blocks(pool, B, [&](int64_t r0, int64_t r1) {
     forward_rows(T, B, F, n, r0, r1, X.typed_data(), W.typed_data(), bias.typed_data(), U.typed_data(),
                  S->typed_data(), C->typed_data(), H->typed_data());
   });
@@ -309,10 +304,7 @@ ffi::Error LstmBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> S, ffi::Buff
       !same(D->dimensions(), {T, B, 4 * n})) {
     return ffi::Error::InvalidArgument("expected C (T, B, n), UT (4n, n), DH (B, T, n) or (B, n), D (T, B, 4n)");
   }
-  int chunks = chunk_count(pool, B);
-  parallel_chunks(pool, chunks, [&](int chunk) {
-    int64_t r0, r1;
-    rows_of(chunk, chunks, B, &r0, &r1);
+  for_row_blocks(pool, B, [&](int64_t r0, int64_t r1) {
     backward_rows(T, B, n, r0, r1, S.typed_data(), C.typed_data(), UT.typed_data(), DH.typed_data(), every_step,
                   D->typed_data());
   });
@@ -412,17 +404,14 @@ ffi::Error GruForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> X, ffi::Buffer
                       ffi::ResultBuffer<ffi::F32> H) {
   auto x = X.dimensions(), u = U.dimensions(), w = W.dimensions();
   if (x.size() != 3 || u.size() != 2 || w.size() != 2 || u[1] != 3 * u[0] || w[0] != x[2] || w[1] != u[1] ||
-      bias.element_count() != u[1]) {
+      static_cast<int64_t>(bias.element_count()) != u[1]) {
     return ffi::Error::InvalidArgument("expected X (B, T, F), W (F, 3n), b (3n), U (n, 3n)");
   }
   const int64_t B = x[0], T = x[1], F = x[2], n = u[0];
   if (!same(S->dimensions(), {T, B, 4 * n}) || !same(H->dimensions(), {T + 1, B, n})) {
     return ffi::Error::InvalidArgument("expected results S (T, B, 4n), H (T + 1, B, n)");
   }
-  int chunks = chunk_count(pool, B);
-  parallel_chunks(pool, chunks, [&](int chunk) {
-    int64_t r0, r1;
-    rows_of(chunk, chunks, B, &r0, &r1);
+  for_row_blocks(pool, B, [&](int64_t r0, int64_t r1) {
     gru_forward_rows(T, B, F, n, r0, r1, X.typed_data(), W.typed_data(), bias.typed_data(), U.typed_data(),
                      S->typed_data(), H->typed_data());
   });
@@ -441,10 +430,7 @@ ffi::Error GruBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> S, ffi::Buffe
       !same(DP->dimensions(), {T, B, 3 * n}) || !same(DR->dimensions(), {T, B, 3 * n})) {
     return ffi::Error::InvalidArgument("expected H (T + 1, B, n), UT (3n, n), DH (B, T, n) or (B, n), DP, DR (T, B, 3n)");
   }
-  int chunks = chunk_count(pool, B);
-  parallel_chunks(pool, chunks, [&](int chunk) {
-    int64_t r0, r1;
-    rows_of(chunk, chunks, B, &r0, &r1);
+  for_row_blocks(pool, B, [&](int64_t r0, int64_t r1) {
     gru_backward_rows(T, B, n, r0, r1, S.typed_data(), H.typed_data(), UT.typed_data(), DH.typed_data(), every_step,
                       DP->typed_data(), DR->typed_data());
   });
