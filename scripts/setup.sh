@@ -69,21 +69,26 @@ fi
 # as root (a CI container, a dev container); elsewhere it says what to run.
 chromium_ready() { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }
 
-install_chromium() {
+# apt_install_as_root WHY PACKAGE...: install with apt-get, only when this script runs as root
+# (a CI or dev container); on failure, show the end of apt-get's log.
+apt_install_as_root() {
   [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
-  say "installing chromium and chromium-driver with apt-get (for the gallery page test) ..."
-  local log
+  local why=$1 log names
+  shift
+  names=$(printf '%s ' "$@" | sed 's/--[a-z-]* //g')  # the packages, without apt-get options
+  say "installing ${names% } with apt-get ($why) ..."
   log=$(mktemp)
   if ! { env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-    env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >"$log" 2>&1; then
-    warn "apt-get could not install chromium and chromium-driver:"
+    env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >"$log" 2>&1; then
+    warn "apt-get could not install ${names% }:"
     tail -n 20 "$log" >&2
     rm -f "$log"
     return 1
   fi
   rm -f "$log"
-  chromium_ready
 }
+
+install_chromium() { apt_install_as_root "for the gallery page test" chromium chromium-driver && chromium_ready; }
 
 if ! chromium_ready && ! install_chromium; then
   warn "headless Chromium is missing: the gallery page test skips (and fails under CI=true). Install it with"
@@ -92,28 +97,14 @@ fi
 
 # ------------------------------------------------------------------------------ C++ compiler
 # cellgraph builds its native CPU kernels (cellgraph/compiler/native) with the machine's C++
-# compiler on first use; without one, LSTM layers run as slower XLA loops (and the kernel tests
+# compiler on first use; without one, LSTM and GRU layers run as slower XLA loops (and the kernel tests
 # fail under CI=true). Installed like Chromium: with apt-get when this script runs as root.
 cxx_ready() { [ -n "${CXX:-}" ] || command -v c++ >/dev/null 2>&1 || command -v g++ >/dev/null 2>&1 || command -v clang++ >/dev/null 2>&1; }
 
-install_cxx() {
-  [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
-  say "installing g++ with apt-get (for the native CPU kernels) ..."
-  local log
-  log=$(mktemp)
-  if ! { env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-    env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++; } >"$log" 2>&1; then
-    warn "apt-get could not install g++:"
-    tail -n 20 "$log" >&2
-    rm -f "$log"
-    return 1
-  fi
-  rm -f "$log"
-  cxx_ready
-}
+install_cxx() { apt_install_as_root "for the native CPU kernels" --no-install-recommends g++ && cxx_ready; }
 
 if ! cxx_ready && ! install_cxx; then
-  warn "no C++ compiler: LSTM layers will run as XLA loops on the CPU (correct, slower). Install one with"
+  warn "no C++ compiler: LSTM and GRU layers will run as XLA loops on the CPU (correct, slower). Install one with"
   warn "  sudo apt-get install g++   (Debian/Ubuntu)  |  xcode-select --install (macOS)  |  or set CXX"
 fi
 

@@ -71,7 +71,7 @@ def _project(x: Array, w_in: Array, bias: Array, gates: int) -> tuple[Array, ...
 # not: a profile shows every kernel of the loop body on one thread, and 1 and 2 chains train the
 # GRU benchmark equally fast (10.1 ms); XLA's executor hands ready kernels to other threads only
 # when more than 8 are ready at once, which more cores (more chains) may reach. That is why
-# float32 LSTMs on the CPU use the native kernel instead (cellgraph.compiler.native). On other
+# float32 LSTM and GRU layers on the CPU use native kernels instead (cellgraph.compiler.native). On other
 # backends one chain is kept.
 
 

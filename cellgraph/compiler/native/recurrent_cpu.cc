@@ -216,12 +216,8 @@ void forward_rows(int64_t T, int64_t B, int64_t F, int64_t n, int64_t r0, int64_
 void backward_rows(int64_t T, int64_t B, int64_t n, int64_t r0, int64_t r1, const float* S, const float* Cs,
                    const float* UT, const float* DH, bool dh_every_step, float* D) {
   const int64_t g = 4 * n, rows = r1 - r0;
-  std::vector<float> dh(rows * n), dc(rows * n, 0.0f);
-  if (dh_every_step) {
-    std::fill(dh.begin(), dh.end(), 0.0f);
-  } else {
-    std::memcpy(dh.data(), DH + r0 * n, sizeof(float) * rows * n);
-  }
+  std::vector<float> dh(rows * n, 0.0f), dc(rows * n, 0.0f);
+  if (!dh_every_step) std::memcpy(dh.data(), DH + r0 * n, sizeof(float) * rows * n);
   for (int64_t t = T - 1; t >= 0; --t) {
     if (dh_every_step) {  // DH is (B, T, n), the layer's output layout
       for (int64_t r = 0; r < rows; ++r) {
