@@ -7,14 +7,52 @@ user fixes a file in one pass. The printed form is the compiler format editors c
 
     specs/mlp.yaml:14:7: cells.h.size: expected a positive integer, got -3
       fix: set size to the number of cells in the group, e.g. `size: 128`
+
+Messages quote what the user wrote (names, titles, file names), so every part of a printed
+problem goes through :func:`terminal_safe`: a title holding ``\x1b[2J`` or ``\r`` prints as
+those visible escapes instead of clearing or overwriting the user's terminal.
 """
 
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
+
+BIDI_CONTROLS: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Characters that reorder the text around them on screen (Trojan Source, CVE-2021-42574)."""
+
+
+def is_unsafe_char(ch: str) -> bool:
+    """True for a character a terminal, a Markdown file or an XML document must not get raw: C0 and
+    C1 controls, DEL, line and paragraph separators, surrogates and bidirectional controls."""
+    return ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Zl", "Zp", "Cs")
+
+
+_NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _visible(ch: str) -> str:
+    code = ord(ch)
+    return _NAMED_ESCAPES.get(ch) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def terminal_safe(text: object) -> str:
+    r"""``text`` as one line that prints as it reads: every unsafe character (see
+    :func:`is_unsafe_char`; newlines and tabs too) becomes a visible escape such as ``\x1b``.
+
+    The one helper for text that reaches a terminal: problems, ``summary`` tables, ``cellgraph: ...``
+    messages. Printable text, non-ASCII letters included, passes unchanged.
+
+    >>> print(terminal_safe("Tiny\x1b[31m net\r\u202e"))
+    Tiny\x1b[31m net\r\u202e
+    """
+    s = str(text)
+    if not any(is_unsafe_char(ch) for ch in s):
+        return s
+    return "".join(_visible(ch) if is_unsafe_char(ch) else ch for ch in s)
 
 
 @dataclass(frozen=True, order=True)
@@ -44,8 +82,10 @@ class Problem:
     fix: str = ""
 
     def format(self) -> str:
-        head = f"{self.loc}: {self.path}: {self.message}" if self.path else f"{self.loc}: {self.message}"
-        return f"{head}\n  fix: {self.fix}" if self.fix else head
+        """The printed form; each part is :func:`terminal_safe`, so it is exactly two lines at most."""
+        loc, path, message = terminal_safe(self.loc), terminal_safe(self.path), terminal_safe(self.message)
+        head = f"{loc}: {path}: {message}" if self.path else f"{loc}: {message}"
+        return f"{head}\n  fix: {terminal_safe(self.fix)}" if self.fix else head
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.loc.file, self.loc.line, self.loc.col, self.path)

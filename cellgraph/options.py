@@ -65,8 +65,17 @@ class FloatRange(OptionKind):
     hi_open: bool = False
 
     def check(self, value: Any) -> str | None:
-        if not _is_number(value) or math.isnan(value):
+        # Only finite values: JAX computes in float32, where ``.inf`` or an integer of 400 digits
+        # (which ``math.isnan`` cannot even convert) makes every step NaN or crashes.
+        if not _is_number(value):
             return f"expected a number, got {_word(value)}"
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:
+            digits = int(abs(value).bit_length() * math.log10(2)) + 1
+            return f"expected a number in {self.describe()}, got an integer of about {digits:,} digits"
+        if not finite:
+            return f"expected a finite number in {self.describe()}, got {_word(value)}"
         low_bad = value <= self.lo if self.lo_open else value < self.lo
         high_bad = value >= self.hi if self.hi_open else value > self.hi
         if low_bad or high_bad:
@@ -74,8 +83,8 @@ class FloatRange(OptionKind):
         return None
 
     def describe(self) -> str:
-        lo = "(" if self.lo_open else "["
-        hi = ")" if self.hi_open else "]"
+        lo = "(" if self.lo_open or math.isinf(self.lo) else "["
+        hi = ")" if self.hi_open or math.isinf(self.hi) else "]"
         return f"{lo}{_num(self.lo)}, {_num(self.hi)}{hi}"
 
     def schema(self) -> dict[str, Any]:

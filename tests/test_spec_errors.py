@@ -247,6 +247,36 @@ CASES: list[Case] = [
         "use indices below 1",
     ),
     Case("draw_line_directed", ":11:12: draw.lines[0]: draw lines are undirected; got '->'", "use `--`"),
+    # --- text: printable, bounded (tests/test_text_safety.py has the rendering side)
+    Case("text_title_escape", ":4:8: title: character 5 is the control character \\x1b", "one line of at most 200"),
+    Case("text_title_markdown", ":4:8: title: character 5 is a line break \\r", "one line of at most 200"),
+    Case("text_title_too_long", ":4:8: title: 250 characters, over the limit of 200", "at most 200 printable"),
+    Case("text_name_newline", ":3:7: name: the string 'tiny\\n' is not a valid network name", "lower case letters"),
+    Case("text_description_bidi", ":4:14: description: character 13 is the bidirectional control \\u202e", "4,000"),
+    # --- optimizer arguments: typed and range-checked, so `validate` ok means `train` builds the optimizer
+    Case("optim_learning_rate_text", ":11:42: train.optimizer.learning_rate: expected a number, got 'fast'", "0.001"),
+    Case(
+        "optim_learning_rate_huge",
+        ":11:41: train.optimizer.learning_rate: expected a finite number in (0, inf), got inf",
+        "`learning_rate: 0.001`",
+    ),
+    Case(
+        "optim_learning_rate_negative",
+        ":11:41: train.optimizer.learning_rate: expected a number in (0, inf), got -0.1",
+        "`learning_rate: 0.001`",
+    ),
+    Case(
+        "optim_unknown_argument",
+        ":11:31: train.optimizer.lr: optax.adam has no argument 'lr'; did you mean 'learning_rate'?",
+        "arguments of optax.adam: learning_rate, b1, b2",
+    ),
+    Case("optim_momentum_range", ":11:56: train.optimizer.momentum: expected a number in [0, 1), got 1.0", "0.9"),
+    Case(
+        "optim_schedule_field",
+        ":13:57: train.optimizer.learning_rate.init_value: expected a number, got 'high'",
+        "`init_value: 0.001`",
+    ),
+    Case("optim_grad_clip_inf", ":11:14: train.grad_clip: expected a finite number in (0, inf), got inf", "grad_clip"),
 ]
 CASE_IDS = [c.name for c in CASES]
 HEAD_LINE = re.compile(r"^\S")  # a problem's first line starts in column 1; its fix line is indented

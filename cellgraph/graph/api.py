@@ -14,7 +14,7 @@ from ..spec.compose import load_spec_unchecked
 from ..spec.limits import DEFAULT_LIMITS, Limits
 from ..spec.model import Spec
 from .build import add_cells, add_edges
-from .checks import check_cycles, check_data, check_rule, check_sources, check_targets
+from .checks import check_cycles, check_data, check_rule, check_sources, check_targets, check_text
 from .drawspec import check_draw
 from .shapes import count_params, infer_shapes
 
@@ -30,6 +30,7 @@ def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
     """
     problems = Problems()
     problems.extend(spec.problems)  # found while loading; reported together with the graph's
+    check_text(spec, problems)
     graph = nx.DiGraph(spec=spec)
     add_cells(graph, spec, problems)
     add_edges(graph, spec, problems)

@@ -11,11 +11,12 @@ from typing import Any
 import networkx as nx
 
 from ..data.catalog import SOURCES, SPLIT_OPTIONS
-from ..errors import Problems, did_you_mean, known_list
+from ..errors import Problems, did_you_mean
 from ..options import check_options
 from ..spec.load import format_path
 from ..spec.model import Spec
-from .rules import LOSSES, METRICS, OPTIMIZERS, RULES, SCHEDULES, TRAIN_KEYS
+from ..spec.validate import DESCRIPTION_MAX, TEXT_FIX, TITLE_MAX, text_problem
+from .rules import LOSSES, METRICS, RULES, TRAIN_KEYS, optimizer_problems
 
 
 def forward_graph(graph: nx.DiGraph) -> nx.DiGraph:
@@ -110,6 +111,16 @@ def check_sources(graph: nx.DiGraph, problems: Problems) -> None:
                     )
         elif not d["cell"].is_source and not fed_by and n not in _fed_by_unknown(graph):
             problems.add(d["loc"], d["path"], f"'{n}' has no input", f"connect something to it, e.g. `x -> {n}`")
+
+
+def check_text(spec: Spec, problems: Problems) -> None:
+    """The title and description as substituted: ``title: "${t}"`` passes the loader's check of the
+    written text, so the value a param gave it is checked here (an identical problem found by both
+    is reported once)."""
+    for key, limit in (("title", TITLE_MAX), ("description", DESCRIPTION_MAX)):
+        problem = text_problem(getattr(spec, key), limit, multiline=key == "description")
+        if problem:
+            problems.add(spec.loc((key,)), key, problem, TEXT_FIX[key])
 
 
 def check_targets(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
@@ -238,36 +249,12 @@ def _check_metrics(spec: Spec, metrics: Any, problems: Problems) -> None:
 
 
 def _check_optimizer(spec: Spec, opt: Any, problems: Problems) -> None:
-    path = ("train", "optimizer")
-    name = opt if isinstance(opt, str) else opt.get("name") if isinstance(opt, dict) else None
-    if not isinstance(name, str) or name not in OPTIMIZERS:
-        problems.add(
-            spec.loc(path if isinstance(opt, str) else (*path, "name")),
-            "train.optimizer",
-            f"unknown optax optimizer {name!r}{did_you_mean(str(name), OPTIMIZERS)}",
-            "write `optimizer: adam` or `optimizer: {name: adam, learning_rate: 0.001}`; optimizers: "
-            + known_list(OPTIMIZERS, 30),
-        )
-        return
-    if isinstance(opt, dict):
-        for key, value in opt.items():
-            if isinstance(value, dict) and "schedule" in value:  # a learning-rate schedule
-                kind = value["schedule"]
-                if kind not in SCHEDULES:
-                    problems.add(
-                        spec.loc((*path, key, "schedule")),
-                        f"train.optimizer.{key}.schedule",
-                        f"unknown optax schedule {kind!r}{did_you_mean(str(kind), SCHEDULES)}",
-                        "schedules: " + ", ".join(SCHEDULES),
-                    )
-                continue
-            if key != "name" and not isinstance(value, int | float | str | bool | None):
-                problems.add(
-                    spec.loc((*path, key)),
-                    f"train.optimizer.{key}",
-                    "optimizer arguments are numbers, text, booleans or a schedule",
-                    f"e.g. `{key}: 0.001`, or `{key}: {{schedule: cosine_decay, init_value: 0.001, decay_steps: 1000}}`",
-                )
+    """The optimizer's name, and each argument's name, kind and range (see
+    :func:`~cellgraph.graph.rules.optimizer_problems`): `validate` saying ok means `train` can
+    build the optimizer and will not start from a negative or infinite learning rate."""
+    for sub, message, fix in optimizer_problems(opt):
+        path = ("train", "optimizer", *sub)
+        problems.add(spec.loc(path), format_path(path), message, fix)
 
 
 def _check_data_fits(graph: nx.DiGraph, source: Any, problems: Problems) -> None:

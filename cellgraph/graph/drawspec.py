@@ -26,10 +26,32 @@ import networkx as nx
 
 from ..cells.registry import numel
 from ..errors import Problems, SourceLoc, did_you_mean
-from ..options import Bool, Choice, FloatRange, IntRange, ListOf, OneOf, Option, Text, check_options
+from ..options import Bool, Choice, FloatRange, IntRange, ListOf, Option, Text, check_options
 from ..spec.edges import StatementError, parse_statement
 from ..spec.load import format_path
 from ..spec.model import Spec
+from ..spec.validate import TITLE_MAX, text_problem
+
+
+@dataclass(frozen=True)
+class OneLine(Text):
+    """One line of printable text, at most ``limit`` characters (a caption, a column label)."""
+
+    limit: int = TITLE_MAX
+    allow_bool: bool = False  # `label: false` turns a label off
+
+    def check(self, value: Any) -> str | None:
+        if self.allow_bool and isinstance(value, bool):
+            return None
+        return super().check(value) or text_problem(value, self.limit)
+
+    def describe(self) -> str:
+        return f"one line of text (at most {self.limit} characters)" + (" or false" if self.allow_bool else "")
+
+    def schema(self) -> dict[str, Any]:
+        text = {"type": "string", "maxLength": self.limit}
+        return {"oneOf": [text, {"type": "boolean"}]} if self.allow_bool else text
+
 
 _POINT = ListOf(FloatRange(-1000.0, 1000.0), min_items=2)
 DRAW_KEYS: Final[dict[str, Option]] = {
@@ -38,7 +60,7 @@ DRAW_KEYS: Final[dict[str, Option]] = {
     "theme": Option(Choice(("chart", "light", "dark", "print")), "chart", "colours: the chart's, or a variant"),
     "legend": Option(Bool(), True, "draw a legend of the cell types used"),
     "max_cells": Option(IntRange(1, 64), 6, "cells shown per group without `show:` (taller groups get an ellipsis)"),
-    "caption": Option(Text(), None, "caption (default: the spec's title)"),
+    "caption": Option(OneLine(), None, "caption (default: the spec's title)"),
     "groups": Option(Text(), None, "per-group settings: show, cells, at, arrange, grid, spacing, handlebars, label"),
     "lines": Option(Text(), None, "cell-level lines such as `x[0] -- r[0], r[1]`"),
 }
@@ -51,7 +73,7 @@ GROUP_KEYS: Final[dict[str, Option]] = {
     "spacing": Option(FloatRange(0.1, 10.0), 1.0, "distance between the group's cells, in pitches"),
     "handlebars": Option(Bool(), None, "draw the recurrent self-loop markers (default: on for recurrent groups)"),
     "columns": Option(IntRange(1, 64), None, "copies of a repeated group drawn (the rest collapse)"),
-    "label": Option(OneOf((Text(), Bool())), None, "a size label under the column (text, or false for none)"),
+    "label": Option(OneLine(allow_bool=True), None, "a size label under the column (text, or false for none)"),
 }
 
 

@@ -8,13 +8,14 @@ divergence needs a visible -- hidden pair; a read-out rule needs a fixed reservo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import networkx as nx
 
-from ..options import Bool, Choice, FloatRange, IntRange, Name, Option, Text
+from ..errors import did_you_mean
+from ..options import Bool, Choice, FloatRange, IntRange, Name, Option, OptionKind, Text, word
 
 RuleCheck = Callable[[nx.DiGraph, dict[str, Any]], Iterator[tuple[str, str, str]]]
 """(graph, rule options) -> (node or "", problem, fix) for each unmet requirement."""
@@ -176,6 +177,8 @@ def _check_adversarial(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tupl
                 f"adversarial training needs `{key}:`",
                 f"name the `use:` group of the {key}, e.g. `{key}: {key[:3]}`",
             )
+        elif not isinstance(name, str):
+            continue  # already refused by the option's kind ("expected a group name"); a list is unhashable
         elif name not in origins:
             yield (
                 "",
@@ -384,6 +387,306 @@ SCHEDULES: Final = (
     "constant", "linear", "cosine_decay", "exponential_decay", "polynomial", "piecewise_constant",
     "warmup_cosine_decay", "warmup_exponential_decay", "cosine_onecycle", "linear_onecycle",
 )  # fmt: skip
+
+# ------------------------------------------------------------------------ optimizer arguments
+# What `optimizer: {name: ..., arg: value}` may say, checked at validation without importing optax:
+# `validate` saying ok means `train` builds the optimizer. The names mirror optax's signatures
+# (tests/test_text_safety.py compares them with the installed optax); the ranges are the ones
+# under which the update is defined: moment decays in [0, 1), eps > 0, penalties >= 0.
+
+_RATE = FloatRange(0.0, lo_open=True)  # (0, inf): a step size
+_DECAY = FloatRange(0.0, 1.0, hi_open=True)  # [0, 1): a moment's decay (b1, b2, momentum, rho, ...)
+_POSITIVE = FloatRange(0.0, lo_open=True)
+_NONNEG = FloatRange(0.0)
+_REAL = FloatRange()
+
+OPTIMIZER_ARG_KINDS: Final[dict[str, OptionKind]] = {
+    "learning_rate": _RATE,
+    "max_learning_rate": _RATE,
+    **dict.fromkeys(("b1", "b2", "b3", "momentum", "decay", "rho", "decay_rate"), _DECAY),
+    "eps": _POSITIVE,
+    **dict.fromkeys(("eps_root", "weight_decay", "weight_decay_rate", "initial_accumulator_value"), _NONNEG),
+    **dict.fromkeys(("initial_scale", "eta", "gamma"), _NONNEG),
+    **dict.fromkeys(("min_norm", "trust_coefficient", "scaling", "clipping_threshold"), _POSITIVE),
+    **dict.fromkeys(("min_step_size", "max_step_size"), _POSITIVE),
+    **dict.fromkeys(("alpha", "beta", "f_min", "threshold"), _REAL),
+    "eta_minus": FloatRange(0.0, 1.0, lo_open=True, hi_open=True),
+    "eta_plus": FloatRange(1.0, lo_open=True),
+    "variant": Choice(("sps", "sps+")),
+    **dict.fromkeys(("min_dim_size_to_factor", "memory_size"), IntRange(1)),
+    **dict.fromkeys(("decay_offset", "seed"), IntRange(0)),
+    **dict.fromkeys(
+        (
+            "nesterov",
+            "multiply_by_parameter_scale",
+            "factored",
+            "scale_init_precond",
+            "eps_in_sqrt",
+            "centered",
+            "bias_correction",
+            "bias_correction_mu",
+            "bias_correction_nu",
+            "trust_ratio_mask",
+        ),
+        Bool(),
+    ),  # fmt: skip
+}
+"""The kind of each optimizer argument a spec may set, by name (see :data:`OPTIMIZER_ARGS`)."""
+
+OPTIMIZER_ARG_OVERRIDES: Final[dict[tuple[str, str], OptionKind]] = {
+    ("lars", "eps"): _NONNEG,  # optax's default is 0 there
+    ("polyak_sgd", "eps"): _NONNEG,
+    ("lars", "weight_decay_mask"): Bool(),  # a pytree mask elsewhere; lars also takes true / false
+}
+
+OPTIMIZER_ARGS: Final[dict[str, tuple[str, ...]]] = {
+    "adabelief": ("learning_rate", "b1", "b2", "eps", "eps_root", "nesterov"),
+    "adadelta": ("learning_rate", "rho", "eps", "weight_decay", "weight_decay_mask"),
+    "adafactor": (
+        "learning_rate", "min_dim_size_to_factor", "decay_rate", "decay_offset", "multiply_by_parameter_scale",
+        "clipping_threshold", "momentum", "dtype_momentum", "weight_decay_rate", "eps", "factored",
+        "weight_decay_mask",
+    ),
+    "adagrad": ("learning_rate", "initial_accumulator_value", "eps"),
+    "adam": ("learning_rate", "b1", "b2", "eps", "eps_root", "mu_dtype", "nesterov"),
+    "adamax": ("learning_rate", "b1", "b2", "eps"),
+    "adamaxw": ("learning_rate", "b1", "b2", "eps", "weight_decay", "mask"),
+    "adamw": ("learning_rate", "b1", "b2", "eps", "eps_root", "mu_dtype", "weight_decay", "mask", "nesterov"),
+    "adan": ("learning_rate", "b1", "b2", "b3", "eps", "eps_root", "weight_decay", "mask"),
+    "amsgrad": ("learning_rate", "b1", "b2", "eps", "eps_root", "mu_dtype", "bias_correction_mu", "bias_correction_nu"),
+    "fromage": ("learning_rate", "min_norm"),
+    "lamb": ("learning_rate", "b1", "b2", "eps", "eps_root", "weight_decay", "mask"),
+    "lars": (
+        "learning_rate", "weight_decay", "weight_decay_mask", "trust_coefficient", "eps", "trust_ratio_mask",
+        "momentum", "nesterov",
+    ),
+    "lbfgs": ("learning_rate", "memory_size", "scale_init_precond", "linesearch"),
+    "lion": ("learning_rate", "b1", "b2", "mu_dtype", "weight_decay", "mask"),
+    "nadam": ("learning_rate", "b1", "b2", "eps", "eps_root", "mu_dtype", "nesterov"),
+    "nadamw": ("learning_rate", "b1", "b2", "eps", "eps_root", "mu_dtype", "weight_decay", "mask", "nesterov"),
+    "noisy_sgd": ("learning_rate", "eta", "gamma", "key", "seed"),
+    "novograd": ("learning_rate", "b1", "b2", "eps", "eps_root", "weight_decay"),
+    "optimistic_gradient_descent": ("learning_rate", "alpha", "beta"),
+    "polyak_sgd": ("max_learning_rate", "scaling", "f_min", "eps", "variant"),
+    "radam": ("learning_rate", "b1", "b2", "eps", "eps_root", "threshold", "nesterov"),
+    "rmsprop": (
+        "learning_rate", "decay", "eps", "initial_scale", "eps_in_sqrt", "centered", "momentum", "nesterov",
+        "bias_correction",
+    ),
+    "rprop": ("learning_rate", "eta_minus", "eta_plus", "min_step_size", "max_step_size"),
+    "sgd": ("learning_rate", "momentum", "nesterov", "accumulator_dtype"),
+    "sm3": ("learning_rate", "momentum"),
+    "yogi": ("learning_rate", "b1", "b2", "eps"),
+}  # fmt: skip
+"""Every argument of each optax optimizer, in optax's order; those without a kind (dtypes, masks,
+line searches, PRNG keys) take Python objects and cannot be set from a spec."""
+
+OPTIMIZER_NULLABLE: Final = frozenset(
+    {
+        ("adadelta", "learning_rate"), ("adafactor", "learning_rate"), ("lbfgs", "learning_rate"),
+        ("adafactor", "momentum"), ("adafactor", "weight_decay_rate"),
+        ("rmsprop", "momentum"), ("sgd", "momentum"), ("noisy_sgd", "seed"),
+    }
+)  # fmt: skip
+"""(optimizer, argument) pairs whose optax default is None, so `null` is a value they accept."""
+
+_STEPS = IntRange(1)
+_STEP = IntRange(0)
+SCHEDULE_ARGS: Final[dict[str, dict[str, OptionKind]]] = {
+    "constant": {"value": _NONNEG},
+    "linear": {"init_value": _NONNEG, "end_value": _NONNEG, "transition_steps": _STEPS, "transition_begin": _STEP},
+    "cosine_decay": {"init_value": _NONNEG, "decay_steps": _STEPS, "alpha": FloatRange(0.0, 1.0), "exponent": _POSITIVE},
+    "exponential_decay": {
+        "init_value": _NONNEG, "transition_steps": _STEPS, "decay_rate": _POSITIVE, "transition_begin": _STEP,
+        "staircase": Bool(), "end_value": _NONNEG,
+    },
+    "polynomial": {
+        "init_value": _NONNEG, "end_value": _NONNEG, "power": _POSITIVE, "transition_steps": _STEPS,
+        "transition_begin": _STEP,
+    },
+    "piecewise_constant": {"init_value": _NONNEG, "boundaries_and_scales": Text()},  # checked on its own
+    "warmup_cosine_decay": {
+        "init_value": _NONNEG, "peak_value": _POSITIVE, "warmup_steps": _STEP, "decay_steps": _STEPS,
+        "end_value": _NONNEG, "exponent": _POSITIVE,
+    },
+    "warmup_exponential_decay": {
+        "init_value": _NONNEG, "peak_value": _POSITIVE, "warmup_steps": _STEP, "transition_steps": _STEPS,
+        "decay_rate": _POSITIVE, "transition_begin": _STEP, "staircase": Bool(), "end_value": _NONNEG,
+    },
+    "cosine_onecycle": {
+        "transition_steps": _STEPS, "peak_value": _POSITIVE, "pct_start": FloatRange(0.0, 1.0, lo_open=True, hi_open=True),
+        "div_factor": _POSITIVE, "final_div_factor": _POSITIVE,
+    },
+    "linear_onecycle": {
+        "transition_steps": _STEPS, "peak_value": _POSITIVE, "pct_start": FloatRange(0.0, 1.0, lo_open=True, hi_open=True),
+        "pct_final": FloatRange(0.0, 1.0, lo_open=True, hi_open=True), "div_factor": _POSITIVE,
+        "final_div_factor": _POSITIVE,
+    },
+}  # fmt: skip
+"""Each optax schedule's arguments (``optax.<name>_schedule``) and their kinds."""
+
+SCHEDULE_REQUIRED: Final[dict[str, tuple[str, ...]]] = {
+    "constant": ("value",),
+    "linear": ("init_value", "end_value", "transition_steps"),
+    "cosine_decay": ("init_value", "decay_steps"),
+    "exponential_decay": ("init_value", "transition_steps", "decay_rate"),
+    "polynomial": ("init_value", "end_value", "power", "transition_steps"),
+    "piecewise_constant": ("init_value",),
+    "warmup_cosine_decay": ("init_value", "peak_value", "warmup_steps", "decay_steps"),
+    "warmup_exponential_decay": ("init_value", "peak_value", "warmup_steps", "transition_steps", "decay_rate"),
+    "cosine_onecycle": ("transition_steps", "peak_value"),
+    "linear_onecycle": ("transition_steps", "peak_value"),
+}
+
+OTHER_LIBRARY_NAMES: Final = {"lr": "learning_rate", "beta1": "b1", "beta2": "b2", "epsilon": "eps"}
+"""Argument names from PyTorch and Keras -> optax's, for the "did you mean" of an unknown argument."""
+
+ArgProblem = tuple[tuple[str | int, ...], str, str]
+"""(key path below ``train.optimizer``, problem, fix)."""
+
+
+def optimizer_arg_kind(optimizer: str, arg: str) -> OptionKind | None:
+    """The kind of an argument a spec may give ``optimizer``, or None when a spec cannot set it."""
+    return OPTIMIZER_ARG_OVERRIDES.get((optimizer, arg)) or OPTIMIZER_ARG_KINDS.get(arg)
+
+
+def _is_numeric_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+_EXAMPLES: Final = {
+    "learning_rate": "0.001", "b1": "0.9", "b2": "0.999", "momentum": "0.9", "decay": "0.9", "rho": "0.9",
+    "eps": "1.0e-8", "weight_decay": "0.0001", "init_value": "0.001", "peak_value": "0.01", "end_value": "0.0",
+    "decay_steps": "1000", "transition_steps": "1000", "warmup_steps": "100",
+}  # fmt: skip
+
+
+def _value_problem(kind: OptionKind, key: str | int, value: Any) -> tuple[str, str] | None:
+    if _is_numeric_text(value) and not isinstance(kind, Choice):
+        return f"{word(value)} is text, not a number", f"write it without quotes, e.g. `{key}: {value.strip()}`"
+    problem = kind.check(value)
+    if not problem:
+        return None
+    example = _EXAMPLES.get(str(key))
+    return problem, f"`{key}` takes {kind.describe()}" + (f", e.g. `{key}: {example}`" if example else "")
+
+
+def optimizer_problems(opt: Any) -> Iterator[ArgProblem]:
+    """Every problem of an ``optimizer:`` value: its name, its arguments' names, kinds and ranges.
+
+    Pure and static (no optax), so validation and :mod:`cellgraph.train.optim` share it.
+
+    >>> [m for _, m, _ in optimizer_problems({"name": "sgd", "learning_rate": -0.1, "momentum": 0.9})]
+    ['expected a number in (0, inf], got -0.1']
+    """
+    if isinstance(opt, str) or opt is None:
+        name: Any = opt
+    elif isinstance(opt, Mapping):
+        name = opt.get("name")
+    else:
+        yield (
+            (),
+            f"expected an optimizer name or a mapping, got {word(opt)}",
+            "write `optimizer: adam` or `optimizer: {name: adam, learning_rate: 0.001}`",
+        )
+        return
+    if not isinstance(name, str) or name not in OPTIMIZER_ARGS:
+        yield (
+            () if isinstance(opt, str) else ("name",),
+            f"unknown optax optimizer {word(name)}{did_you_mean(str(name), OPTIMIZER_ARGS)}",
+            "write `optimizer: adam` or `optimizer: {name: adam, learning_rate: 0.001}`; optimizers: "
+            + ", ".join(OPTIMIZER_ARGS),
+        )
+        return
+    if not isinstance(opt, Mapping):
+        return
+    accepted = OPTIMIZER_ARGS[name]
+    settable = [a for a in accepted if optimizer_arg_kind(name, a) is not None]
+    for key, value in opt.items():
+        if key == "name":
+            continue
+        path: tuple[str | int, ...] = (key,)
+        if key not in accepted:
+            other = OTHER_LIBRARY_NAMES.get(str(key))
+            hint = f"; did you mean '{other}'?" if other in accepted else did_you_mean(str(key), settable)
+            yield (
+                path,
+                f"optax.{name} has no argument {word(key)}{hint}",
+                f"arguments of optax.{name}: {', '.join(settable)}",
+            )
+            continue
+        kind = optimizer_arg_kind(name, key)
+        if kind is None:
+            yield (
+                path,
+                f"optax.{name}'s argument '{key}' takes a Python object (a dtype, mask or function); a spec cannot set it",
+                f"remove `{key}:`; arguments a spec can set: {', '.join(settable)}",
+            )
+            continue
+        if value is None and (name, key) in OPTIMIZER_NULLABLE:
+            continue
+        if key == "learning_rate" and isinstance(value, Mapping):
+            yield from (((key, *p), m, f) for p, m, f in schedule_problems(value))
+            continue
+        problem = _value_problem(kind, key, value)
+        if problem:
+            yield path, *problem
+
+
+def schedule_problems(value: Mapping[str, Any]) -> Iterator[ArgProblem]:
+    """Problems of a learning-rate schedule mapping ``{schedule: cosine_decay, init_value: ..., ...}``."""
+    kind = value.get("schedule")
+    if not isinstance(kind, str) or kind not in SCHEDULE_ARGS:
+        yield (
+            ("schedule",),
+            f"unknown optax schedule {word(kind)}{did_you_mean(str(kind), SCHEDULE_ARGS)}",
+            "write `learning_rate: {schedule: cosine_decay, init_value: 0.001, decay_steps: 1000}`; schedules: "
+            + ", ".join(SCHEDULE_ARGS),
+        )
+        return
+    args = SCHEDULE_ARGS[kind]
+    for key, arg in value.items():
+        if key == "schedule":
+            continue
+        if key not in args:
+            yield (
+                (key,),
+                f"schedule '{kind}' has no argument {word(key)}{did_you_mean(str(key), args)}",
+                f"arguments of optax.{kind}: {', '.join(args)}",
+            )
+        elif key == "boundaries_and_scales":
+            yield from _boundaries_problems(arg)
+        else:
+            problem = _value_problem(args[key], key, arg)
+            if problem:
+                yield (key,), *problem
+    for key in SCHEDULE_REQUIRED[kind]:
+        if key not in value:
+            yield (), f"schedule '{kind}' needs `{key}:`", f"add `{key}:`; it takes {args[key].describe()}"
+
+
+def _boundaries_problems(value: Any) -> Iterator[ArgProblem]:
+    path: tuple[str | int, ...] = ("boundaries_and_scales",)
+    fix = "map steps to factors, e.g. `boundaries_and_scales: {1000: 0.1, 2000: 0.1}`"
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        yield path, f"expected a mapping of steps to factors, got {word(value)}", fix
+        return
+    for step, scale in value.items():
+        if not (isinstance(step, int) and not isinstance(step, bool) or str(step).isdigit()):
+            yield path, f"a boundary is a step number, got {word(step)}", fix
+        else:
+            problem = _POSITIVE.check(scale)
+            if problem:
+                yield (*path, step), problem, fix
+
 
 TRAIN_KEYS: Final[dict[str, Option]] = {
     "rule": Option(Choice(tuple(RULES)), "backprop", "how the network learns"),

@@ -9,6 +9,7 @@ with one node per group.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable
 from typing import Final
@@ -16,7 +17,9 @@ from typing import Final
 import networkx as nx
 
 from ..cells import CELLS
+from ..errors import terminal_safe
 from ..graph.drawspec import DrawSettings
+from ..spec.validate import TITLE_MAX
 from .layout import DrawnCell, Layout
 from .theme import (
     FONT,
@@ -36,9 +39,34 @@ MARGIN: Final = 0.6 * PITCH
 LEGEND_ROW: Final = 0.75 * PITCH
 
 
+DOT_TEXT_MAX: Final = 2000
+"""Characters of one DOT string kept (Graphviz refuses quoted strings over 16,384 bytes; escaping
+grows a character to 5 bytes at most, so 2,000 always fit)."""
+
+
 def quote(text: str) -> str:
-    """A DOT double-quoted string."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """A DOT double-quoted string that shows ``text`` and nothing else, whatever ``text`` holds.
+
+    Validation bounds names and titles, but a graph built in Python skips it, so this is the last
+    line of defence: backslashes and quotes are escaped; ``&`` becomes ``&amp;`` (Graphviz decodes
+    entities, and ``&#27;`` would put a raw ESC into the SVG); control characters, NUL included,
+    become visible escapes such as ``\\x1b`` (XML 1.0 cannot hold them); a newline stays a line
+    break; text over :data:`DOT_TEXT_MAX` characters is cut, with a hash of the whole, so that
+    distinct long ids stay distinct.
+    """
+    if len(text) > DOT_TEXT_MAX:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        text = f"{text[: DOT_TEXT_MAX - 10]}…{digest}"
+    lines = (terminal_safe(line) for line in text.split("\n"))
+    body = "\\n".join(line.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;") for line in lines)
+    return f'"{body}"'
+
+
+def caption_text(text: str) -> str:
+    """A caption as drawn: one line of at most :data:`~cellgraph.spec.validate.TITLE_MAX` characters
+    (longer ones end in an ellipsis), the bound validation puts on titles."""
+    line = " ".join(text.splitlines())
+    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1].rstrip() + "…"
 
 
 def _num(x: float) -> str:
@@ -180,6 +208,7 @@ def cells_dot(layout: Layout, settings: DrawSettings, name: str, caption: str) -
     nodes, edges = place_layout(layout, theme, MARGIN, MARGIN, "", settings.direction)
     lines = [*graph_header(name, theme), *nodes]
     top = frame.height + MARGIN
+    caption = caption_text(caption)
     if caption:
         lines.append(text_node("~title", MARGIN + frame.width / 2, top + 0.85 * PITCH, caption, TITLE_SIZE, theme.ink))
     if settings.legend:  # the first row level with the network's top cells
@@ -321,6 +350,7 @@ def layers_dot(graph: nx.DiGraph, settings: DrawSettings, name: str, caption: st
         groups.setdefault(key, []).append(node)
     of = {n: key for key, nodes in groups.items() for n in nodes}
     rankdir = "LR" if settings.direction == "LR" else "TB"
+    caption = caption_text(caption)
     lines = [
         f"digraph {quote(name)} {{",
         f"  graph {_attrs(rankdir=rankdir, bgcolor=theme.background, fontname=FONT, fontcolor=theme.ink, fontsize=_num(TITLE_SIZE), label=caption, labelloc='t', nodesep='0.3', ranksep='0.45')}",

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import networkx as nx
 
+from ..errors import terminal_safe
 from ..graph import load_graph
 from .api import render
 from .poster import abbreviation, chart_order
@@ -171,10 +172,17 @@ def build_gallery(specs: Sequence[str | Path | nx.DiGraph], out_dir: str | Path)
 # ------------------------------------------------------------------------------------ README.md
 
 
+def _one_line(text: str) -> str:
+    """``text`` on one line with no control characters: a table row of Markdown ends at any line
+    break (``\r``, U+2028 and the like too), so a title holding one could start a heading or an
+    image line of its own; other control characters are shown as escapes such as ``\\x1b``."""
+    return terminal_safe(" ".join(text.splitlines()))
+
+
 def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    text = re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
-    return text.replace("\n", " ")
+    """Text safe inside a Markdown table cell: one line, with Markdown's and HTML's specials escaped
+    (so no link, image, emphasis, heading or raw HTML can start in it)."""
+    return re.sub(r"([\\`*_\[\]<>|#!])", r"\\\1", _one_line(text))
 
 
 def _md_paper(entry: GalleryEntry) -> str:
@@ -209,7 +217,8 @@ def gallery_readme(entries: Sequence[GalleryEntry]) -> str:
         "| --- | --- | --- | --- |",
     ]
     for e in entries:
-        alt = html.escape(f"{e.title} ({e.abbr})", quote=True).replace("|", "&#124;")  # GFM splits cells on any |
+        # one line (a line break would end the table row), and GFM splits cells on any |
+        alt = html.escape(_one_line(f"{e.title} ({e.abbr})"), quote=True).replace("|", "&#124;")
         thumb = f'<a href="{html.escape(quote(e.svg))}"><img src="{html.escape(quote(e.png))}" alt="{alt}" width="{THUMB_WIDTH}"></a>'
         network = f"{_md(e.title)}<br>[{_md(e.spec.rsplit('/', 1)[-1])}]({quote(e.spec)})"
         lines.append(f"| {thumb} | {network} | {_md(e.abbr)} | {_md_paper(e)} |")

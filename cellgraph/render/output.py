@@ -73,12 +73,31 @@ def portable_fonts(svg: bytes) -> bytes:
     return text.encode("utf-8")
 
 
+_XML_FORBIDDEN: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 cannot hold at all, not even as character references."""
+_XML_WHITESPACE: Final = {"\r": "&#13;", "\t": "&#9;", "\n": "&#10;"}
+
+
+def xml_text(text: str, *, attribute: bool = False) -> str:
+    """``text`` escaped for XML 1.0 content (or a double-quoted attribute), kept well-formed.
+
+    ``\r`` is written ``&#13;`` so that a parser gives it back instead of turning it into a
+    newline (in attributes ``\t`` and ``\n`` too, which attribute normalisation would turn into
+    spaces). Characters XML 1.0 cannot represent at all (C0 controls other than tab, newline and
+    carriage return; lone surrogates) become U+FFFD: the loader refuses them in spec files, so
+    only a spec built in Python can hold them, and the embedded hash still names its true text.
+    """
+    out = _XML_FORBIDDEN.sub("\ufffd", html.escape(text))
+    keep = "\r\t\n" if attribute else "\r"
+    return "".join(_XML_WHITESPACE[ch] if ch in keep else ch for ch in out) if any(c in out for c in keep) else out
+
+
 def embed_metadata(svg: bytes, source: str, spec_hash: str, name: str, version: str) -> bytes:
     """Put the spec's text and hash into the SVG, right after its opening tag."""
     text = svg.decode("utf-8")
     block = (
-        f'<metadata><cellgraph:spec xmlns:cellgraph="{METADATA_NS}" name="{html.escape(name)}" '
-        f'sha256="{spec_hash}" cellgraph-version="{html.escape(version)}">{html.escape(source)}'
+        f'<metadata><cellgraph:spec xmlns:cellgraph="{METADATA_NS}" name="{xml_text(name, attribute=True)}" '
+        f'sha256="{spec_hash}" cellgraph-version="{xml_text(version, attribute=True)}">{xml_text(source)}'
         "</cellgraph:spec></metadata>\n"
     )
     match = re.search(r"<svg\b[^>]*>\s*", text)

@@ -25,7 +25,7 @@ import networkx as nx
 from ..cells import CELLS
 from ..graph import load_graph
 from .api import Rendering
-from .dot import graph_header, layout_extent, legend_nodes, place_layout, text_node
+from .dot import caption_text, graph_header, layout_extent, legend_nodes, place_layout, text_node
 from .layout import Layout, layout_cells
 from .output import RenderError, run_graphviz
 from .theme import FONT, FONT_BOLD, PITCH, RADIUS, THEME, TITLE_SIZE, text_width
@@ -107,7 +107,7 @@ def _tile(graph: nx.DiGraph, prefix: str) -> _Tile:
     layout = layout_cells(graph, settings)
     width, height = layout_extent(layout, settings.direction)
     spec = graph.graph["spec"]
-    title = spec.title or spec.name
+    title = caption_text(spec.title or spec.name)
     span = max(width + 2 * RADIUS, text_width(title, TITLE_SIZE))
     above = height / 2 + _TITLE_ABOVE + 0.7 * TITLE_SIZE
     below = height / 2 + RADIUS

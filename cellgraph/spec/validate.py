@@ -1,7 +1,15 @@
-"""Structural checks of a spec document: the keys it may have and the kinds of their values.
+r"""Structural checks of a spec document: the keys it may have and the kinds of their values.
 
 These checks know the format but no cell type, rule or data set; they collect every problem
 into a :class:`~cellgraph.errors.Problems` rather than stopping at the first.
+
+Names and text are bounded and printable, because they travel far: a spec's name becomes a run
+folder's name, titles land in terminals, Markdown, DOT and SVG. A name is ASCII matched to its
+end (``\Z``, not ``$``, which also matches before a final newline) and at most
+:data:`NAME_MAX` characters; a title (and ``draw.caption``) is one line of at most
+:data:`TITLE_MAX` characters; a description at most :data:`DESCRIPTION_MAX`, where newlines and
+tabs are allowed. None may hold a control character (C0, C1, DEL), a line or paragraph separator
+(U+2028/2029) or a bidirectional control (U+202E, ...): see :func:`text_problem`.
 """
 
 from __future__ import annotations
@@ -9,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from ..errors import Problems, did_you_mean
+from ..errors import BIDI_CONTROLS, Problems, did_you_mean, is_unsafe_char, terminal_safe
 from .load import Document, KeyPath, format_path
 
 FORMAT_VERSION: Final = 1
@@ -17,8 +25,18 @@ TOP_KEYS: Final = ("cellgraph", "name", "title", "description", "params", "cells
 REQUIRED_KEYS: Final = ("cellgraph", "name", "cells", "edges")
 # keys of a cell group that shape the graph rather than configure the cell
 STRUCTURAL_CELL_KEYS: Final = ("type", "repeat", "residual", "use", "params", "bind", "style")
-SPEC_NAME: Final = re.compile(r"^[a-z][a-z0-9_-]*$")
-CELL_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SPEC_NAME: Final = re.compile(r"^[a-z][a-z0-9_-]*\Z")
+CELL_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+NAME_MAX: Final = 64  # a spec's or a group's name: it names files, folders and DOT nodes
+TITLE_MAX: Final = 200  # one line under a drawing; Graphviz fails on labels over ~16 KB
+DESCRIPTION_MAX: Final = 4000  # a paragraph with its citations (the zoo's longest is ~600)
+QUOTE_MAX: Final = 60  # characters of a user's string quoted back in a message
+
+TEXT_FIX: Final = {
+    "title": f"write the title as one line of at most {TITLE_MAX} printable characters, e.g. `title: Deep Feed Forward (DFF)`",
+    "description": f"write at most {DESCRIPTION_MAX:,} characters of printable text (newlines and tabs are fine)",
+    "caption": f"write the caption as one line of at most {TITLE_MAX} printable characters",
+}
 
 MSG_SKELETON: Final = (
     "a spec is a mapping: `cellgraph: 1`, `name: ...`, `cells: {x: {type: input, size: 2}, ...}`, `edges: [x -> y]`"
@@ -31,9 +49,39 @@ def kind_of(value: Any) -> str:
         return "nothing"
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
-    return {dict: "a mapping", list: "a list", str: f"the string '{value}'"}.get(
+    return {dict: "a mapping", list: "a list", str: f"the string '{_shorten(value)}'"}.get(
         type(value), f"the number {value}" if isinstance(value, int | float) else type(value).__name__
     )
+
+
+def _shorten(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= QUOTE_MAX else text[: QUOTE_MAX - 1] + "…"
+
+
+def text_problem(text: str, limit: int, *, multiline: bool = False) -> str | None:
+    r"""Why ``text`` cannot be a title, caption or description, or None when it can.
+
+    ``multiline`` allows newlines and tabs (a description); any other control character, a
+    line separator or a bidirectional control is refused wherever it is, as is text longer
+    than ``limit`` characters.
+
+    >>> print(text_problem("Tiny\x1b[31m net", TITLE_MAX))
+    character 5 is the control character \x1b; only printable text is allowed
+    """
+    for i, ch in enumerate(text):
+        if is_unsafe_char(ch) and not (multiline and ch in "\n\t"):
+            what = (
+                "a line break"
+                if ch in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+                else "the bidirectional control"
+                if ch in BIDI_CONTROLS
+                else "the control character"
+            )
+            return f"character {i + 1} is {what} {terminal_safe(ch)}; only printable text is allowed"
+    if len(text) > limit:
+        return f"{len(text):,} characters, over the limit of {limit:,}"
+    return None
 
 
 def check_keys(
@@ -93,11 +141,24 @@ def check_top(doc: Document, problems: Problems) -> bool:
                 f"{kind_of(name)} is not a valid network name",
                 "use lower case letters, digits, _ and -, starting with a letter, e.g. `name: mushroom_dff`",
             )
+        elif len(name) > NAME_MAX:
+            problems.add(
+                doc.loc(("name",)),
+                "name",
+                f"the name has {len(name):,} characters, over the limit of {NAME_MAX}",
+                f"use a shorter name (at most {NAME_MAX} characters): it names run folders and files",
+            )
         elif ("name",) in doc.yaml11:
             problems.add(doc.loc(("name",)), "name", doc.yaml11[("name",)], f"quote it: `name: '{name}'`")
-    for key in ("title", "description"):
-        if key in data and not isinstance(data[key], str):
+    for key, limit in (("title", TITLE_MAX), ("description", DESCRIPTION_MAX)):
+        if key not in data:
+            continue
+        if not isinstance(data[key], str):
             problems.add(doc.loc((key,)), key, f"expected text, got {kind_of(data[key])}", f"quote the {key}")
+            continue
+        problem = text_problem(data[key], limit, multiline=key == "description")
+        if problem:
+            problems.add(doc.loc((key,)), key, problem, TEXT_FIX[key])
     for key in ("train", "data", "draw"):
         if key in data and not isinstance(data[key], dict):
             problems.add(
@@ -107,6 +168,14 @@ def check_top(doc: Document, problems: Problems) -> bool:
                 f"write `{key}:` followed by indented `key: value` lines",
             )
     cells = data.get("cells")
+    for group in cells if isinstance(cells, dict) else ():
+        if isinstance(group, str) and len(group) > NAME_MAX:
+            problems.add(
+                doc.key_loc(("cells", group)),
+                format_path(("cells", _shorten(group))),
+                f"the group name has {len(group):,} characters, over the limit of {NAME_MAX}",
+                f"use a shorter name (at most {NAME_MAX} characters)",
+            )
     if "cells" in data and (not isinstance(cells, dict) or not cells):
         problems.add(
             doc.loc(("cells",)),

@@ -11,6 +11,7 @@ neither moves them nor keeps moments for them, and clipping measures only the tr
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -18,7 +19,8 @@ import jax
 import optax
 
 from ..errors import UNKNOWN_LOC, Problem, SourceLoc, SpecError, did_you_mean, known_list, spec_error
-from ..graph.rules import OPTIMIZERS
+from ..graph.rules import OPTIMIZERS, optimizer_problems
+from ..spec.load import format_path
 
 Locate = Callable[[tuple[str, ...]], SourceLoc]
 """Where a key path of the spec sits (``Spec.loc``), for errors that point at the YAML."""
@@ -65,6 +67,12 @@ def parse_optimizer(train: Mapping[str, Any], loc: Locate | None = None) -> tupl
             f"expected an optimizer name or a mapping, got {type(opt).__name__}",
             "write `optimizer: adam` or `optimizer: {name: adam, learning_rate: 0.001}`",
         )
+    static = [
+        Problem(where(("train", "optimizer", *sub)), format_path(("train", "optimizer", *sub)), message, fix)
+        for sub, message, fix in optimizer_problems(opt)
+    ]
+    if static:  # the checks `validate` makes: a graph built without validation gets the same errors
+        raise SpecError(static)
     fn = getattr(optax, name, None) if isinstance(name, str) and name in OPTIMIZERS else None
     if not callable(fn):
         problem = (
@@ -156,7 +164,7 @@ def make_optimizer(
         ) from err
     clip = train.get("grad_clip")
     if clip is not None:
-        if isinstance(clip, bool) or not isinstance(clip, int | float) or not clip > 0:
+        if isinstance(clip, bool) or not isinstance(clip, int | float) or not 0 < clip < math.inf:
             raise spec_error(
                 where(("train", "grad_clip")),
                 "train.grad_clip",
@@ -183,6 +191,8 @@ def _schedule(value: Mapping[str, Any], path: tuple[str, ...], where: Locate) ->
     kind = str(value["schedule"])
     fn = getattr(optax, f"{kind}_schedule", None) or getattr(optax, kind, None)
     args = {str(k): v for k, v in value.items() if k != "schedule"}
+    if isinstance(args.get("boundaries_and_scales"), Mapping):  # YAML keys may arrive as text: steps are ints
+        args["boundaries_and_scales"] = {int(k): float(v) for k, v in args["boundaries_and_scales"].items()}
     if not callable(fn):
         raise spec_error(
             where((*path, "schedule")),
