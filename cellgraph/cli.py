@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import CellgraphError, SpecError
+from .errors import CellgraphError, SpecError, terminal_safe
 from .spec.limits import DEFAULT_LIMITS, Limits
 
 
@@ -32,9 +32,12 @@ def _overrides(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _limits(args: argparse.Namespace) -> Limits:
+    changes: dict[str, Any] = {}
     if getattr(args, "max_params", None):
-        return Limits(**{**DEFAULT_LIMITS.__dict__, "max_params": int(args.max_params)})
-    return DEFAULT_LIMITS
+        changes["max_params"] = int(args.max_params)
+    if getattr(args, "allow", None):  # folders outside the spec's project that `use:` and CSV may read
+        changes["allow"] = tuple(args.allow)
+    return Limits(**{**DEFAULT_LIMITS.__dict__, **changes}) if changes else DEFAULT_LIMITS
 
 
 def _expand(paths: Sequence[str]) -> list[str]:
@@ -71,7 +74,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not args.quiet:
             p = graph.graph["params"]
             print(
-                f"ok  {file}: {_count(graph.number_of_nodes(), 'group')}, {_count(graph.number_of_edges(), 'edge')}, "
+                f"ok  {terminal_safe(file)}: {_count(graph.number_of_nodes(), 'group')}, "
+                f"{_count(graph.number_of_edges(), 'edge')}, "
                 f"{_count(p['total'], 'parameter')}"
             )
     if len(files) > 1 and not args.quiet:
@@ -109,13 +113,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
                 )
             )
             continue
-        print(f"{spec.title or spec.name}  ({file})")
+        print(terminal_safe(f"{spec.title or spec.name}  ({file})"))
         header = ("group", "type", "shape", "params", "drawn", "note")
         table = [header]
         for r in rows:
             fixed = "" if r.trainable or r.params == 0 else "fixed"
             shape = r.shape + (" (seq)" if r.timed else "")
-            table.append((r.name, r.type, shape, f"{r.params:,}", str(drawn.get(r.name, "-")), fixed))
+            name, kind = terminal_safe(r.name), terminal_safe(r.type)  # names come from the user
+            table.append((name, kind, terminal_safe(shape), f"{r.params:,}", str(drawn.get(r.name, "-")), fixed))
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for i, row in enumerate(table):
             print(
@@ -179,24 +184,24 @@ def cmd_cells(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from .graph import load_graph
     from .render import render
 
     try:
         drawing = render(
-            args.spec,
+            load_graph(args.spec, _overrides(args.param), _limits(args)),
             view=args.view,
             theme=args.theme,
             direction=args.direction,
             legend=args.legend,
             max_cells=args.max_cells,
-            params=_overrides(args.param),
         )
     except SpecError as err:
         print(err.format(), file=sys.stderr)
         return 1
     out = drawing.save(args.output)
     if not args.quiet:
-        print(f"wrote {out}")
+        print(f"wrote {terminal_safe(out)}")
     return 0
 
 
@@ -231,7 +236,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         return 1
     entries = build_gallery(graphs, args.output)
     if not args.quiet:
-        print(f"wrote {len(entries)} drawings (svg + png), README.md and index.html to {args.output}")
+        print(f"wrote {len(entries)} drawings (svg + png), README.md and index.html to {terminal_safe(args.output)}")
     return 0
 
 
@@ -244,11 +249,15 @@ def cmd_poster(args: argparse.Namespace) -> int:
         return 1
     out = render_poster(graphs, theme=args.theme).save(args.output)
     if not args.quiet:
-        print(f"wrote {out} ({_count(len(graphs), 'network')})")
+        print(f"wrote {terminal_safe(out)} ({_count(len(graphs), 'network')})")
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import errno
+    import os
+    import warnings
+
     from .graph import load_graph
 
     try:
@@ -256,54 +265,124 @@ def cmd_train(args: argparse.Namespace) -> int:
     except SpecError as err:
         print(err.format(), file=sys.stderr)
         return 1
-    from .train import TrainingInterrupted, train  # JAX: imported only when training
-
-    try:
-        result = train(
-            graph,
-            epochs=args.epochs,
-            steps=args.steps,
-            seed=args.seed,
-            checkpoint_dir=args.checkpoint_dir or _default_run_dir(args, graph),
-            checkpoint_every=args.checkpoint_every,
-            resume=args.resume,
-            progress=not args.json,
-            curve_png=args.curve,
-        )
+    runs = None if args.checkpoint_dir else _default_run_dir()
+    if runs is not None and graph.graph["spec"].train.get("rule", "backprop") == "backprop":
+        # a read-only working folder or a full disk: say so now, before JAX, the data and the
+        # compiler load (train() checks the run's own folder again before its first step)
+        probe = Path(runs) / f".probe.{os.getpid()}.tmp"
+        try:
+            probe.parent.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"cellgraph")
+        except OSError as err:
+            reason = f"{err.strerror or err} ({errno.errorcode.get(err.errno or 0, '?')})"
+            print(
+                f"cellgraph: cannot write checkpoints to {runs}: {reason}; fix: free space or permissions there, "
+                "or pass another folder (--checkpoint-dir DIR)",
+                file=sys.stderr,
+            )
+            return 1
+        finally:
+            try:
+                probe.unlink(missing_ok=True)
+            except OSError:
+                pass
+    try:  # the data first: a bad CSV or labels that do not fit are reported before JAX loads
+        data = _load_data(graph)
     except SpecError as err:
         print(err.format(), file=sys.stderr)
         return 1
-    except TrainingInterrupted as stop:
-        where = f"cellgraph: interrupted at step {stop.step} (epoch {stop.epoch})"
-        if stop.checkpoint is None:
-            print(f"{where}; no checkpoint was due yet, so a new run starts over", file=sys.stderr)
-        else:
-            print(f"{where}; checkpoint saved to {stop.checkpoint}", file=sys.stderr)
-            print(f"  resume: {_resume_command(args)}", file=sys.stderr)
-        return 130
-    if args.json:
-        print(json.dumps(result.metrics, sort_keys=True))
-        return 0
+    from .train import TrainingInterrupted, train  # JAX: imported only when training
+    from .train.checkpoint import CheckpointWarning
+
+    def show_warnings(caught: list[warnings.WarningMessage]) -> None:
+        """Checkpoint warnings as `cellgraph: warning:` lines; any other warning as Python shows it."""
+        for w in caught:
+            if issubclass(w.category, CheckpointWarning):
+                print(f"cellgraph: warning: {terminal_safe(str(w.message))}", file=sys.stderr)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CheckpointWarning)
+        try:
+            result = train(
+                graph,
+                data,
+                epochs=args.epochs,
+                steps=args.steps,
+                seed=args.seed,
+                checkpoint_dir=args.checkpoint_dir or None,
+                runs_dir=runs,
+                checkpoint_every=args.checkpoint_every,
+                resume=args.resume,
+                progress=not args.json,
+                curve_png=args.curve,
+            )
+        except SpecError as err:
+            show_warnings(caught)
+            print(err.format(), file=sys.stderr)
+            return 1
+        except TrainingInterrupted as stop:
+            show_warnings(caught)
+            where = f"cellgraph: interrupted at step {stop.step} (epoch {stop.epoch})"
+            if stop.checkpoint is None:
+                print(f"{where}; no checkpoint was kept, so a new run starts over", file=sys.stderr)
+            else:
+                print(f"{where}; checkpoint saved to {terminal_safe(stop.checkpoint)}", file=sys.stderr)
+                print(f"  resume: {_resume_command(args)}", file=sys.stderr)
+            return 130
+        except BaseException:
+            show_warnings(caught)  # then main() prints the error itself
+            raise
     spec = graph.graph["spec"]
     epochs = int(result.history[-1]["epoch"]) if result.history else 0
-    print(f"trained {spec.name}: {_count(epochs, 'epoch')}, {_count(result.steps, 'step')}")
-    split = "test" if any(k.startswith("test_") for k in (result.history[-1] if result.history else {})) else "train"
-    print(f"{split}: " + "  ".join(f"{k} {v:.6g}" for k, v in sorted(result.metrics.items(), key=_metric_order)))
-    if args.curve:
-        print(f"wrote {args.curve}")
-    return 0
+    done = f"{terminal_safe(spec.name)}: {_count(epochs, 'epoch')}, {_count(result.steps, 'step')}"
+    if result.already_trained:  # nothing trained now: say so, wherever the metrics go
+        note = (
+            f"already trained {done} ({terminal_safe(result.checkpoint or '')}): "
+            "evaluated the stored parameters; --no-resume trains again"
+        )
+    elif result.resumed_at:
+        note = f"trained {done} (resumed at step {result.resumed_at:,})"
+    else:
+        note = f"trained {done}"
+    if args.json:
+        print(json.dumps(result.metrics, sort_keys=True))
+        if result.already_trained:
+            print(f"cellgraph: {note}", file=sys.stderr)
+    else:
+        print(note)
+        last = result.history[-1] if result.history else {}
+        split = "test" if any(k.startswith("test_") for k in last) else "train"
+        print(f"{split}: " + "  ".join(f"{k} {v:.6g}" for k, v in sorted(result.metrics.items(), key=_metric_order)))
+        if result.curve:
+            print(f"wrote {terminal_safe(result.curve)}")
+    show_warnings(caught)
+    # the metrics above are this run's, but a part of the command's job failed (the final checkpoint
+    # or the curve could not be written): exit 1, as `cp` or `make` do when a part fails
+    return 1 if result.problems else 0
 
 
-def _default_run_dir(args: argparse.Namespace, graph: Any) -> str:
-    """Where a run keeps its checkpoints unless told: one folder per spec text and settings, so
-    running the same command again resumes (or returns at once when it had finished). The
-    cellgraph version is part of the key: a new release may lay out parameters or optimizer
-    state differently, and starts its runs afresh instead of failing on an old checkpoint."""
-    import hashlib
-
+def _load_data(graph: Any) -> Any:
+    """The spec's data set, checked against its outputs (None without a `data:` block)."""
     spec = graph.graph["spec"]
-    key = json.dumps([spec.source, sorted(args.param), args.epochs, args.steps, args.seed, _version()])
-    return str(Path(".cellgraph") / "runs" / f"{spec.name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}")
+    if not spec.data:
+        return None
+    from .data import load_dataset
+    from .graph.fit import check_data_fits
+
+    data = load_dataset(spec.data, Path(spec.file).parent, allow=graph.graph.get("allow", ()))
+    check_data_fits(graph, data)
+    return data
+
+
+def _default_run_dir() -> str:
+    """Where runs keep their checkpoints unless told: ``.cellgraph/runs``, where ``train`` gives
+    each run a folder ``NAME-KEY`` of its own. The key covers everything that decides a run's
+    result (the spec and its `use:` parts, the data's contents, cellgraph's source, the library
+    versions, the settings), so running the same command again finds the finished run, and any
+    change (an edited part or CSV, new code) is a new run in a new folder, never a stale result."""
+    return str(Path(".cellgraph") / "runs")
 
 
 def _metric_order(item: tuple[str, float]) -> tuple[bool, str]:
@@ -333,6 +412,17 @@ def _resume_command(args: argparse.Namespace) -> str:
     return shlex.join(argv)
 
 
+def _allow_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="let `use:` and CSV paths read files under DIR too (repeatable; also CELLGRAPH_PATH); "
+        "by default a spec reads only inside its own project (the folder holding .git or pyproject.toml)",
+    )
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cellgraph", description="Neural networks as graphs of the Neural Network Zoo's cells."
@@ -347,6 +437,7 @@ def make_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--max-params", type=int, default=None, help=f"parameter limit (default {DEFAULT_LIMITS.max_params:,})"
         )
+        _allow_argument(p)
         return p
 
     v = spec_command("validate", "check specs; print every problem as file:line:col")
@@ -365,6 +456,7 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--legend", action=argparse.BooleanOptionalAction, default=None, help="draw the legend")
     r.add_argument("--max-cells", type=int, default=None, metavar="N", help="cells shown per group without `show:`")
     r.add_argument("-q", "--quiet", action="store_true")
+    _allow_argument(r)
     r.set_defaults(func=cmd_render)
     g = sub.add_parser(
         "gallery",
@@ -375,6 +467,7 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=True, metavar="DIR", help="the gallery folder (created if missing)")
     g.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param")
     g.add_argument("-q", "--quiet", action="store_true")
+    _allow_argument(g)
     g.set_defaults(func=cmd_gallery, max_params=None)
     po = sub.add_parser(
         "poster",
@@ -386,6 +479,7 @@ def make_parser() -> argparse.ArgumentParser:
     po.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param")
     po.add_argument("--theme", choices=("chart", "light", "dark", "print"), default="chart", help="colours")
     po.add_argument("-q", "--quiet", action="store_true")
+    _allow_argument(po)
     po.set_defaults(func=cmd_poster, max_params=None)
     t = sub.add_parser(
         "train",
@@ -401,12 +495,20 @@ def make_parser() -> argparse.ArgumentParser:
         "--checkpoint-dir",
         default=None,
         metavar="DIR",
-        help="save checkpoints here and resume from them (default: .cellgraph/runs/NAME-HASH, one per spec and settings)",
+        help="save checkpoints here and resume from them; a folder holding another run is refused "
+        "(default: .cellgraph/runs/NAME-KEY, keyed by the spec and its parts, the data, the code, the libraries "
+        "and the settings)",
     )
     t.add_argument("--checkpoint-every", type=int, default=None, metavar="N", help="save every N steps")
-    t.add_argument("--no-resume", dest="resume", action="store_false", help="start over even if DIR holds a checkpoint")
+    t.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        help="start over even if DIR holds a checkpoint (a finished run is otherwise evaluated, not trained again)",
+    )
     t.add_argument("--curve", default=None, metavar="FILE", help="write the training curve (PNG)")
     t.add_argument("--json", action="store_true", help="print only the final metrics, as JSON")
+    _allow_argument(t)
     t.set_defaults(func=cmd_train, max_params=None)
     sc = sub.add_parser("schema", help="JSON Schema of the spec format (for editors)")
     sc.add_argument("-o", "--output", help="write to this file instead of stdout")
@@ -432,7 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CellgraphError as err:  # a non-spec error of ours: message, no traceback
-        print(f"cellgraph: {err}", file=sys.stderr)
+        print(f"cellgraph: {terminal_safe(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("cellgraph: interrupted", file=sys.stderr)

@@ -112,6 +112,19 @@ FORBIDDEN = {
         "cellgraph.cli",
         "cellgraph.schema",
     ],
+    # safe file access (the rule `use:` and CSV paths share): beside errors, below everything
+    "access": [
+        "cellgraph.spec",
+        "cellgraph.cells",
+        "cellgraph.graph",
+        "cellgraph.data",
+        "cellgraph.compiler",
+        "cellgraph.render",
+        "cellgraph.train",
+        "cellgraph.cli",
+        "cellgraph.schema",
+        "cellgraph.options",
+    ],
     "spec": [
         "cellgraph.cells",
         "cellgraph.graph",

@@ -461,7 +461,8 @@ def test_csv_numeric_target_and_codes(tmp_path: Path) -> None:
     assert reg.task == "regression" and reg.y_train.dtype == np.float32 and reg.y_train.shape[1:] == (1,)
     assert reg.classes is None
     codes = load_dataset({"source": "csv", "path": "pets.csv", "target": "legs", "one_hot": False}, tmp_path)
-    assert codes.task == "classification" and codes.meta["label_names"] == ("2", "4")
+    assert codes.task == "classification" and codes.classes == 5  # whole-number labels are the class ids
+    assert codes.meta["label_names"] == ("0", "1", "2", "3", "4")
     assert codes.meta["feature_names"] == ("colour", "weight", "kind")
     forced = load_dataset({"csv": "pets.csv", "target": "legs", "task": "regression"}, tmp_path)
     assert forced.task == "regression"

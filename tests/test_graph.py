@@ -516,6 +516,7 @@ ENCODER = """\
 
 
 def test_use_inlines_a_part_with_its_params(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").touch()  # a project: `../parts` of nets/ lies inside it
     _write(tmp_path, "parts/block.yaml", BLOCK)
     main = _write(
         tmp_path,

@@ -287,12 +287,14 @@ def test_ctrl_c_is_deferred_to_the_end_of_the_step(tmp_path: Path) -> None:
     assert list_checkpoints(tmp_path) == [tmp_path / "step-00000005.msgpack"]
 
 
-def test_a_finished_run_resumes_to_its_result_and_more_epochs_continue_it(tmp_path: Path) -> None:
+def test_a_finished_run_is_evaluated_not_trained_again_and_more_epochs_are_another_run(tmp_path: Path) -> None:
     first = run(checkpoint_dir=tmp_path)
     again = run(checkpoint_dir=tmp_path)
+    assert not first.already_trained and again.already_trained and again.resumed_at == again.steps == 30
     assert same_tree(again.params, first.params) and again.history == first.history
-    longer = run(checkpoint_dir=tmp_path, epochs=4)
-    assert same_tree(longer.params, run(epochs=4).params)
+    assert again.metrics == first.metrics  # evaluated afresh, on the same data: the same figures
+    with pytest.raises(TrainingError, match=r"belongs to another run \(epochs 3 there, 4 here\)"):
+        run(checkpoint_dir=tmp_path, epochs=4)
 
 
 def test_a_checkpoint_of_another_run_is_refused_and_no_resume_starts_over(tmp_path: Path) -> None:
@@ -308,7 +310,9 @@ KILLED_RUN = """
 import sys, time
 sys.path.insert(0, {tests!r})
 from test_train_loop import RUN, tiny_data, tiny_model
-from cellgraph.train import train
+from cellgraph.train import runkey, train
+
+runkey.code_digest = lambda: {code!r}  # the parent's: a file edited meanwhile must not make it another run
 
 def wait_for_the_kill(info):
     if info.step == {stop}:
@@ -322,7 +326,9 @@ print("FINISHED", flush=True)
 
 def test_a_run_killed_with_sigkill_resumes_from_its_checkpoint_to_the_same_params(tmp_path: Path) -> None:
     folder = tmp_path / "ckpt"
-    script = KILLED_RUN.format(tests=str(TESTS), stop=14, folder=str(folder))
+    from cellgraph.train.runkey import code_digest
+
+    script = KILLED_RUN.format(tests=str(TESTS), stop=14, folder=str(folder), code=code_digest())
     with subprocess.Popen(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as proc:
@@ -376,13 +382,16 @@ def test_the_training_curve_png_is_written_and_byte_identical(tmp_path: Path) ->
 
 
 @pytest.fixture
-def train_double(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """`cellgraph train` trains the tiny model instead of compiling its spec; records the calls."""
+def train_double(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
+    """`cellgraph train` trains the tiny model instead of compiling its spec; records the calls.
+
+    It runs in an empty folder, so the default run folder (.cellgraph/runs/...) is the test's own."""
     import cellgraph.train as package
 
+    monkeypatch.chdir(tmp_path)
     calls: list[dict[str, Any]] = []
 
-    def fake(graph: Any, **kwargs: Any) -> TrainResult:
+    def fake(graph: Any, data: Any = None, **kwargs: Any) -> TrainResult:  # data: the CLI loads it first
         calls.append(kwargs)
         settings = {**RUN, **{k: v for k, v in kwargs.items() if v is not None}}
         return train(tiny_model(), tiny_data(), **settings)
@@ -414,7 +423,7 @@ def test_cli_train_ctrl_c_saves_and_prints_the_resume_command(
 ) -> None:
     import cellgraph.train as package
 
-    def fake(graph: Any, **kwargs: Any) -> TrainResult:
+    def fake(graph: Any, data: Any = None, **kwargs: Any) -> TrainResult:  # data: the CLI loads it first
         return train(tiny_model(), tiny_data(), **{**RUN, **kwargs, "epochs": 3, "on_step": interrupt_at(4)})
 
     monkeypatch.setattr(package, "train", fake)

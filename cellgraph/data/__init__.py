@@ -3,8 +3,8 @@
 ``catalog`` describes every source (name, options, task) as plain data, so a spec's ``data:``
 block is validated without importing NumPy or JAX. ``load_dataset`` (in ``loaders``) turns a
 block into a :class:`Dataset` of NumPy arrays; it never imports JAX, the trainer moves batches to
-the device. Builders: ``files`` (mushroom, digits, iris, the user's CSV), ``generators``
-(vectors), ``images`` and ``sequences``.
+the device. Builders: ``files`` (mushroom, digits, iris, the user's CSV, parsed by
+``csvtable``), ``generators`` (vectors), ``images`` and ``sequences``.
 May import: ``cellgraph.errors``, ``cellgraph.options``.
 """
 

@@ -2,10 +2,64 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
-from ..options import Bool, Choice, FloatRange, IntRange, Option, Text
+from ..options import Bool, Choice, FloatRange, IntRange, Nullable, Option, OptionKind, Text, word
+
+MISSING_CHOICES: Final = ("error", "drop", "mean", "mode")
+
+
+def text_codec(name: str) -> codecs.CodecInfo | None:
+    """The codec of a text encoding, or None: unknown, or bytes-to-bytes like ``base64``."""
+    try:
+        codec = codecs.lookup(name)
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        return None
+    text = getattr(codec, "_is_text_encoding", True)  # False for base64, rot13, zlib, ...
+    return codec if text and codec.name != "undefined" else None
+
+
+@dataclass(frozen=True)
+class Encoding(OptionKind):
+    """A text encoding Python knows (``utf-8``, ``latin-1``, ``cp1252``, ``utf-16``, ...)."""
+
+    def check(self, value: Any) -> str | None:
+        if not isinstance(value, str) or not value:
+            return f"expected the name of a text encoding, got {word(value)}"
+        if text_codec(value) is None:
+            return f"unknown text encoding {value[:40]!r}; e.g. utf-8, latin-1, cp1252, utf-16"
+        return None
+
+    def describe(self) -> str:
+        return "an encoding name"
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string"}
+
+
+@dataclass(frozen=True)
+class MissingValues(OptionKind):
+    """What to do with a missing cell: one choice for every column, or a fill value per column."""
+
+    def check(self, value: Any) -> str | None:
+        if isinstance(value, str):
+            return Choice(MISSING_CHOICES).check(value)
+        if isinstance(value, dict) and value:
+            for column, fill in value.items():
+                ok = isinstance(fill, str) or (isinstance(fill, int | float) and not isinstance(fill, bool))
+                if not isinstance(column, str) or not ok:
+                    return f"expected `{{column: value}}` with a number or text per column, got {word(fill)}"
+            return None
+        return f"expected {self.describe()}, got {word(value)}"
+
+    def describe(self) -> str:
+        return " | ".join(MISSING_CHOICES) + " | {column: value}"
+
+    def schema(self) -> dict[str, Any]:
+        fill = {"oneOf": [{"type": "number"}, {"type": "string"}]}
+        return {"oneOf": [{"enum": list(MISSING_CHOICES)}, {"type": "object", "additionalProperties": fill}]}
 
 
 @dataclass(frozen=True)
@@ -217,12 +271,27 @@ SOURCES: Final[dict[str, DataSource]] = {
         ),
         DataSource(
             "csv",
-            "a CSV file of the user's: one-hot for text columns, `target:` names the label column",
+            "a CSV file of the user's: text columns one-hot, `target:` names the label column "
+            "(whole-number labels are the class ids 0, 1, 2, ...)",
             "classification",
             {
                 "path": Option(Text(), None, "the file, relative to the spec"),
                 "target": Option(Text(), None, "label column"),
                 "one_hot": Option(Bool(), True, "one-hot encode text columns"),
+                "encoding": Option(
+                    Encoding(), "utf-8", "text encoding of the file (a UTF-8 byte-order mark is dropped)"
+                ),
+                "missing": Option(
+                    MissingValues(),
+                    "error",
+                    "empty, NA, NaN or null cells (and '?' in a numeric or label column): error, drop the row, "
+                    "fill with the column's mean or mode, or a value per column",
+                ),
+                "max_categories": Option(
+                    Nullable(IntRange(2, 100_000)),
+                    None,
+                    "most distinct values a text column may one-hot to; default: 100 and at most half the rows",
+                ),
                 "task": Option(
                     Choice(("classification", "regression")),
                     None,

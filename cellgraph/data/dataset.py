@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CellgraphError
+from ..errors import CellgraphError, SourceLoc, spec_error
 
 # Sub-streams of one seed: examples and the split never draw the same random bits.
 STREAM_DATA = 0
@@ -71,6 +71,7 @@ class Request:
     seed: int  # generator seed
     explicit_split: bool  # the data block had `split:`
     spec_dir: Path | None = None
+    allow: tuple[str | Path, ...] = ()  # folders outside the spec's project a CSV may be read from
 
     def rng(self, stream: int = STREAM_DATA) -> np.random.Generator:
         """A generator for one purpose; the same seed gives the same numbers every run."""
@@ -146,6 +147,70 @@ class Request:
         y_train = None if y is None else y[train]
         y_test = None if y is None else y[test]
         return self.make(x[train], y_train, x[test], y_test, classes=classes, task=task, **rest)
+
+
+def check_labels_fit(
+    data: Any,
+    size: int,
+    *,
+    group: str = "y",
+    loc: SourceLoc | None = None,
+    path: str = "",
+) -> None:
+    """Raise a :class:`SpecError` when a data set's class labels do not fit an output group.
+
+    Class ids index the output units (softmax cross-entropy), so a label of 3 needs 4 units; with
+    fewer, the loss reads past the logits and training ends in NaN ("lower the learning rate"),
+    and a negative id trains on nothing. One unit (a sigmoid) tells two classes apart.
+
+    Args:
+        data: a :class:`Dataset` or anything with ``y_train``/``y_test`` (and maybe ``classes``).
+        size: units of the output group the labels train (the last axis of its shape).
+        group: the output group's name, for the message.
+        loc, path: where the group's ``size:`` is written in the spec (the error points there).
+
+    Nothing is checked for regression or unsupervised data (float or absent targets).
+
+    >>> ds = dataset_from_arrays(np.zeros((8, 2)), np.arange(8) % 4, test=0.25)
+    >>> check_labels_fit(ds, 2)
+    Traceback (most recent call last):
+    ...
+    cellgraph.errors.SpecError: <data>: labels go up to 3 (4 classes) but the output group `y` has size 2
+      fix: set `size: 4` on `y`, or number the classes 0 to 1
+    """
+    ys = [np.asarray(y) for y in (getattr(data, "y_train", None), getattr(data, "y_test", None)) if y is not None]
+    ys = [y for y in ys if y.size and (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_)]
+    if not ys:
+        return
+    low = min(int(y.min()) for y in ys)
+    top = max(int(y.max()) for y in ys)
+    declared = getattr(data, "classes", None)
+    needed = max(top + 1, declared if isinstance(declared, int) else 0)
+    where = loc or SourceLoc("<data>")
+    if low < 0:
+        raise spec_error(
+            where,
+            path,
+            f"a class label is {low}: class labels are the ids 0, 1, 2, ... of the output units of `{group}`",
+            "number the classes from 0 (in a CSV file, or give `task: regression` to fit the values)",
+        )
+    units = 2 if size == 1 else size  # one sigmoid unit: class 0 below one half, class 1 above
+    if needed > units:
+        top_label = needed - 1
+        if size == 1:
+            raise spec_error(
+                where,
+                path,
+                f"labels go up to {top_label} ({needed} classes) but the output group `{group}` has 1 unit, "
+                "which tells 2 classes apart",
+                f"set `size: {needed}` on `{group}` with `activation: softmax`",
+            )
+        raise spec_error(
+            where,
+            path,
+            f"labels go up to {top_label} ({needed} classes) but the output group `{group}` has size {size}",
+            f"set `size: {needed}` on `{group}`, or number the classes 0 to {size - 1}",
+        )
 
 
 def split_indices(n: int, n_test: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

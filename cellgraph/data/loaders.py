@@ -8,7 +8,7 @@ not from a validated spec), defaults are filled in, and the source's builder is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -55,7 +55,13 @@ BUILDERS: Final[dict[str, Builder]] = {
 _WHERE: Final = SourceLoc("<data>")
 
 
-def load_dataset(data_block: Mapping[str, Any], spec_dir: Path | None = None, *, seed: int | None = None) -> Dataset:
+def load_dataset(
+    data_block: Mapping[str, Any],
+    spec_dir: Path | None = None,
+    *,
+    seed: int | None = None,
+    allow: Sequence[str | Path] = (),
+) -> Dataset:
     """Load or generate the data set a spec's ``data:`` block names.
 
     Args:
@@ -65,6 +71,7 @@ def load_dataset(data_block: Mapping[str, Any], spec_dir: Path | None = None, *,
             current directory.
         seed: generator seed of a generated source; default: the split's seed. The split
             itself always uses ``split.seed``, so a shipped file's test part stays fixed.
+        allow: folders outside the spec's project a CSV path may name (``--allow DIR``).
 
     Returns:
         The :class:`Dataset`; the same block and seed give identical arrays on every run.
@@ -124,5 +131,6 @@ def load_dataset(data_block: Mapping[str, Any], spec_dir: Path | None = None, *,
         seed=split_seed if seed is None else int(seed),
         explicit_split="split" in block,
         spec_dir=spec_dir,
+        allow=tuple(allow),
     )
     return builder(request)

@@ -31,7 +31,7 @@ def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
     problems = Problems()
     problems.extend(spec.problems)  # found while loading; reported together with the graph's
     check_text(spec, problems)
-    graph = nx.DiGraph(spec=spec)
+    graph = nx.DiGraph(spec=spec, allow=limits.allow)  # `--allow` folders: the CSV path's rule too
     add_cells(graph, spec, problems)
     add_edges(graph, spec, problems)
     check_sources(graph, problems)

@@ -10,6 +10,7 @@ from typing import Any
 
 import networkx as nx
 
+from ..access import data_file_refusal
 from ..data.catalog import SOURCES, SPLIT_OPTIONS
 from ..errors import Problems, did_you_mean
 from ..options import check_options
@@ -321,11 +322,10 @@ def check_data(spec: Spec, problems: Problems, graph: nx.DiGraph | None = None) 
                 )
         path = data.get("path")
         if isinstance(path, str) and path and not spec.file.startswith("<"):
-            file = Path(spec.file).parent / path
-            if not file.is_file():
-                report(
-                    "path", f"CSV file '{path}' not found (looked at {file})", "give a path relative to the spec file"
-                )
+            allowed = graph.graph.get("allow", ()) if graph is not None else ()
+            refusal = data_file_refusal(Path(spec.file).parent, path, allowed)
+            if refusal is not None:  # outside the spec's project, or not a regular file: never opened
+                report("path", f"CSV file {refusal[0]}", refusal[1])
     split = data.get("split")
     if split is not None:
         if not isinstance(split, dict):

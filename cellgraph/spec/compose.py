@@ -9,13 +9,15 @@ part's source cells and an edge out of it leaves its sink cells.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from ..errors import LimitError, Problem, Problems, SourceLoc, SpecError, did_you_mean
+from ..access import allowed_roots, confined, outside_message
+from ..errors import LimitError, Problem, Problems, SourceLoc, SpecError, did_you_mean, spec_error
 from .edges import OPERATORS, StatementError, parse_statement
 from .limits import DEFAULT_LIMITS, Limits
 from .load import Document, KeyPath, format_path, load_document, read_text
@@ -25,6 +27,19 @@ from .validate import CELL_NAME, STRUCTURAL_CELL_KEYS, check_keys, check_positiv
 
 EDGE_MAPPING_KEYS: Final = ("from", "to", "kind", "delay")
 CLI_LOC: Final = SourceLoc("<command line>")
+# a part declares itself a spec by its top-level `cellgraph:` key; any other file is refused
+# before it is parsed, so no error can show its content (an SSH key, a `.env`)
+_SPEC_MARK: Final = re.compile(r"""^(?:\{[ \t]*)?["']?cellgraph["']?[ \t]*:""", re.MULTILINE)
+
+
+@dataclass
+class _Shared:
+    """What every context of one load shares: the folders it may read, its budget, its parts."""
+
+    roots: tuple[Path, ...] = ()  # folder trees `use:` may read (see access.py)
+    parts: int = 0  # `use:` instances so far, across the whole composition tree
+    composed_values: int = 0  # YAML values instantiated so far (the root's, then each `use:` again)
+    parsed: dict[tuple[str, str], tuple[str, Document]] = field(default_factory=dict)  # one parse per file
 
 
 @dataclass
@@ -32,6 +47,10 @@ class _Context:
     limits: Limits
     stack: tuple[str, ...] = ()  # resolved paths of the specs being composed (include cycles)
     cells_total: int = 0
+    # (file, text) of the root spec and every part it composes, in reading order: shared by the
+    # contexts of one load, so the root's Spec can name everything its result depends on
+    sources: list[tuple[str, str]] = field(default_factory=list)
+    shared: _Shared = field(default_factory=_Shared)
 
 
 @dataclass
@@ -85,7 +104,8 @@ def load_spec_unchecked(
     """
     p = Path(path)
     text = read_text(p, limits)
-    return _build(text, str(path), dict(overrides or {}), _Context(limits, (str(p.resolve()),)), CLI_LOC)
+    shared = _Shared(allowed_roots(p.resolve().parent, limits.allow))
+    return _build(text, str(path), dict(overrides or {}), _Context(limits, (str(p.resolve()),), shared=shared), CLI_LOC)
 
 
 def load_spec_text(
@@ -95,14 +115,26 @@ def load_spec_text(
     limits: Limits = DEFAULT_LIMITS,
 ) -> Spec:
     """Like :func:`load_spec` for text in memory (relative ``use:`` paths start at the cwd)."""
-    spec = _build(text, file, dict(overrides or {}), _Context(limits, (file,)), CLI_LOC)
+    base = Path(file).parent if not file.startswith("<") else Path.cwd()
+    shared = _Shared(allowed_roots(base, limits.allow))
+    spec = _build(text, file, dict(overrides or {}), _Context(limits, (file,), shared=shared), CLI_LOC)
     if spec.problems:
         raise SpecError(spec.problems)
     return spec
 
 
-def _build(text: str, file: str, overrides: dict[str, Any], ctx: _Context, override_loc: SourceLoc) -> Spec:
-    raw_doc = load_document(text, file, ctx.limits)
+def _build(
+    text: str,
+    file: str,
+    overrides: dict[str, Any],
+    ctx: _Context,
+    override_loc: SourceLoc,
+    raw_doc: Document | None = None,
+) -> Spec:
+    if raw_doc is None:  # the root spec (a part comes parsed, recorded once by _read_part)
+        ctx.sources.append((file, text))
+        raw_doc = load_document(text, file, ctx.limits)
+        ctx.shared.composed_values += len(raw_doc.locs)
     problems = Problems()
     if not check_top(raw_doc, problems):
         problems.raise_if_any()
@@ -132,6 +164,7 @@ def _build(text: str, file: str, overrides: dict[str, Any], ctx: _Context, overr
         groups=MappingProxyType(dict(groups.members)),
         inherited_show=MappingProxyType(dict(groups.shown)),
         source=text,
+        sources=tuple(ctx.sources),
         problems=tuple(problems.items),
     )
 
@@ -318,6 +351,62 @@ def _expand_cells(
     return cells, bindings, groups, sub_edges
 
 
+def _read_part(file: Path, resolved: str, shown: str, loc: SourceLoc, key: str, ctx: _Context) -> tuple[str, Document]:
+    """A part's text and parsed document, within the load's budget; each file parsed once.
+
+    Every `use:` counts against ``max_parts``, and its YAML values against
+    ``max_composed_values`` (the work of instantiating it), so nine small files that each use
+    the next four times (4^8 copies) stop at the first `use:` past the budget, in milliseconds,
+    instead of after building 65,536 copies; and a few large parts cannot add up past what one
+    large spec may hold. Errors about a file that is not a spec name only the file and the
+    problem, never its content.
+    """
+    shared = ctx.shared
+    cache_key = (resolved, str(file))
+    cached = shared.parsed.get(cache_key)
+    if cached is None:
+        try:
+            text = read_text(file, ctx.limits)
+        except SpecError as err:
+            raise SpecError([_part_problem(p, loc, key, shown) for p in err.problems]) from None
+        if not _SPEC_MARK.search(text):
+            raise spec_error(
+                loc,
+                key,
+                f"'{shown}' is not a cellgraph spec (it has no top-level `cellgraph:` key); its content is not shown",
+                "point `use:` at a spec file that starts with `cellgraph: 1`",
+            )
+        cached = (text, load_document(text, str(file), ctx.limits))
+        shared.parsed[cache_key] = cached
+        ctx.sources.append((str(file), text))
+    shared.parts += 1
+    shared.composed_values += len(cached[1].locs)
+    if shared.parts > ctx.limits.max_parts or shared.composed_values > ctx.limits.max_composed_values:
+        size = (
+            f"more than {ctx.limits.max_parts:,} `use:` parts"
+            if shared.parts > ctx.limits.max_parts
+            else f"more than {ctx.limits.max_composed_values:,} YAML values"
+        )
+        raise LimitError(
+            [
+                Problem(
+                    loc,
+                    key,
+                    f"the composition holds {size} in all (each `use:` counts every time it is reached)",
+                    "use parts fewer times; a `use:` inside a part that is itself used many times multiplies",
+                )
+            ]
+        )
+    return cached
+
+
+def _part_problem(problem: Problem, loc: SourceLoc, key: str, shown: str) -> Problem:
+    """A problem reading a part's file, located at the `use:` that names it."""
+    if problem.message == "file not found":
+        return Problem(loc, key, f"'{shown}': file not found", "give a path relative to this spec's folder")
+    return Problem(loc, key, f"'{shown}': {problem.message}", problem.fix)
+
+
 def _check_cell_total(ctx: _Context, loc: SourceLoc, where: str) -> None:
     if ctx.cells_total > ctx.limits.max_cells:
         raise LimitError(
@@ -347,28 +436,41 @@ def _compose_part(
     where = format_path(path)
     check_keys(doc, body, path, ("use", "params", "bind", "style"), problems, f"group '{name}' (a `use:` group)")
     target = body["use"]
+    loc = doc.loc((*path, "use"))
+    key = f"{where}.use"
     if not isinstance(target, str) or not target.strip():
         problems.add(
-            doc.loc((*path, "use")),
-            f"{where}.use",
+            loc,
+            key,
             f"expected a relative file path, got {kind_of(target)}",
             "e.g. `use: ../parts/encoder.yaml`",
         )
         return
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        problems.add(
+            loc,
+            key,
+            "the path holds a control character (a NUL, a newline, ...)",
+            "write a plain relative path such as `use: parts/encoder.yaml`",
+        )
+        return
+    shown = target if len(target) <= 200 else target[:200] + "..."
     base = Path(doc.file).parent if not doc.file.startswith("<") else Path.cwd()
     file = base / target
-    resolved = str(file.resolve())
-    loc = doc.loc((*path, "use"))
+    resolved_path = confined(file, ctx.shared.roots)
+    if resolved_path is None:
+        message, fix = outside_message(shown, ctx.shared.roots)
+        problems.add(loc, key, message, fix)
+        return
+    resolved = str(resolved_path)
     if resolved in ctx.stack:
         chain = " -> ".join(Path(s).name for s in (*ctx.stack, resolved))
-        problems.add(
-            loc, f"{where}.use", f"include cycle: {chain}", "a part cannot use itself, directly or through other parts"
-        )
+        problems.add(loc, key, f"include cycle: {chain}", "a part cannot use itself, directly or through other parts")
         return
     if len(ctx.stack) >= ctx.limits.max_include_depth:
         problems.add(
             loc,
-            f"{where}.use",
+            key,
             f"`use:` nested deeper than {ctx.limits.max_include_depth} files",
             "flatten the composition",
         )
@@ -383,21 +485,19 @@ def _compose_part(
         )
         return
     try:
-        text = read_text(file, ctx.limits)
+        text, sub_doc = _read_part(file, resolved, shown, loc, key, ctx)
         sub = _build(
             text,
             str(file),
             dict(sub_params),
-            _Context(ctx.limits, (*ctx.stack, resolved), ctx.cells_total),
+            _Context(ctx.limits, (*ctx.stack, resolved), ctx.cells_total, ctx.sources, ctx.shared),
             doc.loc((*path, "params")),
+            sub_doc,
         )
+    except LimitError:
+        raise  # a budget of the whole load: one error, not one per sibling `use:`
     except SpecError as err:
-        problems.extend(
-            Problem(loc, f"{where}.use", f"'{target}': file not found", "give a path relative to this spec's folder")
-            if p.message == "file not found"
-            else p
-            for p in err.problems
-        )
+        problems.extend(err.problems)
         return
     problems.extend(sub.problems)  # the part's own problems, located in its file
     ctx.cells_total += len(sub.cells)
@@ -546,7 +646,8 @@ def _statement_edges(
     try:
         hops = parse_statement(text)
     except StatementError as err:
-        problems.add(SourceLoc(loc.file, loc.line, loc.col + shift + err.offset), where, f"{err} in '{text}'", err.fix)
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        problems.add(SourceLoc(loc.file, loc.line, loc.col + shift + err.offset), where, f"{err} in '{shown}'", err.fix)
         return []
     out: list[EdgeSpec] = []
     options = dict(options)

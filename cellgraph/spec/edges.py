@@ -32,6 +32,8 @@ _TOKEN: Final = re.compile(
 
 
 _MAX_INDEX_DIGITS: Final = 9  # int() of thousands of digits raises ValueError; no group shows 10^9 cells
+_MAX_STATEMENT: Final = 10_000  # characters; a statement joins a few groups, not thousands
+_SPACE: Final = re.compile(r"\s*")
 
 
 class StatementError(ValueError):
@@ -81,16 +83,23 @@ def parse_statement(text: str, *, allow_index: bool = False) -> list[Hop]:
     """
     if not isinstance(text, str):
         raise StatementError("an edge statement must be a string", 0, _FIX)
+    if len(text) > _MAX_STATEMENT:
+        raise StatementError(
+            f"statement is {len(text):,} characters, over the limit of {_MAX_STATEMENT:,}",
+            0,
+            "split it into several statements, or use `repeat:` for long chains",
+        )
     groups: list[list[Ref]] = [[]]
     ops: list[tuple[str, int]] = []
     pos = 0
     expect_ref = True
     while pos < len(text):
-        if text[pos:].strip() == "":
+        space = _SPACE.match(text, pos)  # `\s*` always matches
+        at = space.end() if space else pos
+        if at == len(text):  # only spaces left (one match, not a copy of the rest per token)
             break
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            at = pos + (len(text[pos:]) - len(text[pos:].lstrip()))
             bad = text[at : at + 2]
             hint = ""
             if bad in ("<-", "<="):

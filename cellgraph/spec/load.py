@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
+from ..access import read_limited
 from ..errors import Problems, SourceLoc, SpecError, spec_error
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -53,8 +55,8 @@ _INT: Final = re.compile(r"^[-+]?[0-9]+$")
 _INT_OCT: Final = re.compile(r"^0o[0-7]+$")
 _INT_HEX: Final = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT: Final = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
-_MAX_INT_DIGITS: Final = 1000  # longer integers resolve to inf (and so fail any integer check)
-_MAX_INT_BITS: Final = 3300  # about 1000 decimal digits
+_MAX_INT_DIGITS: Final = 1000  # int() of a longer text is slow or refused: such a number is inf at once
+_FLOAT_MAX: Final = sys.float_info.max  # larger integers resolve to inf, so float(x) never overflows later
 _INF: Final = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN: Final = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
@@ -69,6 +71,9 @@ _YAML11_SEXAGESIMAL: Final = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:
 _ALLOWED_TAGS: Final = frozenset(
     f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
 ) | {_PLAIN_TAG}
+_MAP_TAG: Final = "tag:yaml.org,2002:map"
+_SEQ_TAG: Final = "tag:yaml.org,2002:seq"
+_SCALAR_TAGS: Final = _ALLOWED_TAGS - {_MAP_TAG, _SEQ_TAG}
 
 
 @dataclass
@@ -112,24 +117,13 @@ def _loc(file: str, mark: Any) -> SourceLoc:
 
 
 def read_text(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
-    """Read a spec file as text, refusing huge, binary or non-UTF-8 files with a located error."""
+    """Read a spec file as text, refusing non-regular, huge, binary or non-UTF-8 files.
+
+    The reading itself is :func:`.access.read_limited`: a FIFO, a device or ``/dev/stdin`` is
+    refused without blocking, and no more than ``limits.max_bytes + 1`` bytes are ever read.
+    """
     shown = str(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise spec_error(SourceLoc(shown), "", "file not found", "check the path") from None
-    except OSError as err:
-        raise spec_error(SourceLoc(shown), "", f"cannot read file: {err.strerror}") from None
-    if path.is_dir():
-        raise spec_error(SourceLoc(shown), "", "is a directory, not a spec file", "pass a .yaml file")
-    if size > limits.max_bytes:
-        raise SpecError_limit(
-            SourceLoc(shown),
-            f"file is {size:,} bytes, over the limit of {limits.max_bytes:,}",
-            "a spec is a short description; use `repeat:` and `params:` instead of listing cells",
-        )
-    raw = path.read_bytes()
-    return decode_text(raw, shown)
+    return decode_text(read_limited(path, limits.max_bytes, shown), shown)
 
 
 def decode_text(raw: bytes, shown: str) -> str:
@@ -180,6 +174,8 @@ def protect_references(text: str) -> str:
 
 def show_references(text: str) -> str:
     """The inverse of :func:`protect_references`."""
+    if "$<" not in text:  # nearly every scalar: skip the substitution
+        return text
     return REF_PATTERN.sub(lambda m: "${" + m.group(1) + "}", text)
 
 
@@ -203,10 +199,22 @@ def _yaml_problem(err: yaml.YAMLError, file: str, text: str = "") -> SpecError:
 
 
 def _check_events(text: str, file: str, limits: Limits) -> None:
-    """Walk the event stream (non-recursive) and refuse deep, alias-heavy or multi-document text."""
-    depth = aliases = documents = 0
+    """Walk the event stream (non-recursive) and refuse deep, alias-heavy, huge or multi-document text.
+
+    Counting the written values here keeps a flat list of 500,000 numbers from being composed
+    into nodes at all: the expanded document can only be larger than the written one.
+    """
+    depth = aliases = documents = values = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.NodeEvent) and not isinstance(event, yaml.AliasEvent):
+                values += 1
+                if values > limits.max_nodes:
+                    raise SpecError_limit(
+                        _loc(file, event.start_mark),
+                        f"document expands to more than {limits.max_nodes:,} values",
+                        "a spec is a short description; use `repeat:` and `params:` instead of listing values",
+                    )
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > limits.max_depth:
@@ -265,19 +273,31 @@ class _Converter:
                 return list(node.value)
             if not isinstance(node, yaml.MappingNode):
                 return []
-            values, merges = [], []
-            for key, value in node.value:
-                if key.tag == _PLAIN_TAG and key.value == "<<":
-                    merges += value.value if isinstance(value, yaml.SequenceNode) else [value]
-                else:
-                    values.append(value)
-            # a merged mapping's values are converted in place of the mapping itself
-            return values + [v for m in merges if isinstance(m, yaml.MappingNode) for v in children(m)]
+            # a merged mapping's values are converted in place of the mapping itself, depth
+            # first in writing order; each mapping once, so `<<: *self` cannot loop
+            out: list[yaml.Node] = []
+            seen: set[int] = set()
+            stack = [node]
+            while stack:
+                mapping = stack.pop()
+                if id(mapping) in seen:
+                    continue
+                seen.add(id(mapping))
+                merges: list[yaml.Node] = []
+                for key, value in mapping.value:
+                    if key.tag == _PLAIN_TAG and key.value == "<<":
+                        merges += value.value if isinstance(value, yaml.SequenceNode) else [value]
+                    else:
+                        out.append(value)
+                stack.extend(reversed([m for m in merges if isinstance(m, yaml.MappingNode)]))
+            return out
 
         def size(node: yaml.Node, open_: frozenset[int]) -> int:
             if id(node) in open_:  # a recursive alias: reported by convert, counted once here
                 return 1
             if id(node) not in sizes:
+                if len(open_) > self.limits.max_depth:  # each call is one level of the expanded data
+                    raise _too_deep(self.doc.file, node, self.limits)
                 inner = open_ | {id(node)}
                 total = 1
                 for child in children(node):
@@ -315,13 +335,24 @@ class _Converter:
                 f"document expands to more than {self.limits.max_nodes:,} values (alias bomb?)",
                 "remove nested aliases; use `repeat:` to build many groups",
             )
+        if len(path) > self.limits.max_depth:  # deeper through aliases than the text itself
+            raise _too_deep(self.doc.file, node, self.limits)
         self.doc.locs.setdefault(path, _loc(self.doc.file, node.start_mark))
         if node.tag not in _ALLOWED_TAGS:
             self.problems.add(
                 _loc(self.doc.file, node.start_mark),
                 format_path(path),
-                f"YAML tag '{node.tag}' is not allowed",
+                f"YAML tag '{_shown_tag(node.tag)}' is not allowed",
                 "remove the tag; a spec holds plain data and never constructs objects",
+            )
+            return None
+        mismatch = _tag_mismatch(node)
+        if mismatch:
+            self.problems.add(
+                _loc(self.doc.file, node.start_mark),
+                format_path(path),
+                mismatch,
+                "remove the tag; a mapping is `{...}` or indented `key: value` lines, a list `[...]` or `- ` lines",
             )
             return None
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
@@ -358,11 +389,11 @@ class _Converter:
                     "use a name as the key",
                 )
                 continue
-            if key_node.tag not in _ALLOWED_TAGS:
+            if key_node.tag not in _SCALAR_TAGS:
                 self.problems.add(
                     _loc(self.doc.file, key_node.start_mark),
                     format_path(path),
-                    f"YAML tag '{key_node.tag}' is not allowed",
+                    f"YAML tag '{_shown_tag(key_node.tag)}' is not allowed on a key",
                     "remove the tag; a spec holds plain data and never constructs objects",
                 )
                 continue
@@ -407,7 +438,21 @@ class _Converter:
                     "point `<<:` at a mapping anchor",
                 )
                 continue
-            value = self._mapping(src, path)
+            if id(src) in self.open:
+                self.problems.add(
+                    _loc(self.doc.file, node.start_mark),
+                    format_path(path),
+                    "`<<` merges a mapping into itself (a recursive structure)",
+                    "point `<<:` at an anchor outside the mapping that holds it",
+                )
+                continue
+            if len(self.open) > 2 * self.limits.max_depth:  # merges of merges of merges ...
+                raise _too_deep(self.doc.file, src, self.limits)
+            self.open.add(id(src))
+            try:
+                value = self._mapping(src, path)
+            finally:
+                self.open.discard(id(src))
             for key, item in value.items():
                 into.setdefault(key, item)
 
@@ -435,6 +480,32 @@ class _Converter:
         return value
 
 
+def _shown_tag(tag: str) -> str:
+    """``tag:yaml.org,2002:map`` -> ``!!map`` (as written); other tags in full, up to a readable length."""
+    short = "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag in _ALLOWED_TAGS else tag
+    return short if len(short) <= 60 else short[:57] + "..."
+
+
+def _tag_mismatch(node: yaml.Node) -> str | None:
+    """Why a node's (allowed) tag does not fit its kind, or None: a tag is never ignored."""
+    if isinstance(node, yaml.MappingNode) and node.tag != _MAP_TAG:
+        return f"YAML tag '{_shown_tag(node.tag)}' on a mapping (only !!map fits a mapping)"
+    if isinstance(node, yaml.SequenceNode) and node.tag != _SEQ_TAG:
+        return f"YAML tag '{_shown_tag(node.tag)}' on a list (only !!seq fits a list)"
+    if isinstance(node, yaml.ScalarNode) and node.tag not in _SCALAR_TAGS:
+        fits = "mapping" if node.tag == _MAP_TAG else "list"
+        return f"YAML tag '{_shown_tag(node.tag)}' on a plain value (it fits only a {fits})"
+    return None
+
+
+def _too_deep(file: str, node: yaml.Node, limits: Limits) -> SpecError:
+    return SpecError_limit(
+        _loc(file, node.start_mark),
+        f"nesting deeper than {limits.max_depth} levels once aliases and merges are expanded",
+        "flatten the structure; a spec needs only a few levels",
+    )
+
+
 def resolve_plain(text: str) -> Any:
     """Resolve a plain (unquoted) scalar with the YAML 1.2 core schema."""
     if _NULL.match(text):
@@ -444,10 +515,15 @@ def resolve_plain(text: str) -> Any:
     if _INT.match(text):
         if len(text) > _MAX_INT_DIGITS:  # int() refuses > 4300 digits; such a number is "infinite" here
             return -math.inf if text.startswith("-") else math.inf
-        return int(text, 10)
+        value = int(text, 10)
+        if abs(value) > _FLOAT_MAX:  # no float holds it: every later float(x) would overflow
+            return -math.inf if value < 0 else math.inf
+        return value
     if _INT_OCT.match(text) or _INT_HEX.match(text):
+        if len(text) > _MAX_INT_DIGITS:
+            return math.inf
         value = int(text[2:], 8 if text[1] == "o" else 16)
-        return value if value.bit_length() <= _MAX_INT_BITS else math.inf
+        return value if value <= _FLOAT_MAX else math.inf
     if _FLOAT.match(text):
         return float(text)
     if _INF.match(text):

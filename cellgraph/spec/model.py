@@ -93,6 +93,7 @@ class Spec:
         default_factory=_empty
     )  # `draw.groups.X.show` of composed parts, prefixed
     source: str = ""  # the root file's text (hashed into rendered diagrams)
+    sources: tuple[tuple[str, str], ...] = ()  # (file, text) of the root and every `use:` part read
     problems: tuple[Problem, ...] = ()  # found while loading; raised by load_spec, merged by build_graph
 
     def loc(self, path: KeyPath) -> SourceLoc:

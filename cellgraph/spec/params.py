@@ -20,9 +20,9 @@ from typing import Any, Final
 from ..errors import Problems, SourceLoc, did_you_mean
 from .load import Document, KeyPath, format_path, resolve_plain
 
-_REF: Final = re.compile(r"\$\{([^}]*)\}")
 _MARK: Final = "${"
-_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SHOWN: Final = 60  # characters of a value quoted in a message
+_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _BINOPS: Final[dict[type, Callable[[Any, Any], Any]]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -186,13 +186,26 @@ def substitute(doc: Document, values: Mapping[str, Any], problems: Problems) -> 
         return value
 
     def _replace(text: str, path: KeyPath) -> Any:
-        whole = _REF.fullmatch(text.strip())
+        refs, bad = references(text)
+        if bad is not None:
+            problems.add(
+                doc.loc(path),
+                format_path(path),
+                f"unclosed or nested `${{` at character {bad + 1} of '{_shorten(text)}'",
+                "close each reference: `${name}` or `${2 * width}`; references do not nest",
+            )
+            return text
         try:
-            if whole:
-                return evaluate(whole.group(1), values)
-            return _REF.sub(lambda m: _format(evaluate(m.group(1), values)), text)
+            start, end, body = refs[0]
+            if len(refs) == 1 and text[start:end] == text.strip():
+                return evaluate(body, values)
+            pieces, last = [], 0
+            for start, end, body in refs:
+                pieces += [text[last:start], _format(evaluate(body, values))]
+                last = end
+            return "".join([*pieces, text[last:]])
         except KeyError as err:
-            name = err.args[0]
+            name = _shorten(str(err.args[0]))
             problems.add(
                 doc.loc(path),
                 format_path(path),
@@ -203,7 +216,7 @@ def substitute(doc: Document, values: Mapping[str, Any], problems: Problems) -> 
             problems.add(
                 doc.loc(path),
                 format_path(path),
-                f"bad reference '{text}': {err}",
+                f"bad reference '{_shorten(text)}': {err}",
                 "write `${name}` or an arithmetic expression of params such as `${2 * width}`",
             )
         return text
@@ -211,6 +224,31 @@ def substitute(doc: Document, values: Mapping[str, Any], problems: Problems) -> 
     data = doc.data
     out = {k: (v if k == "params" else walk(v, (k,))) for k, v in data.items()}
     return out
+
+
+def references(text: str) -> tuple[list[tuple[int, int, str]], int | None]:
+    """The ``${...}`` references in ``text`` as (start, end, body), and where a broken one starts.
+
+    One left-to-right pass with ``str.find``, each character looked at a bounded number of
+    times, so a megabyte of ``${`` costs milliseconds (a regular expression whose body may run
+    past the next ``${`` rescans the rest of the text from every one of them: quadratic). A
+    reference whose body holds ``{`` (nested) or that never closes is reported, not kept as text.
+    """
+    refs: list[tuple[int, int, str]] = []
+    i = 0
+    while True:
+        start = text.find(_MARK, i)
+        if start < 0:
+            return refs, None
+        end = text.find("}", start + 2)
+        if end < 0 or text.find("{", start + 2, end) >= 0:
+            return refs, start
+        refs.append((start, end + 1, text[start + 2 : end]))
+        i = end + 1
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 def _format(value: Any) -> str:

@@ -8,7 +8,8 @@ while ``cellgraph.train.optim`` and the other modules stay importable.
 * ``state``       ``TrainState`` (step, params, opt_state, rng) and the training errors
 * ``step``        the jitted step ``(state, batch) -> (state, metrics)`` and the evaluation
 * ``loop``        minibatches, per-epoch evaluation, history, NaN stops, Ctrl-C, resume
-* ``checkpoint``  atomic msgpack checkpoints (flax.serialization)
+* ``checkpoint``  checksummed atomic checkpoints (flax.serialization), verified on load
+* ``runkey``      a run's identity: the key its folder and checkpoints carry
 * ``progress``    the tqdm bar (interactive terminals only)
 * ``curve``       the training-curve PNG (Matplotlib, Agg)
 
@@ -21,6 +22,7 @@ import types as _types
 from typing import Any as _Any
 
 from .checkpoint import CheckpointWarning as CheckpointWarning
+from .checkpoint import SaveWarning as SaveWarning
 from .checkpoint import load_checkpoint as load_checkpoint
 from .checkpoint import load_latest as load_latest
 from .checkpoint import save_checkpoint as save_checkpoint
@@ -38,6 +40,7 @@ from .step import make_train_step as make_train_step
 
 __all__ = [
     "CheckpointWarning",
+    "SaveWarning",
     "StepInfo",
     "TrainResult",
     "TrainState",

@@ -1,22 +1,46 @@
-"""Checkpoints: a :class:`TrainState` plus the loop's bookkeeping, one msgpack file per save.
+"""Checkpoints: a :class:`TrainState` plus the loop's bookkeeping, one checksummed file per save.
 
-A file ``step-00001234.msgpack`` holds ``{"format", "meta", "state"}`` written with
-``flax.serialization`` (msgpack, the format Flax's own checkpoints used). ``meta`` carries what
-an exact resume needs besides the state: the step and epoch, the run's fingerprint (seed, batch
-size, data size, optimizer), the history so far and the current epoch's running sums. The
-shuffling needs no saved generator state: each epoch's permutation is drawn from a NumPy
-generator seeded by ``(seed, epoch)``, so the fingerprint's seed and the step rebuild it.
+A file ``step-00001234.msgpack`` is a 52-byte header and a msgpack payload:
 
-Writes are atomic: the bytes go to a temporary file in the same folder, are flushed to disk,
-then ``os.replace`` puts them in place, so a ``kill -9`` at any moment leaves the previous
-checkpoint or the new one, never half a file. The newest ``keep`` files are kept.
+========  =====  ===============================================================
+bytes     field  meaning
+========  =====  ===============================================================
+0-7       magic  ``b"\\x89CGCKPT\\n"`` (a non-ASCII first byte, as PNG's, so a text file
+                 or a text-mode copy is never mistaken for a checkpoint)
+8-11      format this layout's number, :data:`FORMAT` (uint32, little-endian)
+12-19     length the payload's size in bytes (uint64, little-endian)
+20-51     sha256 SHA-256 of bytes 0-19 and the payload
+========  =====  ===============================================================
+
+The payload is ``{"meta", "state"}`` written with ``flax.serialization`` (msgpack, the format
+Flax's own checkpoints used). ``meta`` carries what an exact resume needs besides the state: the
+step and epoch, the run's key (:mod:`.runkey`), the history so far and the current epoch's running
+sums. The shuffling needs no saved generator state: each epoch's permutation is drawn from a
+NumPy generator seeded by ``(seed, epoch)``.
+
+**Integrity.** A file is used only when its length and its checksum agree, as a database checks a
+page or a package manager an archive: a single flipped bit anywhere, a file cut short, zeroed
+pages or foreign bytes are all detected before any of it is decoded. A damaged newest file is
+skipped with one :class:`CheckpointWarning` in favour of the one before it; files of another
+format (format 1 had no checksum) are refused with a :class:`TrainingError`.
+
+**Writes are atomic:** the bytes go to a temporary file in the same folder, are flushed to disk,
+then ``os.replace`` puts them in place and the folder is flushed, so a ``kill -9`` at any moment
+leaves the previous checkpoint or the new one, never half a file. A write that fails (a full disk,
+a read-only folder) removes its temporary file before the error goes on; temporary files of
+processes that no longer run are removed by :func:`prepare_folder`. The newest ``keep`` files
+are kept.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import re
+import struct
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,12 +50,35 @@ from flax import serialization
 
 from .state import TrainingError, TrainState, from_plain, to_plain
 
-FORMAT: Final = 1
+FORMAT: Final = 2
+"""Format 1 (cellgraph up to 0.1.0) was bare msgpack without a checksum."""
+MAGIC: Final = b"\x89CGCKPT\n"
+_HEADER: Final = struct.Struct("<8sIQ32s")
 _NAME: Final = re.compile(r"^step-(\d+)\.msgpack$")
+_TMP: Final = re.compile(r"^\.(?:step-\d+\.msgpack|probe)\.(\d+)\.tmp$")  # ours, with the writer's pid
 
 
 class CheckpointWarning(UserWarning):
-    """A checkpoint file could not be read and an older one was used instead."""
+    """A checkpoint file could not be read and an older one was used instead (or, as its
+    :class:`SaveWarning` subclass, one could not be written)."""
+
+
+class SaveWarning(CheckpointWarning):
+    """A checkpoint or the training curve could not be written (a full disk, a read-only folder);
+    the run went on, or its result was returned all the same."""
+
+
+class CorruptCheckpoint(ValueError):
+    """A checkpoint file's bytes are not what was written: cut short, damaged or foreign."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One intact checkpoint file, decoded but not yet shaped into a :class:`TrainState`."""
+
+    path: Path
+    meta: dict[str, Any]
+    state: Any  # the state dict as msgpack gave it back
 
 
 def checkpoint_path(directory: str | os.PathLike[str], step: int) -> Path:
@@ -40,12 +87,60 @@ def checkpoint_path(directory: str | os.PathLike[str], step: int) -> Path:
 
 
 def list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
-    """The checkpoint files in ``directory``, newest (highest step) first."""
+    """The checkpoint files in ``directory``, newest (highest step) first.
+
+    Raises:
+        TrainingError: the folder exists but cannot be listed.
+    """
     folder = Path(directory)
     if not folder.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
+    try:
+        names = [p.name for p in folder.iterdir()]
+    except OSError as err:
+        raise TrainingError(f"cannot read the checkpoint folder {folder}: {_reason(err)}") from None
+    found = [(int(m.group(1)), folder / name) for name in names if (m := _NAME.match(name))]
     return [p for _, p in sorted(found, reverse=True)]
+
+
+def prepare_folder(directory: str | os.PathLike[str]) -> Path:
+    """Make sure checkpoints can be written to ``directory`` before a run spends time training.
+
+    Creates the folder, writes, flushes and removes a probe file, and removes temporary files left
+    by processes that no longer run (a ``kill -9`` during a save).
+
+    Raises:
+        TrainingError: naming the folder, the reason and the fix.
+    """
+    folder = Path(directory)
+    probe = folder / f".probe.{os.getpid()}.tmp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as f:
+            f.write(b"cellgraph")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        _remove(probe)
+        raise TrainingError(
+            f"cannot write checkpoints to {folder}: {_reason(err)}; "
+            "fix: free space or permissions there, or pass another folder "
+            "(--checkpoint-dir DIR, checkpoint_dir= from Python)"
+        ) from None
+    _remove(probe)
+    for entry in folder.iterdir():
+        m = _TMP.match(entry.name)
+        if m and not _running(int(m.group(1))):
+            _remove(entry)
+    return folder
+
+
+def encode(state: TrainState, meta: dict[str, Any]) -> bytes:
+    """The bytes of a checkpoint file (header and payload) for ``state`` and ``meta``."""
+    host = jax.device_get(to_plain(state))
+    payload = serialization.msgpack_serialize({"meta": meta, "state": serialization.to_state_dict(host)})
+    head = MAGIC + struct.pack("<IQ", FORMAT, len(payload))
+    return _HEADER.pack(MAGIC, FORMAT, len(payload), _digest(head, payload)) + payload
 
 
 def save_checkpoint(
@@ -61,65 +156,162 @@ def save_checkpoint(
 
     Returns:
         The path of the file written.
+
+    Raises:
+        OSError: the file could not be written (no temporary file is left behind).
     """
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    host = jax.device_get(to_plain(state))
-    payload = {"format": FORMAT, "meta": meta, "state": serialization.to_state_dict(host)}
-    data = serialization.msgpack_serialize(payload)
-    path = checkpoint_path(folder, int(host.step))
+    data = encode(state, meta)
+    path = checkpoint_path(folder, int(jax.device_get(state.step)))
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a read-only folder, Ctrl-C: leave no partial file
+        _remove(tmp)
+        raise
     _fsync_dir(folder)
     for old in list_checkpoints(folder)[keep:]:
-        old.unlink(missing_ok=True)
+        _remove(old)
     return path
 
 
-def load_checkpoint(path: str | os.PathLike[str], template: TrainState) -> tuple[TrainState, dict[str, Any]]:
-    """Read one checkpoint into the structure of ``template`` (a fresh state of the same run).
+def read_checkpoint(path: str | os.PathLike[str]) -> Stored:
+    """Read and verify one checkpoint file.
+
+    Raises:
+        CorruptCheckpoint: the file is cut short, damaged or not a checkpoint.
+        OSError: the file cannot be read.
+        TrainingError: an intact file of another format (another cellgraph version).
+    """
+    path = Path(path)
+    blob = path.read_bytes()
+    return Stored(path, *decode(blob, path))
+
+
+def restore(stored: Stored, template: TrainState) -> TrainState:
+    """The stored state in the structure of ``template`` (a fresh state of the same run).
 
     Raises:
         TrainingError: the file holds a state of another shape (another network or optimizer).
-        ValueError, OSError: the file is unreadable or not a checkpoint.
     """
-    raw = serialization.msgpack_restore(Path(path).read_bytes())
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT or "state" not in raw:
-        raise ValueError(f"{path} is not a cellgraph checkpoint (format {FORMAT})")
     plain = to_plain(template)
     try:
-        restored = serialization.from_state_dict(plain, raw["state"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise _mismatch(path, str(err)) from err
+        restored = serialization.from_state_dict(plain, stored.state)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise _mismatch(stored.path, str(err)) from err
     for (where, want), got in zip(jax.tree_util.tree_leaves_with_path(plain), jax.tree.leaves(restored), strict=True):
         expected, found = (np.shape(want), _dtype(want)), (np.shape(got), _dtype(got))
         if expected != found:
             place = jax.tree_util.keystr(where)
-            raise _mismatch(path, f"{place} is {found[0]} {found[1]}, expected {expected[0]} {expected[1]}")
-    state = from_plain(jax.device_put(restored))
-    return state, dict(raw.get("meta") or {})
+            raise _mismatch(stored.path, f"{place} is {found[0]} {found[1]}, expected {expected[0]} {expected[1]}")
+    return from_plain(jax.device_put(restored))
+
+
+def load_checkpoint(path: str | os.PathLike[str], template: TrainState) -> tuple[TrainState, dict[str, Any]]:
+    """Read and verify one checkpoint into the structure of ``template``.
+
+    Raises:
+        CorruptCheckpoint (a ValueError), OSError: the file is damaged or unreadable.
+        TrainingError: another format, or a state of another shape.
+    """
+    stored = read_checkpoint(path)
+    return restore(stored, template), stored.meta
+
+
+def latest_intact(directory: str | os.PathLike[str]) -> Stored | None:
+    """The newest checkpoint in ``directory`` whose bytes verify, or None when there is none.
+
+    A damaged or unreadable file is skipped with a :class:`CheckpointWarning` naming it and the
+    reason, in favour of the one before it.
+    """
+    files = list_checkpoints(directory)
+    for i, path in enumerate(files):
+        try:
+            return read_checkpoint(path)
+        except (CorruptCheckpoint, OSError) as err:
+            reason = err.args[0] if isinstance(err, CorruptCheckpoint) else _reason(err)
+            then = f"using {files[i + 1].name}" if i + 1 < len(files) else "no older checkpoint: starting over"
+            warnings.warn(f"skipping damaged checkpoint {path}: {reason}; {then}", CheckpointWarning, stacklevel=2)
+    return None
 
 
 def load_latest(
     directory: str | os.PathLike[str], template: TrainState
 ) -> tuple[TrainState, dict[str, Any], Path] | None:
-    """The newest readable checkpoint in ``directory``, or None when there is none.
+    """The newest intact checkpoint in ``directory`` as (state, meta, path), or None (see
+    :func:`latest_intact`)."""
+    stored = latest_intact(directory)
+    if stored is None:
+        return None
+    return restore(stored, template), stored.meta, stored.path
 
-    A file that cannot be read (cut short by a full disk, say) is skipped with a
-    :class:`CheckpointWarning` in favour of the one before it.
+
+def decode(blob: bytes, path: str | os.PathLike[str]) -> tuple[dict[str, Any], Any]:
+    """(meta, state dict) of a checkpoint file's bytes, after checking its length and checksum.
+
+    Raises:
+        CorruptCheckpoint: the bytes are cut short, damaged or not a checkpoint.
+        TrainingError: an intact file of another format (``path`` names it).
     """
-    for path in list_checkpoints(directory):
-        try:
-            state, meta = load_checkpoint(path, template)
-        except (ValueError, OSError) as err:
-            warnings.warn(f"skipping unreadable checkpoint {path}: {err}", CheckpointWarning, stacklevel=2)
-            continue
-        return state, meta, path
-    return None
+    if not blob.startswith(MAGIC):
+        if _is_format_1(blob):
+            raise TrainingError(
+                f"checkpoint {path} was written by an older cellgraph (checkpoint format 1, without a "
+                f"checksum; this version reads format {FORMAT}); train with resume=False (--no-resume) "
+                "to start over, or use another checkpoint folder"
+            )
+        what = "an empty file" if not blob else "all zero bytes" if not blob.strip(b"\0") else "no checkpoint header"
+        raise CorruptCheckpoint(f"{what} ({len(blob):,} bytes)")
+    if len(blob) < _HEADER.size:
+        raise CorruptCheckpoint(f"cut short inside its header ({len(blob)} of {_HEADER.size} bytes)")
+    _, version, length, digest = _HEADER.unpack_from(blob)
+    payload = blob[_HEADER.size :]
+    if length != len(payload):
+        raise CorruptCheckpoint(f"its payload is {len(payload):,} bytes, the header says {length:,} (cut short?)")
+    if _digest(blob[:20], payload) != digest:
+        raise CorruptCheckpoint("its SHA-256 checksum does not match (damaged on disk or in transfer)")
+    if version != FORMAT:
+        raise TrainingError(
+            f"checkpoint {path} is in format {version}, and this cellgraph reads format {FORMAT}; "
+            "train with resume=False (--no-resume) to start over, or use another checkpoint folder"
+        )
+    try:
+        raw = serialization.msgpack_restore(payload)
+    except Exception as err:  # noqa: BLE001 - whatever msgpack raises, the file is unusable
+        raise CorruptCheckpoint(f"its payload does not decode ({type(err).__name__})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("meta"), dict) or "state" not in raw:
+        raise CorruptCheckpoint("its payload is not a cellgraph checkpoint")
+    return raw["meta"], raw["state"]
+
+
+def describe_os_error(err: OSError) -> str:
+    """An OSError in words a user can act on (the disk is full, the folder is read-only, ...)."""
+    return _reason(err)
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _is_format_1(blob: bytes) -> bool:
+    """Whether ``blob`` is an intact format-1 file (bare msgpack ``{"format": 1, ...}``)."""
+    if not blob or blob[0] & 0xF0 != 0x80:  # a msgpack fixmap
+        return False
+    try:
+        raw = serialization.msgpack_restore(blob)
+    except Exception:  # noqa: BLE001 - not msgpack at all
+        return False
+    return isinstance(raw, dict) and raw.get("format") == 1 and "state" in raw
+
+
+def _digest(head: bytes, payload: bytes) -> bytes:
+    h = hashlib.sha256(head)
+    h.update(payload)
+    return h.digest()
 
 
 def _dtype(leaf: Any) -> np.dtype:
@@ -131,6 +323,40 @@ def _mismatch(path: str | os.PathLike[str], detail: str) -> TrainingError:
         f"checkpoint {path} was written by a different network or optimizer ({detail}); "
         "train with resume=False (--no-resume) to start over, or use another checkpoint folder"
     )
+
+
+def _reason(err: OSError) -> str:
+    words = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is used up",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EEXIST: "a file of that name is in the way",
+    }
+    name = errno.errorcode.get(err.errno or 0, "")
+    text = words.get(err.errno or 0) or err.strerror or str(err)
+    return f"{text} ({name})" if name else text
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -67,6 +67,10 @@ def plot_curve(
             fig.suptitle(title)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-    os.replace(tmp, out)
+        try:  # a full disk or a read-only folder leaves no half-written temporary file behind
+            fig.savefig(tmp, format="png", metadata={"Software": None})
+            os.replace(tmp, out)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return out

@@ -19,9 +19,17 @@ evaluates on the test split after every epoch. Its choices:
   :data:`SYNC_EVERY` steps, a few times a second when a bar shows, at each epoch's end and before
   a checkpoint); a sync checks every pending loss, so a NaN or inf is still reported at the first
   step where it appeared, and a checkpoint is never written with non-finite values.
-* **Checkpoints** (with ``checkpoint_dir``) are written every ``checkpoint_every`` steps, or else
-  at an epoch's end at most every :data:`CHECKPOINT_SECONDS`, and always at the end and on Ctrl-C;
-  ``resume=True`` continues from the newest one exactly where it stopped.
+* **Checkpoints** (with ``checkpoint_dir``, or ``runs_dir``: a folder named by the run's key) are
+  written every ``checkpoint_every`` steps, or else at an epoch's end at most every
+  :data:`CHECKPOINT_SECONDS`, and always at the end and on Ctrl-C; ``resume=True`` continues from
+  the newest intact one exactly where it stopped.
+* **A run's identity** is its key (:mod:`.runkey`: the spec and its parts, the data, the code,
+  the library versions, the settings). A checkpoint of another run is refused, naming what
+  differs. A finished run is not trained again: its stored parameters are evaluated afresh on
+  the current data with the current code, and :attr:`TrainResult.already_trained` says so.
+* **Disk faults.** The checkpoint folder is checked to be writable before the first step. A save
+  that fails later (a full disk) warns and training goes on; when the final save or the curve
+  fails, the result is still returned, with the failure in :attr:`TrainResult.problems`.
 * **Ctrl-C** is deferred to the end of the current step (a second one interrupts at once); the
   run saves a checkpoint and raises :class:`TrainingInterrupted`.
 """
@@ -30,9 +38,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,11 +53,22 @@ import jax
 import numpy as np
 
 from ..typedefs import Params
-from .checkpoint import checkpoint_path, list_checkpoints, load_latest, save_checkpoint
-from .optim import describe_optimizer, make_optimizer
+from .checkpoint import (
+    SaveWarning,
+    Stored,
+    checkpoint_path,
+    describe_os_error,
+    latest_intact,
+    list_checkpoints,
+    prepare_folder,
+    restore,
+    save_checkpoint,
+)
+from .optim import make_optimizer
 from .progress import Progress, wants_bar
+from .runkey import RunKey, differences, run_key
 from .setup import DatasetLike, resolve, rows, settings, splits
-from .state import TrainingError, TrainingInterrupted, TrainState, init_state, is_alive, nonfinite
+from .state import TrainingError, TrainingInterrupted, TrainState, init_state, is_alive, nonfinite, to_plain
 from .step import Metrics, ModelLike, make_indexed_eval, make_indexed_step
 
 DROP_REMAINDER_MIN_BATCHES: Final = 10
@@ -70,14 +91,31 @@ class TrainResult:
         params: the trained parameters.
         history: one row per epoch: ``epoch``, ``step``, ``train_<metric>`` (averaged over the
             epoch's steps) and ``test_<metric>`` (on the test split after the epoch).
-        metrics: the final metrics on the test split (the training split when there is none).
+        metrics: the final metrics on the test split (the training split when there is none),
+            always computed by this call from ``params`` (never read from a checkpoint).
         steps: updates applied.
+        resumed_at: the step this call continued from (0: trained from the start; ``steps``: the
+            run had finished before, see :attr:`already_trained`).
+        checkpoint: the checkpoint file holding ``params`` (None: none kept).
+        curve: the training-curve PNG written (None: none asked for, or it failed).
+        problems: what went wrong after training (the final checkpoint or the curve could not be
+            written); each was also issued as a :class:`~cellgraph.train.checkpoint.SaveWarning`.
     """
 
     params: Params
     history: list[dict[str, float]]
     metrics: dict[str, float]
     steps: int
+    resumed_at: int = 0
+    checkpoint: str | None = None
+    curve: str | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def already_trained(self) -> bool:
+        """The run had finished in an earlier call: nothing was trained now, and ``metrics`` are
+        a fresh evaluation of the stored parameters."""
+        return 0 < self.resumed_at == self.steps
 
 
 @dataclass(frozen=True)
@@ -136,6 +174,7 @@ def train(
     optimizer: str | Mapping[str, Any] | None = None,
     grad_clip: float | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
+    runs_dir: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     resume: bool = True,
     progress: bool = True,
@@ -160,11 +199,17 @@ def train(
         seed: decides the initial parameters, every step's PRNG key and the shuffling.
         optimizer: an optax optimizer name or ``{"name": ..., **arguments}``.
         grad_clip: the largest global gradient norm.
-        checkpoint_dir: folder for checkpoints; None: no checkpoints.
+        checkpoint_dir: folder for checkpoints; None: no checkpoints. A folder holding
+            another run's checkpoints is refused (see ``resume``).
+        runs_dir: keep checkpoints in ``runs_dir/NAME-KEY`` instead, a folder of this run's own:
+            NAME is the spec's name, KEY the start of the run's key (the spec and its parts, the
+            data, cellgraph's code, the library versions, the settings). Not with
+            ``checkpoint_dir``.
         checkpoint_every: save every this many steps (default: at epoch ends, at most every
             :data:`CHECKPOINT_SECONDS`).
-        resume: continue from the newest checkpoint in ``checkpoint_dir``; False starts over
-            (and the old checkpoints there are removed at the first save).
+        resume: continue from the newest checkpoint in ``checkpoint_dir``; a finished run is
+            evaluated, not trained again. False starts over (and the old checkpoints there are
+            removed at the first save).
         progress: show a progress bar (only ever on an interactive terminal).
         curve_png: write the training curve there at the end (and on Ctrl-C).
         on_step: called after every step with a :class:`StepInfo`.
@@ -176,7 +221,8 @@ def train(
 
     Raises:
         TrainingError: the loss or the parameters stopped being finite (naming the step), a
-            checkpoint from another run, bad settings.
+            checkpoint from another run (naming what differs), a checkpoint folder that cannot
+            be written, bad settings.
         TrainingInterrupted: Ctrl-C, after the checkpoint was saved.
         SpecError: a bad ``optimizer`` or spec.
 
@@ -198,21 +244,29 @@ def train(
         optimizer=optimizer,
         grad_clip=grad_clip,
     )
+    if checkpoint_dir is not None and runs_dir is not None:
+        raise TrainingError("give checkpoint_dir or runs_dir, not both")
     train_set, test_set = splits(data)
     plan = _Plan.make(rows(train_set), cfg["batch_size"], cfg["epochs"], cfg["steps"], drop_remainder)
     located = spec.loc if spec is not None and optimizer is None and grad_clip is None else None
     tx = make_optimizer(cfg, getattr(model, "trainable_mask", None), loc=located)
-    fingerprint = {
-        "seed": cfg["seed"],
-        "batch_size": plan.batch_size,
-        "examples": plan.examples,
-        "steps_per_epoch": plan.steps_per_epoch,
-        "optimizer": describe_optimizer(cfg),
-    }
-    run = _Run(model, tx, plan, cfg["seed"], fingerprint, train_set, test_set, checkpoint_dir, checkpoint_every)
+    run = _Run(model, tx, plan, cfg["seed"], train_set, test_set, checkpoint_every)
+    run.key = run_key(spec, train_set, test_set, to_plain(run.state), {**cfg, "drop_remainder": drop_remainder})
+    if checkpoint_dir is not None:
+        run.folder = Path(checkpoint_dir)
+    elif runs_dir is not None:
+        run.folder, run.named = Path(runs_dir) / run_folder_name(spec, run.key), False
     run.title = (spec.title or spec.name) if spec is not None else None
+    if curve_png is not None:
+        _check_curve_path(curve_png)
     run.start(resume)
     return run.loop(progress=progress, curve_png=curve_png, on_step=on_step)
+
+
+def run_folder_name(spec: Any, key: RunKey) -> str:
+    """``NAME-KEY``: the spec's name (file-name safe) and the first 12 hex digits of the run key."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.name if spec is not None else "run").strip("._")[:64] or "run"
+    return f"{name}-{key.digest[:12]}"
 
 
 class _Run:
@@ -224,14 +278,14 @@ class _Run:
         tx: Any,
         plan: _Plan,
         seed: int,
-        fingerprint: dict[str, Any],
         train_set: dict[str, Any],
         test_set: dict[str, Any] | None,
-        checkpoint_dir: str | os.PathLike[str] | None,
         checkpoint_every: int | None,
     ) -> None:
-        self.plan, self.seed, self.fingerprint = plan, seed, fingerprint
-        self.folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.plan, self.seed = plan, seed
+        self.key: RunKey | None = None  # set by train() once the state's shapes are known
+        self.folder: Path | None = None
+        self.named = True  # the folder was given by name (checkpoint_dir), not derived from the key
         if checkpoint_every is not None and checkpoint_every < 1:
             raise TrainingError(f"checkpoint_every must be a positive number of steps, got {checkpoint_every}")
         self.every = checkpoint_every
@@ -248,63 +302,109 @@ class _Run:
         self.pending: list[tuple[int, int, int, Metrics]] = []  # (step, epoch, size, device metrics)
         self.last_sync = self.last_save = time.monotonic()
         self.saved_step = -1
+        self.resumed_at = 0
+        self.fresh_rows = 0  # history rows from here on were computed by this call
+        self.save_error: str | None = None  # why the last save failed (None: it did not)
+        self.problems: list[str] = []
         self.clear_old = False
         self.bar = Progress(0, enabled=False)
         self.title: str | None = None  # of the training curve
+        self.checkpoint: Path | None = None  # the newest checkpoint of this run, on disk
 
     # ------------------------------------------------------------------------------ start, save
 
     def start(self, resume: bool) -> None:
-        """Continue from the newest checkpoint (``resume``) or start over."""
+        """Continue from the newest intact checkpoint (``resume``) or start over; then, when there is
+        training to do, make sure the folder takes checkpoints before the first step."""
         if self.folder is None:
             return
         if not resume:
             self.clear_old = bool(list_checkpoints(self.folder))
-            return
-        found = load_latest(self.folder, self.state)
-        if found is None:
-            return
-        state, meta, path = found
-        theirs = meta.get("fingerprint", {})
-        if theirs != self.fingerprint:
-            diffs = [
-                f"{k} {theirs.get(k)!r} there, {self.fingerprint[k]!r} here"
-                for k in self.fingerprint
-                if theirs.get(k) != self.fingerprint[k]
-            ]
+        else:
+            stored = latest_intact(self.folder)
+            if stored is not None:
+                self._resume(stored)
+        if self.step < self.plan.total:
+            prepare_folder(self.folder)
+
+    def _resume(self, stored: Stored) -> None:
+        """Take over a stored run, after checking it is this run (same key) and whole."""
+        assert self.key is not None
+        path, meta = stored.path, stored.meta
+        theirs = meta.get("run")
+        if not isinstance(theirs, dict):
+            raise TrainingError(
+                f"checkpoint {path} carries no run key; train with resume=False (--no-resume) to start over, "
+                "or use another checkpoint folder"
+            )
+        diffs = differences(theirs, self.key)
+        if diffs:
             raise TrainingError(
                 f"checkpoint {path} belongs to another run ({'; '.join(diffs)}); "
                 "train with resume=False (--no-resume) to start over, or use another checkpoint folder"
             )
-        self.state, self.step = state, int(meta["step"])
-        self.history = [dict(row) for row in meta.get("history", [])]
-        self.sums = {k: float(v) for k, v in meta.get("sums", {}).items()}
-        self.count = int(meta.get("count", 0))
-        self.saved_step = self.step
+        state = restore(stored, self.state)
+        try:
+            step = int(meta["step"])
+            history = [{str(k): float(v) for k, v in row.items()} for row in meta.get("history", [])]
+            sums = {str(k): float(v) for k, v in meta.get("sums", {}).items()}
+            count = int(meta.get("count", 0))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise TrainingError(
+                f"checkpoint {path} has unreadable bookkeeping ({err!r}); train with --no-resume"
+            ) from None
+        if step != int(jax.device_get(state.step)) or not 0 < step <= self.plan.total:
+            raise TrainingError(
+                f"checkpoint {path} is of step {step}, its state of step {int(state.step)}; train with --no-resume"
+            )
+        self.state, self.step, self.history, self.sums, self.count = state, step, history, sums, count
+        self.saved_step = self.resumed_at = step
+        self.fresh_rows = len(history)
+        self.checkpoint = path
 
-    def save(self) -> Path | None:
-        """Checkpoint the current state (after a sync), unless it is already on disk."""
+    def save(self, *, final: bool = False) -> Path | None:
+        """Checkpoint the current state (after a sync), unless it is already on disk.
+
+        A save that fails (a full disk, a folder gone read-only) leaves the older checkpoints and
+        returns None: during training it warns once and the run goes on (a later save may work);
+        the final one is reported by :meth:`loop` with the result.
+        """
         if self.folder is None:
             return None
         if self.saved_step == self.step:
             return checkpoint_path(self.folder, self.step)
         self.sync()
         self._check_params()
-        if self.clear_old:
-            for old in list_checkpoints(self.folder):
-                old.unlink(missing_ok=True)
-            self.clear_old = False
         meta = {
             "step": self.step,
             "epoch": self.step // self.plan.steps_per_epoch,
-            "fingerprint": self.fingerprint,
+            "run": self.key.to_meta() if self.key is not None else None,
             "history": self.history,
             "sums": self.sums,
             "count": self.count,
         }
-        path = save_checkpoint(self.folder, self.state, meta)
-        self.saved_step, self.last_save = self.step, time.monotonic()
+        try:
+            if self.clear_old:
+                for old in list_checkpoints(self.folder):
+                    old.unlink(missing_ok=True)
+                self.clear_old = False
+            path = save_checkpoint(self.folder, self.state, meta)
+        except OSError as err:
+            first = self.save_error is None
+            self.save_error = (
+                f"could not save the checkpoint of step {self.step} to {self.folder}: {describe_os_error(err)}"
+            )
+            if first and not final:
+                warnings.warn(f"{self.save_error}; training goes on", SaveWarning, stacklevel=2)
+            return None
+        self.saved_step, self.last_save, self.save_error = self.step, time.monotonic(), None
+        self.checkpoint = path
         return path
+
+    def _problem(self, message: str) -> None:
+        """Something failed after training: warn, and keep it for the result."""
+        self.problems.append(message)
+        warnings.warn(message, SaveWarning, stacklevel=3)
 
     # ------------------------------------------------------------------------------ the loop
 
@@ -345,18 +445,41 @@ class _Run:
                             raise KeyboardInterrupt
                 self.sync()
                 self._check_params()
-                self.save()
+                self.save(final=True)
         except KeyboardInterrupt:
             self._interrupted(curve_png)
         history = list(self.history)
         if self.count:  # the run ended inside an epoch: a last, partial row
             history.append(self._row())
         metrics = self._final_metrics(history)
-        if curve_png is not None:
-            from .curve import plot_curve
+        kept = self.folder is not None and self.saved_step == self.step
+        if self.folder is not None and not kept:
+            self._problem(
+                f"{self.save_error or 'the final checkpoint was not saved'}; this result is not kept: "
+                "the same run will train again; fix: free space or permissions there, or pass another "
+                "folder (--checkpoint-dir DIR, checkpoint_dir= from Python)"
+            )
+        curve = self._write_curve(history, curve_png) if curve_png is not None else None
+        return TrainResult(
+            params=self.state.params,
+            history=history,
+            metrics=metrics,
+            steps=self.step,
+            resumed_at=self.resumed_at,
+            checkpoint=str(self.checkpoint) if kept and self.checkpoint is not None else None,
+            curve=curve,
+            problems=tuple(self.problems),
+        )
 
-            plot_curve(history, curve_png, title=self.title)
-        return TrainResult(params=self.state.params, history=history, metrics=metrics, steps=self.step)
+    def _write_curve(self, history: list[dict[str, float]], curve_png: str | os.PathLike[str]) -> str | None:
+        """Write the curve; a failure (a full disk) is a problem of the result, not its loss."""
+        from .curve import plot_curve
+
+        try:
+            return str(plot_curve(history, curve_png, title=self.title))
+        except OSError as err:
+            self._problem(f"could not write the training curve {curve_png}: {describe_os_error(err)}")
+            return None
 
     def _end_epoch(self) -> None:
         self.history.append(self._row())
@@ -373,10 +496,12 @@ class _Run:
         return row
 
     def _final_metrics(self, history: list[dict[str, float]]) -> dict[str, float]:
+        """The final metrics, computed now: the last history row's when this call computed that
+        row at the last step, else a fresh evaluation (never a stored checkpoint's figures)."""
         if self.test_dev is None:
             return self.evaluate(self.train_dev, self.plan.examples)
         last = history[-1] if history else {}
-        if last.get("step") == self.step:
+        if last.get("step") == self.step and len(history) > self.fresh_rows:
             return {k[len("test_") :]: v for k, v in last.items() if k.startswith("test_")}
         return self.evaluate(self.test_dev, self.n_test)
 
@@ -438,21 +563,23 @@ class _Run:
         self.bar.close()
         epoch = max(self.step - 1, 0) // self.plan.steps_per_epoch + 1
         saved: Path | None = None
+        failed = ""
         if self.folder is not None:
             if is_alive(self.state) and int(self.state.step) == self.step:
                 saved = self.save()
-            else:  # a second Ctrl-C landed inside a step: the state is not whole; keep the last file
+            if saved is None:  # a second Ctrl-C inside a step (the state is not whole), or a failed save
+                failed = f" ({self.save_error})" if self.save_error else ""
                 found = list_checkpoints(self.folder)
                 saved = found[0] if found else None
         if curve_png is not None and self.history:
-            from .curve import plot_curve
-
-            plot_curve(self.history, curve_png, title=self.title)
+            self._write_curve(self.history, curve_png)
         where = f"interrupted at step {self.step} (epoch {epoch})"
+        again = f"with checkpoint_dir={str(self.folder)!r}" if self.named else "with the same arguments"
         if saved is not None:
-            message = (
-                f"{where}; checkpoint saved to {saved}; train again with checkpoint_dir={str(self.folder)!r} to resume"
-            )
+            kept = "checkpoint saved to" if not failed else f"this step was not saved{failed}; the newest checkpoint is"
+            message = f"{where}; {kept} {saved}; train again {again} to resume"
+        elif failed:
+            message = f"{where}; no checkpoint kept{failed}"
         else:
             message = f"{where}; no checkpoint kept (give checkpoint_dir to make a run resumable)"
         raise TrainingInterrupted(
@@ -461,6 +588,27 @@ class _Run:
 
 
 # ---------------------------------------------------------------------------------- helpers
+
+
+def _check_curve_path(path: str | os.PathLike[str]) -> None:
+    """Fail before training, not after it, when the curve cannot be written where asked."""
+    out = Path(path)
+    if out.is_dir():
+        raise TrainingError(f"the training curve {out} is a folder; give a file name such as {out / 'curve.png'}")
+    probe = out.parent / f".{out.name}.{os.getpid()}.probe"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+    except OSError as err:
+        raise TrainingError(
+            f"cannot write the training curve {out}: {describe_os_error(err)}; "
+            "fix: free space or permissions there, or give another path (--curve FILE, curve_png=)"
+        ) from None
+    finally:
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _permutation(seed: int, epoch: int, n: int) -> np.ndarray:

@@ -211,13 +211,6 @@ def _schedule(value: Mapping[str, Any], path: tuple[str, ...], where: Locate) ->
         ) from err
 
 
-def describe_optimizer(train: Mapping[str, Any]) -> dict[str, Any]:
-    """The optimizer settings as plain data (name, arguments, clipping): part of a checkpoint's
-    fingerprint, so a run never resumes with an optimizer other than the one that wrote it."""
-    name, kwargs = parse_optimizer(train)
-    return {"name": name, **kwargs, "grad_clip": train.get("grad_clip")}
-
-
 def _suggest(key: str, params: Mapping[str, Any]) -> str:
     known = _PYTORCH_NAMES.get(key)
     if known is not None and known.split("'")[0] in params:

@@ -69,7 +69,11 @@ def resolve(target: Any, data: DatasetLike | None, overrides: Mapping[str, Any] 
         from ..data import load_dataset
 
         folder = Path(spec.file).parent if spec.file and Path(spec.file).exists() else None
-        data = load_dataset(spec.data, folder)
+        data = load_dataset(spec.data, folder, allow=graph.graph.get("allow", ()))
+    if isinstance(graph, nx.DiGraph):
+        from ..graph.fit import check_data_fits
+
+        check_data_fits(graph, data)  # labels beyond the output units: a located error, not a NaN
     return model, spec, data
 
 

@@ -1,0 +1,68 @@
+"""Does a data set fit a graph? Class labels against the output groups they train.
+
+A softmax cross-entropy reads the logit a label names, so a label of 3 needs four units; with
+fewer, JAX's gather clips the index, the loss stops making sense and training ends in NaN with
+the wrong advice ("lower the learning rate"), and a negative label trains on nothing at all. This
+check runs as soon as the data is loaded -- before JAX is imported -- so a mismatch is a located
+error in well under a second.
+
+Imports: graph and data only (no compiler): the command line runs it before training starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+import networkx as nx
+
+from ..data.dataset import check_labels_fit
+
+OUTPUT_TYPES: Final = ("output", "match_input_output")
+"""Cell types whose values the loss reads (the compiler's outputs, in the same order)."""
+DEFAULT_LOSS: Final = {"softmax": "cross_entropy", "log_softmax": "cross_entropy", "sigmoid": "bce"}
+"""The loss an output trains with when the spec names none, by its activation (else mse)."""
+LABEL_LOSSES: Final = ("cross_entropy", "bce")
+"""Losses that read a target as class ids."""
+
+
+def default_loss(activation: str) -> str:
+    """The loss of an output with ``activation`` when ``train.loss`` names none (or a composite)."""
+    return DEFAULT_LOSS.get(activation, "mse")
+
+
+def label_outputs(graph: nx.DiGraph) -> Iterator[str]:
+    """The output groups a classification loss trains on the data set's labels."""
+    spec = graph.graph.get("spec")
+    train: Mapping[str, Any] = spec.train if spec is not None else {}
+    loss = train.get("loss")
+    name = loss.get("name") if isinstance(loss, Mapping) else loss
+    for node in nx.topological_sort(graph):
+        attrs = graph.nodes[node]
+        if attrs.get("type") not in OUTPUT_TYPES or train.get("target") not in (None, node):
+            continue
+        options = attrs.get("options", {})
+        goal = options.get("target")
+        if attrs["type"] == "match_input_output" and goal != "labels" or goal not in (None, "labels"):
+            continue  # a reconstruction of another group, not of the labels
+        kind = (
+            name
+            if name not in (None, "reconstruction", "elbo", "none")
+            else default_loss(options.get("activation", "linear"))
+        )
+        if kind in LABEL_LOSSES and attrs.get("shape"):
+            yield node
+
+
+def check_data_fits(graph: nx.DiGraph, data: Any) -> None:
+    """Raise a located :class:`~cellgraph.errors.SpecError` when the labels of ``data`` cannot
+    index the units of an output group trained on them (see the module docstring).
+
+    ``data`` is a data set (``y_train``, ``y_test``, maybe ``classes`` and ``task``); regression
+    and unsupervised data pass unchecked.
+    """
+    if getattr(data, "task", "classification") != "classification":
+        return
+    for node in label_outputs(graph):
+        attrs = graph.nodes[node]
+        check_labels_fit(data, int(attrs["shape"][-1]), group=node, loc=attrs.get("loc"), path=attrs.get("path", ""))
