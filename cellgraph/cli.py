@@ -25,7 +25,10 @@ def _overrides(items: Sequence[str]) -> dict[str, Any]:
         try:
             name, value = parse_override(item)
         except ValueError as err:
-            print(f"cellgraph: error: -p {item}: {err}; write -p name=value", file=sys.stderr)
+            print(
+                f"cellgraph: error: -p {terminal_safe(item)}: {terminal_safe(str(err))}; write -p name=value",
+                file=sys.stderr,
+            )
             raise SystemExit(2) from None  # a usage error, like argparse's
         out[name] = value
     return out
@@ -47,7 +50,7 @@ def _expand(paths: Sequence[str]) -> list[str]:
         if path.is_dir():
             found = sorted(str(f) for f in path.rglob("*.yaml"))
             if not found:
-                print(f"cellgraph: error: no .yaml files under {p}", file=sys.stderr)
+                print(f"cellgraph: error: no .yaml files under {terminal_safe(str(p))}", file=sys.stderr)
                 raise SystemExit(2)
             out.extend(found)
         else:

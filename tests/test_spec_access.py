@@ -458,3 +458,28 @@ def test_the_written_value_count_is_limited_before_composing(tmp_path: Path) -> 
     with pytest.raises(LimitError, match="more than 20,000 values"):
         load_document(text, "big.yaml")
     assert time.perf_counter() - start < LIMIT_S
+
+
+# ------------------------------------------------------------------ files that are no spec at all
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f"TOKEN={SECRET}\n", f"-----BEGIN OPENSSH PRIVATE KEY-----\n{SECRET}\n", f"- {SECRET}\n"],
+    ids=["dotenv", "ssh_key", "list"],
+)
+def test_a_root_file_that_is_no_spec_is_not_quoted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text(text)
+    out = _refused(capsys, secret, "secret:1:1:", "not a mapping")
+    assert SECRET not in out
+
+
+def test_thousands_of_unknown_keys_are_counted_not_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = "".join(f"unknown_{i}: 1\n" for i in range(9000))
+    spec = tmp_path / "many.yaml"
+    spec.write_text(HEAD + "cells: {x: {type: input, size: 2}}\nedges: []\n" + body)
+    out = _refused(capsys, spec, "unknown key 'unknown_0'", "and 8,980 more unknown keys in the spec")
+    assert "unknown_20'" not in out  # the 21st is counted, not listed

@@ -69,6 +69,8 @@ def text_problem(text: str, limit: int, *, multiline: bool = False) -> str | Non
     >>> print(text_problem("Tiny\x1b[31m net", TITLE_MAX))
     character 5 is the control character \x1b; only printable text is allowed
     """
+    if len(text) > limit:  # first: scanning a megabyte character by character takes seconds
+        return f"{len(text):,} characters, over the limit of {limit:,}"
     for i, ch in enumerate(text):
         if is_unsafe_char(ch) and not (multiline and ch in "\n\t"):
             what = (
@@ -79,9 +81,11 @@ def text_problem(text: str, limit: int, *, multiline: bool = False) -> str | Non
                 else "the control character"
             )
             return f"character {i + 1} is {what} {terminal_safe(ch)}; only printable text is allowed"
-    if len(text) > limit:
-        return f"{len(text):,} characters, over the limit of {limit:,}"
     return None
+
+
+MAX_UNKNOWN_KEYS: Final = 20
+"""Unknown keys reported one by one in a mapping; the rest are counted in one more problem."""
 
 
 def check_keys(
@@ -92,23 +96,37 @@ def check_keys(
     problems: Problems,
     what: str,
 ) -> None:
-    """Report every key of ``mapping`` that is not in ``allowed``, with a suggestion."""
-    for key in mapping:
-        if key not in allowed:
-            kpath = (*path, key)
-            problems.add(
-                doc.key_loc(kpath),
-                format_path(kpath),
-                f"unknown key '{key}' in {what}{did_you_mean(key, allowed)}",
-                "valid keys: " + ", ".join(allowed),
-            )
+    """Report every key of ``mapping`` that is not in ``allowed``, with a suggestion.
+
+    At most :data:`MAX_UNKNOWN_KEYS` are reported (each suggestion costs a fuzzy match, and a
+    mapping of thousands of unknown keys is no spec to fix key by key).
+    """
+    unknown = [key for key in mapping if key not in allowed]
+    for key in unknown[:MAX_UNKNOWN_KEYS]:
+        kpath = (*path, key)
+        problems.add(
+            doc.key_loc(kpath),
+            format_path(kpath),
+            f"unknown key '{key}' in {what}{did_you_mean(key, allowed)}",
+            "valid keys: " + ", ".join(allowed),
+        )
+    if len(unknown) > MAX_UNKNOWN_KEYS:
+        kpath = (*path, unknown[MAX_UNKNOWN_KEYS])
+        problems.add(
+            doc.key_loc(kpath),
+            format_path(kpath),
+            f"and {len(unknown) - MAX_UNKNOWN_KEYS:,} more unknown keys in {what}",
+            "valid keys: " + ", ".join(allowed),
+        )
 
 
 def check_top(doc: Document, problems: Problems) -> bool:
     """Check the document's top level; False when it is too broken to go on."""
     data = doc.data
     if not isinstance(data, dict):
-        problems.add(doc.loc(()), "", f"the document is {kind_of(data)}, not a mapping", MSG_SKELETON)
+        # the kind only, never the value: the file may be no spec at all (a key, a `.env`)
+        kind = "a list" if isinstance(data, list) else "empty" if data is None else "a single value (plain text)"
+        problems.add(doc.loc(()), "", f"the document is {kind}, not a mapping", MSG_SKELETON)
         return False
     check_keys(doc, data, (), TOP_KEYS, problems, "the spec")
     for key in REQUIRED_KEYS:
