@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The main job: set up, validate and summarise every network of the zoo and the examples, redraw
-# gallery/ (an SVG and a PNG per spec, README.md, index.html) and the zoo poster, then train the
-# lecture's mushroom MLP (specs/examples/mushroom.yaml) and print its test accuracy.
+# The main job: set up, validate and summarise every network of the zoo and the examples, draw
+# the gallery (an SVG and a PNG per spec, README.md, index.html) and the zoo poster into out/gallery/,
+# then train the lecture's mushroom MLP (specs/examples/mushroom.yaml) and print its test accuracy.
 #
 #   bash scripts/demo.sh
+#
+# Everything it writes is ignored by git (out/, .cellgraph/, .venv/), so `git status` stays clean:
+# PNG and PDF bytes depend on the machine's Graphviz, cairo and fonts (docs/rendering.md,
+# "Reproducible figures"). `make gallery` refreshes the committed copy in gallery/.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,13 +29,14 @@ echo "== summary"
 .venv/bin/cellgraph summary "${specs[@]}"
 
 echo
+gallery=out/gallery  # untracked (.gitignore); the committed gallery/ is `make gallery`'s
 if command -v dot >/dev/null 2>&1; then
-  echo "== gallery: ${#specs[@]} drawings and the zoo poster in gallery/"
-  .venv/bin/cellgraph gallery "${specs[@]}" -o gallery/
+  echo "== gallery: ${#specs[@]} drawings and the zoo poster in $gallery/"
+  .venv/bin/cellgraph gallery "${specs[@]}" -o "$gallery/"
   for ext in svg png pdf; do
-    .venv/bin/cellgraph poster specs/zoo -q -o "gallery/zoo-poster.$ext"
+    .venv/bin/cellgraph poster specs/zoo -q -o "$gallery/zoo-poster.$ext"
   done
-  echo "wrote gallery/zoo-poster.svg, .png and .pdf (open gallery/index.html or gallery/README.md)"
+  echo "wrote $gallery/zoo-poster.svg, .png and .pdf (open $gallery/index.html or $gallery/README.md)"
 else
   echo "== gallery: skipped, Graphviz is not installed (see the setup: lines above)" >&2
 fi

@@ -144,7 +144,7 @@ def test_committed_gallery_lists_every_spec() -> None:
     """gallery/ holds a drawing per spec of specs/zoo and specs/examples, and its pages list them all."""
     names = [p.stem for p in sorted(ZOO.glob("*.yaml"))] + [p.stem for p in sorted(EXAMPLES.glob("*.yaml"))]
     for name in names:
-        assert (GALLERY / f"{name}.svg").is_file(), f"gallery/{name}.svg missing: run `bash scripts/demo.sh`"
+        assert (GALLERY / f"{name}.svg").is_file(), f"gallery/{name}.svg missing: run `make gallery`"
         assert (GALLERY / f"{name}.png").read_bytes().startswith(PNG_MAGIC)
     readme = (GALLERY / "README.md").read_text(encoding="utf-8")
     page = (GALLERY / "index.html").read_text(encoding="utf-8")
@@ -153,7 +153,7 @@ def test_committed_gallery_lists_every_spec() -> None:
     assert listed[: len(CHART_ORDER)] == [a.lower() for a in CHART_ORDER]
     assert sorted(re.findall(r'<a href="([^"]+)\.svg"><img', readme)) == sorted(names)
     for name in ("zoo-poster.svg", "zoo-poster.png", "zoo-poster.pdf"):
-        assert (GALLERY / name).is_file(), f"gallery/{name} missing: run `bash scripts/demo.sh`"
+        assert (GALLERY / name).is_file(), f"gallery/{name} missing: run `make gallery`"
 
 
 def test_gallery_pages_escape_text() -> None:
@@ -194,7 +194,7 @@ def test_committed_index_html_loads_in_headless_chromium(tmp_path: Path) -> None
     from selenium.webdriver.chrome.service import Service
 
     page = GALLERY / "index.html"
-    assert page.is_file(), "gallery/index.html missing: run `bash scripts/demo.sh`"
+    assert page.is_file(), "gallery/index.html missing: run `make gallery`"
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in (

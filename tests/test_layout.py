@@ -711,13 +711,13 @@ def test_small_groups_are_not_shortened() -> None:
 
 def test_drn_columns_collapse() -> None:
     graph = graph_of(ZOO / "drn.yaml")
-    assert sum(1 for n in graph if n.startswith("h.")) == 20
+    assert sum(1 for n in graph if n.startswith("h.")) == 50
     layout = zoo_layout("drn")
     groups = list(dict.fromkeys(c.group for c in layout.cells))
     assert groups == ["x", *(f"h.{k}" for k in range(1, 8)), "y"]
     arcs = {(line.a, line.b) for line in layout.lines if line.style == "arc"}
     assert arcs == {("h.1:0", "h.3:0"), ("h.3:0", "h.5:0"), ("h.5:0", "h.7:0")}  # top row only
-    # the last drawn copy stands for h.20: it feeds y
+    # the last drawn copy stands for h.50: it feeds y
     to_y = {frozenset((line.a, line.b)) for line in layout.lines if "y:" in line.a + line.b}
     assert to_y == {frozenset((f"h.7:{i}", f"y:{j}")) for i in (0, 1) for j in (0, 1)}
 

@@ -3,21 +3,29 @@ lecture's examples reaches the issue's.
 
 Every test trains a spec file as written, ``cellgraph.train(path, progress=False)``, with nothing
 that the pass depends on overridden: only the seed where the pass counts seeds, the data where
-one network is run on several sources, and the size ZOO.md names for a second task (the FF's
-mushroom net, one hidden layer of 16). Each criterion is computed here from the trained
-network's own outputs on held-out data -- the test split, a fresh set generated with another seed,
-or, for the tasks that have nothing to hold out (the gates, the 8-3-8 encoder), all patterns --
-so a metric reported by the loss cannot hide a mistake. The train blocks are sized so that the
-whole file stays within a few minutes on CI's two cores.
+one network is run on several sources, the size ZOO.md names for a second task (the FF's
+mushroom net, one hidden layer of 16), and the training budget where ZOO.md names one ("within 20
+epochs", "within 2000 steps"): that budget is passed in, never read back from the spec, so a spec
+cannot pass by granting itself more. Each criterion is computed here from the trained network's
+own outputs on held-out data -- the test split, a fresh set generated with another seed, or, for
+the tasks that have nothing to hold out (the gates, the 8-3-8 encoder), all patterns -- so a
+metric reported by the loss cannot hide a mistake.
+
+A pass rate over seeds is measured over many seeds, not the first few: :func:`_train_seeds`
+trains one spec from many seeds at once (``jax.vmap`` over the compiled model's own step, the same
+batches as ``cellgraph.train``), and the FF test checks that it gives what ``cellgraph.train``
+gives. The train blocks are sized so that the whole file stays within a few minutes on CI's two
+cores.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import yaml
@@ -25,6 +33,9 @@ from conftest import EXAMPLES, ZOO
 
 import cellgraph
 from cellgraph.data import load_dataset
+from cellgraph.train import init_state, make_optimizer
+from cellgraph.train.setup import settings
+from cellgraph.train.step import step_fn
 
 GATES = {"and": (0, 0, 0, 1), "or": (0, 1, 1, 1), "xor": (0, 1, 1, 0)}
 GATE_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
@@ -58,15 +69,74 @@ def _gate(name: str) -> Any:
     return load_dataset({"source": name})
 
 
+def _spec(path: Path, overrides: dict[str, Any] | None = None, edit: Callable[[dict], None] | None = None) -> Any:
+    """The spec file, with param ``overrides``, and ``edit`` applied to its YAML document (a control)."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if edit is not None:
+        edit(doc)
+    return cellgraph.load_spec_text(yaml.safe_dump(doc, sort_keys=False), str(path), overrides)
+
+
+def _train_seeds(spec: cellgraph.Spec, seeds: Iterable[int], data: Any, *, steps: int) -> tuple[Any, Any]:
+    """(parameters stacked over ``seeds``, the compiled model): ``spec`` trained from every seed at once.
+
+    Each seed's run is ``cellgraph.train(spec, data=data, seed=s, steps=steps)``'s: the spec's
+    model, loss, optimizer and batch size, the loop's initial state (:func:`init_state`), its
+    pure step (:func:`step_fn`) and its batch order (epoch ``e`` visits the training split in
+    ``default_rng([seed, e]).permutation(n)``). The batch size must divide the split (the loop
+    would add a smaller last batch); the model must be deterministic. One compilation for all seeds.
+    """
+    seeds = list(seeds)
+    model = cellgraph.compile(spec)
+    assert not model.stochastic, "a stochastic model's steps draw keys the population does not replicate"
+    cfg = settings(spec.train, epochs=None, steps=steps, batch_size=None, seed=None, optimizer=None, grad_clip=None)
+    tx = make_optimizer(cfg, model.trainable_mask)
+    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    n = len(x)
+    size = min(cfg["batch_size"], n)
+    assert n % size == 0, f"batch size {size} does not divide the {n} training examples"
+    per_epoch = n // size
+    epochs = -(-steps // per_epoch)
+    order = np.stack(
+        [
+            np.concatenate([np.random.default_rng([s, e]).permutation(n) for e in range(epochs)])[: steps * size]
+            for s in seeds
+        ],
+        axis=1,
+    ).reshape(steps, len(seeds), size)  # (step, seed, example)
+    step = step_fn(model.loss, tx, stochastic=False)
+
+    def run(seed_ids: jax.Array, order: jax.Array) -> Any:
+        states = jax.vmap(lambda s: init_state(model.init, tx, s))(seed_ids)
+
+        def one(states: Any, idx: jax.Array) -> tuple[Any, None]:
+            return jax.vmap(lambda state, i: step(state, {"x": x[i], "y": y[i]})[0])(states, idx), None
+
+        return jax.lax.scan(one, states, order)[0].params
+
+    return jax.jit(run)(jnp.asarray(seeds), jnp.asarray(order)), model
+
+
+def _outputs(model: Any, params: Any, x: np.ndarray) -> np.ndarray:
+    """(seed, example, unit): the output group of every seed's network, in evaluation mode."""
+    (out,) = model.outputs
+    return np.asarray(jax.vmap(lambda p: model.apply(p, jnp.asarray(x, jnp.float32))[out])(params))
+
+
 # ------------------------------------------------------------------------------------ P (2.1)
+
+
+def _converged(result: cellgraph.train.TrainResult) -> bool:
+    """An epoch without a single correction, and none after it: the perceptron's weights stopped."""
+    mistakes = [row["train_mistakes"] for row in result.history]
+    return 0 in mistakes and not any(mistakes[mistakes.index(0) :])
 
 
 @pytest.mark.parametrize("gate", ["and", "or"])
 def test_p_learns_and_and_or_within_ten_epochs(gate: str) -> None:
     path = ZOO / "p.yaml"
-    result = _train(path, data=_gate(gate))
-    mistakes = [row["train_mistakes"] for row in result.history]
-    assert len(mistakes) <= 10 and mistakes[-1] == 0, mistakes  # converged: a whole pass without a correction
+    result = _train(path, data=_gate(gate), epochs=10)  # ZOO.md's budget
+    assert _converged(result), result.history
     out = _predict(path)(result.params, GATE_INPUTS)[:, 0]
     assert out.tolist() == list(GATES[gate])  # 100% of the truth table
 
@@ -79,37 +149,59 @@ def test_p_fails_xor() -> None:
     assert np.mean(out == np.array(GATES["xor"])) <= 0.75  # Minsky & Papert: no line separates XOR
 
 
-def test_p_on_mushroom_held_out() -> None:
-    """ZOO.md's second P task, the lecture's perceptron on the lecture's data: >= 99.5% of the test split."""
+def test_p_on_mushroom_converges_within_20_epochs_and_scores_held_out() -> None:
+    """ZOO.md 2.1(b), the lecture's perceptron on the lecture's data, trained for 20 epochs at most.
+
+    The classes are linearly separable, so by the convergence theorem the corrections stop: an
+    epoch passes without a mistake, the whole training split is then classified right (checked
+    from the network's outputs, not the rule's count), and >= 99.5% of the test split.
+    """
     path = EXAMPLES / "perceptron_mushroom.yaml"
-    result = _train(path)
-    assert len(result.history) <= 20
+    result = _train(path, epochs=20)
+    assert _converged(result), [row["train_mistakes"] for row in result.history]
     ds = _data(path)
-    assert _accuracy(_predict(path)(result.params, ds.x_test), ds.y_test) >= 0.995
+    predict = _predict(path)
+    assert _accuracy(predict(result.params, ds.x_train), ds.y_train) == 1.0
+    assert _accuracy(predict(result.params, ds.x_test), ds.y_test) >= 0.995
 
 
 # ------------------------------------------------------------------------------------ FF (2.2)
 
 
-def test_ff_solves_xor_in_nine_of_ten_seeds() -> None:
-    """tanh/sigmoid, full batch, <= 2000 Adam steps at 0.05: 4/4 patterns and MSE < 0.01 in >= 9/10 seeds.
+XOR_STEPS = 2000  # ZOO.md 2.2: within 2000 Adam steps
 
-    ZOO.md proposes a 2-2-1 net; measured here it solves XOR from only about half of its random
-    starts, so the spec uses 3 hidden cells (2-3-1) and keeps the criterion.
+
+def _xor_solved(model: Any, params: Any) -> np.ndarray:
+    """Per seed: all 4 patterns on the right side of 0.5 and MSE < 0.01 (ZOO.md 2.2)."""
+    p = _outputs(model, params, GATE_INPUTS)[..., 0]
+    target = np.array(GATES["xor"], np.float32)
+    return np.all((p > 0.5) == target, axis=1) & (np.mean((p - target) ** 2, axis=1) < 0.01)
+
+
+def test_ff_solves_xor_in_95_of_100_seeds() -> None:
+    """ZOO.md 2.2: >= 95 of 100 seeds solve XOR, over seeds 0-99 and again over 1000-1099.
+
+    The chart's 2-2-1 net, trained identically, is the control: it stalls from about half of its
+    starts (ZOO.md measured 49 of 100), which is why the spec widens the hidden layer.
     """
     path = ZOO / "ff.yaml"
+    data = _gate("xor")
     spec = cellgraph.load_spec(path)
-    assert spec.params["width"] == 3 and spec.train["batch_size"] == 4  # 2-3-1, the four patterns at once
-    assert spec.train["optimizer"] == {"name": "adam", "learning_rate": 0.05}
-    predict = _predict(path)
-    target = np.array(GATES["xor"], np.float32)
-    solved = []
-    for seed in range(10):
-        result = _train(path, seed=seed)
-        assert result.steps <= 2000
-        p = predict(result.params, GATE_INPUTS)[:, 0]
-        solved.append(bool(np.all((p > 0.5) == target) and np.mean((p - target) ** 2) < 0.01))
-    assert sum(solved) >= 9, f"XOR solved in {sum(solved)} of 10 seeds: {solved}"
+    for first in (0, 1000):
+        params, model = _train_seeds(spec, range(first, first + 100), data, steps=XOR_STEPS)
+        solved = _xor_solved(model, params)
+        assert solved.sum() >= 95, f"XOR solved from {solved.sum()} of seeds {first}-{first + 99}"
+    # the population trains as cellgraph.train does: the last seed, trained the ordinary way, ends
+    # with the same outputs (its weights keep growing along the same directions, so they drift
+    # apart by rounding), and after 100 steps with the same weights
+    result = _train(path, seed=first + 99, steps=XOR_STEPS)
+    last = jax.tree.map(lambda leaf: leaf[-1], params)
+    assert np.allclose(_predict(path)(result.params, GATE_INPUTS), _predict(path)(last, GATE_INPUTS), atol=0.01)
+    early, _ = _train_seeds(spec, [first + 99], data, steps=100)
+    reference = _train(path, seed=first + 99, steps=100).params
+    assert all(jax.tree.leaves(jax.tree.map(lambda u, v: np.allclose(u, v[0], atol=1e-5), reference, early)))
+    narrow, model = _train_seeds(_spec(path, {"width": 2}), range(100), data, steps=XOR_STEPS)
+    assert 25 <= _xor_solved(model, narrow).sum() <= 75  # 2-2-1: about half, so the criterion has teeth
 
 
 def test_ff_mushroom_one_hidden_layer_of_16_held_out() -> None:
@@ -128,7 +220,6 @@ def test_rbf_fits_the_sine_held_out() -> None:
     path = ZOO / "rbf.yaml"
     result = _train(path)
     ds = _data(path)
-    assert len(ds.x_train) >= 200  # ZOO.md: 200 random training points
     rmse = float(np.sqrt(np.mean((_predict(path)(result.params, ds.x_test) - ds.y_test) ** 2)))
     assert rmse < 0.02
 
@@ -168,7 +259,6 @@ def test_rnn_predicts_the_xor_bits_of_a_fresh_temporal_xor_stream() -> None:
     result = _train(path)
     predict = _predict(path)
     for ds in (_data(path), _data(path, seed=FRESH_SEED)):  # the held-out continuation; a new stream
-        assert ds.x_test.shape[1] >= 2999  # a 3000-bit stream
         error = np.abs(predict(result.params, ds.x_test) - ds.y_test)[0, :, 0]
         predictable = ds.meta["predictable"]
         assert error[predictable].mean() < 0.2
@@ -184,7 +274,6 @@ def test_adding_problem_t50_on_1000_fresh_sequences(net: str) -> None:
     result = _train(path)
     fresh = _data(path, n=2000, split={"test": 0.5, "seed": 0}, seed=FRESH_SEED)
     x, y = fresh.x_test, fresh.y_test[:, 0]
-    assert x.shape == (1000, 50, 2)
     correct = np.mean(np.abs(_predict(path)(result.params, x)[:, 0] - y) < 0.04)
     constant = np.mean(np.abs(0.5 - y) < 0.04)  # the control: always 0.5
     assert 0.10 < constant < 0.20  # ~15%, as ZOO.md computes
@@ -227,8 +316,7 @@ def _without_noise(path: Path) -> cellgraph.Spec:
 
 def test_dae_halves_the_error_of_masked_held_out_images_and_beats_a_plain_ae() -> None:
     path = ZOO / "dae.yaml"
-    level = cellgraph.load_spec(path).cells[0].options["level"]
-    assert level == 0.25
+    level = cellgraph.load_spec(path).cells[0].options["level"]  # the masking the DAE was trained with
     result = _train(path)
     plain = _without_noise(path)
     control = _train(plain)
@@ -244,7 +332,23 @@ def test_dae_halves_the_error_of_masked_held_out_images_and_beats_a_plain_ae() -
 # ------------------------------------------------------------------------------------ SAE (2.11)
 
 
-def test_sae_code_is_sparse_and_reconstructs_held_out_data() -> None:
+def test_sae_code_is_sparse_per_input_and_reconstructs_held_out_data() -> None:
+    """ZOO.md 2.11: mean activation 0.05 +- 0.02, MSE < 10% of the variance, and sparse *per input*.
+
+    With sigmoid units "sparse" cannot mean exact zeros; it means each input switches on a few
+    units clearly while the rest stay near the floor. A mean activation of 0.05 alone is met by a
+    dense code -- every unit at ~0.05 on every input, read by large decoder weights (found: no unit
+    ever above 0.14, ~14 of 32 above 0.05 on each input) -- so three checks look at single inputs:
+
+    * concentration: on >= 80% of inputs the 4 largest units carry >= 60% of the code's total
+      activation (ZOO.md). A uniform code gives 4/32 = 12.5%, the dense code ~18%; the data
+      mixes 2 atoms per input, so a code with one unit per atom puts nearly all its mass in 2.
+    * selectivity: no unit above 0.2 on more than 25% of inputs (ZOO.md) -- an atom is present in
+      2/32 ~ 6% of inputs, so a unit that tracks one should be on about that often.
+    * units that fire: on >= 25% of inputs some unit is above 0.5, the sigmoid's midpoint (where
+      it is most sensitive). A code that never crosses it carries its information in the
+      exponential tail, as the dense code did; 25% leaves room for faint atoms (weights from 0.5).
+    """
     path = ZOO / "sae.yaml"
     result = _train(path)
     ds = _data(path)
@@ -253,7 +357,30 @@ def test_sae_code_is_sparse_and_reconstructs_held_out_data() -> None:
     assert code.shape == (len(ds.x_test), 32)
     assert abs(code.mean() - 0.05) <= 0.02  # mean code activation: rho = 0.05
     assert np.mean((out - ds.x_test) ** 2) < 0.1 * np.mean(ds.x_test.var(axis=0))
-    assert np.mean((code > 0.5).sum(axis=1) <= 8) >= 0.8
+    assert _not_sparse_per_input(code) == []
+
+
+def _not_sparse_per_input(code: np.ndarray) -> list[str]:
+    """The per-input sparsity checks (see above) that ``code`` (input, unit) fails, with its figures."""
+    top4 = np.sort(code, axis=1)[:, -4:].sum(axis=1) / code.sum(axis=1)
+    busiest = np.max(np.mean(code > 0.2, axis=0))
+    firing = np.mean(code.max(axis=1) > 0.5)
+    checks = {
+        f"4 largest units carry >= 60% on {np.mean(top4 >= 0.6):.0%} of inputs (median share {np.median(top4):.2f})": (
+            np.mean(top4 >= 0.6) >= 0.8
+        ),
+        f"the busiest unit is above 0.2 on {busiest:.0%} of inputs": busiest <= 0.25,
+        f"some unit above 0.5 on {firing:.0%} of inputs (largest {code.max():.3f})": firing >= 0.25,
+    }
+    return [name for name, ok in checks.items() if not ok]
+
+
+def test_sae_sparsity_checks_reject_a_dense_code() -> None:
+    """A code like the one the KL term alone produced: its mean meets rho, its inputs fail two checks."""
+    rng = np.random.default_rng(0)
+    dense = np.clip(rng.normal(0.05, 0.03, (1000, 32)), 0.001, 0.136)  # never above 0.136, as found
+    assert abs(dense.mean() - 0.05) <= 0.02
+    assert len(_not_sparse_per_input(dense)) == 2  # concentration and firing; selectivity cannot see it
 
 
 # ------------------------------------------------------------------------------------ DCN (2.17)
@@ -263,20 +390,38 @@ def test_sae_code_is_sparse_and_reconstructs_held_out_data() -> None:
 def test_dcn_classifies_held_out_digits(path: Path) -> None:
     result = _train(path)
     ds = _data(path)
-    assert ds.name == "digits"
     assert _accuracy(_predict(path)(result.params, ds.x_test), ds.y_test) >= 0.97
 
 
 # ------------------------------------------------------------------------------------ DRN (2.24)
 
 
-def test_drn_depth_20_separates_held_out_spirals_within_2000_steps() -> None:
+DRN_DEPTH = 50  # ZOO.md 2.24: depth 50-100, where depth hurts a plain net
+DRN_STEPS = 1000  # ZOO.md 2.24 allows 2000; half suffices
+DRN_SEEDS = (0, 1, 2)
+
+
+def _without_skips(doc: dict) -> None:
+    del doc["cells"]["h"]["residual"]
+
+
+@pytest.mark.slow
+def test_drn_separates_held_out_spirals_where_the_same_net_without_skips_fails() -> None:
+    """ZOO.md 2.24: depth 50 with skips >= 95% on the test split, the plain net >= 10 points lower, 3 seeds.
+
+    At depth 20 a plain net still reached 0.956-0.983, so the skips proved nothing there; the
+    spec is 50 layers deep. Both nets train identically (same spec, optimizer, steps, seeds).
+    """
     path = ZOO / "drn.yaml"
-    result = _train(path)
-    assert result.steps <= 2000
-    assert cellgraph.load_spec(path).params["depth"] == 20
     ds = _data(path)
-    assert _accuracy(_predict(path)(result.params, ds.x_test), ds.y_test) >= 0.95
+    depth = {"depth": DRN_DEPTH}
+    scores = {}
+    for name, spec in (("residual", _spec(path, depth)), ("plain", _spec(path, depth, edit=_without_skips))):
+        params, model = _train_seeds(spec, DRN_SEEDS, ds, steps=DRN_STEPS)
+        scores[name] = np.mean(np.argmax(_outputs(model, params, ds.x_test), axis=-1) == ds.y_test, axis=1)
+    residual, plain = scores["residual"], scores["plain"]
+    assert np.all(residual >= 0.95), f"residual {residual}, plain {plain}"
+    assert np.all(residual - plain >= 0.10), f"residual {residual}, plain {plain}"
 
 
 # ------------------------------------------------------------------------------- the lecture's examples
@@ -287,14 +432,13 @@ def test_lecture_perceptron_learns_and_or_and_fails_xor(gate: str) -> None:
     """Δw = η(t − o)x (``train.rule: perceptron``): AND and OR in full, XOR at most 3 of 4."""
     path = EXAMPLES / "perceptron.yaml"
     result = _train(path, params_override={"gate": gate})
-    assert cellgraph.load_spec(path).train["rule"] == "perceptron"
     out = _predict(path, {"gate": gate})(result.params, GATE_INPUTS)[:, 0]
     right = np.mean(out == np.array(GATES[gate]))
     mistakes = [row["train_mistakes"] for row in result.history]
     if gate == "xor":
         assert right <= 0.75 and min(mistakes) > 0
     else:
-        assert right == 1.0 and mistakes[-1] == 0
+        assert right == 1.0 and _converged(result)
 
 
 def test_lecture_mlp_solves_xor() -> None:

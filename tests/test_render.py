@@ -591,7 +591,7 @@ def dot_nodes(dot: str) -> dict[str, dict[str, str]]:
     [
         (EXAMPLES / "mushroom.yaml", {}, "h", 2, 3),
         (EXAMPLES / "mushroom.yaml", {"depth": 5}, "h", 5, 3),
-        (ZOO / "drn.yaml", {}, "h", 20, 3),
+        (ZOO / "drn.yaml", {}, "h", 50, 3),
         (ZOO / "gan.yaml", {}, "gen.h", 2, 5),
         (ZOO / "dff.yaml", {}, "h", 2, 3),
     ],
@@ -646,7 +646,7 @@ def _svg_edge(svg: Svg, a: str, b: str) -> ET.Element:
 def test_layers_svg_shows_edge_kinds() -> None:
     drn = parse_svg(render(ZOO / "drn.yaml", view="layers").svg)
     assert {"x", "h", "y"} <= set(drn.nodes)
-    assert "h ×20" in drn.nodes["h"].text()
+    assert "h ×50" in drn.nodes["h"].text()
     dense, skip = _svg_edge(drn, "x", "h"), _svg_edge(drn, "h", "h")
     assert dense.find(NS + "polygon").get("fill") != "none"  # type: ignore[union-attr]
     assert skip.find(NS + "polygon").get("fill") == "none"  # type: ignore[union-attr]  # empty arrowhead

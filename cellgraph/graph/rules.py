@@ -328,6 +328,12 @@ LOSSES: Final[dict[str, dict[str, Option]]] = {
             FloatRange(0.0, 1.0, lo_open=True, hi_open=True), 0.05, "target mean activation of the code (sparse AE)"
         ),
         "sparsity_weight": Option(FloatRange(0.0), 0.0, "weight of the KL sparsity penalty (0: none)"),
+        "activity_weight": Option(
+            FloatRange(0.0),
+            0.0,
+            "weight of the per-input penalty sum_j log(1 + h_j / 0.01) on the sigmoid code: few units on "
+            "for each input (sparse AE; 0: none)",
+        ),
         "target": _LOSS_TARGET,
     },
     "elbo": {

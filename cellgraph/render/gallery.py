@@ -4,7 +4,8 @@ The zoo's networks come first, in the 2019 chart's order (the poster's rows), th
 spec in the order given. NAME is the spec file's stem (``lstm.svg``); a stem already taken gets
 its folder as a prefix (``examples-lstm.svg``). Each entry's paper is the citation found in the
 spec's ``description`` (``Surname, I. (year). Title. Venue``), shortened. Every file is a pure
-function of the specs: no timestamps, stable order, so a regenerated gallery diffs cleanly.
+function of the specs: no timestamps, stable order, so its SVGs regenerate byte-identically (PNG and
+PDF bytes depend on the machine's cairo and fonts: docs/rendering.md).
 """
 
 from __future__ import annotations
