@@ -41,7 +41,8 @@ else
   echo "== gallery: skipped, Graphviz is not installed (see the setup: lines above)" >&2
 fi
 
-# A second run resumes the finished run from its checkpoint (.cellgraph/runs/) and prints the same.
+# A second run finds the finished run (.cellgraph/runs/), evaluates its stored parameters afresh and
+# says it did not train again; any change to the spec, the data or the code is a new run.
 echo
 echo "== train: the lecture's mushroom MLP, specs/examples/mushroom.yaml (CPU, a few seconds)"
 .venv/bin/cellgraph train specs/examples/mushroom.yaml
