@@ -478,8 +478,8 @@ def test_a_root_file_that_is_no_spec_is_not_quoted(
 
 
 def test_thousands_of_unknown_keys_are_counted_not_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    body = "".join(f"unknown_{i}: 1\n" for i in range(9000))
+    body = "".join(f"unknown_{i}: 1\n" for i in range(2000))
     spec = tmp_path / "many.yaml"
     spec.write_text(HEAD + "cells: {x: {type: input, size: 2}}\nedges: []\n" + body)
-    out = _refused(capsys, spec, "unknown key 'unknown_0'", "and 8,980 more unknown keys in the spec")
+    out = _refused(capsys, spec, "unknown key 'unknown_0'", "and 1,980 more unknown keys in the spec")
     assert "unknown_20'" not in out  # the 21st is counted, not listed
