@@ -165,6 +165,7 @@ CASES: list[Case] = [
         "edge_bad_kind", ":8:28: edges[0].kind: unknown connection kind 'dens'; did you mean 'dense'?", "kinds: dense"
     ),
     Case("edge_bad_delay", ":8:29: edges[0].delay: expected 0 or 1, got the number 2", "`delay: 1`"),
+    Case("edge_merge_mapping", ":6:40: edges[1].merge: expected one of concat, add; got a mapping", "merge: how"),
     Case(
         "edge_unknown_option",
         ":8:14: edges[0].trainabel: unknown key 'trainabel' in an edge; did you mean 'trainable'?",

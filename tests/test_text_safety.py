@@ -505,3 +505,24 @@ def test_an_adversarial_generator_that_is_not_a_name_is_refused(run_cli: CliRunn
     extra = f"train:\n  rule: adversarial\n  generator: {value}\n  discriminator: dis\n"
     path = _write(tmp_path, _spec_text(extra=extra))
     _refused(run_cli, path, "spec.yaml:10:14: train.generator: expected a group name, got", "generator's `use:` group")
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        {"name": "adam", "learning_rate": 100_000_000_000},
+        {"name": "sgd", "learning_rate": {"schedule": "cosine_decay", "init_value": 100_000_000_000, "decay_steps": 10}},
+    ],
+    ids=["rate", "schedule"],
+)
+def test_a_large_integer_rate_reaches_optax_as_a_float(optimizer: dict[str, Any]) -> None:
+    """Found by scripts/fuzz_specs.py --train-check: `validate` accepted the integer, then JAX's
+    int32 conversion overflowed inside the first step."""
+    import jax.numpy as jnp
+
+    from cellgraph.train.optim import make_optimizer
+
+    tx = make_optimizer({"optimizer": optimizer})
+    params = {"w": jnp.ones(3)}
+    updates, _ = tx.update({"w": jnp.ones(3)}, tx.init(params), params)
+    assert bool(jnp.all(jnp.isfinite(updates["w"])))

@@ -106,7 +106,7 @@ def add_edges(graph: nx.DiGraph, spec: Spec, problems: Problems) -> None:
         kind = _edge_kind(graph, e, problems)
         if kind is None:
             continue
-        _check_edge_options(e, problems)
+        bad = _check_edge_options(e, problems)
         if graph.has_edge(e.src, e.dst):
             first = graph.edges[e.src, e.dst]
             problems.add(
@@ -121,7 +121,9 @@ def add_edges(graph: nx.DiGraph, spec: Spec, problems: Problems) -> None:
                 e.loc, e.path, f"'{e.dst} -- {e.src}' is already declared", "a symmetric connection is written once"
             )
             continue
-        options = {"trainable": True, "merge": "concat", **e.options}
+        # a bad option is reported above and left out here, so shape inference (which runs before
+        # the problems are raised) never sees an ill-typed value such as `merge: {}`
+        options = {"trainable": True, "merge": "concat", **{k: v for k, v in e.options.items() if k not in bad}}
         graph.add_edge(
             e.src,
             e.dst,
@@ -161,12 +163,17 @@ def _default_kind(src: dict[str, Any], dst: dict[str, Any]) -> str:
     return "dense"
 
 
-def _check_edge_options(e: EdgeSpec, problems: Problems) -> None:
+def _check_edge_options(e: EdgeSpec, problems: Problems) -> set[str]:
+    """Report the edge's bad options; returns their keys."""
+    bad: set[str] = set()
+
     def report(key: str, message: str, fix: str) -> None:
         loc = e.option_locs.get(key, e.loc) if key in EDGE_OPTIONS else e.key_locs.get(key, e.loc)
         problems.add(loc, f"{e.path}.{key}", message, fix)
+        bad.add(key)
 
     check_options(dict(e.options), EDGE_OPTIONS, report, "an edge", extra=("from", "to", "kind", "delay"))
+    return bad
 
 
 def edge_text(graph: nx.DiGraph, u: str, v: str) -> str:

@@ -19,7 +19,8 @@ import jax
 import optax
 
 from ..errors import UNKNOWN_LOC, Problem, SourceLoc, SpecError, did_you_mean, known_list, spec_error
-from ..graph.rules import OPTIMIZERS, optimizer_problems
+from ..graph.rules import OPTIMIZERS, SCHEDULE_ARGS, optimizer_arg_kind, optimizer_problems
+from ..options import FloatRange
 from ..spec.load import format_path
 
 Locate = Callable[[tuple[str, ...]], SourceLoc]
@@ -152,7 +153,12 @@ def make_optimizer(
     """
     where = loc or (lambda path: UNKNOWN_LOC)
     name, kwargs = parse_optimizer(train, loc)
-    kwargs = {k: _schedule(v, ("train", "optimizer", k), where) if _is_schedule(v) else v for k, v in kwargs.items()}
+    kwargs = {
+        k: _schedule(v, ("train", "optimizer", k), where)
+        if _is_schedule(v)
+        else _as_float(v, optimizer_arg_kind(name, k))
+        for k, v in kwargs.items()
+    }
     try:
         tx: optax.GradientTransformation = getattr(optax, name)(**kwargs)
     except (TypeError, ValueError) as err:
@@ -190,7 +196,8 @@ def _schedule(value: Mapping[str, Any], path: tuple[str, ...], where: Locate) ->
     """``{schedule: cosine_decay, init_value: 3e-3, decay_steps: 1500}`` -> the optax schedule."""
     kind = str(value["schedule"])
     fn = getattr(optax, f"{kind}_schedule", None) or getattr(optax, kind, None)
-    args = {str(k): v for k, v in value.items() if k != "schedule"}
+    kinds = SCHEDULE_ARGS.get(kind.removesuffix("_schedule"), {})
+    args = {str(k): _as_float(v, kinds.get(str(k))) for k, v in value.items() if k != "schedule"}
     if isinstance(args.get("boundaries_and_scales"), Mapping):  # YAML keys may arrive as text: steps are ints
         args["boundaries_and_scales"] = {int(k): float(v) for k, v in args["boundaries_and_scales"].items()}
     if not callable(fn):
@@ -209,6 +216,14 @@ def _schedule(value: Mapping[str, Any], path: tuple[str, ...], where: Locate) ->
             f"optax schedule {kind!r}: {err}",
             f"check the arguments of optax.{fn.__name__}",
         ) from err
+
+
+def _as_float(value: Any, kind: Any) -> Any:
+    """An integer given for a real-valued argument, as a float: ``learning_rate: 100000000000``
+    would otherwise reach JAX as a Python int, which overflows its int32 conversion."""
+    if isinstance(kind, FloatRange) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def _suggest(key: str, params: Mapping[str, Any]) -> str:
