@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_DIRS := $(wildcard cellgraph tests scripts bench)
 
-.PHONY: help setup fmt lint test check gallery golden size bench bench-train docs
+.PHONY: help setup fmt lint test check gallery golden size bench bench-train docs fuzz
 
 help:
 	@echo "make setup    create .venv and install cellgraph[dev] (scripts/setup.sh)"
@@ -17,8 +17,9 @@ help:
 	@echo "make size     lines per file of cellgraph/"
 	@echo "make bench    validation and rendering benchmarks -> docs/benchmarks.md"
 	@echo "make bench-train  training vs hand-written JAX, Flax, PyTorch -> docs/benchmarks.md (installs torch==2.13.0)"
-	@echo "make gallery  redraw gallery/ and the zoo poster"
+	@echo "make gallery  redraw the committed gallery/ and zoo poster (bash scripts/demo.sh draws into out/gallery/)"
 	@echo "make golden   refresh tests/golden/*.dot (review the diff)"
+	@echo "make fuzz     100,000 mutated specs through validation and drawing -> tmp/fuzz/ (FUZZ_ARGS='--cases 2000')"
 
 setup:
 	@bash scripts/setup.sh
@@ -39,11 +40,17 @@ check: lint test
 docs: setup
 	$(BIN)/python scripts/gen_docs.py
 
+# The committed gallery/: its SVGs come out byte-identical on any machine with the same Graphviz;
+# its PNGs and the PDF are rasterised by the local cairo and fonts, so commit them knowingly
+# (docs/rendering.md, "Reproducible figures").
 gallery: setup
 	$(BIN)/cellgraph gallery -o gallery
 	$(BIN)/cellgraph poster specs/zoo -o gallery/zoo-poster.svg
 	$(BIN)/cellgraph poster specs/zoo -o gallery/zoo-poster.png
 	$(BIN)/cellgraph poster specs/zoo -o gallery/zoo-poster.pdf
+
+fuzz: setup
+	$(BIN)/python scripts/fuzz_specs.py --cases 100000 --seed 0 --jobs 2 --out tmp/fuzz $(FUZZ_ARGS)
 
 golden:
 	$(BIN)/pytest -q tests/test_render.py -k golden --update-golden
