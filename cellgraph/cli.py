@@ -268,6 +268,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     except SpecError as err:
         print(err.format(), file=sys.stderr)
         return 1
+    try:  # the data first: a bad CSV or labels that do not fit are reported before JAX loads
+        data = _load_data(graph)
+    except SpecError as err:
+        print(err.format(), file=sys.stderr)
+        return 1
     runs = None if args.checkpoint_dir else _default_run_dir()
     if runs is not None and graph.graph["spec"].train.get("rule", "backprop") == "backprop":
         # a read-only working folder or a full disk: say so now, before JAX, the data and the
@@ -289,11 +294,6 @@ def cmd_train(args: argparse.Namespace) -> int:
                 probe.unlink(missing_ok=True)
             except OSError:
                 pass
-    try:  # the data first: a bad CSV or labels that do not fit are reported before JAX loads
-        data = _load_data(graph)
-    except SpecError as err:
-        print(err.format(), file=sys.stderr)
-        return 1
     from .train import TrainingInterrupted, train  # JAX: imported only when training
     from .train.checkpoint import CheckpointWarning
 

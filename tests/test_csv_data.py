@@ -424,3 +424,46 @@ def test_mushroom_file_as_a_user_csv_loads_as_before(tmp_path: Path) -> None:
     codes = load_dataset({"csv": "mushrooms.csv", "target": "class", "one_hot": False}, tmp_path)
     assert codes.x_train.shape == (5687, 22)
     assert (_digest(codes.x_train), _digest(codes.x_test)) == ("cf71923989d6dfdc", "d4ebd91aa405ab5c")
+
+
+# ------------------------------------------------------------------ labels against the outputs they train
+
+NET = (
+    "cellgraph: 1\nname: net\ncells:\n  x: {type: input, size: 1}\n"
+    "  y: {type: output, size: 2, activation: softmax}\nedges:\n  - x -> y\n"
+    "train: {loss: cross_entropy, epochs: 1}\n"
+)
+
+
+def test_cli_train_refuses_labels_beyond_the_output_units_before_training(
+    run_cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three classes into two softmax units trained to "loss became nan ... lower the learning
+    rate"; now the spec's output group is named, with the size it needs, before JAX loads."""
+    _write(tmp_path, "a,label\n" + "\n".join(f"{i / 10},{i % 3}" for i in range(30)) + "\n", "three.csv")
+    spec = tmp_path / "net.yaml"
+    spec.write_text(NET + "data: {csv: three.csv, target: label}\n")
+    monkeypatch.chdir(tmp_path)
+    start = time.perf_counter()
+    result = run_cli("train", spec)
+    elapsed = time.perf_counter() - start
+    assert result.code == 1
+    assert "net.yaml:5:3: cells.y: labels go up to 2 (3 classes) but the output group `y` has size 2" in result.err
+    assert "set `size: 3` on `y`" in result.err
+    assert "Traceback" not in result.err and not (tmp_path / ".cellgraph").exists()  # no run was started
+    assert elapsed < 1.0
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [(np.arange(12) % 3, r"labels go up to 2 \(3 classes\)"), (np.arange(12) % 2 - 1, "a class label is -1")],
+    ids=["beyond", "negative"],
+)
+def test_train_from_python_refuses_labels_that_do_not_fit(tmp_path: Path, labels: np.ndarray, message: str) -> None:
+    import cellgraph
+
+    spec = tmp_path / "net.yaml"
+    spec.write_text(NET)
+    data = dataset_from_arrays(np.linspace(0, 1, 12)[:, None], labels, test=0.25)
+    with pytest.raises(SpecError, match=message):
+        cellgraph.train(spec, data=data, progress=False)
