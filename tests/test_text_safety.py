@@ -511,7 +511,10 @@ def test_an_adversarial_generator_that_is_not_a_name_is_refused(run_cli: CliRunn
     "optimizer",
     [
         {"name": "adam", "learning_rate": 100_000_000_000},
-        {"name": "sgd", "learning_rate": {"schedule": "cosine_decay", "init_value": 100_000_000_000, "decay_steps": 10}},
+        {
+            "name": "sgd",
+            "learning_rate": {"schedule": "cosine_decay", "init_value": 100_000_000_000, "decay_steps": 10},
+        },
     ],
     ids=["rate", "schedule"],
 )
