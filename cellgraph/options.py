@@ -281,7 +281,7 @@ def check_options(
     Unknown keys get a "did you mean" and the list of valid keys; known keys are checked by kind.
     ``extra`` names keys that are valid here but checked elsewhere.
     """
-    valid = [*options, *extra]
+    valid = list(dict.fromkeys([*options, *extra]))  # an extra key may be declared as an option too
     for key, value in values.items():
         if key in extra:
             continue

@@ -657,3 +657,28 @@ def test_summarize_rows_follow_drawing_order() -> None:
         ("r", "recurrent", "2", 3 * 2 + 2 * 2 + 2, False, True),
         ("y", "output", "1", 2 + 1, True, True),
     ]
+
+
+@pytest.mark.parametrize("show", ["1" + "0" * 400, "0", "big"], ids=["overflow", "zero", "text"])
+def test_a_parts_bad_show_is_located_at_the_use(tmp_path: Path, show: str) -> None:
+    """A part's draw block is not validated with the part; the `show:` it passes on is checked
+    where it lands (found by the fuzzer: 10^400 became inf and int(inf) raised OverflowError)."""
+    (tmp_path / "pyproject.toml").touch()
+    _write(tmp_path, "block.yaml", BLOCK + f"draw: {{groups: {{a: {{show: {show}}}}}}}\n")
+    main = _write(
+        tmp_path,
+        "main.yaml",
+        """\
+        cellgraph: 1
+        name: main
+        cells:
+          x: {type: input, size: 4}
+          p: {use: block.yaml}
+          y: {type: output, size: 1}
+        edges:
+          - x -> p -> y
+        """,
+    )
+    with pytest.raises(SpecError) as info:
+        load_graph(main)
+    assert "main.yaml:5:12: cells.p.use: the part's `draw.groups.a.show`" in info.value.format()

@@ -124,6 +124,16 @@ def check_draw(spec: Spec, graph: nx.DiGraph, problems: Problems) -> DrawSetting
     max_cells = settings["max_cells"] if isinstance(settings["max_cells"], int) else 6
     groups = _check_groups(spec, graph, draw.get("groups"), problems)
     for name, show in spec.inherited_show.items():
+        problem = GROUP_KEYS["show"].kind.check(show)
+        if problem:  # a part's own draw block is not validated with it: check what it passes on
+            top = name.split(".")[0]
+            problems.add(
+                spec.loc(("cells", top, "use")),
+                f"cells.{top}.use",
+                f"the part's `draw.groups.{name[len(top) + 1 :]}.show`: {problem}",
+                "give the part's group a `show:` of 1 to 64 cells",
+            )
+            continue
         for final in _finals(spec, graph, name):
             groups.setdefault(final, {"show": show})
     counts = {n: shown_count(graph, n, groups.get(n, {}), max_cells) for n in graph.nodes}
