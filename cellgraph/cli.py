@@ -262,9 +262,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     import warnings
 
     from .graph import load_graph
+    from .graph.checks import refuse_planned
 
     try:
         graph = load_graph(args.spec, _overrides(args.param), _limits(args))
+        refuse_planned(graph.graph["spec"])  # a loss or metric nothing computes yet: before JAX
     except SpecError as err:
         print(err.format(), file=sys.stderr)
         return 1
@@ -427,6 +429,8 @@ def _allow_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
+    from .graph.drawspec import DEFAULT_THEME, THEMES  # the one list of theme names
+
     parser = argparse.ArgumentParser(
         prog="cellgraph", description="Neural networks as graphs of the Neural Network Zoo's cells."
     )
@@ -454,7 +458,7 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True, metavar="FILE", help="output file; the extension picks the format")
     r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param")
     r.add_argument("--view", choices=("cells", "layers"), help="every cell a circle (default), or a node per group")
-    r.add_argument("--theme", choices=("chart", "light", "dark", "print"), help="colours (default: chart)")
+    r.add_argument("--theme", choices=THEMES, help=f"colours (default: {DEFAULT_THEME})")
     r.add_argument("--direction", choices=("LR", "TB"), help="flow left to right (default) or top to bottom")
     r.add_argument("--legend", action=argparse.BooleanOptionalAction, default=None, help="draw the legend")
     r.add_argument("--max-cells", type=int, default=None, metavar="N", help="cells shown per group without `show:`")
@@ -480,7 +484,7 @@ def make_parser() -> argparse.ArgumentParser:
     po.add_argument("specs", nargs="*", metavar="SPEC", help="spec files or folders (default: specs/zoo)")
     po.add_argument("-o", "--output", required=True, metavar="FILE", help="output file: .svg, .png, .pdf or .dot")
     po.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param")
-    po.add_argument("--theme", choices=("chart", "light", "dark", "print"), default="chart", help="colours")
+    po.add_argument("--theme", choices=THEMES, default=DEFAULT_THEME, help="colours")
     po.add_argument("-q", "--quiet", action="store_true")
     _allow_argument(po)
     po.set_defaults(func=cmd_poster, max_params=None)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -139,9 +139,20 @@ def spec_error(loc: SourceLoc, path: str, message: str, fix: str = "") -> SpecEr
     return SpecError([Problem(loc, path, message, fix)])
 
 
-def did_you_mean(word: str, options: Iterable[str]) -> str:
-    """Return ``"; did you mean 'x'?"`` for the closest option, or ``""`` when none is close."""
-    close = difflib.get_close_matches(str(word), sorted(options), n=1, cutoff=0.6)
+def did_you_mean(word: str, options: Iterable[str], aliases: Mapping[str, str | tuple[str, ...]] | None = None) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest option, or ``""`` when none is close.
+
+    The one "did you mean" of the package. ``aliases`` maps names other libraries use to ours
+    (PyTorch's ``lr`` -> ``learning_rate``, ``betas`` -> ``("b1", "b2")``); an alias whose
+    names are all options wins over spelling similarity.
+    """
+    names = sorted(options)
+    alias = (aliases or {}).get(str(word))
+    if alias is not None:
+        wanted = (alias,) if isinstance(alias, str) else alias
+        if all(w in names for w in wanted):
+            return "; did you mean '" + "' and '".join(wanted) + "'?"
+    close = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 

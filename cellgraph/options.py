@@ -7,10 +7,11 @@ reusable parameter kinds).
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Any
+
+from .errors import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,7 @@ class Choice(OptionKind):
 
     def check(self, value: Any) -> str | None:
         if value not in self.values or not isinstance(value, str):
-            close = difflib.get_close_matches(value, self.values, n=1, cutoff=0.6) if isinstance(value, str) else []
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(value, self.values) if isinstance(value, str) else ""
             return f"expected one of {', '.join(self.values)}; got {_word(value)}{hint}"
         return None
 
@@ -286,8 +286,7 @@ def check_options(
         if key in extra:
             continue
         if key not in options:
-            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(str(key), valid)
             report(key, f"unknown key '{key}' in {what}{hint}", "valid keys: " + ", ".join(sorted(valid)))
             continue
         problem = options[key].kind.check(value)

@@ -31,7 +31,7 @@ from cellgraph.cells import CELLS
 from cellgraph.data.catalog import SOURCES, SPLIT_OPTIONS
 from cellgraph.graph.build import EDGE_KINDS, EDGE_OPTIONS
 from cellgraph.graph.drawspec import DRAW_KEYS, GROUP_KEYS
-from cellgraph.graph.rules import LOSSES, METRICS, OPTIMIZERS, RULES, TRAIN_KEYS
+from cellgraph.graph.rules import LOSSES, METRICS, OPTIMIZERS, PLANNED, RULES, TRAIN_KEYS
 from cellgraph.options import Option
 from cellgraph.schema import spec_schema
 
@@ -103,14 +103,6 @@ def _rule_rows() -> list[str]:
     return [*lines, ""]
 
 
-def _named_options(title: str, items: Mapping[str, Mapping[str, Option]]) -> list[str]:
-    lines = [f"| {title} | options |", "| --- | --- |"]
-    for name, opts in items.items():
-        text = ", ".join(f"`{k}` ({_default(o.default)}: {_cell(o.doc)})" for k, o in opts.items()) or "—"
-        lines.append(f"| `{name}` | {text} |")
-    return [*lines, ""]
-
-
 def reference_md() -> str:
     """docs/reference.md: every key outside `cells:`, from the same registries."""
     out = [
@@ -141,10 +133,29 @@ def reference_md() -> str:
         "",
         "Write a name (`loss: mse`) or a mapping with options (`loss: {name: huber, delta: 0.5}`).",
         "",
-        *_named_options("loss", LOSSES),
+        "A **planned** name validates (a spec can be drawn) but training refuses it, saying what to use meanwhile.",
+        "",
+        "| loss | what it is | options |",
+        "| --- | --- | --- |",
+        *(
+            f"| `{n}` | {_cell(r.doc)}"
+            + (f" (**planned**: {_cell(r.meanwhile)})" if r.status == PLANNED else "")
+            + " | "
+            + (", ".join(f"`{k}` ({_default(o.default)}: {_cell(o.doc)})" for k, o in r.options.items()) or "—")
+            + " |"
+            for n, r in LOSSES.items()
+        ),
+        "",
         "### Metrics (`metrics:`)",
         "",
-        ", ".join(f"`{m}`" for m in METRICS),
+        "| metric | what it is | defined for |",
+        "| --- | --- | --- |",
+        *(
+            f"| `{n}` | {_cell(m.doc)} | "
+            + (f"**planned**: {_cell(m.meanwhile)}" if m.status == PLANNED else _cell(m.applies))
+            + " |"
+            for n, m in METRICS.items()
+        ),
         "",
         "### Optimizers (`optimizer:`, for `backprop` and `adversarial`)",
         "",

@@ -1,7 +1,8 @@
-"""The cell registry: the chart's 14 cell types, each defined once.
+"""The cell registry: the chart's cell types, each defined once.
 
 Importing this package registers every family module (one file per colour family), so
-``CELLS`` is complete. May import: ``cellgraph.typedefs``.
+``CELLS`` is complete; the rest of cellgraph asks a type's capabilities (``role``,
+``recurrence``, ...), never its name. May import: ``cellgraph.typedefs``, ``cellgraph.options``.
 """
 
 from . import conv as conv
@@ -10,9 +11,9 @@ from . import inputs as inputs
 from . import outputs as outputs
 from . import recurrent as recurrent
 from .registry import CELLS as CELLS
+from .registry import ROLES as ROLES
 from .registry import CellType as CellType
+from .registry import Recurrence as Recurrence
 from .registry import ShapeError as ShapeError
 from .registry import ShapeIn as ShapeIn
 from .registry import get_cell as get_cell
-
-assert len(CELLS) == 14, sorted(CELLS)

@@ -112,6 +112,8 @@ KERNEL = make_cell(
     _kernel_shape,
     _conv_params,
     13,
+    local_input=True,
+    impl="cellgraph.compiler.cells:KERNEL",
 )
 
 _POOL_OPS = ("max_pool", "avg_pool")
@@ -176,4 +178,6 @@ CONVOLUTION = make_cell(
     _convolution_shape,
     _convolution_params,
     14,
+    local_input=True,
+    impl="cellgraph.compiler.cells:CONVOLUTION",
 )

@@ -6,6 +6,7 @@ import math
 
 from ..typedefs import Shape
 from .registry import (
+    CELLS,
     PALETTE,
     Bool,
     CellStyle,
@@ -50,6 +51,7 @@ HIDDEN = make_cell(
     dense_shape,
     _hidden_params,
     4,
+    impl="cellgraph.compiler.cells:HIDDEN",
 )
 
 
@@ -73,6 +75,8 @@ PROBABILISTIC_HIDDEN = make_cell(
     dense_shape,
     _probabilistic_params,
     5,
+    probabilistic=True,
+    impl="cellgraph.compiler.cells:PROBABILISTIC",
 )
 
 SPIKING_HIDDEN = make_cell(
@@ -102,6 +106,7 @@ SPIKING_HIDDEN = make_cell(
     dense_params,
     6,
     differentiable=False,
+    impl="cellgraph.compiler.cells:SPIKING",
 )
 
 
@@ -141,7 +146,7 @@ def _capsule_shape(s: ShapeIn) -> Shape:
 def _capsule_params(s: ShapeIn, out: Shape) -> int:
     if s.incoming is None:
         return 0
-    if s.sources and all(t == "capsule" for t in s.sources):
+    if s.sources and all(CELLS[t].vector_valued for t in s.sources):
         in_caps, in_dim = s.incoming[0], s.incoming[-1]
         return in_caps * out[0] * in_dim * out[1]  # one transform W_ij per capsule pair, no bias
     if s.options.get("window") is not None and len(s.incoming) >= 2:
@@ -170,4 +175,6 @@ CAPSULE = make_cell(
     _capsule_shape,
     _capsule_params,
     7,
+    vector_valued=True,
+    impl="cellgraph.compiler.cells:CAPSULE",
 )

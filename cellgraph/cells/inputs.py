@@ -40,7 +40,8 @@ INPUT = make_cell(
     source_shape,
     _no_params,
     1,
-    is_source=True,
+    role="input",
+    impl="cellgraph.compiler.cells:SOURCE",
 )
 
 BACKFED_INPUT = make_cell(
@@ -68,7 +69,9 @@ BACKFED_INPUT = make_cell(
     source_shape,
     _visible_bias,
     2,
-    is_source=True,
+    role="input",
+    backfed=True,
+    impl="cellgraph.compiler.cells:SOURCE",
 )
 
 NOISY_INPUT = make_cell(
@@ -94,5 +97,7 @@ NOISY_INPUT = make_cell(
     source_shape,
     _no_params,
     3,
-    is_source=True,
+    role="input",
+    noisy=True,
+    impl="cellgraph.compiler.cells:NOISY_SOURCE",
 )

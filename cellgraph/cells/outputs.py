@@ -27,6 +27,8 @@ OUTPUT = make_cell(
     dense_shape,
     dense_params,
     8,
+    role="output",
+    impl="cellgraph.compiler.cells:DENSE",
 )
 
 MATCH_INPUT_OUTPUT = make_cell(
@@ -46,4 +48,7 @@ MATCH_INPUT_OUTPUT = make_cell(
     dense_shape,
     dense_params,
     9,
+    role="output",
+    reconstructs=True,
+    impl="cellgraph.compiler.cells:DENSE",
 )

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from ..typedefs import Shape
 from .registry import (
+    ELMAN,
+    GRU,
+    LSTM,
     PALETTE,
     CellStyle,
     Choice,
@@ -55,9 +58,10 @@ RECURRENT = make_cell(
     _recurrent_options("tanh"),
     CellStyle(_BLUE, PALETTE.blue_line, "none"),
     _vector_shape,
-    _gated_params(1),
+    _gated_params(ELMAN.gates),
     10,
-    recurrent=True,
+    recurrence=ELMAN,
+    impl="cellgraph.compiler.cells:RECURRENT",
 )
 
 
@@ -71,7 +75,7 @@ def _memory_shape(s: ShapeIn) -> Shape:
 
 def _memory_params(s: ShapeIn, out: Shape) -> int:
     if s.options.get("slots") is None:
-        return _gated_params(4)(s, out)  # LSTM: input, forget, output gates and the cell input
+        return _gated_params(LSTM.gates)(s, out)  # input, forget, output gates and the cell input
     width, heads = int(s.options["width"]), int(s.options["heads"])
     # interface per head: key (W), strength, interpolation gate, 3-way shift, sharpening;
     # the write head adds erase and add vectors (NTM addressing)
@@ -97,7 +101,8 @@ MEMORY = make_cell(
     _memory_shape,
     _memory_params,
     11,
-    recurrent=True,
+    recurrence=LSTM,
+    impl="cellgraph.compiler.cells:RECURRENT",
 )
 
 GATED_MEMORY = make_cell(
@@ -109,7 +114,8 @@ GATED_MEMORY = make_cell(
     _recurrent_options("tanh"),
     CellStyle(_BLUE, PALETTE.blue_line, "triangle"),
     _vector_shape,
-    _gated_params(3),
+    _gated_params(GRU.gates),
     12,
-    recurrent=True,
+    recurrence=GRU,
+    impl="cellgraph.compiler.cells:RECURRENT",
 )

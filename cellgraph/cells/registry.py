@@ -1,10 +1,11 @@
 """The cell registry: the one place a cell type is defined.
 
 A :class:`CellType` holds, side by side, everything the rest of cellgraph needs to know about
-one of the chart's 14 cells: its options (kind, default, one-line doc), its shape rule and
-parameter count, and its drawing style (the chart's exact fill, outline and marker). The JAX
-semantics (``init`` / ``apply``) join the record in the compiler issue; nothing here imports
-JAX, so validation and drawing stay fast.
+a cell type: its options (kind, default, one-line doc), its shape rule and parameter count, its
+drawing style (the chart's exact fill, outline and marker) and its capabilities (role, what it
+carries across time, how its inputs connect, how many cells it draws), which every other module
+asks instead of comparing type names. Its JAX semantics (``init`` / ``apply``) are named by a
+lazy ``impl`` pointer; nothing here imports JAX, so validation and drawing stay fast.
 
 Option kinds are small reusable records (Ludwig's idea): each checks a value, describes itself
 for ``cellgraph cells`` and emits its JSON Schema.
@@ -66,6 +67,7 @@ INITS: Final = (
     "zeros",
     "orthogonal",
 )
+"""Weight initialisers, one list for cells and edges; the compiler implements each one (tested)."""
 
 
 def size_option() -> Option:
@@ -141,8 +143,36 @@ ParamRule = Callable[[ShapeIn, Shape], int]
 
 
 @dataclass(frozen=True)
+class Recurrence:
+    """What a recurrent cell carries from one time step to the next, and how one step is shaped.
+
+    The compiler implements each update rule once (by ``name``); the shape rules and parameter
+    counts read ``gates`` from here, so a gate count is defined in one place.
+    """
+
+    name: str  # the update rule the compiler implements: elman | lstm | gru
+    gates: int  # weight blocks per step: inputs and state map to gates x n pre-activations
+    carry: tuple[str, ...]  # the state crossing time steps: ("h",) or ("h", "c")
+
+
+ELMAN: Final = Recurrence("elman", 1, ("h",))
+LSTM: Final = Recurrence("lstm", 4, ("h", "c"))
+GRU: Final = Recurrence("gru", 3, ("h",))
+
+ROLES: Final = ("input", "hidden", "output")
+"""input: data enters here (a source, no incoming edge needed); output: its values are compared
+with a target by the loss; hidden: everything in between."""
+
+
+@dataclass(frozen=True)
 class CellType:
-    """Everything cellgraph knows about one cell type of the chart."""
+    """Everything cellgraph knows about one cell type of the chart.
+
+    Besides its options, shape rule and style, a type states its *capabilities*: the questions
+    the graph builder, shape inference, compiler and renderer ask about a group. They ask these
+    (``cell.role == "output"``, ``cell.recurrence``, ``cell.vector_valued``), never the type's
+    name, so a new cell type is one record here and no edit anywhere else (a test checks).
+    """
 
     name: str  # SPEC `type`
     label: str  # the chart's legend label, as printed there
@@ -153,10 +183,51 @@ class CellType:
     style: CellStyle
     infer_shape: ShapeRule  # ShapeIn -> output shape; raises ShapeError
     count_params: ParamRule  # (ShapeIn, output shape) -> parameters the group owns
-    is_source: bool = False  # data enters here; it needs no incoming edge
-    recurrent: bool = False  # keeps state over time; self-recurrence is implied
+    role: str = "hidden"  # one of ROLES
+    recurrence: Recurrence | None = None  # keeps state over time; self-recurrence is implied
     differentiable: bool = True  # can be trained by backprop
+    reconstructs: bool = False  # an output whose target defaults to a network input (and its size)
+    noisy: bool = False  # a source corrupted on the way in while training; the loss sees it clean
+    backfed: bool = False  # a source the network also writes back into (visible units)
+    probabilistic: bool = False  # its value is sampled (the `distribution` option says from what)
+    local_input: bool = False  # a plain `->` into it is a local (windowed, convolutional) edge
+    vector_valued: bool = False  # each cell outputs a vector along the last axis (capsules)
+    impl: str = ""  # "module:attribute" of its JAX init/apply (a CellFns), imported only to compile
     legend_order: int = 0
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"cell type {self.name!r}: role {self.role!r} is not one of {ROLES}")
+
+    @property
+    def is_source(self) -> bool:
+        """Data enters here; the group needs no incoming edge."""
+        return self.role == "input"
+
+    @property
+    def is_output(self) -> bool:
+        """The loss reads its values (the compiler's outputs)."""
+        return self.role == "output"
+
+    @property
+    def recurrent(self) -> bool:
+        """It keeps state across time steps, so a cycle through it is legal."""
+        return self.recurrence is not None
+
+    def gates(self, options: Mapping[str, Any]) -> int:
+        """Weight blocks a delayed or feedback edge into a group of this type feeds (1 ungated).
+
+        An external memory (``slots:``) reads its inputs through an interface, not gates.
+        """
+        if self.recurrence is None or options.get("slots") is not None:
+            return 1
+        return self.recurrence.gates
+
+    def cells_drawn(self, shape: Sequence[int] | None) -> int:
+        """How many cells a group of this type with ``shape`` has (a capsule is one cell)."""
+        if not shape:
+            return 1
+        return int(shape[0]) if self.vector_valued and len(shape) > 1 else numel(shape)
 
     def defaults(self) -> dict[str, Any]:
         return {k: o.default for k, o in self.options.items()}
@@ -195,7 +266,7 @@ def make_cell(
     infer_shape: ShapeRule,
     count_params: ParamRule,
     order: int,
-    **flags: bool,
+    **flags: Any,
 ) -> CellType:
     """Build and register a :class:`CellType` (options frozen)."""
     return register_cell(

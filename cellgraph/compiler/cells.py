@@ -2,8 +2,10 @@
 
 The registry (``cellgraph.cells``) defines every cell type — options, shape rule, parameter
 count, drawing style — and must import no JAX (validation and drawing stay fast), while
-``cells`` may not import this layer. So the JAX half of each definition lives here, keyed by
-the registry's type name, with the same shapes the registry's rules infer; a test checks that
+``cells`` may not import this layer. So the JAX half of each definition lives here, as a
+:class:`CellFns` that the type's ``impl`` pointer names (resolved on first use), with the same
+shapes the registry's rules infer; what a type *is* (recurrent, noisy, ...) is read from its
+registry record, never from its name; a test checks that
 ``jax.eval_shape(apply)`` agrees with the registry for every type and that parameter counts
 match ``count_params``. Types whose dynamics arrive with later work (capsule routing, spiking
 neurons, external memories, ...) raise a :class:`CompileError` naming the group.
@@ -11,15 +13,17 @@ neurons, external memories, ...) raise a :class:`CompileError` naming the group.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 import jax
 import jax.numpy as jnp
 
-from ..cells.registry import window_tuple
+from ..cells.registry import CELLS, CellType, Recurrence, window_tuple
 from ..errors import CellgraphError
 from . import ops, recurrent
 
@@ -40,6 +44,18 @@ class NodeInfo:
     in_shape: tuple[int, ...] | None  # merged forward input, per example and step
     out_shape: tuple[int, ...]
     sources: tuple[str, ...] = ()
+
+    @property
+    def cell(self) -> CellType:
+        """The group's registered type: its capabilities, not its name, decide what compiles."""
+        return CELLS[self.type]
+
+    @property
+    def recurrence(self) -> Recurrence:
+        """The update rule of a recurrent group (only recurrent cells ask)."""
+        rec = self.cell.recurrence
+        assert rec is not None, f"{self.type} is not recurrent"
+        return rec
 
 
 # ------------------------------------------------------------------------------- initialisers
@@ -232,27 +248,28 @@ def _apply_convolution(params, x, skips, info, lead, key, train):  # noqa: ANN00
 # --------------------------------------------------------------------------------- recurrent
 
 
-GATES: Final = {"recurrent": 1, "memory": 4, "gated_memory": 3}  # weight blocks per recurrent type
-_SCANS: Final = {"recurrent": ops.scan_rnn, "memory": ops.scan_lstm, "gated_memory": ops.scan_gru}
-_FUSED: Final = {"memory": recurrent.lstm_sequence, "gated_memory": recurrent.gru_sequence}
+_SCANS: Final = {"elman": ops.scan_rnn, "lstm": ops.scan_lstm, "gru": ops.scan_gru}
+"""Each registered :class:`Recurrence` by name: a scan over time of its step."""
+_FUSED: Final = {"lstm": recurrent.lstm_sequence, "gru": recurrent.gru_sequence}
 """Whole-sequence layers with custom VJPs (tanh activation, no identity skips into the layer)."""
 
 
 def _init_recurrent(key: Array, info: NodeInfo) -> dict[str, Array]:
-    if info.type == "memory" and info.options.get("slots") is not None:
+    if info.options.get("slots") is not None:
         raise CompileError(
-            f"group '{info.name}': external memory (memory with `slots:`) compiles with the NTM/DNC work, not yet"
+            f"group '{info.name}': external memory ({info.type} with `slots:`) compiles with the NTM/DNC work, not yet"
         )
-    gates, n = GATES[info.type], info.out_shape[0]
+    rec = info.recurrence
+    gates, n = rec.gates, info.out_shape[0]
     n_in = math.prod(info.in_shape) if info.in_shape is not None else 0
     k1, k2 = jax.random.split(key)
     w_in = _initializer(info.options, "glorot_uniform")(k1, (n_in, gates * n))
     rec_keys = jax.random.split(k2, gates)
     w_rec = jnp.concatenate([jax.nn.initializers.orthogonal()(k, (n, n)) for k in rec_keys], axis=1)
     bias = jnp.zeros((gates * n,), jnp.float32)
-    if info.type == "memory":  # forget gate starts open (Gers et al. 2000): bias 1
+    if rec.name == "lstm":  # forget gate starts open (Gers et al. 2000): bias 1
         bias = bias.at[n : 2 * n].set(1.0)
-    if info.type == "gated_memory":  # the update gate starts mostly closed, so the state is kept:
+    if rec.name == "gru":  # the update gate starts mostly closed, so the state is kept:
         bias = bias.at[:n].set(-1.0)  # z = sigmoid(-1) ~ 0.27 (with 0 the state halves every step)
     params = {"w_in": w_in, "w_rec": w_rec}
     if info.options.get("use_bias", True):
@@ -266,13 +283,13 @@ def _apply_recurrent(params, x, skips, info, lead, key, train):  # noqa: ANN001,
         x = x[:, None]
     x = ops.flatten_features(x, 2)  # (batch, time, features)
     last = info.options.get("emit") == "last" or lead == 1
-    fused = _FUSED.get(info.type) if info.options.get("activation", "tanh") == "tanh" and not skips else None
+    fused = _FUSED.get(info.recurrence.name) if info.options.get("activation", "tanh") == "tanh" and not skips else None
     if fused is not None:  # hand-derived gradients, weight gradients outside the time loop
         bias = params.get("bias", jnp.zeros(params["w_in"].shape[1], x.dtype))
         out = fused(x, params["w_in"], bias, params["w_rec"], last)
         return out, out
     proj = ops.dense(x, params["w_in"], params.get("bias"))  # (batch, time, g*n): hoisted
-    hs = _SCANS[info.type](jnp.swapaxes(proj, 0, 1), params["w_rec"], act)  # (time, batch, n)
+    hs = _SCANS[info.recurrence.name](jnp.swapaxes(proj, 0, 1), params["w_rec"], act)  # (time, batch, n)
     hs = jnp.swapaxes(hs, 0, 1)
     for s in skips:
         hs = hs + s.reshape(hs.shape) if s.ndim == hs.ndim else hs + s[:, None]
@@ -301,22 +318,50 @@ def _later(kind: str) -> CellFns:
     return CellFns(fail, fail)
 
 
-CELL_FNS: Final[dict[str, CellFns]] = {
-    "input": CellFns(lambda key, info: {}, None),  # type: ignore[arg-type]  # sources: handled by the executor
-    "backfed_input": CellFns(lambda key, info: {}, None),  # type: ignore[arg-type]
-    "noisy_input": CellFns(lambda key, info: {}, None, stochastic=True),  # type: ignore[arg-type]
-    "hidden": CellFns(_init_hidden, _apply_hidden),
-    "probabilistic_hidden": CellFns(_init_probabilistic, _apply_probabilistic, stochastic=True),
-    "output": CellFns(_init_dense, _apply_dense),
-    "match_input_output": CellFns(_init_dense, _apply_dense),
-    "recurrent": CellFns(_init_recurrent, _apply_recurrent),
-    "memory": CellFns(_init_recurrent, _apply_recurrent),
-    "gated_memory": CellFns(_init_recurrent, _apply_recurrent),
-    "kernel": CellFns(_init_conv, _apply_kernel),
-    "convolution": CellFns(_init_convolution, _apply_convolution),
-    "spiking_hidden": _later("leaky integrate-and-fire dynamics"),
-    "capsule": _later("routing by agreement"),
-}
+# What each registered type's ``impl`` pointer names ("cellgraph.compiler.cells:DENSE"): the
+# registry stays JAX-free and this module never lists the types it serves.
+SOURCE: Final = CellFns(lambda key, info: {}, None)  # type: ignore[arg-type]  # fed by the executor
+NOISY_SOURCE: Final = CellFns(lambda key, info: {}, None, stochastic=True)  # type: ignore[arg-type]
+HIDDEN: Final = CellFns(_init_hidden, _apply_hidden)
+PROBABILISTIC: Final = CellFns(_init_probabilistic, _apply_probabilistic, stochastic=True)
+DENSE: Final = CellFns(_init_dense, _apply_dense)
+RECURRENT: Final = CellFns(_init_recurrent, _apply_recurrent)
+KERNEL: Final = CellFns(_init_conv, _apply_kernel)
+CONVOLUTION: Final = CellFns(_init_convolution, _apply_convolution)
+SPIKING: Final = _later("leaky integrate-and-fire dynamics")
+CAPSULE: Final = _later("routing by agreement")
+
+
+@functools.cache
+def _resolve(pointer: str) -> CellFns:
+    module, _, attr = pointer.partition(":")
+    fns = getattr(importlib.import_module(module), attr)
+    if not isinstance(fns, CellFns):
+        raise TypeError(f"{pointer} is a {type(fns).__name__}, not CellFns")
+    return fns
+
+
+def cell_fns(cell: CellType) -> CellFns:
+    """The JAX half of ``cell``, found through its registry pointer (imported on first use)."""
+    if not cell.impl:
+        raise CompileError(f"cell type '{cell.name}' has no compiled implementation (its `impl` is empty)")
+    return _resolve(cell.impl)
+
+
+class _CellFnsByName(Mapping[str, CellFns]):
+    """Every registered type name -> its :class:`CellFns`, read through the registry."""
+
+    def __getitem__(self, name: str) -> CellFns:
+        return cell_fns(CELLS[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(CELLS)
+
+    def __len__(self) -> int:
+        return len(CELLS)
+
+
+CELL_FNS: Final[Mapping[str, CellFns]] = _CellFnsByName()
 
 
 def corrupt(x: Array, options: Mapping[str, Any], key: Array) -> Array:

@@ -8,17 +8,30 @@ corruption). ``elbo`` adds the KL terms of Gaussian probabilistic cells; ``recon
 two sparsity penalties on the sigmoid hidden groups (sparse autoencoders): a KL penalty that holds
 each unit's mean activation at ``sparsity`` (``sparsity_weight``), and a per-input log penalty that
 lets only a few units be on for any one input (``activity_weight``, see :data:`ACTIVITY_SCALE`).
+
+Each name of ``graph/rules.py``'s ``LOSSES`` and ``METRICS`` that is implemented has its function
+here under the same name (:data:`OUTPUT_LOSSES`, :data:`METRIC_FNS`), as Optax defines each alias
+once; a planned name has none, and the loss refuses it with a located error when it is first
+called (training or evaluation) -- never another loss in its place. A metric asked for where it is
+not defined (``rmse`` of class labels, ``kl`` without ``loss: elbo``) is refused the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import jax
 import jax.numpy as jnp
 import networkx as nx
 import optax
+
+from ..errors import Problems, spec_error
+from ..graph.checks import check_implemented, metric_names
+from ..graph.fit import default_loss
+from ..graph.rules import LOSSES, METRICS
+from ..spec.load import format_path
 
 Array = jax.Array
 
@@ -35,6 +48,10 @@ activation of an active unit and above the tail of an inactive sigmoid.
 """
 
 
+OutputLoss = Callable[[Array, Array, Any, str, Mapping[str, Any]], Array]
+"""(pre-activation, output, labels or targets, activation, loss options) -> the output's loss."""
+
+
 def _loss_config(train: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
     loss = train.get("loss")
     if isinstance(loss, Mapping):
@@ -42,16 +59,16 @@ def _loss_config(train: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
     return (str(loss) if loss is not None else None), {}
 
 
-def _default_loss(activation: str) -> str:
-    return {"softmax": "cross_entropy", "log_softmax": "cross_entropy", "sigmoid": "bce"}.get(activation, "mse")
-
-
 def _classify(out: Array, activation: str) -> Array:
     """Predicted class ids: argmax of several units, or a threshold on one."""
     if out.shape[-1] > 1:
         return jnp.argmax(out, axis=-1)
-    cut = 0.0 if activation in ("linear", "tanh", "sign") else 0.5
-    return (out[..., 0] > cut).astype(jnp.int32)
+    return (out[..., 0] > _cut(activation)).astype(jnp.int32)
+
+
+def _cut(activation: str) -> float:
+    """Where one unit's value turns from class 0 to class 1 (a bit from off to on)."""
+    return 0.0 if activation in ("linear", "tanh", "sign") else 0.5
 
 
 def _labels_like(y: Array, out: Array) -> Array:
@@ -60,18 +77,207 @@ def _labels_like(y: Array, out: Array) -> Array:
     return y.reshape(out.shape)
 
 
+def _int_labels(y: Any, out: Array) -> Array:
+    """Integer class ids, one per example (or step) of an output with a unit per class."""
+    return jnp.asarray(y).astype(jnp.int32).reshape(out.shape[:-1])
+
+
+def _cross_entropy(pre: Array, out: Array, y: Any, act: str, opts: Mapping[str, Any]) -> Array:
+    labels = _int_labels(y, out)
+    smooth = float(opts.get("label_smoothing", 0.0))
+    if smooth:
+        onehot = optax.smooth_labels(jax.nn.one_hot(labels, out.shape[-1]), smooth)
+        return optax.softmax_cross_entropy(pre, onehot).mean()
+    return optax.softmax_cross_entropy_with_integer_labels(pre, labels).mean()
+
+
+def _bce_loss(pre: Array, out: Array, y: Any, act: str, opts: Mapping[str, Any]) -> Array:
+    target = _labels_like(y, out)
+    return optax.sigmoid_binary_cross_entropy(pre, target).mean() if act == "sigmoid" else _bce(out, target).mean()
+
+
+def _mse(pre: Array, out: Array, y: Any, act: str, opts: Mapping[str, Any]) -> Array:
+    return jnp.square(out - _labels_like(y, out)).mean()
+
+
+def _mae(pre: Array, out: Array, y: Any, act: str, opts: Mapping[str, Any]) -> Array:
+    return jnp.abs(out - _labels_like(y, out)).mean()
+
+
+def _huber(pre: Array, out: Array, y: Any, act: str, opts: Mapping[str, Any]) -> Array:
+    return optax.huber_loss(out, _labels_like(y, out), delta=float(opts.get("delta", 1.0))).mean()
+
+
+def _margin(pre: Array, out: Array, y: Any, act: str, opts: Mapping[str, Any]) -> Array:
+    """Sabour, Frosst & Hinton's (2017) margin loss on integer labels, eq. 4.
+
+    ``L_k = T_k max(0, m+ - s_k)^2 + lambda (1 - T_k) max(0, s_k - m-)^2``, summed over the
+    classes k and averaged over the examples: each unit ``s_k`` (a capsule's length) is pushed
+    above ``m_plus`` for the true class and below ``m_minus`` for the others -- a squared hinge
+    per class, one-vs-rest, rather than Crammer-Singer's single hinge on the margin between the
+    true class and the best other, because that is what the options describe and what lets a
+    capsule network report several classes at once. One unit is two classes: T = the 0/1 label.
+    """
+    if out.shape[-1] == 1:
+        present = _labels_like(y, out)
+    else:
+        present = jax.nn.one_hot(_int_labels(y, out), out.shape[-1], dtype=out.dtype)
+    up = jnp.square(jax.nn.relu(float(opts.get("m_plus", 0.9)) - out))
+    down = jnp.square(jax.nn.relu(out - float(opts.get("m_minus", 0.1))))
+    per = present * up + float(opts.get("down_weight", 0.5)) * (1 - present) * down
+    return per.sum(axis=-1).mean()
+
+
+OUTPUT_LOSSES: Final[dict[str, OutputLoss]] = {
+    "cross_entropy": _cross_entropy,
+    "bce": _bce_loss,
+    "mse": _mse,
+    "mae": _mae,
+    "huber": _huber,
+    "margin": _margin,
+}
+"""The loss of one supervised output, by its ``LOSSES`` name."""
+
+COMPOSITE_LOSSES: Final[dict[str, str]] = {
+    "reconstruction": "each reconstruction output's error against the clean input, plus the sparsity penalties",
+    "elbo": "the summed reconstruction error per example plus beta x the KL terms of the Gaussian cells",
+    "none": "nothing of its own (the rule has its own objective)",
+}
+"""Losses that are no function of one output: :func:`make_loss` assembles them from its terms,
+and a supervised output under one of them trains with its activation's default loss."""
+
+LABEL_KINDS: Final = tuple(n for n, r in LOSSES.items() if r.labels)
+"""Losses that read the targets as classes (so ``accuracy`` is reported by default)."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One output as the metrics see it."""
+
+    out: Array  # the output's values
+    target: Any  # class ids, or values with the output's size (a reconstruction's clean input)
+    scores: Array  # what classes are read from: the logits of a softmax, else ``out``
+    act: str
+    kind: str  # the loss it trains with, or "reconstruction"
+    tolerance: float
+
+    @property
+    def shaped(self) -> bool:
+        """The target holds a value per output unit (regression, bits, one-hot, a reconstruction)."""
+        return int(jnp.size(self.target)) == int(self.out.size)
+
+    @property
+    def labelled(self) -> bool:
+        """The output is scored as classes."""
+        return self.kind in LABEL_KINDS or self.act in ("step", "sign")
+
+    def err(self) -> Array:
+        return self.out - _labels_like(self.target, self.out)
+
+
+MetricFn = Callable[[Scored], Array | None]
+"""A metric of one output; None where it is not defined for that output."""
+
+
+def _accuracy(s: Scored) -> Array | None:
+    if s.kind == "reconstruction":
+        return None
+    if s.shaped and s.out.shape[-1] > 1:  # one-hot (or bit) targets: the largest unit names the class
+        return (jnp.argmax(s.scores, -1) == jnp.argmax(_labels_like(s.target, s.out), -1)).mean()
+    labels = jnp.asarray(s.target).reshape(-1)
+    pred = _classify(s.scores, s.act).reshape(-1)
+    return (pred == labels.astype(pred.dtype)).mean()
+
+
+def _token_accuracy(s: Scored) -> Array | None:
+    """Share of label positions right: ``accuracy`` over every (example, step) of a class output."""
+    return _accuracy(s) if s.labelled else None
+
+
+def _argmax_accuracy(s: Scored) -> Array | None:
+    if not s.shaped:
+        return None
+    n = s.out.shape[0]
+    return (jnp.argmax(s.out.reshape(n, -1), -1) == jnp.argmax(_labels_like(s.target, s.out).reshape(n, -1), -1)).mean()
+
+
+def _errors(fn: Callable[[Scored], Array]) -> MetricFn:
+    """An error metric: defined where the target holds a value per output unit."""
+    return lambda s: fn(s) if s.shaped else None
+
+
+def _nrmse(s: Scored) -> Array:
+    """sqrt(MSE / variance of the target), Jaeger's NRMSE (ZOO 2.23), over the batch evaluated."""
+    target = _labels_like(s.target, s.out)
+    return jnp.sqrt(jnp.square(s.err()).mean() / jnp.var(target))
+
+
+def _r2(s: Scored) -> Array:
+    target = _labels_like(s.target, s.out)
+    return 1 - jnp.square(s.err()).sum() / jnp.square(target - target.mean()).sum()
+
+
+def _bit_errors(s: Scored) -> Array:
+    """Wrong bits per example (per sequence), the NTM/DNC copy-task measure: each unit and its
+    target thresholded where ``accuracy`` thresholds one unit, summed over all but the batch axis."""
+    cut = _cut(s.act)
+    wrong = (s.out > cut) != (_labels_like(s.target, s.out) > cut)
+    return wrong.reshape(wrong.shape[0], -1).sum(axis=-1).astype(jnp.float32).mean()
+
+
+def _reconstruction_error(s: Scored) -> Array | None:
+    return jnp.square(s.err()).mean() if s.kind == "reconstruction" else None
+
+
+METRIC_FNS: Final[dict[str, MetricFn]] = {
+    "accuracy": _accuracy,
+    "argmax_accuracy": _argmax_accuracy,
+    "mse": _errors(lambda s: jnp.square(s.err()).mean()),
+    "mae": _errors(lambda s: jnp.abs(s.err()).mean()),
+    "rmse": _errors(lambda s: jnp.sqrt(jnp.square(s.err()).mean())),
+    "nrmse": _errors(_nrmse),
+    "r2": _errors(_r2),
+    "within_tolerance": _errors(
+        lambda s: (jnp.abs(s.err()) < s.tolerance).reshape(s.out.shape[0], -1).all(axis=-1).mean()
+    ),
+    "bit_errors": _errors(_bit_errors),
+    "token_accuracy": _token_accuracy,
+    "reconstruction_error": _reconstruction_error,
+}
+"""Each implemented per-output metric of ``METRICS``, by name. Evaluation averages a metric over
+chunks of examples (``train/loop.py``), which is exact for the means and close for the others
+(``rmse``, ``nrmse``, ``r2``) when a split fits one chunk or its chunks are alike."""
+
+LOSS_METRICS: Final = ("elbo", "kl")
+"""Metrics that are terms of the loss itself, reported by :func:`make_loss` with ``loss: elbo``."""
+
+
+def _default_metrics(s: Scored) -> tuple[str, ...]:
+    """What every output reports unasked: its accuracy, its squared error, or its reconstruction."""
+    if s.kind == "reconstruction":
+        return ("reconstruction_error",)
+    return ("accuracy",) if s.labelled else ("mse",)
+
+
 def make_loss(
     graph: nx.DiGraph,
     forward: Callable[..., tuple[dict[str, Array], dict[str, Any]]],
     sources: tuple[str, ...],
     outputs: tuple[str, ...],
 ) -> Callable[[Any, Mapping[str, Any], Array | None], tuple[Array, dict[str, Array]]]:
-    """Build ``loss(params, batch, key) -> (scalar, metrics)``; a key means training mode."""
+    """Build ``loss(params, batch, key) -> (scalar, metrics)``; a key means training mode.
+
+    A planned loss or metric (see :func:`~cellgraph.graph.checks.check_implemented`), or a metric
+    that none of the scored outputs defines, makes the loss raise a located
+    :class:`~cellgraph.errors.SpecError` when it is called (traced), before anything trains.
+    """
     spec = graph.graph["spec"]
     train = dict(spec.train)
+    planned = Problems()
+    check_implemented(spec, planned)
     name, opts = _loss_config(train)
-    wanted = list(train.get("metrics") or [])
-    wanted = [wanted] if isinstance(wanted, str) else wanted
+    asked = metric_names(train.get("metrics"))
+    wanted = [m for _, m in asked]
     target = train.get("target")
     tolerance = float(train.get("tolerance") or 0.04)
     node = graph.nodes
@@ -81,78 +287,59 @@ def make_loss(
         if target is not None and o != target:
             continue
         goal = node[o]["options"].get("target")
-        if node[o]["type"] == "match_input_output" and goal != "labels":
+        if node[o]["cell"].reconstructs and goal != "labels":
             recon.append((o, goal or opts.get("target") or _first_source(graph, o, sources)))
         elif goal not in (None, "labels"):
             recon.append((o, goal))
         else:
             supervised.append(o)
     gaussian = [
-        n
-        for n in graph.nodes
-        if node[n]["type"] == "probabilistic_hidden" and node[n]["options"].get("distribution") == "gaussian"
+        n for n in graph.nodes if node[n]["cell"].probabilistic and node[n]["options"].get("distribution") == "gaussian"
     ]
     sparse_groups = [
         n for n in graph.nodes if node[n]["type"] == "hidden" and node[n]["options"].get("activation") == "sigmoid"
     ]
 
+    def report(metrics: dict[str, Array], s: Scored) -> None:
+        for m in dict.fromkeys((*_default_metrics(s), *(w for w in wanted if w in METRIC_FNS))):
+            value = METRIC_FNS[m](s)
+            if value is not None:
+                metrics[m] = value
+
     def loss_fn(params: Any, batch: Mapping[str, Any], key: Array | None) -> tuple[Array, dict[str, Array]]:
+        planned.raise_if_any()  # a planned name: refused where training starts, never substituted
         values, aux = forward(params, batch["x"], key=key, train=key is not None)
         total = jnp.zeros((), jnp.float32)
         metrics: dict[str, Array] = {}
         for o in supervised:
             act = node[o]["options"].get("activation", "linear")
-            kind = name if name not in (None, "reconstruction", "elbo", "none") else _default_loss(act)
+            kind = name if name in OUTPUT_LOSSES else default_loss(act)
             out, pre = values[o], aux[f"{o}~pre"]
-            y = batch["y"]
-            if kind == "cross_entropy":
-                labels = jnp.asarray(y).astype(jnp.int32).reshape(out.shape[:-1])
-                smooth = float(opts.get("label_smoothing", 0.0))
-                if smooth:
-                    onehot = optax.smooth_labels(jax.nn.one_hot(labels, out.shape[-1]), smooth)
-                    part = optax.softmax_cross_entropy(pre, onehot).mean()
-                else:
-                    part = optax.softmax_cross_entropy_with_integer_labels(pre, labels).mean()
-            elif kind == "bce":
-                part = (
-                    optax.sigmoid_binary_cross_entropy(pre, _labels_like(y, out)).mean()
-                    if act == "sigmoid"
-                    else _bce(out, _labels_like(y, out))
-                )
-            elif kind == "mae":
-                part = jnp.abs(out - _labels_like(y, out)).mean()
-            elif kind == "huber":
-                part = optax.huber_loss(out, _labels_like(y, out), float(opts.get("delta", 1.0))).mean()
-            else:
-                part = jnp.square(out - _labels_like(y, out)).mean()
-            total = total + part
+            total = total + OUTPUT_LOSSES[kind](pre, out, batch["y"], act, opts)
             # softmax is monotonic: classes from the logits, so the softmax itself is never computed
             monotonic = act in ("softmax", "log_softmax") and kind == "cross_entropy" and out.shape[-1] > 1
-            scores = pre if monotonic else out
-            metrics.update(_supervised_metrics(wanted, out, y, act, kind, tolerance, scores))
+            report(metrics, Scored(out, batch["y"], pre if monotonic else out, act, kind, tolerance))
         for o, goal in recon:
             out, clean = values[o], aux[goal] if goal in aux else values[goal]
             clean = clean.reshape(out.shape)
-            error = opts.get("error") or ("bce" if node[o]["options"].get("activation") == "sigmoid" else "mse")
+            act = node[o]["options"].get("activation", "linear")
+            sigmoid = act == "sigmoid"
+            # the margin loss's decoder term is Sabour et al.'s sum of squared errors
+            error = opts.get("error") or ("bce" if sigmoid and name != "margin" else "mse")
             if error == "bce":
                 pre = aux[f"{o}~pre"]
-                per = (
-                    optax.sigmoid_binary_cross_entropy(pre, clean)
-                    if node[o]["options"].get("activation") == "sigmoid"
-                    else _bce(out, clean)
-                )
+                per = optax.sigmoid_binary_cross_entropy(pre, clean) if sigmoid else _bce(out, clean)
             else:
                 per = jnp.square(out - clean)
             per_example = per.reshape(per.shape[0], -1).sum(axis=-1)
-            part = per_example.mean() if name == "elbo" else per.mean()
+            if name == "elbo":
+                part = per_example.mean()
+            elif name == "margin":
+                part = float(opts.get("reconstruction_weight", 0.0005)) * per_example.mean()
+            else:
+                part = per.mean()
             total = total + part
-            metrics["reconstruction_error"] = jnp.square(out - clean).mean()
-            if "argmax_accuracy" in wanted:
-                metrics["argmax_accuracy"] = (
-                    jnp.argmax(out.reshape(out.shape[0], -1), -1) == jnp.argmax(clean.reshape(clean.shape[0], -1), -1)
-                ).mean()
-            if "mse" in wanted:
-                metrics["mse"] = jnp.square(out - clean).mean()
+            report(metrics, Scored(out, clean, out, act, "reconstruction", tolerance))
         if name == "elbo" and gaussian:
             kl = sum((aux[f"{g}~pre"]["kl"] for g in gaussian), jnp.zeros(()))
             kl = jnp.mean(kl)
@@ -177,10 +364,24 @@ def make_loss(
                 code = values[g].reshape(values[g].shape[0], -1)
                 activity = activity + jnp.log1p(code / ACTIVITY_SCALE).sum(axis=-1).mean()
             total = total + activity_weight * activity
+        if supervised or recon:  # else the rule's own trainer measures the network (Hopfield recall)
+            _refuse_unmet(spec, asked, metrics)
         metrics["loss"] = total
         return total, metrics
 
     return loss_fn
+
+
+def _refuse_unmet(spec: Any, asked: list[tuple[tuple[str | int, ...], str]], metrics: Mapping[str, Array]) -> None:
+    """A metric the spec asks for that no scored output defines is an error, not a silent gap."""
+    for path, m in asked:
+        if m not in metrics:
+            raise spec_error(
+                spec.loc(path),
+                format_path(path),
+                f"metric '{m}' is not defined for this network's outputs: it applies to {METRICS[m].applies}",
+                "remove it from `metrics:`, or score an output it applies to (`train.loss`, `train.target`)",
+            )
 
 
 def _first_source(graph: nx.DiGraph, node: str, sources: tuple[str, ...]) -> str:
@@ -192,27 +393,3 @@ def _first_source(graph: nx.DiGraph, node: str, sources: tuple[str, ...]) -> str
 def _bce(p: Array, y: Array) -> Array:
     p = jnp.clip(p, 1e-7, 1 - 1e-7)
     return -(y * jnp.log(p) + (1 - y) * jnp.log1p(-p))
-
-
-def _supervised_metrics(
-    wanted: list[str], out: Array, y: Any, act: str, kind: str, tolerance: float, scores: Array
-) -> dict[str, Array]:
-    metrics: dict[str, Array] = {}
-    classification = kind in ("cross_entropy", "bce") or act in ("step", "sign")
-    if classification or "accuracy" in wanted:
-        labels = jnp.asarray(y).reshape(-1)
-        pred = _classify(scores, act).reshape(-1)
-        metrics["accuracy"] = (pred == labels.astype(pred.dtype)).mean()
-    if not classification or out.shape[-1] == 1:
-        # errors need targets shaped like the output: regression, or one unit per example or
-        # step (a sigmoid probability, a step output), where they are asked for by name
-        err = out - _labels_like(y, out)
-        if not classification or "mse" in wanted:
-            metrics["mse"] = jnp.square(err).mean()
-        if "mae" in wanted:
-            metrics["mae"] = jnp.abs(err).mean()
-        if "rmse" in wanted:
-            metrics["rmse"] = jnp.sqrt(jnp.square(err).mean())
-        if "within_tolerance" in wanted:
-            metrics["within_tolerance"] = (jnp.abs(err) < tolerance).reshape(err.shape[0], -1).all(axis=-1).mean()
-    return metrics

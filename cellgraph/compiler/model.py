@@ -23,7 +23,7 @@ from ..graph import build_graph
 from ..graph.checks import forward_graph
 from ..spec.compose import load_spec
 from ..spec.model import Spec
-from .cells import CELL_FNS, CompileError, NodeInfo, corrupt
+from .cells import CompileError, NodeInfo, cell_fns, corrupt
 from .losses import make_loss
 from .stepwise import delayed_inputs, init_delayed, make_stepwise_forward
 
@@ -51,7 +51,7 @@ class Model:
     @property
     def stochastic(self) -> bool:
         """Whether a training pass draws random numbers (noisy inputs, sampled units)."""
-        return any(CELL_FNS[d["type"]].stochastic for _, d in self.graph.nodes(data=True))
+        return any(cell_fns(d["cell"]).stochastic for _, d in self.graph.nodes(data=True))
 
 
 def _info(graph: nx.DiGraph, node: str, forward: list[str]) -> NodeInfo:
@@ -114,16 +114,15 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     skips = {n: [u for u in fwd.predecessors(n) if graph.edges[u, n]["kind"] == "identity"] for n in order}
     infos = {n: _info(graph, n, preds[n]) for n in order}
     sources = tuple(n for n in order if graph.nodes[n]["cell"].is_source)
-    for n in order:
-        CELL_FNS[graph.nodes[n]["type"]]  # every registered type has an entry (tested)
-    outputs = tuple(n for n in order if graph.nodes[n]["type"] in ("output", "match_input_output"))
+    fns = {n: cell_fns(graph.nodes[n]["cell"]) for n in order}  # every pointer resolves (tested)
+    outputs = tuple(n for n in order if graph.nodes[n]["cell"].is_output)
     timed = {n: bool(graph.nodes[n].get("timed")) for n in order}
 
     def init(key: Array) -> Params:
         keys = jax.random.split(key, len(order))
         params: Params = {}
         for k, n in zip(keys, order, strict=True):
-            p = CELL_FNS[infos[n].type].init(k, infos[n])
+            p = fns[n].init(k, infos[n])
             if p:
                 params[n] = p
         return params
@@ -145,14 +144,14 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
                 x = feed[n]
                 x = x.reshape(batch, *((x.shape[1],) if timed[n] else ()), *info.out_shape)  # (batch, [time,] *shape)
                 aux[n] = x  # the clean value (a noisy input's target)
-                if info.type == "noisy_input" and train and n in keys:
+                if info.cell.noisy and train and n in keys:
                     x = corrupt(x, info.options, keys[n])
                 values[n] = x
                 continue
             ins = [values[u] for u in preds[n]]
             merged = _merge(ins, _merge_mode(graph, n, preds[n]), lead) if ins else None
             sk = [values[u] for u in skips[n]]
-            out, extra = CELL_FNS[info.type].apply(params.get(n, {}), merged, sk, info, lead, keys.get(n), train)
+            out, extra = fns[n].apply(params.get(n, {}), merged, sk, info, lead, keys.get(n), train)
             values[n] = out
             aux[f"{n}~pre"] = extra
         return values, aux

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import jax
 import jax.numpy as jnp
 import networkx as nx
 
 from . import ops
-from .cells import CELL_FNS, GATES, NodeInfo, corrupt
+from .cells import NodeInfo, cell_fns, corrupt
 
 Array = jax.Array
 
@@ -39,7 +39,7 @@ def init_delayed(key: Array, graph: nx.DiGraph, delayed: Mapping[str, list[str]]
     params: dict[str, dict[str, Array]] = {}
     edges = [(u, v) for v, us in delayed.items() for u in us]
     for k, (u, v) in zip(jax.random.split(key, max(len(edges), 1)), edges, strict=False):
-        gates = GATES.get(graph.nodes[v]["type"], 1) if graph.nodes[v]["options"].get("slots") is None else 1
+        gates = graph.nodes[v]["cell"].gates(graph.nodes[v]["options"])
         shape = (math.prod(graph.nodes[u]["shape"]), gates * math.prod(graph.nodes[v]["shape"]))
         params.setdefault(v, {})[f"from:{u}"] = jax.nn.initializers.glorot_uniform()(k, shape)
     return params
@@ -48,7 +48,8 @@ def init_delayed(key: Array, graph: nx.DiGraph, delayed: Mapping[str, list[str]]
 def _zeros_state(info: NodeInfo, batch: int, dtype: Any) -> Any:
     n = info.out_shape[0]
     zero = jnp.zeros((batch, n), dtype)
-    return (zero, zero) if info.type == "memory" else zero
+    carry = info.recurrence.carry  # ("h",) or ("h", "c"): one zero array per carried state
+    return tuple(zero for _ in carry) if len(carry) > 1 else zero
 
 
 def make_stepwise_forward(
@@ -97,7 +98,7 @@ def make_stepwise_forward(
                 ]  # previous values through the delayed edges' own weights
                 if n in sources:
                     x = slices[n] if n in slices else static[n]
-                    if info.type == "noisy_input" and train and n in keys:
+                    if info.cell.noisy and train and n in keys:
                         x = corrupt(x, info.options, keys[n])
                     values[n] = x
                     continue
@@ -109,7 +110,7 @@ def make_stepwise_forward(
                         values[n] = values[n] + values[s].reshape(values[n].shape)
                     continue
                 add = [values[s] for s in skips[n]] + [e.reshape(batch, *info.out_shape) for e in extra]
-                values[n], _ = CELL_FNS[info.type].apply(params.get(n, {}), merged, add, info, 1, keys.get(n), train)
+                values[n], _ = cell_fns(info.cell).apply(params.get(n, {}), merged, add, info, 1, keys.get(n), train)
             return (new_states, {u: values[u] for u in remembered}), values
 
         xs = (per_step, step_keys)
@@ -128,7 +129,8 @@ def _recurrent_step(
     params: Mapping[str, Array], x: Array | None, extra: list[Array], state: Any, info: NodeInfo, batch: int
 ) -> tuple[Array, Any]:
     act = ops.ACTIVATIONS[info.options.get("activation", "tanh")]
-    gates = GATES[info.type]
+    rec = info.recurrence
+    gates = rec.gates
     n = info.out_shape[0]
     p = params.get("bias", jnp.zeros((gates * n,), jnp.float32))
     p = jnp.broadcast_to(p, (batch, gates * n))
@@ -136,9 +138,12 @@ def _recurrent_step(
         p = p + x.reshape(batch, -1) @ params["w_in"]
     for e in extra:  # a delayed input feeds every gate, through its own (source, gates x n) matrix
         p = p + e
-    if info.type == "memory":
+    if rec.name == "lstm":
         h, c = ops.lstm_step(p, state, params["w_rec"], act)
         return h, (h, c)
-    step = ops.rnn_step if info.type == "recurrent" else ops.gru_step
-    h = step(p, state, params["w_rec"], act)
+    h = _STEPS[rec.name](p, state, params["w_rec"], act)
     return h, h
+
+
+_STEPS: Final = {"elman": ops.rnn_step, "gru": ops.gru_step}
+"""One time step of each single-state :class:`~cellgraph.cells.Recurrence`, by name."""

@@ -15,6 +15,7 @@ from typing import Any, Final
 import networkx as nx
 
 from ..cells import CELLS, CellType
+from ..cells.registry import INITS
 from ..errors import Problems, did_you_mean, known_list
 from ..options import Bool, Choice, FloatRange, Option, check_options
 from ..spec.model import CellSpec, EdgeSpec, Spec
@@ -30,11 +31,7 @@ EDGE_OPTIONS: Final[dict[str, Option]] = {
     "scale": Option(
         FloatRange(0.0, lo_open=True), 1.0, "scale of fixed random weights (spectral radius of a recurrent reservoir)"
     ),
-    "init": Option(
-        Choice(("default", "glorot_uniform", "glorot_normal", "he_normal", "normal", "uniform", "zeros", "orthogonal")),
-        "default",
-        "weight initialiser",
-    ),
+    "init": Option(Choice(INITS), "default", "weight initialiser"),
 }
 
 MSG_UNKNOWN_TYPE: Final = "unknown cell type '{name}'{hint}"
@@ -50,7 +47,7 @@ def add_cells(graph: nx.DiGraph, spec: Spec, problems: Problems) -> None:
                 c.option_loc("type"),
                 f"{c.path}.type",
                 MSG_UNKNOWN_TYPE.format(name=c.type, hint=did_you_mean(c.type, CELLS)),
-                "known types: " + known_list(CELLS, 14),
+                "known types: " + known_list(CELLS, len(CELLS)),
             )
             continue
         ok = _check_cell_options(c, cell, problems)
@@ -156,9 +153,9 @@ def _edge_kind(graph: nx.DiGraph, e: EdgeSpec, problems: Problems) -> str | None
 
 def _default_kind(src: dict[str, Any], dst: dict[str, Any]) -> str:
     """The kind a plain `->` gets from the cell types it joins."""
-    if dst["type"] in ("kernel", "convolution") or dst["options"].get("window") is not None:
+    if dst["cell"].local_input or dst["options"].get("window") is not None:
         return "local"
-    if dst["type"] == "capsule" and src["type"] == "capsule":
+    if dst["cell"].vector_valued and src["cell"].vector_valued:
         return "routing"
     return "dense"
 

@@ -1,6 +1,6 @@
 """Graph rules, one small function each: cycles, sources, rule compatibility, train and data.
 
-Each function adds located problems to a :class:`Problems`; none raises.
+Each function adds located problems to a :class:`Problems`; only :func:`refuse_planned` raises.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..options import check_options
 from ..spec.load import format_path
 from ..spec.model import Spec
 from ..spec.validate import DESCRIPTION_MAX, TEXT_FIX, TITLE_MAX, text_problem
-from .rules import LOSSES, METRICS, RULES, TRAIN_KEYS, optimizer_problems
+from .rules import LOSSES, METRICS, PLANNED, RULES, TRAIN_KEYS, optimizer_problems
 
 
 def forward_graph(graph: nx.DiGraph) -> nx.DiGraph:
@@ -136,7 +136,7 @@ def check_targets(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
                 "name the input group this output is compared with, or `labels`",
             )
     train = spec.train
-    outputs = [n for n, d in graph.nodes(data=True) if d["type"] in ("output", "match_input_output")]
+    outputs = [n for n, d in graph.nodes(data=True) if d["cell"].is_output]
     if isinstance(train.get("target"), str) and train["target"] not in outputs:
         problems.add(
             spec.loc(("train", "target")),
@@ -223,7 +223,7 @@ def _check_loss(spec: Spec, loss: Any, problems: Problems) -> None:
     def report(key: str, message: str, fix: str) -> None:
         problems.add(spec.loc((*path, key)), f"train.loss.{key}", message, fix)
 
-    check_options(opts, LOSSES[name], report, f"loss '{name}'")
+    check_options(opts, LOSSES[name].options, report, f"loss '{name}'")
 
 
 def _check_metrics(spec: Spec, metrics: Any, problems: Problems) -> None:
@@ -249,6 +249,57 @@ def _check_metrics(spec: Spec, metrics: Any, problems: Problems) -> None:
             )
 
 
+def loss_name(loss: Any) -> str | None:
+    """The loss a ``train.loss`` value names: a name, or a mapping's ``name`` (None when absent)."""
+    name = loss.get("name") if isinstance(loss, dict) else loss
+    return name if isinstance(name, str) else None
+
+
+def metric_names(metrics: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """(key path, name) of each metric ``train.metrics`` asks for: one name, or a list of them."""
+    if isinstance(metrics, str):
+        return [(("train", "metrics"), metrics)]
+    if isinstance(metrics, list):
+        return [(("train", "metrics", i), m) for i, m in enumerate(metrics) if isinstance(m, str)]
+    return []
+
+
+def check_implemented(spec: Spec, problems: Problems) -> None:
+    """A planned loss or metric (one that validates but that nothing computes yet) is refused.
+
+    Not part of validation -- a spec that names one can be checked, drawn and compiled today --
+    but every path that trains or evaluates runs it (``cellgraph.compiler.losses.make_loss``), so
+    a planned name never trains with some other loss in its place.
+    """
+    name = loss_name(spec.train.get("loss"))
+    record = LOSSES.get(name) if name is not None else None
+    if record is not None and record.status == PLANNED:
+        problems.add(
+            spec.loc(("train", "loss")),
+            "train.loss",
+            f"loss '{name}' is planned, not implemented yet: nothing would compute it",
+            f"{record.meanwhile}; implemented losses: "
+            + ", ".join(n for n, r in LOSSES.items() if r.status != PLANNED),
+        )
+    for path, metric in metric_names(spec.train.get("metrics")):
+        m = METRICS.get(metric)
+        if m is not None and m.status == PLANNED:
+            problems.add(
+                spec.loc(path),
+                format_path(path),
+                f"metric '{metric}' is planned, not implemented yet: nothing would compute it",
+                f"remove it from `metrics:` ({m.meanwhile})",
+            )
+
+
+def refuse_planned(spec: Spec) -> None:
+    """Raise the located :class:`~cellgraph.errors.SpecError` of :func:`check_implemented`, if any:
+    the one line a trainer runs before it loads data, JAX or a run folder."""
+    problems = Problems()
+    check_implemented(spec, problems)
+    problems.raise_if_any()
+
+
 def _check_optimizer(spec: Spec, opt: Any, problems: Problems) -> None:
     """The optimizer's name, and each argument's name, kind and range (see
     :func:`~cellgraph.graph.rules.optimizer_problems`): `validate` saying ok means `train` can
@@ -256,26 +307,6 @@ def _check_optimizer(spec: Spec, opt: Any, problems: Problems) -> None:
     for sub, message, fix in optimizer_problems(opt):
         path = ("train", "optimizer", *sub)
         problems.add(spec.loc(path), format_path(path), message, fix)
-
-
-def _check_data_fits(graph: nx.DiGraph, source: Any, problems: Problems) -> None:
-    """A source with a fixed number of features must meet an input group of that size."""
-    if source.features is None:
-        return
-    inputs = [n for n, d in graph.nodes(data=True) if d["type"] in ("input", "noisy_input") and not d["origin"]]
-    if len(inputs) != 1 or graph.nodes[inputs[0]].get("shape") is None:
-        return
-    d = graph.nodes[inputs[0]]
-    n = 1
-    for k in d["shape"]:
-        n *= k
-    if n != source.features:
-        problems.add(
-            d["loc"],
-            d["path"],
-            f"data source '{source.name}' gives {source.features} values per example, but input '{inputs[0]}' holds {n}",
-            f"set `size: {source.features}` (or a `shape:` of {source.features} values)",
-        )
 
 
 def check_data(spec: Spec, problems: Problems, graph: nx.DiGraph | None = None) -> None:

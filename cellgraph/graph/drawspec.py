@@ -24,7 +24,6 @@ from typing import Any, Final
 
 import networkx as nx
 
-from ..cells.registry import numel
 from ..errors import Problems, SourceLoc, did_you_mean
 from ..options import Bool, Choice, FloatRange, IntRange, ListOf, Option, Text, check_options
 from ..spec.edges import StatementError, parse_statement
@@ -53,11 +52,16 @@ class OneLine(Text):
         return {"oneOf": [text, {"type": "boolean"}]} if self.allow_bool else text
 
 
+THEMES: Final = ("chart", "light", "dark", "print")
+"""The themes a drawing can use, defined once: ``draw.theme``, the JSON Schema and the command
+line's ``--theme`` read this; ``render.theme.THEME`` implements one palette per name (tested)."""
+DEFAULT_THEME: Final = THEMES[0]
+
 _POINT = ListOf(FloatRange(-1000.0, 1000.0), min_items=2)
 DRAW_KEYS: Final[dict[str, Option]] = {
     "view": Option(Choice(("cells", "layers")), "cells", "every cell a circle (the chart) or one node per group"),
     "direction": Option(Choice(("LR", "TB")), "LR", "flow left to right, or top to bottom"),
-    "theme": Option(Choice(("chart", "light", "dark", "print")), "chart", "colours: the chart's, or a variant"),
+    "theme": Option(Choice(THEMES), DEFAULT_THEME, "colours: the chart's, or a variant"),
     "legend": Option(Bool(), True, "draw a legend of the cell types used"),
     "max_cells": Option(IntRange(1, 64), 6, "cells shown per group without `show:` (taller groups get an ellipsis)"),
     "caption": Option(OneLine(), None, "caption (default: the spec's title)"),
@@ -83,7 +87,7 @@ class DrawSettings:
 
     view: str = "cells"
     direction: str = "LR"
-    theme: str = "chart"
+    theme: str = DEFAULT_THEME
     legend: bool = True
     max_cells: int = 6
     caption: str = ""
@@ -97,12 +101,7 @@ def shown_count(graph: nx.DiGraph, node: str, group: dict[str, Any], max_cells: 
         return len(group["cells"])
     if group.get("show"):
         return int(group["show"])
-    shape = graph.nodes[node].get("shape")
-    n = (
-        numel(shape[:1] if shape and len(shape) > 1 and graph.nodes[node]["type"] == "capsule" else shape)
-        if shape
-        else 1
-    )
+    n = graph.nodes[node]["cell"].cells_drawn(graph.nodes[node].get("shape"))
     return max(1, min(n, max_cells))
 
 

@@ -17,12 +17,11 @@ from typing import Any, Final
 import networkx as nx
 
 from ..data.dataset import check_labels_fit
+from .rules import LOSSES
 
-OUTPUT_TYPES: Final = ("output", "match_input_output")
-"""Cell types whose values the loss reads (the compiler's outputs, in the same order)."""
 DEFAULT_LOSS: Final = {"softmax": "cross_entropy", "log_softmax": "cross_entropy", "sigmoid": "bce"}
 """The loss an output trains with when the spec names none, by its activation (else mse)."""
-LABEL_LOSSES: Final = ("cross_entropy", "bce")
+LABEL_LOSSES: Final = tuple(name for name, record in LOSSES.items() if record.labels)
 """Losses that read a target as class ids."""
 
 
@@ -39,11 +38,12 @@ def label_outputs(graph: nx.DiGraph) -> Iterator[str]:
     name = loss.get("name") if isinstance(loss, Mapping) else loss
     for node in nx.topological_sort(graph):
         attrs = graph.nodes[node]
-        if attrs.get("type") not in OUTPUT_TYPES or train.get("target") not in (None, node):
+        cell = attrs.get("cell")  # outputs: the groups the loss reads, as the compiler orders them
+        if cell is None or not cell.is_output or train.get("target") not in (None, node):
             continue
         options = attrs.get("options", {})
         goal = options.get("target")
-        if attrs["type"] == "match_input_output" and goal != "labels" or goal not in (None, "labels"):
+        if cell.reconstructs and goal != "labels" or goal not in (None, "labels"):
             continue  # a reconstruction of another group, not of the labels
         kind = (
             name

@@ -4,6 +4,10 @@ The update rules themselves (pure jitted functions) live in ``train/rules/`` and
 compiler; what validation needs is here and imports nothing heavy: each rule's options and a
 small check of what the rule needs from the graph (a perceptron is a single layer; contrastive
 divergence needs a visible -- hidden pair; a read-out rule needs a fixed reservoir; ...).
+
+Losses and metrics are records too, each saying whether it is implemented (the compiler holds a
+function of the same name) or planned: a planned name validates, and training refuses it with a
+located error rather than computing something else in its place.
 """
 
 from __future__ import annotations
@@ -32,8 +36,25 @@ class Rule:
     uses_optimizer: bool = False  # gradient-based: `optimizer:` applies
 
 
-def _cells(graph: nx.DiGraph, *types: str) -> list[str]:
-    return [n for n, d in graph.nodes(data=True) if d["type"] in types]
+def _cells(graph: nx.DiGraph, has: Callable[[Any], bool]) -> list[str]:
+    """The groups whose cell type ``has`` the capability asked (a predicate on the CellType)."""
+    return [n for n, d in graph.nodes(data=True) if has(d["cell"])]
+
+
+def _is_output(cell: Any) -> bool:
+    return cell.is_output
+
+
+def _is_label_output(cell: Any) -> bool:
+    return cell.is_output and not cell.reconstructs
+
+
+def _is_backfed(cell: Any) -> bool:
+    return cell.backfed
+
+
+def _is_probabilistic(cell: Any) -> bool:
+    return cell.probabilistic
 
 
 def _forward_in(graph: nx.DiGraph, node: str) -> list[str]:
@@ -41,7 +62,7 @@ def _forward_in(graph: nx.DiGraph, node: str) -> list[str]:
 
 
 def _needs_output(graph: nx.DiGraph) -> Iterator[tuple[str, str, str]]:
-    if not _cells(graph, "output", "match_input_output"):
+    if not _cells(graph, _is_output):
         yield (
             "",
             "the network has no output group",
@@ -69,7 +90,7 @@ def _check_backprop(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[s
 
 
 def _check_perceptron(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    outputs = _cells(graph, "output")
+    outputs = _cells(graph, _is_label_output)
     if len(outputs) != 1:
         yield (
             "",
@@ -109,17 +130,20 @@ def _check_hebbian(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[st
 
 
 def _check_boltzmann(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    if not _cells(graph, "backfed_input"):
+    if not _cells(graph, _is_backfed):
         yield "", "a Boltzmann machine needs visible units", "add a group of type `backfed_input`"
     if not _symmetric_pairs(graph):
         yield "", "a Boltzmann machine's connections are symmetric", "join its groups with `--`"
 
 
+def _visible_hidden(a: Any, b: Any) -> bool:
+    """A backfed (visible) group and a probabilistic (hidden) one, in either order."""
+    return (a.backfed and b.probabilistic) or (b.backfed and a.probabilistic)
+
+
 def _check_cd(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
     pairs = [
-        (u, v)
-        for u, v in _symmetric_pairs(graph)
-        if {graph.nodes[u]["type"], graph.nodes[v]["type"]} == {"backfed_input", "probabilistic_hidden"}
+        (u, v) for u, v in _symmetric_pairs(graph) if _visible_hidden(graph.nodes[u]["cell"], graph.nodes[v]["cell"])
     ]
     if not pairs:
         yield (
@@ -130,7 +154,7 @@ def _check_cd(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, st
 
 
 def _check_layerwise(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    if len(_cells(graph, "probabilistic_hidden")) < 2:
+    if len(_cells(graph, _is_probabilistic)) < 2:
         yield (
             "",
             "greedy layer-wise training stacks at least two probabilistic hidden layers",
@@ -139,7 +163,7 @@ def _check_layerwise(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[
 
 
 def _check_readout(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    outputs = _cells(graph, "output")
+    outputs = _cells(graph, _is_label_output)
     if not outputs:
         yield from _needs_output(graph)
         return
@@ -158,7 +182,7 @@ def _check_readout(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[st
 
 
 def _check_som(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    maps = _cells(graph, "hidden")
+    maps = _cells(graph, lambda cell: cell.name == "hidden")
     if len(maps) != 1:
         yield (
             "",
@@ -189,9 +213,7 @@ def _check_adversarial(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tupl
 
 def _check_counting(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
     states = [
-        n
-        for n in _cells(graph, "probabilistic_hidden")
-        if graph.nodes[n]["options"].get("distribution") == "categorical"
+        n for n in _cells(graph, _is_probabilistic) if graph.nodes[n]["options"].get("distribution") == "categorical"
     ]
     if not states:
         yield (
@@ -314,48 +336,210 @@ RULES: Final[dict[str, Rule]] = {
     )
 }
 
+IMPLEMENTED: Final = "implemented"
+PLANNED: Final = "planned"
+
+
+@dataclass(frozen=True)
+class Loss(Mapping[str, Option]):
+    """A loss as validation sees it: its options, and whether anything computes it yet.
+
+    ``status`` is :data:`IMPLEMENTED` (``cellgraph.compiler.losses.LOSS_FNS`` holds it under the
+    same name: the name is the pointer, resolved when a model is compiled, like Optax's aliases)
+    or :data:`PLANNED`: the name validates, so a spec can be written and drawn today, but
+    training refuses it with a located error that says ``meanwhile`` -- never a silent stand-in.
+    The record reads as its options mapping, so option checks and the docs see it as before.
+    """
+
+    name: str
+    doc: str
+    options: dict[str, Option] = field(default_factory=dict)
+    status: str = IMPLEMENTED
+    meanwhile: str = ""  # for a planned loss: what to train with until it arrives
+    labels: bool = False  # reads the targets as classes (ids, or 0/1 for one unit): accuracy by default
+
+    def __getitem__(self, key: str) -> Option:
+        return self.options[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.options)
+
+    def __len__(self) -> int:
+        return len(self.options)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric as validation sees it: what it measures, where it applies, whether it exists yet.
+
+    An implemented metric has a function of the same name in
+    ``cellgraph.compiler.losses.METRIC_FNS`` (``applies`` says for which outputs it is defined; a
+    spec that asks for it elsewhere is refused when training starts). A planned one validates and
+    is refused at training time with ``meanwhile``.
+    """
+
+    name: str
+    doc: str
+    applies: str = "every network"
+    status: str = IMPLEMENTED
+    meanwhile: str = ""
+
+
+_PER_UNIT: Final = "outputs with a target value per unit: regression, one unit, bits, a reconstruction"
+
 _LOSS_TARGET: Final = Option(Name(), None, "the input group reconstructed (default: the match cell's target)")
 
-LOSSES: Final[dict[str, dict[str, Option]]] = {
-    "cross_entropy": {"label_smoothing": Option(FloatRange(0.0, 1.0), 0.0, "label smoothing")},
-    "bce": {},
-    "mse": {},
-    "mae": {},
-    "huber": {"delta": Option(FloatRange(0.0, lo_open=True), 1.0, "quadratic zone")},
-    "reconstruction": {
-        "error": Option(Choice(("mse", "bce")), "mse", "per-element reconstruction error"),
-        "sparsity": Option(
-            FloatRange(0.0, 1.0, lo_open=True, hi_open=True), 0.05, "target mean activation of the code (sparse AE)"
+LOSSES: Final[dict[str, Loss]] = {
+    loss.name: loss
+    for loss in (
+        Loss(
+            "cross_entropy",
+            "softmax cross-entropy on integer class labels, from the logits",
+            {"label_smoothing": Option(FloatRange(0.0, 1.0), 0.0, "label smoothing")},
+            labels=True,
         ),
-        "sparsity_weight": Option(FloatRange(0.0), 0.0, "weight of the KL sparsity penalty (0: none)"),
-        "activity_weight": Option(
-            FloatRange(0.0),
-            0.0,
-            "weight of the per-input penalty sum_j log(1 + h_j / 0.01) on the sigmoid code: few units on "
-            "for each input (sparse AE; 0: none)",
+        Loss("bce", "binary cross-entropy on 0/1 targets (from the logits of a sigmoid output)", labels=True),
+        Loss("mse", "mean squared error"),
+        Loss("mae", "mean absolute error"),
+        Loss(
+            "huber",
+            "Huber loss: squared below `delta`, linear above",
+            {"delta": Option(FloatRange(0.0, lo_open=True), 1.0, "quadratic zone")},
         ),
-        "target": _LOSS_TARGET,
-    },
-    "elbo": {
-        "beta": Option(FloatRange(0.0), 1.0, "weight of the KL term"),
-        "error": Option(Choice(("mse", "bce")), "bce", "reconstruction likelihood"),
-        "target": _LOSS_TARGET,
-    },
-    "margin": {
-        "m_plus": Option(FloatRange(0.0, 1.0), 0.9, "target length of the true class"),
-        "m_minus": Option(FloatRange(0.0, 1.0), 0.1, "ceiling for other classes"),
-        "down_weight": Option(FloatRange(0.0), 0.5, "weight of absent classes"),
-        "reconstruction_weight": Option(FloatRange(0.0), 0.0005, "weight of the decoder loss"),
-    },
-    "adversarial": {},
-    "none": {},
+        Loss(
+            "reconstruction",
+            "error of each match-input-output group against the clean input it reconstructs",
+            {
+                "error": Option(Choice(("mse", "bce")), "mse", "per-element reconstruction error"),
+                "sparsity": Option(
+                    FloatRange(0.0, 1.0, lo_open=True, hi_open=True),
+                    0.05,
+                    "target mean activation of the code (sparse AE)",
+                ),
+                "sparsity_weight": Option(FloatRange(0.0), 0.0, "weight of the KL sparsity penalty (0: none)"),
+                "activity_weight": Option(
+                    FloatRange(0.0),
+                    0.0,
+                    "weight of the per-input penalty sum_j log(1 + h_j / 0.01) on the sigmoid code: few units "
+                    "on for each input (sparse AE; 0: none)",
+                ),
+                "target": _LOSS_TARGET,
+            },
+        ),
+        Loss(
+            "elbo",
+            "negative evidence lower bound: reconstruction plus beta x the KL of the Gaussian code (VAE)",
+            {
+                "beta": Option(FloatRange(0.0), 1.0, "weight of the KL term"),
+                "error": Option(Choice(("mse", "bce")), "bce", "reconstruction likelihood"),
+                "target": _LOSS_TARGET,
+            },
+        ),
+        Loss(
+            "margin",
+            "the capsule margin loss (Sabour et al. 2017), a squared hinge per class on integer labels: "
+            "T_k max(0, m_plus - s_k)^2 + down_weight (1 - T_k) max(0, s_k - m_minus)^2 summed over the "
+            "output's units s_k (capsule lengths, or one unit for two classes), plus "
+            "reconstruction_weight x the summed squared error of any reconstruction output",
+            {
+                "m_plus": Option(FloatRange(0.0, 1.0), 0.9, "target length of the true class"),
+                "m_minus": Option(FloatRange(0.0, 1.0), 0.1, "ceiling for other classes"),
+                "down_weight": Option(FloatRange(0.0), 0.5, "weight of absent classes"),
+                "reconstruction_weight": Option(FloatRange(0.0), 0.0005, "weight of the decoder loss"),
+            },
+            labels=True,
+        ),
+        Loss(
+            "adversarial",
+            "the non-saturating GAN loss of `rule: adversarial`",
+            status=PLANNED,
+            meanwhile="it arrives with the adversarial trainer; until then train the discriminator part "
+            "alone as a classifier with `loss: bce`",
+        ),
+        Loss("none", "no loss of its own: the learning rule has its own objective (energy-based, counting)"),
+    )
 }
+"""Every loss a spec may name (``train.loss``), implemented or planned."""
 
-METRICS: Final = (
-    "accuracy", "argmax_accuracy", "mse", "mae", "rmse", "nrmse", "r2", "within_tolerance",
-    "bit_errors", "token_accuracy", "log_likelihood", "reconstruction_error", "elbo", "kl",
-    "quantization_error", "topographic_error", "ks_statistic", "spearman",
-)  # fmt: skip
+METRICS: Final[dict[str, Metric]] = {
+    m.name: m
+    for m in (
+        Metric(
+            "accuracy",
+            "share of predictions equal to the label (argmax of several units, a threshold on one)",
+            "class-label outputs (cross_entropy, bce, margin, step or sign units), or any output asked by name",
+        ),
+        Metric(
+            "argmax_accuracy",
+            "share of examples whose largest unit is the target's largest (a one-hot reconstruction)",
+            _PER_UNIT,
+        ),
+        Metric("mse", "mean squared error", _PER_UNIT),
+        Metric("mae", "mean absolute error", _PER_UNIT),
+        Metric("rmse", "root of the mean squared error", _PER_UNIT),
+        Metric(
+            "nrmse",
+            "rmse over the targets' standard deviation: sqrt(mean squared error / variance of the target)",
+            _PER_UNIT,
+        ),
+        Metric(
+            "r2",
+            "coefficient of determination 1 - SSE / SST (1: perfect, 0: no better than the mean)",
+            _PER_UNIT,
+        ),
+        Metric(
+            "within_tolerance",
+            "share of examples whose every output is within `tolerance` of its target",
+            _PER_UNIT,
+        ),
+        Metric(
+            "bit_errors",
+            "wrong bits per example (per sequence), each unit thresholded like `accuracy` does",
+            "outputs whose targets are bits shaped like the output (bce, copy tasks, one-unit outputs)",
+        ),
+        Metric(
+            "token_accuracy",
+            "share of label positions (tokens, time steps) predicted right",
+            "class-label outputs (cross_entropy, bce, margin, step or sign units)",
+        ),
+        Metric(
+            "log_likelihood",
+            "mean log-likelihood of the data under the model (exact for small RBMs, counted for Markov chains)",
+            status=PLANNED,
+            meanwhile="it arrives with the `counting` and `contrastive_divergence` trainers; meanwhile ask "
+            "for `reconstruction_error`",
+        ),
+        Metric("reconstruction_error", "mean squared error of a reconstruction", "reconstruction outputs"),
+        Metric("elbo", "the evidence lower bound (minus the loss)", "`loss: elbo` with a Gaussian code"),
+        Metric("kl", "mean KL divergence of the Gaussian code from the prior", "`loss: elbo` with a Gaussian code"),
+        Metric(
+            "quantization_error",
+            "mean distance from each input to its best-matching map unit",
+            status=PLANNED,
+            meanwhile="it arrives with the `som` trainer",
+        ),
+        Metric(
+            "topographic_error",
+            "share of inputs whose two best-matching units are not grid neighbours",
+            status=PLANNED,
+            meanwhile="it arrives with the `som` trainer",
+        ),
+        Metric(
+            "ks_statistic",
+            "Kolmogorov-Smirnov distance between generated samples and the data",
+            status=PLANNED,
+            meanwhile="it arrives with the `adversarial` trainer",
+        ),
+        Metric(
+            "spearman",
+            "rank correlation of a code unit with a true factor of the data (e.g. a square's x-position)",
+            status=PLANNED,
+            meanwhile="batches carry no factors yet; compute it from `model.forward` and the data set's "
+            "`meta['factors_test']`",
+        ),
+    )
+}
+"""Every metric a spec may ask for (``train.metrics``), implemented or planned."""
 
 OPTIMIZERS: Final = (
     # optax's optimizer aliases (optax/_src/alias.py); kept static so validation needs no JAX

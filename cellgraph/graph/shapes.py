@@ -105,7 +105,7 @@ def _infer_node(graph: nx.DiGraph, node: str, problems: Problems) -> None:
     if forward and incoming is None:
         return
     declared = declared_shape(options)
-    if declared is None and d["type"] == "match_input_output":
+    if declared is None and cell.reconstructs:
         declared = _target_shape(graph, node, problems)
         if declared is None and options.get("target") not in (None, "labels") and options["target"] not in graph:
             return  # the unknown target is reported by check_targets
@@ -178,8 +178,7 @@ def count_params(graph: nx.DiGraph, limits: Limits) -> dict[str, Any]:
         elif e["kind"] == "symmetric":
             edge_params[(u, v)] = numel(su) * numel(sv)
         elif e["delay"] or e["feedback"]:  # its own matrix, into every gate of a gated target
-            gated = graph.nodes[v]["options"].get("slots") is None
-            gates = {"memory": 4, "gated_memory": 3}.get(graph.nodes[v]["type"], 1) if gated else 1
+            gates = graph.nodes[v]["cell"].gates(graph.nodes[v]["options"])
             edge_params[(u, v)] = numel(su) * gates * numel(sv)
     for (u, v), n in edge_params.items():
         graph.edges[u, v]["params"] = n

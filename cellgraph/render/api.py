@@ -13,7 +13,7 @@ from typing import Any
 import networkx as nx
 
 from ..graph import build_graph
-from ..graph.drawspec import DrawSettings
+from ..graph.drawspec import DRAW_KEYS, DrawSettings
 from ..spec.compose import load_spec
 from ..spec.model import Spec
 from .dot import cells_dot, layers_dot
@@ -127,9 +127,8 @@ def render(
 
 
 def _check_choices(changes: dict[str, Any]) -> None:
-    from .theme import THEMES
-
-    allowed = {"view": ("cells", "layers"), "theme": THEMES, "direction": ("LR", "TB")}
+    # the choices `draw:` accepts, read from its one definition (a Choice per key)
+    allowed = {key: DRAW_KEYS[key].kind.values for key in ("view", "theme", "direction")}
     for key, options in allowed.items():
         if key in changes and changes[key] not in options:
             raise RenderError(f"{key} must be one of {', '.join(options)}; got '{changes[key]}'")

@@ -18,7 +18,6 @@ from typing import Any
 
 import networkx as nx
 
-from ..cells.registry import numel
 from ..graph.drawspec import DrawSettings, drawn_groups
 
 
@@ -68,10 +67,7 @@ class Layout:
 
 def _real_count(graph: nx.DiGraph, node: str) -> int:
     d = graph.nodes[node]
-    shape = d.get("shape")
-    if not shape:
-        return 1
-    return shape[0] if d["type"] == "capsule" else numel(shape)
+    return int(d["cell"].cells_drawn(d.get("shape")))
 
 
 def _handlebars(graph: nx.DiGraph, node: str, group: dict[str, Any]) -> bool:
@@ -216,8 +212,8 @@ def _lines(
     covered = {frozenset((g1, g2)) for g1, _, g2, _ in settings.lines}
     for g1, i, g2, j in settings.lines:
         if g1 in placed and g2 in placed and i < len(placed[g1]) and j < len(placed[g2]):
-            capsules = graph.nodes[g1]["type"] == graph.nodes[g2]["type"] == "capsule"
-            add(f"{g1}:{i}", f"{g2}:{j}", "double" if capsules and g1 != g2 else "line")
+            vectors = graph.nodes[g1]["cell"].vector_valued and graph.nodes[g2]["cell"].vector_valued
+            add(f"{g1}:{i}", f"{g2}:{j}", "double" if vectors and g1 != g2 else "line")
     drawn_of = _collapse(graph, settings)
     column_x = {g: sum(p[0] for p in ps) / len(ps) for g, ps in placed.items() if ps}
     for u, v, e in graph.edges(data=True):

@@ -28,7 +28,7 @@ from .api import Rendering
 from .dot import caption_text, graph_header, layout_extent, legend_nodes, place_layout, text_node
 from .layout import Layout, layout_cells
 from .output import RenderError, run_graphviz
-from .theme import FONT, FONT_BOLD, PITCH, RADIUS, THEME, TITLE_SIZE, text_width
+from .theme import DEFAULT_THEME, FONT, FONT_BOLD, PITCH, RADIUS, THEME, TITLE_SIZE, text_width
 
 CHART_ROWS: Final = (
     ("P", "FF", "RBF", "DFF"),
@@ -114,7 +114,7 @@ def _tile(graph: nx.DiGraph, prefix: str) -> _Tile:
     return _Tile(layout, settings.direction, prefix, title, width, height, span, above, below)
 
 
-def poster_dot(graphs: Sequence[nx.DiGraph], theme: str = "chart", name: str = "zoo") -> str:
+def poster_dot(graphs: Sequence[nx.DiGraph], theme: str = DEFAULT_THEME, name: str = "zoo") -> str:
     """DOT text (for ``neato -n2``) of the sheet holding every network of ``graphs``."""
     colours = THEME[theme]
     rows, extras = chart_order(graphs)
@@ -235,7 +235,7 @@ class Poster(Rendering):
         return super().to_bytes(fmt)
 
 
-def render_poster(specs: Sequence[str | Path | nx.DiGraph], *, theme: str = "chart", name: str = "zoo") -> Poster:
+def render_poster(specs: Sequence[str | Path | nx.DiGraph], *, theme: str = DEFAULT_THEME, name: str = "zoo") -> Poster:
     """The whole zoo (or any set of specs) on one sheet, in the chart's order.
 
     Args:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..cells import CELLS
+from ..graph.drawspec import DEFAULT_THEME as DEFAULT_THEME
+from ..graph.drawspec import THEMES as THEMES
 
 PITCH: Final = 36.0  # points between neighbouring cell centres
 RADIUS: Final = 0.31 * PITCH  # the chart's cell diameter is 0.62 pitch
@@ -23,7 +25,6 @@ FONT_BOLD: Final = "Liberation Sans Bold"
 SVG_FONTS: Final = "Liberation Sans,Arial,Helvetica,sans-serif"  # what an SVG asks a browser for
 TITLE_SIZE: Final = 13.0
 LABEL_SIZE: Final = 9.0
-THEMES: Final = ("chart", "light", "dark", "print")
 
 
 @dataclass(frozen=True)
