@@ -276,7 +276,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(err.format(), file=sys.stderr)
         return 1
     runs = None if args.checkpoint_dir else _default_run_dir()
-    if runs is not None and graph.graph["spec"].train.get("rule", "backprop") == "backprop":
+    if runs is not None:  # every rule keeps checkpoints in its run folder
         # a read-only working folder or a full disk: say so now, before JAX, the data and the
         # compiler load (train() checks the run's own folder again before its first step)
         probe = Path(runs) / f".probe.{os.getpid()}.tmp"

@@ -5,9 +5,12 @@
 while ``cellgraph.train.optim`` and the other modules stay importable.
 
 * ``optim``       the spec's ``train:`` block -> an optax transformation (clipping, frozen weights)
-* ``state``       ``TrainState`` (step, params, opt_state, rng) and the training errors
-* ``step``        the jitted step ``(state, batch) -> (state, metrics)`` and the evaluation
-* ``loop``        minibatches, per-epoch evaluation, history, NaN stops, Ctrl-C, resume
+* ``state``       ``TrainState`` (step, params, model_state, rule_state, rng) and the training errors
+* ``step``        the optax step ``(state, batch) -> (state, metrics)`` and the evaluation
+* ``rules``       the learning rules: the ``(init, update)`` protocol, the table of rules by name,
+                  backprop, the perceptron, least squares
+* ``loop``        any rule over the data: batches, per-epoch evaluation, history, NaN stops,
+                  Ctrl-C, checkpoints, resume
 * ``checkpoint``  checksummed atomic checkpoints (flax.serialization), verified on load
 * ``runkey``      a run's identity: the key its folder and checkpoints carry
 * ``progress``    the tqdm bar (interactive terminals only)

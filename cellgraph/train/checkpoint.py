@@ -50,8 +50,9 @@ from flax import serialization
 
 from .state import TrainingError, TrainState, from_plain, to_plain
 
-FORMAT: Final = 2
-"""Format 1 (cellgraph up to 0.1.0) was bare msgpack without a checksum."""
+FORMAT: Final = 3
+"""Format 1 (cellgraph up to 0.1.0) was bare msgpack without a checksum; format 2 held the
+optimizer's state as ``opt_state``, where format 3 holds ``model_state`` and ``rule_state``."""
 MAGIC: Final = b"\x89CGCKPT\n"
 _HEADER: Final = struct.Struct("<8sIQ32s")
 _NAME: Final = re.compile(r"^step-(\d+)\.msgpack$")

@@ -1,7 +1,14 @@
 """The training loop: minibatches, evaluation, history, NaN stops, checkpoints, Ctrl-C.
 
-``train(model, data)`` runs the jitted step of :mod:`.step` over shuffled minibatches and
+``train(model, data)`` runs the update of the spec's learning rule over the training data and
 evaluates on the test split after every epoch. Its choices:
+
+* **Rules.** A rule is an ``(init, update)`` pair over the :class:`TrainState`
+  (:mod:`.rules.protocol`), looked up by the name ``train.rule`` gives in the one table of
+  :mod:`.rules`; the loop knows no rule by name. Backprop is the optax step of :mod:`.step` over
+  shuffled minibatches; an online rule (the perceptron) takes one pass over the data per update;
+  a fit in closed form (least squares) is one update on the whole set. Every choice below --
+  checkpoints, resume, the run key, NaN stops, the progress bar, evaluation -- holds for all of them.
 
 * **Shuffling** is NumPy's: epoch ``e`` visits the examples in the order
   ``default_rng([seed, e]).permutation(n)``. Each epoch's order follows from the seed and the
@@ -50,6 +57,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ..typedefs import Params
@@ -64,12 +72,12 @@ from .checkpoint import (
     restore,
     save_checkpoint,
 )
-from .optim import make_optimizer
 from .progress import Progress, wants_bar
+from .rules import Rule, RunInfo, get_rule
 from .runkey import RunKey, differences, run_key
 from .setup import DatasetLike, resolve, rows, settings, splits
 from .state import TrainingError, TrainingInterrupted, TrainState, init_state, is_alive, nonfinite, to_plain
-from .step import Metrics, ModelLike, make_indexed_eval, make_indexed_step
+from .step import Batch, Metrics, ModelLike, make_indexed_eval
 
 DROP_REMAINDER_MIN_BATCHES: Final = 10
 """From this many full batches per epoch on, the last partial batch is dropped (see above)."""
@@ -144,6 +152,15 @@ class _Plan:
     total: int  # steps of the whole run
 
     @classmethod
+    def for_rule(cls, rule: Rule, examples: int, cfg: Mapping[str, Any], drop: bool | None) -> _Plan:
+        """Minibatches for backprop; whole passes for an online rule; one update for a fit."""
+        if rule.feed == "once":
+            return cls.make(examples, examples, 1, None, False)
+        if rule.feed == "epochs":
+            return cls.make(examples, examples, cfg["epochs"], cfg["steps"], False)
+        return cls.make(examples, cfg["batch_size"], cfg["epochs"], cfg["steps"], drop)
+
+    @classmethod
     def make(cls, examples: int, batch_size: int, epochs: int | None, steps: int | None, drop: bool | None) -> _Plan:
         size = min(batch_size, examples)
         full, rest = divmod(examples, size)
@@ -182,8 +199,10 @@ def train(
     on_step: Callable[[StepInfo], None] | None = None,
     params_override: Mapping[str, Any] | None = None,
     drop_remainder: bool | None = None,
+    rule: str | None = None,
 ) -> TrainResult:
-    """Train a model by gradient descent on its loss and return the trained parameters.
+    """Train a model with its learning rule (backprop unless the spec names another) and return
+    the trained parameters.
 
     Settings not given here come from the spec's ``train:`` block (when the model was compiled
     from a spec), then from the defaults of :data:`cellgraph.graph.rules.TRAIN_KEYS`.
@@ -215,6 +234,8 @@ def train(
         on_step: called after every step with a :class:`StepInfo`.
         params_override: spec params (``{"width": 16}``) when ``model`` is a spec file.
         drop_remainder: force dropping (True) or keeping (False) the last partial batch.
+        rule: the learning rule, by its name in :data:`cellgraph.train.rules.IMPLEMENTATIONS`
+            (default: the spec's ``train.rule``, else backprop).
 
     Returns:
         A :class:`TrainResult`.
@@ -222,21 +243,18 @@ def train(
     Raises:
         TrainingError: the loss or the parameters stopped being finite (naming the step), a
             checkpoint from another run (naming what differs), a checkpoint folder that cannot
-            be written, bad settings.
+            be written, bad settings, an unknown or planned ``rule`` argument.
         TrainingInterrupted: Ctrl-C, after the checkpoint was saved.
-        SpecError: a bad ``optimizer`` or spec.
+        SpecError: a bad ``optimizer`` or spec; a spec whose ``train.rule`` is planned (located).
 
     >>> result = train("specs/examples/mushroom.yaml", epochs=2, progress=False)  # doctest: +SKIP
     >>> result.metrics["accuracy"]  # doctest: +SKIP
     """
     model, spec, data = resolve(model, data, params_override)
-    rule = spec.train.get("rule", "backprop") if spec is not None else "backprop"
-    if rule != "backprop":  # the network's own rule (perceptron, least squares, ...)
-        from .rules.dispatch import train_by_rule
-
-        return train_by_rule(model, spec.train, data, seed=seed, epochs=epochs)
+    spec_train = spec.train if spec is not None else {}
     cfg = settings(
-        spec.train if spec is not None else {},
+        spec_train,
+        rule=rule,
         epochs=epochs,
         steps=steps,
         batch_size=batch_size,
@@ -246,11 +264,13 @@ def train(
     )
     if checkpoint_dir is not None and runs_dir is not None:
         raise TrainingError("give checkpoint_dir or runs_dir, not both")
+    named_in_spec = spec is not None and rule is None and "rule" in spec_train
+    make_rule = get_rule(cfg["rule"], spec.loc(("train", "rule")) if named_in_spec else None)
     train_set, test_set = splits(data)
-    plan = _Plan.make(rows(train_set), cfg["batch_size"], cfg["epochs"], cfg["steps"], drop_remainder)
     located = spec.loc if spec is not None and optimizer is None and grad_clip is None else None
-    tx = make_optimizer(cfg, getattr(model, "trainable_mask", None), loc=located)
-    run = _Run(model, tx, plan, cfg["seed"], train_set, test_set, checkpoint_every)
+    learner = make_rule(model, cfg, RunInfo(rows(train_set), getattr(data, "classes", None), located))
+    plan = _Plan.for_rule(learner, rows(train_set), cfg, drop_remainder)
+    run = _Run(model, learner, plan, cfg["seed"], train_set, test_set, checkpoint_every)
     run.key = run_key(spec, train_set, test_set, to_plain(run.state), {**cfg, "drop_remainder": drop_remainder})
     if checkpoint_dir is not None:
         run.folder = Path(checkpoint_dir)
@@ -275,7 +295,7 @@ class _Run:
     def __init__(
         self,
         model: ModelLike,
-        tx: Any,
+        rule: Rule,
         plan: _Plan,
         seed: int,
         train_set: dict[str, Any],
@@ -289,10 +309,14 @@ class _Run:
         if checkpoint_every is not None and checkpoint_every < 1:
             raise TrainingError(f"checkpoint_every must be a positive number of steps, got {checkpoint_every}")
         self.every = checkpoint_every
-        self.step_fn = make_indexed_step(model, tx)
+        self.traced = rule.traced
+        self.step_fn = _device_step(rule.update) if rule.traced else _host_step(rule.update)
+        self.order = rule.order or _permutation
+        self.advice = rule.advice
         self.eval_fn = make_indexed_eval(model)
-        self.state = init_state(model.init, tx, seed)
+        self.state = rule.init(init_state(model.init, None, seed))
         self.train_dev = jax.device_put(train_set)
+        self.train_feed = self.train_dev if rule.traced else train_set  # a host rule reads NumPy
         self.test_dev = jax.device_put(test_set) if test_set is not None else None
         self.n_test = rows(test_set) if test_set is not None else 0
         self.step = 0
@@ -423,11 +447,12 @@ class _Run:
                     self._end_epoch()  # resumed from a save between an epoch's last step and its row
                 while self.step < plan.total:
                     epoch = self.step // per_epoch
-                    perm = jax.device_put(_permutation(self.seed, epoch, plan.examples))
+                    perm = self.order(self.seed, epoch, plan.examples)
+                    perm = jax.device_put(perm) if self.traced else perm
                     first = self.step % per_epoch
                     for index in range(first, min(per_epoch, first + plan.total - self.step)):
                         start, size = plan.batch(index)
-                        self.state, metrics = self.step_fn(self.state, self.train_dev, perm, start, size=size)
+                        self.state, metrics = self.step_fn(self.state, self.train_feed, perm, start, size=size)
                         self.step += 1
                         self.pending.append((self.step, epoch, size, metrics))
                         if on_step is not None:
@@ -527,13 +552,14 @@ class _Run:
         if not self.pending:
             return
         values = jax.device_get([m for *_, m in self.pending])
+        lossless = False  # a rule without a loss: its parameters are checked instead
         for (step, epoch, size, _), metrics in zip(self.pending, values, strict=True):
-            loss = float(np.mean(metrics["loss"]))
+            loss = float(np.mean(metrics["loss"])) if "loss" in metrics else 0.0
+            lossless = lossless or "loss" not in metrics
             if not math.isfinite(loss):
                 self.pending.clear()
                 raise TrainingError(
-                    f"loss became {_what(loss)} at step {step} (epoch {epoch + 1}); "
-                    "lower the learning rate or add grad_clip",
+                    f"loss became {_what(loss)} at step {step} (epoch {epoch + 1}); {self.advice}",
                     step=step,
                     epoch=epoch + 1,
                 )
@@ -543,6 +569,8 @@ class _Run:
         done = len(self.pending)
         self.pending.clear()
         self.last_sync = time.monotonic()
+        if lossless:
+            self._check_params()
         if self.bar.enabled:
             self.bar.advance(done)
             epoch = (self.step - 1) // self.plan.steps_per_epoch + 1
@@ -554,7 +582,7 @@ class _Run:
         if bad is not None:
             epoch = (self.step - 1) // self.plan.steps_per_epoch + 1
             raise TrainingError(
-                f"params became {bad} at step {self.step} (epoch {epoch}); lower the learning rate or add grad_clip",
+                f"params became {bad} at step {self.step} (epoch {epoch}); {self.advice}",
                 step=self.step,
                 epoch=epoch,
             )
@@ -609,6 +637,36 @@ def _check_curve_path(path: str | os.PathLike[str]) -> None:
             probe.unlink(missing_ok=True)
         except OSError:
             pass
+
+
+def _device_step(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics]]) -> Callable[..., Any]:
+    """``update`` on ``data[perm[start:start + size]]``, gathered on the device, jitted.
+
+    Called as ``step(state, data, perm, start, size=batch_size)``: ``data`` is the whole training
+    set (a dict of device arrays), ``perm`` the epoch's int32 permutation, ``start`` a traced
+    integer and ``size`` static, so a run compiles once per distinct batch size. One dispatch per
+    step, no host slicing; ``state`` is donated, so its buffers are updated in place.
+    """
+
+    def step(
+        state: TrainState, data: Mapping[str, jax.Array], perm: jax.Array, start: jax.Array, size: int
+    ) -> tuple[TrainState, Metrics]:
+        idx = jax.lax.dynamic_slice_in_dim(perm, start, size)  # (size,)
+        return update(state, {k: jnp.take(v, idx, axis=0) for k, v in data.items()})
+
+    return jax.jit(step, donate_argnums=0, static_argnames="size")
+
+
+def _host_step(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics]]) -> Callable[..., Any]:
+    """``update`` on the NumPy rows ``data[perm[start:start + size]]`` (a rule that runs on the host)."""
+
+    def step(
+        state: TrainState, data: Mapping[str, Any], perm: np.ndarray, start: int, size: int
+    ) -> tuple[TrainState, Metrics]:
+        idx = np.asarray(perm)[start : start + size]
+        return update(state, {k: np.asarray(v)[idx] for k, v in data.items()})
+
+    return step
 
 
 def _permutation(seed: int, epoch: int, n: int) -> np.ndarray:

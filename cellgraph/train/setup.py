@@ -16,7 +16,7 @@ import jax
 import networkx as nx
 import numpy as np
 
-from ..graph.rules import TRAIN_KEYS
+from ..graph.rules import RULES, TRAIN_KEYS
 from .state import TrainingError
 
 
@@ -30,20 +30,24 @@ class DatasetLike(Protocol):
 
 
 def settings(spec_train: Mapping[str, Any], **given: Any) -> dict[str, Any]:
-    """The run's settings: arguments over the spec's ``train:`` block over the defaults."""
+    """The run's settings: arguments over the spec's ``train:`` block over the defaults (the
+    ``train:`` keys' and the rule's options', from :mod:`cellgraph.graph.rules`)."""
+    rule = given.get("rule") or spec_train.get("rule") or TRAIN_KEYS["rule"].default
+    known = RULES.get(rule)
     cfg = {k: o.default for k, o in TRAIN_KEYS.items()}
+    cfg.update({k: o.default for k, o in known.options.items()} if known is not None else {})
     cfg.update(spec_train)
-    if given["epochs"] is not None and given["steps"] is not None:
+    if given.get("epochs") is not None and given.get("steps") is not None:
         raise TrainingError("give epochs or steps, not both")
-    if given["steps"] is not None:
+    if given.get("steps") is not None:
         cfg["epochs"] = None
-    elif given["epochs"] is not None or "steps" not in spec_train:
+    elif given.get("epochs") is not None or "steps" not in spec_train:
         cfg["steps"] = None
     cfg.update({k: v for k, v in given.items() if v is not None})
-    if cfg.get("rule", "backprop") != "backprop":
-        raise TrainingError(
-            f"train.rule {cfg['rule']!r}: this loop trains by backprop; the rule's own trainer is not available here"
-        )
+    if known is not None and not known.uses_optimizer:
+        extra = [k for k in ("optimizer", "grad_clip") if given.get(k) is not None]
+        if extra:
+            raise TrainingError(f"rule {rule!r} has its own update and no optimizer: drop {' and '.join(extra)}")
     for key, low in (("epochs", 1), ("steps", 1), ("batch_size", 1), ("seed", 0)):
         value = cfg.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
@@ -63,6 +67,10 @@ def resolve(target: Any, data: DatasetLike | None, overrides: Mapping[str, Any] 
 
         model = compile_graph(graph)
     spec = graph.graph.get("spec") if isinstance(graph, nx.DiGraph) else None
+    if spec is not None:
+        from ..graph.checks import refuse_planned
+
+        refuse_planned(spec)  # a planned loss or metric: its located error, before any data loads
     if data is None:
         if spec is None or not spec.data:
             raise TrainingError("no data to train on: pass data=..., or give the spec a `data:` block")

@@ -1,9 +1,12 @@
 """The training state and the two ways a run ends early: a training error, or the user's Ctrl-C.
 
 :class:`TrainState` is everything that changes while a network learns -- the step count, the
-parameters, the optimizer's state and the PRNG key -- in one immutable pytree, so that a jitted
-step takes one and returns the next, and a checkpoint is that one object written to disk. The
-model, the optimizer and the data stay outside it: they are static, closed over by the step.
+parameters, the model's state, the learning rule's state and the PRNG key -- in one immutable
+pytree, so that a jitted update takes one and returns the next, and a checkpoint is that one object
+written to disk. The model, the rule's settings and the data stay outside it: they are static,
+closed over by the update. Parameters and model state are kept apart as Haiku's
+``transform_with_state`` keeps them: parameters are what a rule learns, model state what the
+forward pass itself updates (batch-norm statistics).
 """
 
 from __future__ import annotations
@@ -56,18 +59,25 @@ class TrainState:
     Attributes:
         step: updates applied so far (int32 scalar).
         params: the network's parameters.
-        opt_state: the optax optimizer's state for ``params``.
+        model_state: what the forward pass carries from step to step apart from the parameters
+            (batch-norm statistics); ``{}`` for a model without any.
+        rule_state: the learning rule's own state (backprop: the optax optimizer's state for
+            ``params``); ``{}`` for a rule without any.
         rng: the PRNG key the next step splits its own key from (a typed key array).
     """
 
     step: jax.Array
     params: Params
-    opt_state: optax.OptState
+    model_state: Any
+    rule_state: Any
     rng: jax.Array
 
 
-def init_state(init: Callable[[Key], Params], tx: optax.GradientTransformation, seed: int) -> TrainState:
-    """The state before the first step: parameters from ``init`` and a fresh optimizer state.
+def init_state(
+    init: Callable[[Key], Params], tx: optax.GradientTransformation | None = None, seed: int = 0
+) -> TrainState:
+    """The state before the first step: parameters from ``init`` and, with ``tx``, a fresh
+    optimizer state as the rule state (the backprop rule's; other rules set theirs in their ``init``).
 
     One seed decides everything random in a run: it is split once into the key that draws the
     initial parameters and the key that the steps split from (noise, dropout, sampling).
@@ -77,8 +87,8 @@ def init_state(init: Callable[[Key], Params], tx: optax.GradientTransformation, 
     init_key, rng = jax.random.split(jax.random.key(seed))
     params = init(init_key)
     # the step donates its state, so no two leaves may share a buffer (optax's lbfgs shares some)
-    opt_state = jax.tree.map(jnp.copy, tx.init(params))
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state, rng=rng)
+    rule_state = jax.tree.map(jnp.copy, tx.init(params)) if tx is not None else {}
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state={}, rule_state=rule_state, rng=rng)
 
 
 def is_alive(state: TrainState) -> bool:

@@ -6,9 +6,8 @@ The step is ``(state, batch) -> (state, metrics)``: it splits the step's PRNG ke
 in place -- never with ``nnx.jit``, whose per-call graph traversal costs more than a small
 network's whole step. The model and the optimizer are closed over (static); only arrays go in.
 
-The training loop uses :func:`make_indexed_step`, the same step with the batch gathered on the
-device from the whole (device-resident) training set by a slice of the epoch's permutation: one
-dispatch per step, no host slicing, no per-step host-to-device copy.
+This step is the backprop rule's update (:mod:`.rules.backprop`); the training loop runs it,
+like every rule's update, with the batch gathered on the device from the whole training set.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import jax
-import jax.numpy as jnp
 import optax
 
 from ..typedefs import Key, Params
@@ -63,9 +61,11 @@ def step_fn(
             return loss(params, batch, key)[0]
 
         (value, metrics), grads = jax.value_and_grad(loss, has_aux=True)(state.params, batch, key)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params, value=value, grad=grads, value_fn=value_fn)
+        updates, opt_state = tx.update(
+            grads, state.rule_state, state.params, value=value, grad=grads, value_fn=value_fn
+        )
         params = optax.apply_updates(state.params, updates)
-        out = TrainState(step=state.step + 1, params=params, opt_state=opt_state, rng=rng)
+        out = state.replace(step=state.step + 1, params=params, rule_state=opt_state, rng=rng)
         return out, {"loss": value, **metrics}
 
     return step
@@ -81,24 +81,6 @@ def make_train_step(model: ModelLike, tx: optax.GradientTransformationExtraArgs)
     >>> state, metrics = step(state, {"x": x, "y": y})  # doctest: +SKIP
     """
     return jax.jit(step_fn(model.loss, tx, stochastic=_stochastic(model)), donate_argnums=0)
-
-
-def make_indexed_step(model: ModelLike, tx: optax.GradientTransformationExtraArgs) -> Callable[..., Any]:
-    """The training step on ``data[perm[start:start + size]]``, gathered on the device.
-
-    Called as ``step(state, data, perm, start, size=batch_size)``: ``data`` is the whole training
-    set (a dict of device arrays), ``perm`` the epoch's int32 permutation, ``start`` a traced
-    integer and ``size`` static, so a run compiles once per distinct batch size.
-    """
-    inner = step_fn(model.loss, tx, stochastic=_stochastic(model))
-
-    def step(
-        state: TrainState, data: Mapping[str, jax.Array], perm: jax.Array, start: jax.Array, size: int
-    ) -> tuple[TrainState, Metrics]:
-        idx = jax.lax.dynamic_slice_in_dim(perm, start, size)  # (size,)
-        return inner(state, {k: jnp.take(v, idx, axis=0) for k, v in data.items()})
-
-    return jax.jit(step, donate_argnums=0, static_argnames="size")
 
 
 def _stochastic(model: ModelLike) -> bool:

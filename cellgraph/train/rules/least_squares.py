@@ -4,17 +4,34 @@ For networks whose hidden layers stay fixed (RBF with placed centres, ELM with r
 only the output weights are learned, by linear least squares on the features that feed the
 output (Broomhead & Lowe 1988; Huang et al. 2006). Fixed radial units are first centred on
 training points (``centres: data``) or on an even grid over the inputs' range (``grid``).
+
+The rule is the one-shot adapter (:func:`.protocol.one_shot`) over :func:`fit_least_squares`: one
+update on the whole training set, solved on the host in float64.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
 from ...compiler import Model
 from ...graph.checks import forward_graph
+from .protocol import Rule, RunInfo, one_shot
+
+
+def least_squares(model: Model, cfg: Mapping[str, Any], info: RunInfo) -> Rule:
+    """The output weights in one solve; the groups before the output keep their (fixed) values."""
+    ridge, centres, seed = float(cfg["ridge"]), str(cfg["centres"]), int(cfg["seed"])
+
+    def fit(params: dict, batch: Mapping[str, np.ndarray]) -> dict:
+        x, y = np.asarray(batch["x"]), np.asarray(batch["y"])
+        return fit_least_squares(model, params, x, y, ridge=ridge, centres=centres, classes=info.classes, seed=seed)
+
+    return one_shot(model, fit)
 
 
 def _place_centres(model: Model, params: dict, x: np.ndarray, how: str, seed: int) -> dict:
@@ -75,4 +92,4 @@ def fit_least_squares(
     return params
 
 
-__all__ = ["fit_least_squares"]
+__all__ = ["fit_least_squares", "least_squares"]

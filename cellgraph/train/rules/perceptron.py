@@ -4,64 +4,82 @@ The lecture's rule (Δw = η(t − o)x): a mistake moves the weights towards the
 answer leaves them alone. On linearly separable data it stops after finitely many mistakes
 (Novikoff 1962); on XOR it never does. Weights start at zero, as in the classic presentation, so
 η only scales them and the result is exactly reproducible.
+
+One update is one pass over the training set (feed ``"epochs"``): a ``lax.scan`` visits the
+examples in the epoch's order, so no example is ever dropped and an epoch is one dispatch. The
+order is the classic one, kept from before the rule protocol: epoch ``e`` visits the examples in
+the ``e``-th permutation drawn from ``default_rng(seed)`` (the stored order with ``shuffle:
+false``). Its metric ``mistakes`` is the number of corrections the pass made.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ...compiler import CompileError, Model
+from ..state import TrainState
+from ..step import Batch, Metrics
+from .protocol import Order, Rule, RunInfo, stored_order
 
 
-def fit_perceptron(
-    model: Model,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    eta: float = 1.0,
-    epochs: int = 10,
-    shuffle: bool = True,
-    seed: int = 0,
-) -> tuple[dict, list[int]]:
-    """Train a single-layer step network with the perceptron rule.
-
-    Args:
-        model: a compiled spec whose only computing group is one `output` group (validated).
-        x, y: training examples and 0/1 targets.
-
-    Returns:
-        (params, mistakes per epoch).
-    """
+def perceptron(model: Model, cfg: Mapping[str, Any], info: RunInfo) -> Rule:
+    """Train a single-layer step network (validated: one `output` group) with the perceptron rule."""
     out = model.outputs[0]
     n_out = math.prod(model.graph.nodes[out]["shape"])
     if n_out != 1:
         raise CompileError(f"group '{out}': the perceptron rule here trains one output unit, not {n_out}")
-    xs = jnp.asarray(np.asarray(x, np.float32).reshape(len(x), -1))
-    ts = jnp.asarray(np.asarray(y, np.float32).reshape(len(y)))
-    rng = np.random.default_rng(seed)
-    orders = np.stack([rng.permutation(len(xs)) if shuffle else np.arange(len(xs)) for _ in range(epochs)])
-    w, b, mistakes = _run(xs, ts, jnp.asarray(orders), jnp.float32(eta))
-    params = {out: {"kernel": w[:, None], "bias": b[None]}}
-    return params, [int(m) for m in np.asarray(mistakes)]
+    eta = jnp.float32(cfg["eta"])
+
+    def init(state: TrainState) -> TrainState:
+        zeros = {k: jnp.zeros_like(v) for k, v in state.params[out].items()}  # kernel (in, 1), bias (1,)
+        return state.replace(params={**state.params, out: zeros})
+
+    def update(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+        n = batch["x"].shape[0]
+        xs = batch["x"].reshape(n, -1).astype(jnp.float32)  # (n, in)
+        ts = batch["y"].reshape(n).astype(jnp.float32)  # (n,) 0/1 targets
+        kernel, bias = state.params[out]["kernel"], state.params[out]["bias"]
+
+        def example(carry: tuple, i: jax.Array) -> tuple:
+            w, b, errors = carry
+            o = (xs[i] @ w + b > 0).astype(jnp.float32)  # step(w . x + b)
+            delta = eta * (ts[i] - o)
+            return (w + delta * xs[i], b + delta, errors + (delta != 0)), None
+
+        start = (kernel.reshape(-1), bias.reshape(()), jnp.int32(0))
+        (w, b, mistakes), _ = jax.lax.scan(example, start, jnp.arange(n))
+        params = {**state.params, out: {"kernel": w.reshape(kernel.shape), "bias": b.reshape(bias.shape)}}
+        return state.replace(step=state.step + 1, params=params), {"mistakes": mistakes}
+
+    order: Order = _ClassicOrder() if cfg["shuffle"] else stored_order
+    return Rule(init, update, feed="epochs", order=order, advice="lower eta (train.eta)")
 
 
-@jax.jit
-def _run(xs: jax.Array, ts: jax.Array, orders: jax.Array, eta: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    def example(carry: tuple, i: jax.Array) -> tuple:
-        w, b, errors = carry
-        o = (xs[i] @ w + b > 0).astype(jnp.float32)  # step(w . x + b)
-        delta = eta * (ts[i] - o)
-        return (w + delta * xs[i], b + delta, errors + (delta != 0)), None
+class _ClassicOrder:
+    """Epoch ``e``'s order: the ``e``-th permutation of one ``default_rng(seed)`` stream.
 
-    def epoch(carry: tuple, order: jax.Array) -> tuple:
-        w, b = carry
-        (w, b, errors), _ = jax.lax.scan(example, (w, b, jnp.int32(0)), order)
-        return (w, b), errors
+    Drawing it needs the ``e`` permutations before it; the generator after the last epoch asked
+    for is kept, so a run draws each permutation once (a resumed run redraws up to where it was).
+    """
 
-    init = (jnp.zeros(xs.shape[1], jnp.float32), jnp.zeros((), jnp.float32))
-    (w, b), mistakes = jax.lax.scan(epoch, init, orders)
-    return w, b, mistakes
+    def __init__(self) -> None:
+        self._at = (-1, -1, -1)  # (seed, n, epoch) the generator has drawn up to; none yet
+        self._rng = np.random.default_rng(0)
+
+    def __call__(self, seed: int, epoch: int, n: int) -> np.ndarray:
+        if self._at[:2] != (seed, n) or self._at[2] >= epoch:
+            self._rng, self._at = np.random.default_rng(seed), (seed, n, -1)
+        while True:
+            perm = self._rng.permutation(n)
+            self._at = (seed, n, self._at[2] + 1)
+            if self._at[2] == epoch:
+                return perm.astype(np.int32)
+
+
+__all__ = ["perceptron"]
