@@ -30,15 +30,9 @@ FAMILIES = frozenset(c.family for c in CELLS.values())
 # ------------------------------------------------------------------ no type names outside cells/
 
 ALLOWED_NAMES: dict[str, Counter[str]] = {
-    # Modules that still compare a group's type with a name, and how often. Owned by other work
-    # of issue 11; each entry must only SHRINK: replace the comparison by a capability question
-    # (`d["cell"].is_output`, `.reconstructs`, `.probabilistic`, `.backfed`, `.noisy`, ...) and
-    # lower or delete the entry. A new comparison anywhere fails the scan.
-    # the sparsity penalties read plain `hidden` groups, and the SOM's map is one: a capability for
-    # "a plain dense hidden layer" is still to be named
-    "cellgraph/compiler/losses.py": Counter({"hidden": 1}),
-    "cellgraph/graph/checks.py": Counter({"input": 1}),
-    "cellgraph/graph/rules.py": Counter({"hidden": 1}),
+    # Modules allowed to compare a group's type with a name, and how often: none left. Ask the
+    # cell's capabilities instead (`d["cell"].is_output`, `.reconstructs`, `.probabilistic`,
+    # `.backfed`, `.noisy`, `.is_plain`, ...); an exemption here may only shrink.
 }
 NOT_A_CELL_TYPE: dict[str, Counter[str]] = {
     # the same word meaning something else: here the data task `memory` (NTM/DNC data sets)

@@ -210,6 +210,28 @@ class CellType:
         return self.role == "output"
 
     @property
+    def is_hidden(self) -> bool:
+        """Computes between the sources and the outputs (every green, blue and pink cell)."""
+        return self.role == "hidden"
+
+    @property
+    def is_plain(self) -> bool:
+        """The plain member of its role (the chart's unmarked cell): no variant capability at all --
+        not backfed, noisy, sampled, local, vector-valued, reconstructing or recurrent, and
+        trainable by backprop. A plain hidden group is a dense layer (a SOM's map, a sparse code)."""
+        variant = (
+            self.backfed,
+            self.noisy,
+            self.probabilistic,
+            self.local_input,
+            self.vector_valued,
+            self.reconstructs,
+            self.recurrence is not None,
+            not self.differentiable,
+        )
+        return not any(variant)
+
+    @property
     def recurrent(self) -> bool:
         """It keeps state across time steps, so a cycle through it is legal."""
         return self.recurrence is not None

@@ -297,7 +297,7 @@ def make_loss(
         n for n in graph.nodes if node[n]["cell"].probabilistic and node[n]["options"].get("distribution") == "gaussian"
     ]
     sparse_groups = [
-        n for n in graph.nodes if node[n]["type"] == "hidden" and node[n]["options"].get("activation") == "sigmoid"
+        n for n in graph.nodes if _plain_hidden(node[n]["cell"]) and node[n]["options"].get("activation") == "sigmoid"
     ]
 
     def report(metrics: dict[str, Array], s: Scored) -> None:
@@ -382,6 +382,11 @@ def _refuse_unmet(spec: Any, asked: list[tuple[tuple[str | int, ...], str]], met
                 f"metric '{m}' is not defined for this network's outputs: it applies to {METRICS[m].applies}",
                 "remove it from `metrics:`, or score an output it applies to (`train.loss`, `train.target`)",
             )
+
+
+def _plain_hidden(cell: Any) -> bool:
+    """A dense hidden layer (no variant capability): the groups a sparsity penalty reads."""
+    return cell.is_hidden and cell.is_plain
 
 
 def _first_source(graph: nx.DiGraph, node: str, sources: tuple[str, ...]) -> str:

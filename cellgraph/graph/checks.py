@@ -100,7 +100,7 @@ def check_sources(graph: nx.DiGraph, problems: Problems) -> None:
         fed_by = [u for u in graph.predecessors(n) if u != n]
         if graph.has_edge(n, n) and (graph.edges[n, n]["kind"] == "symmetric" or graph.edges[n, n]["delay"]):
             fed_by.append(n)  # a group that talks to itself (a Markov chain's states, a reservoir)
-        if d["type"] == "input":
+        if d["cell"].is_source and d["cell"].is_plain:  # backfed and noisy inputs are fed otherwise
             for u in fed_by:
                 e = graph.edges[u, n]
                 if e["delay"] == 0 and e["kind"] != "symmetric":

@@ -182,7 +182,7 @@ def _check_readout(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[st
 
 
 def _check_som(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    maps = _cells(graph, lambda cell: cell.name == "hidden")
+    maps = _cells(graph, lambda cell: cell.is_hidden and cell.is_plain)
     if len(maps) != 1:
         yield (
             "",
