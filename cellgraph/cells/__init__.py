@@ -17,3 +17,4 @@ from .registry import Recurrence as Recurrence
 from .registry import ShapeError as ShapeError
 from .registry import ShapeIn as ShapeIn
 from .registry import get_cell as get_cell
+from .registry import register_cell as register_cell

@@ -146,9 +146,6 @@ COMPOSITE_LOSSES: Final[dict[str, str]] = {
 """Losses that are no function of one output: :func:`make_loss` assembles them from its terms,
 and a supervised output under one of them trains with its activation's default loss."""
 
-LABEL_KINDS: Final = tuple(n for n, r in LOSSES.items() if r.labels)
-"""Losses that read the targets as classes (so ``accuracy`` is reported by default)."""
-
 
 @dataclass(frozen=True)
 class Scored:
@@ -169,7 +166,8 @@ class Scored:
     @property
     def labelled(self) -> bool:
         """The output is scored as classes."""
-        return self.kind in LABEL_KINDS or self.act in ("step", "sign")
+        record = LOSSES.get(self.kind)  # read now: a loss registered after import counts too
+        return bool(record is not None and record.labels) or self.act in ("step", "sign")
 
     def err(self) -> Array:
         return self.out - _labels_like(self.target, self.out)
@@ -276,6 +274,13 @@ def make_loss(
     planned = Problems()
     check_implemented(spec, planned)
     name, opts = _loss_config(train)
+    if name is not None and name not in COMPOSITE_LOSSES and name not in OUTPUT_LOSSES and not planned.items:
+        raise spec_error(  # registered as implemented, but no function: never a silent default loss
+            spec.loc(("train", "loss")),
+            "train.loss",
+            f"loss {name!r} is registered but has no function in cellgraph.compiler.losses.OUTPUT_LOSSES",
+            "register its function beside its record (see docs/architecture.md)",
+        )
     asked = metric_names(train.get("metrics"))
     wanted = [m for _, m in asked]
     target = train.get("target")
@@ -313,7 +318,7 @@ def make_loss(
         metrics: dict[str, Array] = {}
         for o in supervised:
             act = node[o]["options"].get("activation", "linear")
-            kind = name if name in OUTPUT_LOSSES else default_loss(act)
+            kind = default_loss(act) if name is None or name in COMPOSITE_LOSSES else name
             out, pre = values[o], aux[f"{o}~pre"]
             total = total + OUTPUT_LOSSES[kind](pre, out, batch["y"], act, opts)
             # softmax is monotonic: classes from the logits, so the softmax itself is never computed

@@ -179,7 +179,7 @@ def check_rule(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
         {**TRAIN_KEYS, **rule.options},
         report,
         f"train (rule {rule.name})",
-        extra=("loss", "metrics", "optimizer"),
+        extra=("rule", "loss", "metrics", "optimizer"),  # the rule: checked above against RULES
     )
     if "steps" in train and "epochs" in train:
         report("steps", "give `epochs` or `steps`, not both", "keep one of the two")

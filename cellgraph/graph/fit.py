@@ -21,8 +21,6 @@ from .rules import LOSSES
 
 DEFAULT_LOSS: Final = {"softmax": "cross_entropy", "log_softmax": "cross_entropy", "sigmoid": "bce"}
 """The loss an output trains with when the spec names none, by its activation (else mse)."""
-LABEL_LOSSES: Final = tuple(name for name, record in LOSSES.items() if record.labels)
-"""Losses that read a target as class ids."""
 
 
 def default_loss(activation: str) -> str:
@@ -47,10 +45,11 @@ def label_outputs(graph: nx.DiGraph) -> Iterator[str]:
             continue  # a reconstruction of another group, not of the labels
         kind = (
             name
-            if name not in (None, "reconstruction", "elbo", "none")
+            if name not in (None, "reconstruction", "elbo", "none")  # compiler.losses.COMPOSITE_LOSSES
             else default_loss(options.get("activation", "linear"))
         )
-        if kind in LABEL_LOSSES and attrs.get("shape"):
+        record = LOSSES.get(kind)  # read now: a loss registered after import counts too
+        if record is not None and record.labels and attrs.get("shape"):
             yield node
 
 
