@@ -166,6 +166,7 @@ CASES: list[Case] = [
     ),
     Case("edge_bad_delay", ":8:29: edges[0].delay: expected 0 or 1, got the number 2", "`delay: 1`"),
     Case("edge_merge_mapping", ":6:40: edges[1].merge: expected one of concat, add; got a mapping", "merge: how"),
+    Case("metric_mapping", ":11:7: train.metrics[0]: expected a metric name, got a mapping", "metrics: accuracy"),
     Case(
         "edge_unknown_option",
         ":8:14: edges[0].trainabel: unknown key 'trainabel' in an edge; did you mean 'trainable'?",

@@ -16,7 +16,7 @@ from ..errors import Problems, did_you_mean
 from ..options import check_options
 from ..spec.load import format_path
 from ..spec.model import Spec
-from ..spec.validate import DESCRIPTION_MAX, TEXT_FIX, TITLE_MAX, text_problem
+from ..spec.validate import DESCRIPTION_MAX, TEXT_FIX, TITLE_MAX, kind_of, text_problem
 from .rules import LOSSES, METRICS, PLANNED, RULES, TRAIN_KEYS, optimizer_problems
 
 
@@ -239,12 +239,14 @@ def _check_metrics(spec: Spec, metrics: Any, problems: Problems) -> None:
         )
         return
     for i, m in enumerate(items):
-        if m not in METRICS:
+        if not isinstance(m, str) or m not in METRICS:  # a mapping or list item cannot name one
             path = ("train", "metrics", i) if isinstance(metrics, list) else ("train", "metrics")
             problems.add(
                 spec.loc(path),
                 format_path(path),
-                f"unknown metric {m!r}{did_you_mean(str(m), METRICS)}",
+                f"unknown metric {m!r}{did_you_mean(m, METRICS)}"
+                if isinstance(m, str)
+                else f"expected a metric name, got {kind_of(m)}",
                 "metrics: " + ", ".join(METRICS),
             )
 

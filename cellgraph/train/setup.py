@@ -33,7 +33,7 @@ def settings(spec_train: Mapping[str, Any], **given: Any) -> dict[str, Any]:
     """The run's settings: arguments over the spec's ``train:`` block over the defaults (the
     ``train:`` keys' and the rule's options', from :mod:`cellgraph.graph.rules`)."""
     rule = given.get("rule") or spec_train.get("rule") or TRAIN_KEYS["rule"].default
-    known = RULES.get(rule)
+    known = RULES.get(rule) if isinstance(rule, str) else None
     cfg = {k: o.default for k, o in TRAIN_KEYS.items()}
     cfg.update({k: o.default for k, o in known.options.items()} if known is not None else {})
     cfg.update(spec_train)
