@@ -165,13 +165,18 @@ def outside_message(written: str, roots: Iterable[Path]) -> tuple[str, str]:
     )
 
 
+def has_control_char(written: str) -> bool:
+    """True when a path a spec wrote holds a C0 control character (a NUL, a newline, ...) or DEL."""
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in written)
+
+
 def data_file_refusal(folder: Path, written: str, allowed: Iterable[str | Path] = ()) -> tuple[str, str] | None:
     """(message, fix) when a data file a spec in ``folder`` names may not be read; else None.
 
     The rule ``use:`` follows, for a CSV ``data:`` path: plain text, inside the spec's project or
     an allowed folder, and a regular file. The message names the path, never the file's content.
     """
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in written):
+    if has_control_char(written):
         return "path holds a control character (a NUL, a newline, ...)", "e.g. `csv: data.csv`"
     roots = allowed_roots(folder, allowed)
     path = folder / written  # an absolute path stays absolute
@@ -183,3 +188,38 @@ def data_file_refusal(folder: Path, written: str, allowed: Iterable[str | Path] 
             "give a path relative to the spec file",
         )
     return None
+
+
+# ------------------------------------------------------------------- writing: probes and temp files
+# Standard library only, like the rest of this module, so the command line can check a run folder
+# before JAX loads (train/checkpoint.py writes its files through the same three functions).
+
+
+def probe_folder(folder: Path) -> None:
+    """Create ``folder`` and write, flush and remove a probe file there.
+
+    Raises:
+        OSError: the folder cannot be created or written (the probe is removed all the same).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".probe.{os.getpid()}.tmp"
+    try:
+        write_synced(probe, b"cellgraph")
+    finally:
+        remove_quietly(probe)
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` and make it durable (flush and fsync) before returning."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def remove_quietly(path: Path) -> None:
+    """Remove ``path`` if it is there; a failure to remove is not the error worth reporting."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass

@@ -257,8 +257,6 @@ def cmd_poster(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import errno
-    import os
     import warnings
 
     from .graph import load_graph
@@ -276,26 +274,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(err.format(), file=sys.stderr)
         return 1
     runs = None if args.checkpoint_dir else _default_run_dir()
-    if runs is not None:  # every rule keeps checkpoints in its run folder
-        # a read-only working folder or a full disk: say so now, before JAX, the data and the
-        # compiler load (train() checks the run's own folder again before its first step)
-        probe = Path(runs) / f".probe.{os.getpid()}.tmp"
-        try:
-            probe.parent.mkdir(parents=True, exist_ok=True)
-            probe.write_bytes(b"cellgraph")
-        except OSError as err:
-            reason = f"{err.strerror or err} ({errno.errorcode.get(err.errno or 0, '?')})"
-            print(
-                f"cellgraph: cannot write checkpoints to {runs}: {reason}; fix: free space or permissions there, "
-                "or pass another folder (--checkpoint-dir DIR)",
-                file=sys.stderr,
-            )
-            return 1
-        finally:
-            try:
-                probe.unlink(missing_ok=True)
-            except OSError:
-                pass
+    if runs is not None and not _writable(runs):  # every rule keeps checkpoints in its run folder
+        return 1
     from .train import TrainingInterrupted, train  # JAX: imported only when training
     from .train.checkpoint import CheckpointWarning
 
@@ -366,6 +346,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     # the metrics above are this run's, but a part of the command's job failed (the final checkpoint
     # or the curve could not be written): exit 1, as `cp` or `make` do when a part fails
     return 1 if result.problems else 0
+
+
+def _writable(runs: str) -> bool:
+    """Whether ``runs`` takes a file; if not, says why on stderr.
+
+    A read-only working folder or a full disk is reported now, before JAX, the data and the
+    compiler load (train() checks the run's own folder again before its first step).
+    """
+    import errno
+
+    from .access import probe_folder
+
+    try:
+        probe_folder(Path(runs))
+    except OSError as err:
+        reason = f"{err.strerror or err} ({errno.errorcode.get(err.errno or 0, '?')})"
+        print(
+            f"cellgraph: cannot write checkpoints to {runs}: {reason}; fix: free space or permissions there, "
+            "or pass another folder (--checkpoint-dir DIR)",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def _load_data(graph: Any) -> Any:

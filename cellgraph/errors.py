@@ -55,6 +55,11 @@ def terminal_safe(text: object) -> str:
     return "".join(_visible(ch) if is_unsafe_char(ch) else ch for ch in s)
 
 
+def clip(text: str, limit: int, mark: str = "...") -> str:
+    """``text`` cut to at most ``limit`` characters, ending with ``mark`` when cut (a quote in a message)."""
+    return text if len(text) <= limit else text[: limit - len(mark)] + mark
+
+
 @dataclass(frozen=True, order=True)
 class SourceLoc:
     """A position in a spec file; line and column count from 1, as editors show them."""

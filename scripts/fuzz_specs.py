@@ -440,6 +440,12 @@ def _slots(doc: Any, limit: int = 5000) -> list[Slot]:
     return out
 
 
+def _pick(rng: random.Random, doc: Any, keep: Callable[[Any, Any], bool] | None = None) -> Slot | None:
+    """A random slot of ``doc`` (one ``keep(container, key)`` accepts), or None when there is none."""
+    slots = [s for s in _slots(doc) if keep is None or keep(*s)]
+    return rng.choice(slots) if slots else None
+
+
 def random_value(rng: random.Random, corpus: Corpus, depth: int = 0) -> Any:
     """A value of a random type, from the interesting ones."""
     kind = rng.randrange(11 if depth < 3 else 8)
@@ -502,51 +508,51 @@ def _cells(doc: Any) -> dict[Any, Any] | None:
 
 
 def _t_retype(rng: random.Random, corpus: Corpus, doc: Any) -> bool:
-    slots = _slots(doc)
-    if not slots:
+    slot = _pick(rng, doc)
+    if slot is None:
         return False
-    node, key = rng.choice(slots)
+    node, key = slot
     node[key] = random_value(rng, corpus)
     return True
 
 
 def _t_corpus_value(rng: random.Random, corpus: Corpus, doc: Any) -> bool:
-    slots = [s for s in _slots(doc) if isinstance(s[0], dict)]
-    if not slots:
+    slot = _pick(rng, doc, lambda node, key: isinstance(node, dict))
+    if slot is None:
         return False
-    node, key = rng.choice(slots)
+    node, key = slot
     pool = corpus.values.get(key) if isinstance(key, str) and rng.random() < 0.7 else None
     node[key] = copy.deepcopy(rng.choice(pool or corpus.values[rng.choice(corpus.keys)]))
     return True
 
 
 def _t_number(rng: random.Random, corpus: Corpus, doc: Any) -> bool:
-    slots = [
-        s
-        for s in _slots(doc)
-        if (isinstance(s[0][s[1]], int | float) and not isinstance(s[0][s[1]], bool)) or s[1] in SIZE_KEYS
-    ]
-    if not slots:
+    slot = _pick(
+        rng,
+        doc,
+        lambda node, key: (isinstance(node[key], int | float) and not isinstance(node[key], bool)) or key in SIZE_KEYS,
+    )
+    if slot is None:
         return False
-    node, key = rng.choice(slots)
+    node, key = slot
     node[key] = rng.choice(INTS + FLOATS + ("${" + str(rng.choice(INTS)) + "}", [0], "1", "-1"))
     return True
 
 
 def _t_delete(rng: random.Random, corpus: Corpus, doc: Any) -> bool:
-    slots = _slots(doc)
-    if not slots:
+    slot = _pick(rng, doc)
+    if slot is None:
         return False
-    node, key = rng.choice(slots)
+    node, key = slot
     del node[key]
     return True
 
 
 def _t_duplicate(rng: random.Random, corpus: Corpus, doc: Any) -> bool:
-    slots = _slots(doc)
-    if not slots:
+    slot = _pick(rng, doc)
+    if slot is None:
         return False
-    node, key = rng.choice(slots)
+    node, key = slot
     if isinstance(node, list):
         node.insert(rng.randrange(len(node) + 1), copy.deepcopy(node[key]))
     else:
@@ -555,10 +561,10 @@ def _t_duplicate(rng: random.Random, corpus: Corpus, doc: Any) -> bool:
 
 
 def _t_rename(rng: random.Random, corpus: Corpus, doc: Any) -> bool:
-    slots = [s for s in _slots(doc) if isinstance(s[0], dict)]
-    if not slots:
+    slot = _pick(rng, doc, lambda node, key: isinstance(node, dict))
+    if slot is None:
         return False
-    node, key = rng.choice(slots)
+    node, key = slot
     roll = rng.random()
     new = _near_miss(rng, str(key)) if roll < 0.6 else rng.choice(corpus.keys) if roll < 0.9 else rng.choice(INTS[:6])
     node[new] = node.pop(key)
@@ -724,10 +730,10 @@ def _t_splice(rng: random.Random, corpus: Corpus, doc: Any) -> bool:
 
 def _t_alias(rng: random.Random, corpus: Corpus, doc: Any) -> bool:
     """Share one object in two places (the dump writes an anchor and an alias), or a cycle."""
-    slots = [s for s in _slots(doc) if isinstance(s[0][s[1]], dict | list)]
-    if not slots:
+    slot = _pick(rng, doc, lambda node, key: isinstance(node[key], dict | list))
+    if slot is None:
         return False
-    node, key = rng.choice(slots)
+    node, key = slot
     target = node[key]
     if rng.random() < 0.3:  # the container holds itself: `&a [*a]` / `&a {k: *a}`
         if isinstance(target, list):
@@ -742,10 +748,10 @@ def _t_alias(rng: random.Random, corpus: Corpus, doc: Any) -> bool:
 
 def _t_merge(rng: random.Random, corpus: Corpus, doc: Any) -> bool:
     """A ``<<`` merge key holding a mapping, a list, a scalar or the mapping itself."""
-    slots = [s for s in _slots(doc) if isinstance(s[0][s[1]], dict)]
-    if not slots:
+    slot = _pick(rng, doc, lambda node, key: isinstance(node[key], dict))
+    if slot is None:
         return False
-    node, key = rng.choice(slots)
+    node, key = slot
     target = node[key]
     target["<<"] = rng.choice((target, {"type": "hidden"}, [target], 3, "x", None, [{"a": 1}, 2]))
     return True
@@ -1208,7 +1214,7 @@ def _start(ctx: Any, corpus: Corpus, config: Config, target: Target) -> _Slot:
     process = ctx.Process(target=_worker, args=args, daemon=True)
     process.start()
     child.close()
-    kind, hang_file = parent.recv()
+    _ready, hang_file = parent.recv()
     return _Slot(process, parent, hang_file)
 
 

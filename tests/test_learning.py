@@ -155,6 +155,9 @@ def test_p_on_mushroom_converges_within_20_epochs_and_scores_held_out() -> None:
     The classes are linearly separable, so by the convergence theorem the corrections stop: an
     epoch passes without a mistake, the whole training split is then classified right (checked
     from the network's outputs, not the rule's count), and >= 99.5% of the test split.
+
+    Control: the same rule and ``_converged`` check on XOR, which no line separates, never stop
+    correcting (``test_p_fails_xor``, ``test_lecture_perceptron_learns_and_or_and_fails_xor``).
     """
     path = EXAMPLES / "perceptron_mushroom.yaml"
     result = _train(path, epochs=20)
@@ -348,6 +351,9 @@ def test_sae_code_is_sparse_per_input_and_reconstructs_held_out_data() -> None:
     * units that fire: on >= 25% of inputs some unit is above 0.5, the sigmoid's midpoint (where
       it is most sensitive). A code that never crosses it carries its information in the
       exponential tail, as the dense code did; 25% leaves room for faint atoms (weights from 0.5).
+
+    Control: ``test_sae_sparsity_checks_reject_a_dense_code`` feeds these checks a dense code with
+    the right mean, and they reject it.
     """
     path = ZOO / "sae.yaml"
     result = _train(path)

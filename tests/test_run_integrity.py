@@ -28,6 +28,7 @@ import pytest
 from flax import serialization
 from test_train_loop import RUN, same_tree, tiny_data, tiny_model
 
+import cellgraph.access as access
 import cellgraph.train.checkpoint as checkpoint_module
 import cellgraph.train.runkey as runkey
 from cellgraph.train import CheckpointWarning, StepInfo, TrainingError, TrainResult, make_eval, train
@@ -523,10 +524,10 @@ def test_cli_unwritable_working_folder_is_refused_before_anything_loads(
 def test_cli_full_disk_in_the_working_folder_is_refused_before_anything_loads(
     run_cli: Any, tiny_spec: Path, train_double: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_space(self: Path, data: bytes) -> int:
+    def no_space(path: Path, data: bytes) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(Path, "write_bytes", no_space)
+    monkeypatch.setattr(access, "write_synced", no_space)  # the probe's write, as on a full disk
     result = run_cli("train", tiny_spec, "--epochs", "1")
     assert result.code == 1 and train_double == []
     assert "cellgraph: cannot write checkpoints to .cellgraph/runs: No space left on device (ENOSPC)" in result.err

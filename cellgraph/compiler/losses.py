@@ -29,7 +29,7 @@ import optax
 
 from ..errors import Problems, spec_error
 from ..graph.checks import check_implemented, metric_names
-from ..graph.fit import default_loss
+from ..graph.fit import output_loss, trains_on_labels
 from ..graph.rules import LOSSES, METRICS
 from ..spec.load import format_path
 
@@ -138,13 +138,10 @@ OUTPUT_LOSSES: Final[dict[str, OutputLoss]] = {
 }
 """The loss of one supervised output, by its ``LOSSES`` name."""
 
-COMPOSITE_LOSSES: Final[dict[str, str]] = {
-    "reconstruction": "each reconstruction output's error against the clean input, plus the sparsity penalties",
-    "elbo": "the summed reconstruction error per example plus beta x the KL terms of the Gaussian cells",
-    "none": "nothing of its own (the rule has its own objective)",
-}
-"""Losses that are no function of one output: :func:`make_loss` assembles them from its terms,
-and a supervised output under one of them trains with its activation's default loss."""
+COMPOSITE_LOSSES: Final[dict[str, str]] = {name: loss.doc for name, loss in LOSSES.items() if loss.composite}
+"""Losses that are no function of one output (``Loss.composite``): :func:`make_loss` assembles
+them from its terms, and a supervised output under one of them trains with its activation's
+default loss."""
 
 
 @dataclass(frozen=True)
@@ -292,12 +289,10 @@ def make_loss(
         if target is not None and o != target:
             continue
         goal = node[o]["options"].get("target")
-        if node[o]["cell"].reconstructs and goal != "labels":
-            recon.append((o, goal or opts.get("target") or _first_source(graph, o, sources)))
-        elif goal not in (None, "labels"):
-            recon.append((o, goal))
-        else:
+        if trains_on_labels(node[o]["cell"], node[o]["options"]):
             supervised.append(o)
+        else:
+            recon.append((o, goal or opts.get("target") or _first_source(graph, o, sources)))
     gaussian = [
         n for n in graph.nodes if node[n]["cell"].probabilistic and node[n]["options"].get("distribution") == "gaussian"
     ]
@@ -318,7 +313,7 @@ def make_loss(
         metrics: dict[str, Array] = {}
         for o in supervised:
             act = node[o]["options"].get("activation", "linear")
-            kind = default_loss(act) if name is None or name in COMPOSITE_LOSSES else name
+            kind = output_loss(name, act)
             out, pre = values[o], aux[f"{o}~pre"]
             total = total + OUTPUT_LOSSES[kind](pre, out, batch["y"], act, opts)
             # softmax is monotonic: classes from the logits, so the softmax itself is never computed

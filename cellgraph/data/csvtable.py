@@ -51,7 +51,6 @@ MISSING_MARKERS: Final = frozenset(
 UNKNOWN: Final = "?"
 """Missing in a numeric or label column; a category of its own in a text column (UCI files)."""
 
-STRATEGIES: Final = ("error", "drop", "mean", "mode")
 MAX_CATEGORIES: Final = 100  # one-hot columns one text column may add, unless `max_categories:` says
 MAX_CLASSES: Final = 100_000  # the largest class id + 1 a label column may ask for
 CELL_CHARS: Final = 40  # the most of one cell an error message quotes

@@ -17,6 +17,7 @@ from typing import Any, Final
 import networkx as nx
 
 from ..data.dataset import check_labels_fit
+from .checks import loss_name
 from .rules import LOSSES
 
 DEFAULT_LOSS: Final = {"softmax": "cross_entropy", "log_softmax": "cross_entropy", "sigmoid": "bce"}
@@ -28,27 +29,33 @@ def default_loss(activation: str) -> str:
     return DEFAULT_LOSS.get(activation, "mse")
 
 
+def output_loss(name: str | None, activation: str) -> str:
+    """The loss a supervised output trains with under ``train.loss`` = ``name``: that loss, or the
+    activation's default where the spec names none or a composite (``Loss.composite``)."""
+    record = LOSSES.get(name) if name is not None else None  # read now: a later registration counts
+    return default_loss(activation) if name is None or record is not None and record.composite else name
+
+
+def trains_on_labels(cell: Any, options: Mapping[str, Any]) -> bool:
+    """Whether an output is scored against the data set's targets, not a reconstruction of a group."""
+    goal = options.get("target")
+    return goal == "labels" or goal is None and not cell.reconstructs
+
+
 def label_outputs(graph: nx.DiGraph) -> Iterator[str]:
     """The output groups a classification loss trains on the data set's labels."""
     spec = graph.graph.get("spec")
     train: Mapping[str, Any] = spec.train if spec is not None else {}
-    loss = train.get("loss")
-    name = loss.get("name") if isinstance(loss, Mapping) else loss
+    name = loss_name(train.get("loss"))
     for node in nx.topological_sort(graph):
         attrs = graph.nodes[node]
         cell = attrs.get("cell")  # outputs: the groups the loss reads, as the compiler orders them
         if cell is None or not cell.is_output or train.get("target") not in (None, node):
             continue
         options = attrs.get("options", {})
-        goal = options.get("target")
-        if cell.reconstructs and goal != "labels" or goal not in (None, "labels"):
-            continue  # a reconstruction of another group, not of the labels
-        kind = (
-            name
-            if name not in (None, "reconstruction", "elbo", "none")  # compiler.losses.COMPOSITE_LOSSES
-            else default_loss(options.get("activation", "linear"))
-        )
-        record = LOSSES.get(kind)  # read now: a loss registered after import counts too
+        if not trains_on_labels(cell, options):
+            continue
+        record = LOSSES.get(output_loss(name, options.get("activation", "linear")))
         if record is not None and record.labels and attrs.get("shape"):
             yield node
 

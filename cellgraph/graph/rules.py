@@ -41,20 +41,8 @@ def _cells(graph: nx.DiGraph, has: Callable[[Any], bool]) -> list[str]:
     return [n for n, d in graph.nodes(data=True) if has(d["cell"])]
 
 
-def _is_output(cell: Any) -> bool:
-    return cell.is_output
-
-
 def _is_label_output(cell: Any) -> bool:
     return cell.is_output and not cell.reconstructs
-
-
-def _is_backfed(cell: Any) -> bool:
-    return cell.backfed
-
-
-def _is_probabilistic(cell: Any) -> bool:
-    return cell.probabilistic
 
 
 def _forward_in(graph: nx.DiGraph, node: str) -> list[str]:
@@ -62,7 +50,7 @@ def _forward_in(graph: nx.DiGraph, node: str) -> list[str]:
 
 
 def _needs_output(graph: nx.DiGraph) -> Iterator[tuple[str, str, str]]:
-    if not _cells(graph, _is_output):
+    if not _cells(graph, lambda cell: cell.is_output):
         yield (
             "",
             "the network has no output group",
@@ -130,7 +118,7 @@ def _check_hebbian(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[st
 
 
 def _check_boltzmann(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    if not _cells(graph, _is_backfed):
+    if not _cells(graph, lambda cell: cell.backfed):
         yield "", "a Boltzmann machine needs visible units", "add a group of type `backfed_input`"
     if not _symmetric_pairs(graph):
         yield "", "a Boltzmann machine's connections are symmetric", "join its groups with `--`"
@@ -154,7 +142,7 @@ def _check_cd(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, st
 
 
 def _check_layerwise(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    if len(_cells(graph, _is_probabilistic)) < 2:
+    if len(_cells(graph, lambda cell: cell.probabilistic)) < 2:
         yield (
             "",
             "greedy layer-wise training stacks at least two probabilistic hidden layers",
@@ -213,7 +201,9 @@ def _check_adversarial(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tupl
 
 def _check_counting(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
     states = [
-        n for n in _cells(graph, _is_probabilistic) if graph.nodes[n]["options"].get("distribution") == "categorical"
+        n
+        for n in _cells(graph, lambda cell: cell.probabilistic)
+        if graph.nodes[n]["options"].get("distribution") == "categorical"
     ]
     if not states:
         yield (
@@ -357,6 +347,7 @@ class Loss(Mapping[str, Option]):
     status: str = IMPLEMENTED
     meanwhile: str = ""  # for a planned loss: what to train with until it arrives
     labels: bool = False  # reads the targets as classes (ids, or 0/1 for one unit): accuracy by default
+    composite: bool = False  # no function of one output: the compiler assembles it from its terms
 
     def __getitem__(self, key: str) -> Option:
         return self.options[key]
@@ -425,6 +416,7 @@ LOSSES: Final[dict[str, Loss]] = {
                 ),
                 "target": _LOSS_TARGET,
             },
+            composite=True,
         ),
         Loss(
             "elbo",
@@ -434,6 +426,7 @@ LOSSES: Final[dict[str, Loss]] = {
                 "error": Option(Choice(("mse", "bce")), "bce", "reconstruction likelihood"),
                 "target": _LOSS_TARGET,
             },
+            composite=True,
         ),
         Loss(
             "margin",
@@ -456,7 +449,11 @@ LOSSES: Final[dict[str, Loss]] = {
             meanwhile="it arrives with the adversarial trainer; until then train the discriminator part "
             "alone as a classifier with `loss: bce`",
         ),
-        Loss("none", "no loss of its own: the learning rule has its own objective (energy-based, counting)"),
+        Loss(
+            "none",
+            "no loss of its own: the learning rule has its own objective (energy-based, counting)",
+            composite=True,
+        ),
     )
 }
 """Every loss a spec may name (``train.loss``), implemented or planned."""
@@ -540,37 +537,6 @@ METRICS: Final[dict[str, Metric]] = {
     )
 }
 """Every metric a spec may ask for (``train.metrics``), implemented or planned."""
-
-OPTIMIZERS: Final = (
-    # optax's optimizer aliases (optax/_src/alias.py); kept static so validation needs no JAX
-    "adabelief",
-    "adadelta",
-    "adafactor",
-    "adagrad",
-    "adam",
-    "adamax",
-    "adamaxw",
-    "adamw",
-    "adan",
-    "amsgrad",
-    "fromage",
-    "lamb",
-    "lars",
-    "lbfgs",
-    "lion",
-    "nadam",
-    "nadamw",
-    "noisy_sgd",
-    "novograd",
-    "optimistic_gradient_descent",
-    "polyak_sgd",
-    "radam",
-    "rmsprop",
-    "rprop",
-    "sgd",
-    "sm3",
-    "yogi",
-)
 
 SCHEDULES: Final = (
     # optax's learning-rate schedules (optax/schedules), usable as `learning_rate: {schedule: ...}`
@@ -670,6 +636,9 @@ OPTIMIZER_ARGS: Final[dict[str, tuple[str, ...]]] = {
 }  # fmt: skip
 """Every argument of each optax optimizer, in optax's order; those without a kind (dtypes, masks,
 line searches, PRNG keys) take Python objects and cannot be set from a spec."""
+
+OPTIMIZERS: Final = tuple(OPTIMIZER_ARGS)
+"""optax's optimizer aliases (optax/_src/alias.py); kept static so validation needs no JAX."""
 
 OPTIMIZER_NULLABLE: Final = frozenset(
     {

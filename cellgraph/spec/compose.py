@@ -16,8 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from ..access import allowed_roots, confined, outside_message
-from ..errors import LimitError, Problem, Problems, SourceLoc, SpecError, did_you_mean, spec_error
+from ..access import allowed_roots, confined, has_control_char, outside_message
+from ..errors import LimitError, Problem, Problems, SourceLoc, SpecError, clip, did_you_mean, spec_error
 from .edges import OPERATORS, StatementError, parse_statement
 from .limits import DEFAULT_LIMITS, Limits
 from .load import Document, KeyPath, format_path, load_document, read_text
@@ -39,7 +39,13 @@ class _Shared:
     roots: tuple[Path, ...] = ()  # folder trees `use:` may read (see access.py)
     parts: int = 0  # `use:` instances so far, across the whole composition tree
     composed_values: int = 0  # YAML values instantiated so far (the root's, then each `use:` again)
-    parsed: dict[tuple[str, str], tuple[str, Document]] = field(default_factory=dict)  # one parse per file
+    # (resolved, file) -> (text, document): one parse per file; the root first, then every part in
+    # reading order, so the root's Spec can name everything its result depends on (``sources``)
+    parsed: dict[tuple[str, str], tuple[str, Document]] = field(default_factory=dict)
+
+    def sources(self) -> tuple[tuple[str, str], ...]:
+        """(file, text) of the root spec and every part read so far, in reading order."""
+        return tuple((file, text) for (_, file), (text, _) in self.parsed.items())
 
 
 @dataclass
@@ -47,9 +53,6 @@ class _Context:
     limits: Limits
     stack: tuple[str, ...] = ()  # resolved paths of the specs being composed (include cycles)
     cells_total: int = 0
-    # (file, text) of the root spec and every part it composes, in reading order: shared by the
-    # contexts of one load, so the root's Spec can name everything its result depends on
-    sources: list[tuple[str, str]] = field(default_factory=list)
     shared: _Shared = field(default_factory=_Shared)
 
 
@@ -115,12 +118,16 @@ def load_spec_text(
     limits: Limits = DEFAULT_LIMITS,
 ) -> Spec:
     """Like :func:`load_spec` for text in memory (relative ``use:`` paths start at the cwd)."""
-    base = Path(file).parent if not file.startswith("<") else Path.cwd()
-    shared = _Shared(allowed_roots(base, limits.allow))
+    shared = _Shared(allowed_roots(_folder(file), limits.allow))
     spec = _build(text, file, dict(overrides or {}), _Context(limits, (file,), shared=shared), CLI_LOC)
     if spec.problems:
         raise SpecError(spec.problems)
     return spec
+
+
+def _folder(file: str) -> Path:
+    """Where relative ``use:`` paths of ``file`` start: its folder, or the cwd for text (``<string>``)."""
+    return Path(file).parent if not file.startswith("<") else Path.cwd()
 
 
 def _build(
@@ -132,8 +139,8 @@ def _build(
     raw_doc: Document | None = None,
 ) -> Spec:
     if raw_doc is None:  # the root spec (a part comes parsed, recorded once by _read_part)
-        ctx.sources.append((file, text))
         raw_doc = load_document(text, file, ctx.limits)
+        ctx.shared.parsed[(ctx.stack[0], file)] = (text, raw_doc)  # a part never reaches this key: a cycle
         ctx.shared.composed_values += len(raw_doc.locs)
     problems = Problems()
     if not check_top(raw_doc, problems):
@@ -164,7 +171,7 @@ def _build(
         groups=MappingProxyType(dict(groups.members)),
         inherited_show=MappingProxyType(dict(groups.shown)),
         source=text,
-        sources=tuple(ctx.sources),
+        sources=ctx.shared.sources(),
         problems=tuple(problems.items),
     )
 
@@ -378,7 +385,6 @@ def _read_part(file: Path, resolved: str, shown: str, loc: SourceLoc, key: str, 
             )
         cached = (text, load_document(text, str(file), ctx.limits))
         shared.parsed[cache_key] = cached
-        ctx.sources.append((str(file), text))
     shared.parts += 1
     shared.composed_values += len(cached[1].locs)
     if shared.parts > ctx.limits.max_parts or shared.composed_values > ctx.limits.max_composed_values:
@@ -446,7 +452,7 @@ def _compose_part(
             "e.g. `use: ../parts/encoder.yaml`",
         )
         return
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+    if has_control_char(target):
         problems.add(
             loc,
             key,
@@ -455,8 +461,7 @@ def _compose_part(
         )
         return
     shown = target if len(target) <= 200 else target[:200] + "..."
-    base = Path(doc.file).parent if not doc.file.startswith("<") else Path.cwd()
-    file = base / target
+    file = _folder(doc.file) / target
     resolved_path = confined(file, ctx.shared.roots)
     if resolved_path is None:
         message, fix = outside_message(shown, ctx.shared.roots)
@@ -490,7 +495,7 @@ def _compose_part(
             text,
             str(file),
             dict(sub_params),
-            _Context(ctx.limits, (*ctx.stack, resolved), ctx.cells_total, ctx.sources, ctx.shared),
+            _Context(ctx.limits, (*ctx.stack, resolved), ctx.cells_total, ctx.shared),
             doc.loc((*path, "params")),
             sub_doc,
         )
@@ -646,8 +651,8 @@ def _statement_edges(
     try:
         hops = parse_statement(text)
     except StatementError as err:
-        shown = text if len(text) <= 80 else text[:77] + "..."
-        problems.add(SourceLoc(loc.file, loc.line, loc.col + shift + err.offset), where, f"{err} in '{shown}'", err.fix)
+        at = SourceLoc(loc.file, loc.line, loc.col + shift + err.offset)
+        problems.add(at, where, f"{err} in '{clip(text, 80)}'", err.fix)
         return []
     out: list[EdgeSpec] = []
     options = dict(options)

@@ -27,7 +27,7 @@ from typing import Any, Final
 import yaml
 
 from ..access import read_limited
-from ..errors import Problems, SourceLoc, SpecError, spec_error
+from ..errors import Problems, SourceLoc, SpecError, clip, spec_error
 from .limits import DEFAULT_LIMITS, Limits
 
 KeyPath = tuple[str | int, ...]
@@ -483,7 +483,7 @@ class _Converter:
 def _shown_tag(tag: str) -> str:
     """``tag:yaml.org,2002:map`` -> ``!!map`` (as written); other tags in full, up to a readable length."""
     short = "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag in _ALLOWED_TAGS else tag
-    return short if len(short) <= 60 else short[:57] + "..."
+    return clip(short, 60)
 
 
 def _tag_mismatch(node: yaml.Node) -> str | None:

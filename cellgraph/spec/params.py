@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from ..errors import Problems, SourceLoc, did_you_mean
+from ..errors import Problems, SourceLoc, clip, did_you_mean
 from .load import Document, KeyPath, format_path, resolve_plain
 
 _MARK: Final = "${"
@@ -191,7 +191,7 @@ def substitute(doc: Document, values: Mapping[str, Any], problems: Problems) -> 
             problems.add(
                 doc.loc(path),
                 format_path(path),
-                f"unclosed or nested `${{` at character {bad + 1} of '{_shorten(text)}'",
+                f"unclosed or nested `${{` at character {bad + 1} of '{clip(text, _SHOWN)}'",
                 "close each reference: `${name}` or `${2 * width}`; references do not nest",
             )
             return text
@@ -205,7 +205,7 @@ def substitute(doc: Document, values: Mapping[str, Any], problems: Problems) -> 
                 last = end
             return "".join([*pieces, text[last:]])
         except KeyError as err:
-            name = _shorten(str(err.args[0]))
+            name = clip(str(err.args[0]), _SHOWN)
             problems.add(
                 doc.loc(path),
                 format_path(path),
@@ -216,7 +216,7 @@ def substitute(doc: Document, values: Mapping[str, Any], problems: Problems) -> 
             problems.add(
                 doc.loc(path),
                 format_path(path),
-                f"bad reference '{_shorten(text)}': {err}",
+                f"bad reference '{clip(text, _SHOWN)}': {err}",
                 "write `${name}` or an arithmetic expression of params such as `${2 * width}`",
             )
         return text
@@ -245,10 +245,6 @@ def references(text: str) -> tuple[list[tuple[int, int, str]], int | None]:
             return refs, start
         refs.append((start, end + 1, text[start + 2 : end]))
         i = end + 1
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 def _format(value: Any) -> str:

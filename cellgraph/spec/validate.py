@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from ..errors import BIDI_CONTROLS, Problems, did_you_mean, is_unsafe_char, terminal_safe
+from ..errors import BIDI_CONTROLS, Problems, clip, did_you_mean, is_unsafe_char, terminal_safe
 from .load import Document, KeyPath, format_path
 
 FORMAT_VERSION: Final = 1
@@ -55,8 +55,7 @@ def kind_of(value: Any) -> str:
 
 
 def _shorten(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= QUOTE_MAX else text[: QUOTE_MAX - 1] + "…"
+    return clip(str(value), QUOTE_MAX, "…")
 
 
 def text_problem(text: str, limit: int, *, multiline: bool = False) -> str | None:

@@ -40,6 +40,7 @@ import os
 import re
 import struct
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -48,6 +49,7 @@ import jax
 import numpy as np
 from flax import serialization
 
+from ..access import probe_folder, remove_quietly, write_synced
 from .state import TrainingError, TrainState, from_plain, to_plain
 
 FORMAT: Final = 3
@@ -99,7 +101,7 @@ def list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
     try:
         names = [p.name for p in folder.iterdir()]
     except OSError as err:
-        raise TrainingError(f"cannot read the checkpoint folder {folder}: {_reason(err)}") from None
+        raise TrainingError(f"cannot read the checkpoint folder {folder}: {describe_os_error(err)}") from None
     found = [(int(m.group(1)), folder / name) for name in names if (m := _NAME.match(name))]
     return [p for _, p in sorted(found, reverse=True)]
 
@@ -114,26 +116,35 @@ def prepare_folder(directory: str | os.PathLike[str]) -> Path:
         TrainingError: naming the folder, the reason and the fix.
     """
     folder = Path(directory)
-    probe = folder / f".probe.{os.getpid()}.tmp"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(probe, "wb") as f:
-            f.write(b"cellgraph")
-            f.flush()
-            os.fsync(f.fileno())
+        probe_folder(folder)
     except OSError as err:
-        _remove(probe)
         raise TrainingError(
-            f"cannot write checkpoints to {folder}: {_reason(err)}; "
+            f"cannot write checkpoints to {folder}: {describe_os_error(err)}; "
             "fix: free space or permissions there, or pass another folder "
             "(--checkpoint-dir DIR, checkpoint_dir= from Python)"
         ) from None
-    _remove(probe)
     for entry in folder.iterdir():
         m = _TMP.match(entry.name)
         if m and not _running(int(m.group(1))):
-            _remove(entry)
+            remove_quietly(entry)
     return folder
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then ``os.replace`` it into place.
+
+    Raises:
+        whatever ``write`` or the rename raises, after the temporary file was removed (a full
+        disk, a read-only folder, Ctrl-C: no partial file is left behind).
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
 
 
 def encode(state: TrainState, meta: dict[str, Any]) -> bytes:
@@ -165,19 +176,10 @@ def save_checkpoint(
     folder.mkdir(parents=True, exist_ok=True)
     data = encode(state, meta)
     path = checkpoint_path(folder, int(jax.device_get(state.step)))
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # a full disk, a read-only folder, Ctrl-C: leave no partial file
-        _remove(tmp)
-        raise
+    write_atomically(path, lambda tmp: write_synced(tmp, data))
     _fsync_dir(folder)
     for old in list_checkpoints(folder)[keep:]:
-        _remove(old)
+        remove_quietly(old)
     return path
 
 
@@ -235,7 +237,7 @@ def latest_intact(directory: str | os.PathLike[str]) -> Stored | None:
         try:
             return read_checkpoint(path)
         except (CorruptCheckpoint, OSError) as err:
-            reason = err.args[0] if isinstance(err, CorruptCheckpoint) else _reason(err)
+            reason = err.args[0] if isinstance(err, CorruptCheckpoint) else describe_os_error(err)
             then = f"using {files[i + 1].name}" if i + 1 < len(files) else "no older checkpoint: starting over"
             warnings.warn(f"skipping damaged checkpoint {path}: {reason}; {then}", CheckpointWarning, stacklevel=2)
     return None
@@ -292,7 +294,18 @@ def decode(blob: bytes, path: str | os.PathLike[str]) -> tuple[dict[str, Any], A
 
 def describe_os_error(err: OSError) -> str:
     """An OSError in words a user can act on (the disk is full, the folder is read-only, ...)."""
-    return _reason(err)
+    words = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is used up",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EEXIST: "a file of that name is in the way",
+    }
+    name = errno.errorcode.get(err.errno or 0, "")
+    text = words.get(err.errno or 0) or err.strerror or str(err)
+    return f"{text} ({name})" if name else text
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -326,21 +339,6 @@ def _mismatch(path: str | os.PathLike[str], detail: str) -> TrainingError:
     )
 
 
-def _reason(err: OSError) -> str:
-    words = {
-        errno.ENOSPC: "the disk is full",
-        errno.EDQUOT: "the disk quota is used up",
-        errno.EROFS: "the file system is read-only",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "permission denied",
-        errno.ENOTDIR: "a part of the path is a file, not a folder",
-        errno.EEXIST: "a file of that name is in the way",
-    }
-    name = errno.errorcode.get(err.errno or 0, "")
-    text = words.get(err.errno or 0) or err.strerror or str(err)
-    return f"{text} ({name})" if name else text
-
-
 def _running(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -351,13 +349,6 @@ def _running(pid: int) -> bool:
     except OSError:  # it exists, owned by someone else
         return True
     return True
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from .checkpoint import write_atomically
+
 _PREFIXES: Final = ("train_", "test_")
 _COLOURS: Final = {"train_": "#1f77b4", "test_": "#d62728"}
 
@@ -66,11 +68,5 @@ def plot_curve(
         if title:
             fig.suptitle(title)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        try:  # a full disk or a read-only folder leaves no half-written temporary file behind
-            fig.savefig(tmp, format="png", metadata={"Software": None})
-            os.replace(tmp, out)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomically(out, lambda tmp: fig.savefig(tmp, format="png", metadata={"Software": None}))
     return out

@@ -60,6 +60,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..access import probe_folder
 from ..typedefs import Params
 from .checkpoint import (
     SaveWarning,
@@ -623,20 +624,13 @@ def _check_curve_path(path: str | os.PathLike[str]) -> None:
     out = Path(path)
     if out.is_dir():
         raise TrainingError(f"the training curve {out} is a folder; give a file name such as {out / 'curve.png'}")
-    probe = out.parent / f".{out.name}.{os.getpid()}.probe"
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
+        probe_folder(out.parent)
     except OSError as err:
         raise TrainingError(
             f"cannot write the training curve {out}: {describe_os_error(err)}; "
             "fix: free space or permissions there, or give another path (--curve FILE, curve_png=)"
         ) from None
-    finally:
-        try:
-            probe.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def _device_step(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics]]) -> Callable[..., Any]:

@@ -10,8 +10,8 @@ training run's inputs are:
 * **the model**: the tree of parameter and optimizer-state shapes (all that is known of a compiled
   model handed over without a spec);
 * **cellgraph's own code**: a hash of the package's ``.py`` and native ``.cc`` files, computed once
-  per process (an editable install keeps version 0.1.0 through every edit, so the version says
-  nothing);
+  per process, when the first run needs it (an editable install keeps version 0.1.0 through every
+  edit, so the version says nothing);
 * **the libraries** that compute: jax, jaxlib, flax, optax and numpy versions;
 * **the settings**: every ``train:`` setting after the keyword arguments were applied (epochs or
   steps, batch size, seed, optimizer, grad_clip, loss, precision, ...) and ``drop_remainder``.
@@ -132,7 +132,7 @@ def shape_digest(tree: Any) -> str:
 @lru_cache(maxsize=1)
 def code_digest() -> str:
     """cellgraph's own source: every ``.py``, ``.cc`` and ``.h`` file of the package, by relative
-    path and bytes (computed once per process; a few milliseconds)."""
+    path and bytes (computed once per process, by the first run that needs it; a few milliseconds)."""
     return digest_files(_PACKAGE, _CODE_SUFFIXES)
 
 
@@ -233,6 +233,3 @@ def _canonical(value: Any) -> str:
 
 def _sha256_json(value: Any) -> str:
     return hashlib.sha256(_canonical(value).encode()).hexdigest()
-
-
-code_digest()  # now, as the package's modules are being imported: the code this process runs

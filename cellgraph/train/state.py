@@ -86,9 +86,14 @@ def init_state(
     """
     init_key, rng = jax.random.split(jax.random.key(seed))
     params = init(init_key)
-    # the step donates its state, so no two leaves may share a buffer (optax's lbfgs shares some)
-    rule_state = jax.tree.map(jnp.copy, tx.init(params)) if tx is not None else {}
+    rule_state = optimizer_state(tx, params) if tx is not None else {}
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state={}, rule_state=rule_state, rng=rng)
+
+
+def optimizer_state(tx: optax.GradientTransformation, params: Params) -> Any:
+    """``tx``'s fresh state for ``params``, each leaf in a buffer of its own: the step donates its
+    state, so no two leaves may share one (optax's lbfgs shares some)."""
+    return jax.tree.map(jnp.copy, tx.init(params))
 
 
 def is_alive(state: TrainState) -> bool:

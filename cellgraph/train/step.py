@@ -80,12 +80,16 @@ def make_train_step(model: ModelLike, tx: optax.GradientTransformationExtraArgs)
     >>> step = make_train_step(model, make_optimizer({"optimizer": "adam"}))  # doctest: +SKIP
     >>> state, metrics = step(state, {"x": x, "y": y})  # doctest: +SKIP
     """
-    return jax.jit(step_fn(model.loss, tx, stochastic=_stochastic(model)), donate_argnums=0)
+    return jax.jit(make_update(model, tx), donate_argnums=0)
 
 
-def _stochastic(model: ModelLike) -> bool:
-    """Whether training draws random numbers; models that do not say are assumed to."""
-    return bool(getattr(model, "stochastic", True))
+def make_update(model: ModelLike, tx: optax.GradientTransformationExtraArgs) -> Callable[..., Any]:
+    """:func:`step_fn` for ``model``, not jitted (the backprop rule's update; the loop jits it).
+
+    A model that says it draws no random numbers while training (``stochastic = False``) gets the
+    state's key unsplit; one that does not say is assumed to draw them.
+    """
+    return step_fn(model.loss, tx, stochastic=bool(getattr(model, "stochastic", True)))
 
 
 def make_eval(model: ModelLike) -> Callable[[Params, Batch], Metrics]:

@@ -19,12 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-import jax
 import numpy as np
 
 from ...typedefs import Params
 from ..state import TrainState
-from ..step import Batch, Metrics, ModelLike
+from ..step import Batch, Metrics, ModelLike, make_eval
 
 Feed = Literal["batches", "epochs", "once"]
 """How the loop cuts the training set into ``update`` calls:
@@ -101,12 +100,11 @@ def one_shot(model: ModelLike, fit: Callable[[Params, Mapping[str, np.ndarray]],
     stored order and dtype, and may solve on the host in float64. The update's metrics are the
     model's loss and metrics on that set with the fitted parameters (a fit has no "before").
     """
-    evaluate = jax.jit(lambda params, batch: model.loss(params, batch, None))
+    evaluate = make_eval(model)
 
     def update(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         params = fit(state.params, batch)
-        value, metrics = evaluate(params, batch)
-        return state.replace(step=state.step + 1, params=params), {"loss": value, **metrics}
+        return state.replace(step=state.step + 1, params=params), evaluate(params, batch)
 
     return Rule(init=lambda state: state, update=update, feed="once", order=stored_order, traced=False)
 
