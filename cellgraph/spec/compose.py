@@ -108,7 +108,8 @@ def load_spec_unchecked(
     p = Path(path)
     text = read_text(p, limits)
     shared = _Shared(allowed_roots(p.resolve().parent, limits.allow))
-    return _build(text, str(path), dict(overrides or {}), _Context(limits, (str(p.resolve()),), shared=shared), CLI_LOC)
+    ctx = _Context(limits, (str(p.resolve()),), shared=shared)
+    return _build(text, str(path), ctx, overrides=dict(overrides or {}), override_loc=CLI_LOC)
 
 
 def load_spec_text(
@@ -119,7 +120,8 @@ def load_spec_text(
 ) -> Spec:
     """Like :func:`load_spec` for text in memory (relative ``use:`` paths start at the cwd)."""
     shared = _Shared(allowed_roots(_folder(file), limits.allow))
-    spec = _build(text, file, dict(overrides or {}), _Context(limits, (file,), shared=shared), CLI_LOC)
+    ctx = _Context(limits, (file,), shared=shared)
+    spec = _build(text, file, ctx, overrides=dict(overrides or {}), override_loc=CLI_LOC)
     if spec.problems:
         raise SpecError(spec.problems)
     return spec
@@ -133,11 +135,18 @@ def _folder(file: str) -> Path:
 def _build(
     text: str,
     file: str,
-    overrides: dict[str, Any],
     ctx: _Context,
+    *,
+    overrides: dict[str, Any],
     override_loc: SourceLoc,
     raw_doc: Document | None = None,
 ) -> Spec:
+    """One spec (the root, or a part being composed) from its text: params, cells, edges, checks.
+
+    ``overrides`` replace the spec's params and are located at ``override_loc`` (the command
+    line, or the `params:` of the `use:` that builds a part); a part arrives as ``raw_doc``,
+    already parsed and counted by :func:`_read_part`.
+    """
     if raw_doc is None:  # the root spec (a part comes parsed, recorded once by _read_part)
         raw_doc = load_document(text, file, ctx.limits)
         ctx.shared.parsed[(ctx.stack[0], file)] = (text, raw_doc)  # a part never reaches this key: a cycle
@@ -148,8 +157,8 @@ def _build(
     values = collect_params(raw_doc, overrides, problems, override_loc)
     data = substitute(raw_doc, values, problems)
     doc = Document(raw_doc.file, data, raw_doc.locs, raw_doc.key_locs, raw_doc.yaml11, raw_doc.quoted)
-    cells, bindings, groups, sub_edges = _expand_cells(doc, ctx, problems)
-    edges = _expand_edges(doc, cells, groups, problems) + sub_edges
+    composed = _expand_cells(doc, ctx, problems)
+    edges = _expand_edges(doc, composed.cells, composed.groups, problems) + composed.edges
     _check_yaml11_numbers(raw_doc, problems)
     if any(_is_structural(p, file) for p in problems.items):
         problems.raise_if_any()  # the graph would be built on broken cells or edges: stop here
@@ -158,7 +167,7 @@ def _build(
         file=file,
         name=str(data.get("name")),
         version=version if isinstance(version, int) and not isinstance(version, bool) else 0,
-        cells=tuple(cells),
+        cells=tuple(composed.cells),
         edges=tuple(edges),
         doc=doc,
         title=str(data.get("title") or ""),
@@ -167,9 +176,9 @@ def _build(
         train=_block(data, "train"),
         data=_block(data, "data"),
         draw=_block(data, "draw"),
-        bindings=tuple(bindings),
-        groups=MappingProxyType(dict(groups.members)),
-        inherited_show=MappingProxyType(dict(groups.shown)),
+        bindings=tuple(composed.bindings),
+        groups=MappingProxyType(dict(composed.groups.members)),
+        inherited_show=MappingProxyType(dict(composed.groups.shown)),
         source=text,
         sources=ctx.shared.sources(),
         problems=tuple(problems.items),
@@ -199,166 +208,386 @@ def _check_yaml11_numbers(doc: Document, problems: Problems) -> None:
 # ---------------------------------------------------------------------------------------- cells
 
 
-def _expand_cells(
-    doc: Document, ctx: _Context, problems: Problems
-) -> tuple[list[CellSpec], list[Binding], _Groups, list[EdgeSpec]]:
-    cells: list[CellSpec] = []
-    bindings: list[Binding] = []
-    groups = _Groups()
-    sub_edges: list[EdgeSpec] = []
+@dataclass
+class _Composed:
+    """What entries under `cells:` produce: cells, `bind:` links, group names and implicit edges.
+
+    Each entry (a plain group or a `use:` part) builds its own and returns it; :func:`_expand_cells`
+    merges them in order. A step never appends to lists it was handed, and a rejected entry
+    returns None, so it adds nothing.
+    """
+
+    cells: list[CellSpec] = field(default_factory=list)
+    bindings: list[Binding] = field(default_factory=list)
+    groups: _Groups = field(default_factory=_Groups)
+    edges: list[EdgeSpec] = field(default_factory=list)  # repeat chains, residual skips, a part's own edges
+
+    def merge(self, other: _Composed) -> None:
+        """Append ``other`` after what is here (entries have distinct names, so nothing is replaced)."""
+        self.cells.extend(other.cells)
+        self.bindings.extend(other.bindings)
+        self.edges.extend(other.edges)
+        self.groups.entries.update(other.groups.entries)
+        self.groups.exits.update(other.groups.exits)
+        self.groups.members.update(other.groups.members)
+        self.groups.shown.update(other.groups.shown)
+        self.groups.broken |= other.groups.broken
+
+
+@dataclass(frozen=True)
+class _PartRef:
+    """A checked `use:` target: the file to read, and how errors about it name and locate it."""
+
+    target: str  # as written (a `bind:` error quotes it)
+    shown: str  # as other errors show it: clipped at 200 characters
+    file: Path  # the written path, relative to the using spec's folder
+    resolved: str  # its resolved path: include cycles and the parse cache compare these
+    loc: SourceLoc  # the `use:` value, where every problem with the part is reported
+    key: str  # its key path, ``cells.<group>.use``
+
+
+def _expand_cells(doc: Document, ctx: _Context, problems: Problems) -> _Composed:
+    """Every entry under `cells:`, in written order: a plain group, or a `use:` part inlined."""
+    out = _Composed()
     raw = doc.data.get("cells")
     if not isinstance(raw, dict):
-        return cells, bindings, groups, sub_edges
+        return out
     for name, body in raw.items():
         path: KeyPath = ("cells", name)
-        where = format_path(path)
-        if not CELL_NAME.match(name):
-            problems.add(
-                doc.key_loc(path),
-                where,
-                f"'{name}' is not a valid group name",
-                "use letters, digits and _, starting with a letter (dots are for `group.cell` addresses)",
-            )
-            continue
-        if (*path, "<key>") in doc.yaml11:
-            problems.add(
-                doc.key_loc(path), where, doc.yaml11[(*path, "<key>")], f"quote the name ('{name}') or rename the group"
-            )
-        if not isinstance(body, dict):
-            problems.add(
-                doc.loc(path),
-                where,
-                f"expected a mapping such as `{{type: hidden, size: 4}}`, got {kind_of(body)}",
-                f"write `{name}: {{type: hidden, size: 4}}`",
-            )
+        if not _check_entry(doc, name, body, path, problems):
             continue
         if "use" in body:
-            _compose_part(doc, name, body, path, ctx, problems, cells, bindings, groups, sub_edges)
-            continue
-        if "type" not in body:
-            problems.add(
-                doc.loc(path),
-                where,
-                "missing 'type'",
-                "give the cell type, e.g. `type: hidden` (see `cellgraph cells`), or `use: part.yaml`",
-            )
-            continue
-        for key in ("params", "bind"):
-            if key in body:
-                problems.add(
-                    doc.key_loc((*path, key)),
-                    format_path((*path, key)),
-                    f"'{key}' is only valid with `use:`",
-                    f"remove '{key}'",
-                )
-        ctype = body["type"]
-        if not isinstance(ctype, str):
-            problems.add(
-                doc.loc((*path, "type")),
-                f"{where}.type",
-                f"expected a cell type name, got {kind_of(ctype)}",
-                "e.g. `type: hidden`",
-            )
-            continue
-        count = 1
-        if "repeat" in body:
-            count = (
-                check_positive_int(
-                    doc,
-                    body["repeat"],
-                    (*path, "repeat"),
-                    problems,
-                    ctx.limits.max_repeat,
-                    "repeat to the number of chained copies, e.g. `repeat: 3`",
-                )
-                or 0
-            )
-            if not count:
-                continue
-        residual = 0
-        if "residual" in body:
-            residual = (
-                check_positive_int(
-                    doc,
-                    body["residual"],
-                    (*path, "residual"),
-                    problems,
-                    ctx.limits.max_repeat,
-                    "residual to the skip distance in groups, e.g. `residual: 2`",
-                )
-                or 0
-            )
-            if residual == 1:
-                problems.add(
-                    doc.loc((*path, "residual")),
-                    f"{where}.residual",
-                    "residual 1 would join neighbours, which `repeat:` already chains",
-                    "use `residual: 2` (a skip over one group) or more",
-                )
-                residual = 0
-            if residual and residual >= count:
-                problems.add(
-                    doc.loc((*path, "residual")),
-                    f"{where}.residual",
-                    f"residual {residual} needs repeat > {residual} (repeat is {count})",
-                    f"set `repeat:` to at least {residual + 1}, or remove `residual:`",
-                )
-        style = body.get("style", {})
-        if not isinstance(style, dict):
-            problems.add(
-                doc.loc((*path, "style")),
-                f"{where}.style",
-                f"expected a mapping of drawing attributes, got {kind_of(style)}",
-                "e.g. `style: {fill: '#66CC00'}`",
-            )
-            style = {}
-        options = {k: v for k, v in body.items() if k not in STRUCTURAL_CELL_KEYS}
-        option_locs = {k: doc.loc((*path, k)) for k in body}
-        key_locs = {k: doc.key_loc((*path, k)) for k in body}
-        yaml11 = {k: doc.yaml11[(*path, k)] for k in options if (*path, k) in doc.yaml11}
-        ctx.cells_total += count
-        _check_cell_total(ctx, doc.key_loc(path), where)
-        names = tuple(f"{name}.{i}" for i in range(1, count + 1)) if "repeat" in body else (name,)
-        for i, final in enumerate(names, start=1):
-            cells.append(
-                CellSpec(
-                    name=final,
-                    type=ctype,
-                    options=MappingProxyType(options),
-                    loc=doc.key_loc(path),
-                    path=where,
-                    option_locs=MappingProxyType(option_locs),
-                    key_locs=MappingProxyType(key_locs),
-                    yaml11=MappingProxyType(yaml11),
-                    group=name,
-                    repeat=(i, count) if "repeat" in body else None,
-                    style=MappingProxyType(style),
-                )
-            )
-        groups.entries[name], groups.exits[name], groups.members[name] = names[:1], names[-1:], names
-        for a, b in zip(names, names[1:], strict=False):
-            sub_edges.append(
-                EdgeSpec(a, b, "->", None, 0, doc.loc((*path, "repeat")), f"{where}.repeat", implicit=True)
-            )
-        if residual and residual < count:
-            for i in range(0, count - residual, residual):
-                sub_edges.append(
-                    EdgeSpec(
-                        names[i],
-                        names[i + residual],
-                        "=>",
-                        "identity",
-                        0,
-                        doc.loc((*path, "residual")),
-                        f"{where}.residual",
-                        implicit=True,
-                    )
-                )
-    groups.broken = {name for name in raw if name not in groups.members}
-    return cells, bindings, groups, sub_edges
+            entry = _compose_part(doc, name, body, path, ctx, problems)
+        else:
+            entry = _expand_group(doc, name, body, path, ctx, problems)
+        if entry is not None:
+            out.merge(entry)
+    out.groups.broken = {name for name in raw if name not in out.groups.members}
+    return out
 
 
-def _read_part(file: Path, resolved: str, shown: str, loc: SourceLoc, key: str, ctx: _Context) -> tuple[str, Document]:
+def _check_entry(doc: Document, name: str, body: Any, path: KeyPath, problems: Problems) -> bool:
+    """Whether a `cells:` entry is a valid name holding a mapping; a YAML 1.1 key is only reported.
+
+    A bad name or a non-mapping body leaves nothing to expand, so the entry is skipped (and
+    counted broken, so edges to it are not reported again as unknown).
+    """
+    where = format_path(path)
+    if not CELL_NAME.match(name):
+        problems.add(
+            doc.key_loc(path),
+            where,
+            f"'{name}' is not a valid group name",
+            "use letters, digits and _, starting with a letter (dots are for `group.cell` addresses)",
+        )
+        return False
+    if (*path, "<key>") in doc.yaml11:
+        problems.add(
+            doc.key_loc(path), where, doc.yaml11[(*path, "<key>")], f"quote the name ('{name}') or rename the group"
+        )
+    if not isinstance(body, dict):
+        problems.add(
+            doc.loc(path),
+            where,
+            f"expected a mapping such as `{{type: hidden, size: 4}}`, got {kind_of(body)}",
+            f"write `{name}: {{type: hidden, size: 4}}`",
+        )
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------- cells: plain groups
+
+
+def _expand_group(
+    doc: Document, name: str, body: dict[str, Any], path: KeyPath, ctx: _Context, problems: Problems
+) -> _Composed | None:
+    """A plain group: ``repeat`` chained copies of one cell type, with optional residual skips.
+
+    Returns None when the entry is too broken to place (no usable type or repeat count).
+    """
+    ctype = _cell_type(doc, name, body, path, problems)
+    counts = _repeat_counts(doc, body, path, ctx, problems) if ctype is not None else None
+    if ctype is None or counts is None:
+        return None
+    count, residual = counts
+    where = format_path(path)
+    style = _cell_style(doc, body, path, problems)
+    options = {k: v for k, v in body.items() if k not in STRUCTURAL_CELL_KEYS}
+    option_locs = {k: doc.loc((*path, k)) for k in body}
+    key_locs = {k: doc.key_loc((*path, k)) for k in body}
+    yaml11 = {k: doc.yaml11[(*path, k)] for k in options if (*path, k) in doc.yaml11}
+    ctx.cells_total += count
+    _check_cell_total(ctx, doc.key_loc(path), where)
+    names = tuple(f"{name}.{i}" for i in range(1, count + 1)) if "repeat" in body else (name,)
+    out = _Composed()
+    for i, final in enumerate(names, start=1):
+        out.cells.append(
+            CellSpec(
+                name=final,
+                type=ctype,
+                options=MappingProxyType(options),
+                loc=doc.key_loc(path),
+                path=where,
+                option_locs=MappingProxyType(option_locs),
+                key_locs=MappingProxyType(key_locs),
+                yaml11=MappingProxyType(yaml11),
+                group=name,
+                repeat=(i, count) if "repeat" in body else None,
+                style=MappingProxyType(style),
+            )
+        )
+    out.groups.entries[name], out.groups.exits[name], out.groups.members[name] = names[:1], names[-1:], names
+    out.edges = _repeat_edges(doc, path, names, residual)
+    return out
+
+
+def _cell_type(doc: Document, name: str, body: dict[str, Any], path: KeyPath, problems: Problems) -> str | None:
+    """The group's written cell type (checked against the registry later), or None if unusable.
+
+    `params:` and `bind:` belong to `use:` groups; here they are reported but do not stop the group.
+    """
+    where = format_path(path)
+    if "type" not in body:
+        problems.add(
+            doc.loc(path),
+            where,
+            "missing 'type'",
+            "give the cell type, e.g. `type: hidden` (see `cellgraph cells`), or `use: part.yaml`",
+        )
+        return None
+    for key in ("params", "bind"):
+        if key in body:
+            problems.add(
+                doc.key_loc((*path, key)),
+                format_path((*path, key)),
+                f"'{key}' is only valid with `use:`",
+                f"remove '{key}'",
+            )
+    ctype = body["type"]
+    if not isinstance(ctype, str):
+        problems.add(
+            doc.loc((*path, "type")),
+            f"{where}.type",
+            f"expected a cell type name, got {kind_of(ctype)}",
+            "e.g. `type: hidden`",
+        )
+        return None
+    return ctype
+
+
+def _repeat_counts(
+    doc: Document, body: dict[str, Any], path: KeyPath, ctx: _Context, problems: Problems
+) -> tuple[int, int] | None:
+    """``(repeat, residual)``: 1 and 0 when not written; None when `repeat:` is unusable.
+
+    A bad `residual:` is reported and adds no skips, since the copies can still be chained.
+    """
+    where = format_path(path)
+    count = 1
+    if "repeat" in body:
+        count = (
+            check_positive_int(
+                doc,
+                body["repeat"],
+                (*path, "repeat"),
+                problems,
+                ctx.limits.max_repeat,
+                "repeat to the number of chained copies, e.g. `repeat: 3`",
+            )
+            or 0
+        )
+        if not count:
+            return None
+    residual = 0
+    if "residual" in body:
+        residual = (
+            check_positive_int(
+                doc,
+                body["residual"],
+                (*path, "residual"),
+                problems,
+                ctx.limits.max_repeat,
+                "residual to the skip distance in groups, e.g. `residual: 2`",
+            )
+            or 0
+        )
+        if residual == 1:
+            problems.add(
+                doc.loc((*path, "residual")),
+                f"{where}.residual",
+                "residual 1 would join neighbours, which `repeat:` already chains",
+                "use `residual: 2` (a skip over one group) or more",
+            )
+            residual = 0
+        if residual and residual >= count:
+            problems.add(
+                doc.loc((*path, "residual")),
+                f"{where}.residual",
+                f"residual {residual} needs repeat > {residual} (repeat is {count})",
+                f"set `repeat:` to at least {residual + 1}, or remove `residual:`",
+            )
+    return count, residual
+
+
+def _cell_style(doc: Document, body: dict[str, Any], path: KeyPath, problems: Problems) -> dict[str, Any]:
+    """The group's `style:` drawing attributes; a non-mapping is reported and drawn with none."""
+    style = body.get("style", {})
+    if not isinstance(style, dict):
+        problems.add(
+            doc.loc((*path, "style")),
+            f"{format_path(path)}.style",
+            f"expected a mapping of drawing attributes, got {kind_of(style)}",
+            "e.g. `style: {fill: '#66CC00'}`",
+        )
+        return {}
+    return style
+
+
+def _repeat_edges(doc: Document, path: KeyPath, names: tuple[str, ...], residual: int) -> list[EdgeSpec]:
+    """The implicit edges of a repeated group: ``h.i -> h.(i+1)``, and ``h.i => h.(i+k)`` skips.
+
+    They are located at the `repeat:` / `residual:` that made them, so a problem with one (a
+    shape mismatch on a skip) points at the line to change.
+    """
+    where = format_path(path)
+    edges = [
+        EdgeSpec(a, b, "->", None, 0, doc.loc((*path, "repeat")), f"{where}.repeat", implicit=True)
+        for a, b in zip(names, names[1:], strict=False)
+    ]
+    count = len(names)
+    if residual and residual < count:
+        for i in range(0, count - residual, residual):
+            edges.append(
+                EdgeSpec(
+                    names[i],
+                    names[i + residual],
+                    "=>",
+                    "identity",
+                    0,
+                    doc.loc((*path, "residual")),
+                    f"{where}.residual",
+                    implicit=True,
+                )
+            )
+    return edges
+
+
+# ---------------------------------------------------------------------------- cells: `use:` parts
+
+
+def _compose_part(
+    doc: Document, name: str, body: dict[str, Any], path: KeyPath, ctx: _Context, problems: Problems
+) -> _Composed | None:
+    """A `use:` group: the part's spec, built with its own params, inlined as ``name.cell``.
+
+    Steps: check where it points, read and build it, bind its inputs to parent groups, then
+    rename what is left under ``name.``. Returns None when it cannot be read or built (the
+    problems say why), so the group stays undeclared and edges to it are not reported twice.
+    """
+    ref = _resolve_part(doc, name, body, path, ctx, problems)
+    sub = _load_part(doc, body, path, ref, ctx, problems) if ref is not None else None
+    if ref is None or sub is None:
+        return None
+    bindings = _bind_part(doc, body, path, ref, sub, problems)
+    out = _prefix_part(name, sub, {b.dropped.name: b.target for b in bindings})
+    out.bindings = bindings
+    return out
+
+
+def _resolve_part(
+    doc: Document, name: str, body: dict[str, Any], path: KeyPath, ctx: _Context, problems: Problems
+) -> _PartRef | None:
+    """Where a `use:` points, checked before anything is read; None (reported) when it may not be.
+
+    The path must be plain text that stays inside the allowed folders (``allow:``), so a spec
+    cannot read an arbitrary file; and it must not revisit a spec being composed or nest past
+    ``max_include_depth``, so composition always ends.
+    """
+    where = format_path(path)
+    check_keys(doc, body, path, ("use", "params", "bind", "style"), problems, f"group '{name}' (a `use:` group)")
+    target = body["use"]
+    loc = doc.loc((*path, "use"))
+    key = f"{where}.use"
+    if not isinstance(target, str) or not target.strip():
+        problems.add(
+            loc,
+            key,
+            f"expected a relative file path, got {kind_of(target)}",
+            "e.g. `use: ../parts/encoder.yaml`",
+        )
+        return None
+    if has_control_char(target):
+        problems.add(
+            loc,
+            key,
+            "the path holds a control character (a NUL, a newline, ...)",
+            "write a plain relative path such as `use: parts/encoder.yaml`",
+        )
+        return None
+    shown = target if len(target) <= 200 else target[:200] + "..."
+    file = _folder(doc.file) / target
+    resolved_path = confined(file, ctx.shared.roots)
+    if resolved_path is None:
+        message, fix = outside_message(shown, ctx.shared.roots)
+        problems.add(loc, key, message, fix)
+        return None
+    resolved = str(resolved_path)
+    if resolved in ctx.stack:
+        chain = " -> ".join(Path(s).name for s in (*ctx.stack, resolved))
+        problems.add(loc, key, f"include cycle: {chain}", "a part cannot use itself, directly or through other parts")
+        return None
+    if len(ctx.stack) >= ctx.limits.max_include_depth:
+        problems.add(
+            loc,
+            key,
+            f"`use:` nested deeper than {ctx.limits.max_include_depth} files",
+            "flatten the composition",
+        )
+        return None
+    return _PartRef(target, shown, file, resolved, loc, key)
+
+
+def _load_part(
+    doc: Document, body: dict[str, Any], path: KeyPath, ref: _PartRef, ctx: _Context, problems: Problems
+) -> Spec | None:
+    """The part built as a spec of its own, with the group's `params:`; None when it cannot be.
+
+    Its problems join the parent's, located in the part's file. A budget of the whole load
+    (:class:`LimitError`) is raised at once: one error, not one per sibling `use:`.
+    """
+    where = format_path(path)
+    sub_params = body.get("params", {})
+    if not isinstance(sub_params, dict):
+        problems.add(
+            doc.loc((*path, "params")),
+            f"{where}.params",
+            f"expected a mapping of param values, got {kind_of(sub_params)}",
+            "e.g. `params: {width: 8}`",
+        )
+        return None
+    try:
+        text, sub_doc = _read_part(ref, ctx)
+        sub = _build(
+            text,
+            str(ref.file),
+            _Context(ctx.limits, (*ctx.stack, ref.resolved), ctx.cells_total, ctx.shared),
+            overrides=dict(sub_params),
+            override_loc=doc.loc((*path, "params")),
+            raw_doc=sub_doc,
+        )
+    except LimitError:
+        raise
+    except SpecError as err:
+        problems.extend(err.problems)
+        return None
+    problems.extend(sub.problems)  # the part's own problems, located in its file
+    ctx.cells_total += len(sub.cells)
+    _check_cell_total(ctx, ref.loc, where)
+    return sub
+
+
+def _read_part(ref: _PartRef, ctx: _Context) -> tuple[str, Document]:
     """A part's text and parsed document, within the load's budget; each file parsed once.
 
     Every `use:` counts against ``max_parts``, and its YAML values against
@@ -369,21 +598,21 @@ def _read_part(file: Path, resolved: str, shown: str, loc: SourceLoc, key: str, 
     problem, never its content.
     """
     shared = ctx.shared
-    cache_key = (resolved, str(file))
+    cache_key = (ref.resolved, str(ref.file))
     cached = shared.parsed.get(cache_key)
     if cached is None:
         try:
-            text = read_text(file, ctx.limits)
+            text = read_text(ref.file, ctx.limits)
         except SpecError as err:
-            raise SpecError([_part_problem(p, loc, key, shown) for p in err.problems]) from None
+            raise SpecError([_part_problem(p, ref) for p in err.problems]) from None
         if not _SPEC_MARK.search(text):
             raise spec_error(
-                loc,
-                key,
-                f"'{shown}' is not a cellgraph spec (it has no top-level `cellgraph:` key); its content is not shown",
+                ref.loc,
+                ref.key,
+                f"'{ref.shown}' is not a cellgraph spec (it has no top-level `cellgraph:` key); its content is not shown",
                 "point `use:` at a spec file that starts with `cellgraph: 1`",
             )
-        cached = (text, load_document(text, str(file), ctx.limits))
+        cached = (text, load_document(text, str(ref.file), ctx.limits))
         shared.parsed[cache_key] = cached
     shared.parts += 1
     shared.composed_values += len(cached[1].locs)
@@ -396,8 +625,8 @@ def _read_part(file: Path, resolved: str, shown: str, loc: SourceLoc, key: str, 
         raise LimitError(
             [
                 Problem(
-                    loc,
-                    key,
+                    ref.loc,
+                    ref.key,
                     f"the composition holds {size} in all (each `use:` counts every time it is reached)",
                     "use parts fewer times; a `use:` inside a part that is itself used many times multiplies",
                 )
@@ -406,11 +635,11 @@ def _read_part(file: Path, resolved: str, shown: str, loc: SourceLoc, key: str, 
     return cached
 
 
-def _part_problem(problem: Problem, loc: SourceLoc, key: str, shown: str) -> Problem:
+def _part_problem(problem: Problem, ref: _PartRef) -> Problem:
     """A problem reading a part's file, located at the `use:` that names it."""
     if problem.message == "file not found":
-        return Problem(loc, key, f"'{shown}': file not found", "give a path relative to this spec's folder")
-    return Problem(loc, key, f"'{shown}': {problem.message}", problem.fix)
+        return Problem(ref.loc, ref.key, f"'{ref.shown}': file not found", "give a path relative to this spec's folder")
+    return Problem(ref.loc, ref.key, f"'{ref.shown}': {problem.message}", problem.fix)
 
 
 def _check_cell_total(ctx: _Context, loc: SourceLoc, where: str) -> None:
@@ -427,104 +656,32 @@ def _check_cell_total(ctx: _Context, loc: SourceLoc, where: str) -> None:
         )
 
 
-def _compose_part(
-    doc: Document,
-    name: str,
-    body: dict[str, Any],
-    path: KeyPath,
-    ctx: _Context,
-    problems: Problems,
-    cells: list[CellSpec],
-    bindings: list[Binding],
-    groups: _Groups,
-    sub_edges: list[EdgeSpec],
-) -> None:
-    where = format_path(path)
-    check_keys(doc, body, path, ("use", "params", "bind", "style"), problems, f"group '{name}' (a `use:` group)")
-    target = body["use"]
-    loc = doc.loc((*path, "use"))
-    key = f"{where}.use"
-    if not isinstance(target, str) or not target.strip():
-        problems.add(
-            loc,
-            key,
-            f"expected a relative file path, got {kind_of(target)}",
-            "e.g. `use: ../parts/encoder.yaml`",
-        )
-        return
-    if has_control_char(target):
-        problems.add(
-            loc,
-            key,
-            "the path holds a control character (a NUL, a newline, ...)",
-            "write a plain relative path such as `use: parts/encoder.yaml`",
-        )
-        return
-    shown = target if len(target) <= 200 else target[:200] + "..."
-    file = _folder(doc.file) / target
-    resolved_path = confined(file, ctx.shared.roots)
-    if resolved_path is None:
-        message, fix = outside_message(shown, ctx.shared.roots)
-        problems.add(loc, key, message, fix)
-        return
-    resolved = str(resolved_path)
-    if resolved in ctx.stack:
-        chain = " -> ".join(Path(s).name for s in (*ctx.stack, resolved))
-        problems.add(loc, key, f"include cycle: {chain}", "a part cannot use itself, directly or through other parts")
-        return
-    if len(ctx.stack) >= ctx.limits.max_include_depth:
-        problems.add(
-            loc,
-            key,
-            f"`use:` nested deeper than {ctx.limits.max_include_depth} files",
-            "flatten the composition",
-        )
-        return
-    sub_params = body.get("params", {})
-    if not isinstance(sub_params, dict):
-        problems.add(
-            doc.loc((*path, "params")),
-            f"{where}.params",
-            f"expected a mapping of param values, got {kind_of(sub_params)}",
-            "e.g. `params: {width: 8}`",
-        )
-        return
-    try:
-        text, sub_doc = _read_part(file, resolved, shown, loc, key, ctx)
-        sub = _build(
-            text,
-            str(file),
-            dict(sub_params),
-            _Context(ctx.limits, (*ctx.stack, resolved), ctx.cells_total, ctx.shared),
-            doc.loc((*path, "params")),
-            sub_doc,
-        )
-    except LimitError:
-        raise  # a budget of the whole load: one error, not one per sibling `use:`
-    except SpecError as err:
-        problems.extend(err.problems)
-        return
-    problems.extend(sub.problems)  # the part's own problems, located in its file
-    ctx.cells_total += len(sub.cells)
-    _check_cell_total(ctx, loc, where)
+def _bind_part(
+    doc: Document, body: dict[str, Any], path: KeyPath, ref: _PartRef, sub: Spec, problems: Problems
+) -> list[Binding]:
+    """The part's input groups that `bind:` replaces with parent groups, in written order.
+
+    A bound group is dropped from the part and its edges are rewired to the parent group, so a
+    part can read from its user (``bind: {x: gen.sample}``). A bad entry is reported and skipped.
+    """
     bind = body.get("bind", {})
     if not isinstance(bind, dict):
         problems.add(
             doc.loc((*path, "bind")),
-            f"{where}.bind",
+            f"{format_path(path)}.bind",
             f"expected a mapping `part_input: parent_group`, got {kind_of(bind)}",
             "e.g. `bind: {x: gen.sample}`",
         )
-        bind = {}
+        return []
     sub_names = {c.name for c in sub.cells}
-    dropped: dict[str, str] = {}
+    bindings: list[Binding] = []
     for inner, outer in bind.items():
         bpath = (*path, "bind", inner)
         if inner not in sub_names:
             problems.add(
                 doc.key_loc(bpath),
                 format_path(bpath),
-                f"'{target}' has no group '{inner}'{did_you_mean(inner, sub_names)}",
+                f"'{ref.target}' has no group '{inner}'{did_you_mean(inner, sub_names)}",
                 "bind one of the part's input groups",
             )
             continue
@@ -536,49 +693,60 @@ def _compose_part(
                 "e.g. `x: gen.sample`",
             )
             continue
-        dropped[inner] = outer
         bindings.append(Binding(sub.cell(inner), outer, doc.loc(bpath), format_path(bpath)))
+    return bindings
+
+
+def _prefix_part(name: str, sub: Spec, dropped: Mapping[str, str]) -> _Composed:
+    """The part's cells and edges renamed ``name.X`` (a bound group: its parent group), and its groups.
+
+    The group ``name`` is entered at the part's sources and left at its sinks (counting only
+    forward edges: delayed, symmetric and self edges do not make a cell an inner one); the
+    part's own groups stay addressable as ``name.inner``, and their inherited
+    `draw.groups.X.show` comes along.
+    """
     prefix = f"{name}."
-    for c in sub.cells:
-        if c.name in dropped:
-            continue
-        cells.append(
-            CellSpec(
-                name=prefix + c.name,
-                type=c.type,
-                options=c.options,
-                loc=c.loc,
-                path=c.path,
-                option_locs=c.option_locs,
-                key_locs=c.key_locs,
-                yaml11=c.yaml11,
-                group=c.group,
-                repeat=c.repeat,
-                origin=prefix + c.origin if c.origin else name,
-                style=c.style,
-            )
+    out = _Composed()
+    out.cells = [
+        CellSpec(
+            name=prefix + c.name,
+            type=c.type,
+            options=c.options,
+            loc=c.loc,
+            path=c.path,
+            option_locs=c.option_locs,
+            key_locs=c.key_locs,
+            yaml11=c.yaml11,
+            group=c.group,
+            repeat=c.repeat,
+            origin=prefix + c.origin if c.origin else name,
+            style=c.style,
         )
-    rename = {n: (dropped[n] if n in dropped else prefix + n) for n in sub_names}
-    for e in sub.edges:
-        sub_edges.append(
-            EdgeSpec(
-                rename[e.src],
-                rename[e.dst],
-                e.op,
-                e.kind,
-                e.delay,
-                e.loc,
-                e.path,
-                e.options,
-                e.option_locs,
-                e.implicit,
-                key_locs=e.key_locs,
-            )
+        for c in sub.cells
+        if c.name not in dropped
+    ]
+    rename = {c.name: (dropped[c.name] if c.name in dropped else prefix + c.name) for c in sub.cells}
+    out.edges = [
+        EdgeSpec(
+            rename[e.src],
+            rename[e.dst],
+            e.op,
+            e.kind,
+            e.delay,
+            e.loc,
+            e.path,
+            e.options,
+            e.option_locs,
+            e.implicit,
+            key_locs=e.key_locs,
         )
+        for e in sub.edges
+    ]
     forward = [e for e in sub.edges if e.delay == 0 and e.kind != "symmetric" and e.src != e.dst]
     has_in = {e.dst for e in forward}
     has_out = {e.src for e in forward}
     kept = [c.name for c in sub.cells if c.name not in dropped]
+    groups = out.groups
     groups.entries[name] = tuple(prefix + n for n in kept if n not in has_in)
     groups.exits[name] = tuple(prefix + n for n in kept if n not in has_out)
     groups.members[name] = tuple(prefix + n for n in kept)
@@ -593,6 +761,7 @@ def _compose_part(
             groups.shown[prefix + key] = value["show"]
     for key, value in sub.inherited_show.items():
         groups.shown.setdefault(prefix + key, value)
+    return out
 
 
 # ---------------------------------------------------------------------------------------- edges
@@ -610,7 +779,9 @@ def _expand_edges(doc: Document, cells: list[CellSpec], groups: _Groups, problem
         where = format_path(path)
         loc = doc.loc(path)
         if isinstance(item, str):
-            out.extend(_statement_edges(doc, item, path, loc, {}, {}, groups, addressable, problems))
+            out.extend(
+                _statement_edges(doc, item, path, loc, groups=groups, addressable=addressable, problems=problems)
+            )
         elif isinstance(item, dict) and ("from" in item or "to" in item):
             out.extend(_mapping_edges(doc, item, path, groups, addressable, problems))
         elif isinstance(item, dict) and len(item) == 1 and isinstance(next(iter(item.values())), dict | type(None)):
@@ -621,7 +792,16 @@ def _expand_edges(doc: Document, cells: list[CellSpec], groups: _Groups, problem
             stmt_loc = doc.key_loc((*path, statement))
             out.extend(
                 _statement_edges(
-                    doc, statement, path, stmt_loc, options, opt_locs, groups, addressable, problems, key_locs
+                    doc,
+                    statement,
+                    path,
+                    stmt_loc,
+                    groups=groups,
+                    addressable=addressable,
+                    problems=problems,
+                    options=options,
+                    option_locs=opt_locs,
+                    key_locs=key_locs,
                 )
             )
         else:
@@ -639,14 +819,20 @@ def _statement_edges(
     text: str,
     path: KeyPath,
     loc: SourceLoc,
-    options: dict[str, Any],
-    option_locs: dict[str, SourceLoc],
+    *,
     groups: _Groups,
     addressable: set[str],
     problems: Problems,
+    options: dict[str, Any] | None = None,
+    option_locs: dict[str, SourceLoc] | None = None,
     key_locs: dict[str, SourceLoc] | None = None,
 ) -> list[EdgeSpec]:
+    """The edges of one statement (``a -> b ~> c``) written at ``loc``, with its options if any.
+
+    ``options`` (and where each was written) come from the mapping form ``- a -> b: {...}``.
+    """
     where = format_path(path)
+    option_locs = {} if option_locs is None else option_locs
     shift = 1 if path in doc.quoted else 0  # a quoted statement starts after its quote mark
     try:
         hops = parse_statement(text)
@@ -655,7 +841,7 @@ def _statement_edges(
         problems.add(at, where, f"{err} in '{clip(text, 80)}'", err.fix)
         return []
     out: list[EdgeSpec] = []
-    options = dict(options)
+    options = dict(options or {})
     written_kind, written_delay = options.pop("kind", None), options.pop("delay", None)
     for hop in hops:
         kind, delay = OPERATORS[hop.op]
