@@ -1,18 +1,19 @@
-# One task runner. `make check` = lint + the test suite (CI, .ci/run, runs the test suite).
+# One task runner. `make check` = lint + type check + the test suite (CI, .ci/run, runs the test suite).
 # Every target works from a fresh clone: the Python ones set up .venv first if needed.
 
 VENV := .venv
 BIN := $(VENV)/bin
 PY_DIRS := $(wildcard cellgraph tests scripts bench)
 
-.PHONY: help setup fmt lint test check gallery golden size bench bench-train docs fuzz
+.PHONY: help setup fmt lint typecheck test check gallery golden size bench bench-train docs fuzz
 
 help:
 	@echo "make setup    create .venv and install cellgraph[dev] (scripts/setup.sh)"
 	@echo "make fmt      ruff format + ruff check --fix"
 	@echo "make lint     ruff check + ruff format --check"
+	@echo "make typecheck  mypy over cellgraph/ ([tool.mypy] in pyproject.toml)"
 	@echo "make test     the test suite (scripts/test.sh; PYTEST_ARGS='-k x' passes arguments)"
-	@echo "make check    lint + test"
+	@echo "make check    lint + typecheck + test"
 	@echo "make docs     regenerate docs/cells.md and docs/cellgraph.schema.json"
 	@echo "make size     lines per file of cellgraph/"
 	@echo "make bench    validation and rendering benchmarks -> docs/benchmarks.md"
@@ -32,10 +33,13 @@ lint: setup
 	$(BIN)/ruff check $(PY_DIRS)
 	$(BIN)/ruff format --check $(PY_DIRS)
 
+typecheck: setup
+	$(BIN)/mypy
+
 test:
 	bash scripts/test.sh $(PYTEST_ARGS)
 
-check: lint test
+check: lint typecheck test
 
 docs: setup
 	$(BIN)/python scripts/gen_docs.py

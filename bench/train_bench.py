@@ -72,7 +72,7 @@ def build_cellgraph(w: Workload, data: list[dict[str, Any]], precision: str = "f
     tx = make_optimizer(model.spec.train, model.trainable_mask)
     state = {"s": init_state(model.init, tx, seed=0)}
     step_fn = make_train_step(model, tx)
-    device = [jax.device_put(b) for b in data]
+    device = [jax.device_put(model.batch(b["x"], b["y"])) for b in data]  # keyed by group
 
     def step(i: int) -> None:
         state["s"], _ = step_fn(state["s"], device[i % len(device)])

@@ -176,6 +176,20 @@ class Name(OptionKind):
 
 
 @dataclass(frozen=True)
+class PortName(OptionKind):
+    """The name of one of a cell type's input ports (checked against the target's type later)."""
+
+    def check(self, value: Any) -> str | None:
+        return None if isinstance(value, str) and value else f"expected a port name, got {_word(value)}"
+
+    def describe(self) -> str:
+        return "port name"
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string"}
+
+
+@dataclass(frozen=True)
 class Nullable(OptionKind):
     inner: OptionKind
 

@@ -18,11 +18,11 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 
-import hand_flax  # noqa: E402
-import hand_jax  # noqa: E402
-import workloads  # noqa: E402
+import hand_flax
+import hand_jax
+import workloads
 
-import cellgraph  # noqa: E402
+import cellgraph
 
 NAMES = [w.name for w in workloads.WORKLOADS]
 
@@ -70,6 +70,8 @@ def test_batches_fit_the_spec_and_the_loss(name: str) -> None:
     params = model.init(jax.random.key(0))
     for b in data:
         assert b["x"].shape[0] == b["y"].shape[0] == w.batch
-        value, _ = model.loss(params, b, None)  # the spec's own loss accepts the batch as it is
+        value, _ = model.loss(
+            params, model.batch(b["x"], b["y"]), None
+        )  # the spec's own loss accepts the batch as it is
         assert value.shape == ()
         assert str(b["y"].dtype) == ("int32" if w.loss == "xent" else "float32")

@@ -16,7 +16,7 @@ from jax.test_util import check_grads
 import cellgraph
 from cellgraph.cells import CELLS
 from cellgraph.compiler import CompileError
-from cellgraph.compiler.cells import CELL_FNS
+from cellgraph.compiler.protocol import CELL_FNS
 
 ZOO = ROOT / "specs" / "zoo"
 COMPILES = [
@@ -99,7 +99,7 @@ def test_apply_works_under_jit_grad_and_vmap() -> None:
     assert y.shape == (4, 1)
     per_example = jax.vmap(lambda xi: model.apply(params, xi[None])["y"][0])(x)
     np.testing.assert_allclose(per_example, y, rtol=1e-5, atol=1e-6)
-    grads = jax.grad(lambda p: model.loss(p, {"x": x, "y": jnp.zeros((4, 1))}, None)[0])(params)
+    grads = jax.grad(lambda p: model.loss(p, model.batch(x, jnp.zeros((4, 1))), None)[0])(params)
     assert all(bool(jnp.isfinite(g).all()) for g in jax.tree_util.tree_leaves(grads))
 
 
@@ -251,8 +251,6 @@ def test_step_wise_and_layer_wise_agree_without_delays() -> None:
     layered = cellgraph.compile(ZOO / "gru.yaml")
     params = layered.init(jax.random.key(0))
     x = jax.random.normal(jax.random.key(3), (3, 7, 2))
-    from cellgraph.compiler.stepwise import make_stepwise_forward  # noqa: F401 - the module under test
-
     via_layers = layered.apply(params, x)["y"]
     g = layered.graph
     text = (
@@ -284,7 +282,7 @@ def test_bfloat16_precision_computes_low_and_returns_float32(spec: str) -> None:
         assert not np.array_equal(got[name], want[name])  # really computed in bfloat16 ...
         np.testing.assert_allclose(got[name], want[name], atol=0.05, rtol=0.05)  # ... to bfloat16's precision
     y = jnp.zeros((8,), jnp.int32) if "dcn" in spec else jnp.zeros((8, 1))
-    grads = jax.grad(lambda p: low.loss(p, {"x": x, "y": y}, jax.random.key(2))[0])(params)
+    grads = jax.grad(lambda p: low.loss(p, low.batch(x, y), jax.random.key(2))[0])(params)
     assert {g.dtype for g in jax.tree_util.tree_leaves(grads)} == {jnp.dtype(jnp.float32)}
     assert all(bool(jnp.isfinite(g).all()) for g in jax.tree_util.tree_leaves(grads))
 
@@ -311,5 +309,5 @@ def test_step_splits_the_key_only_for_models_that_draw_random_numbers() -> None:
         tx = optax.sgd(0.1)
         state = init_state(model.init, tx, seed=0)
         before = np.asarray(jax.random.key_data(state.rng))  # the step donates the state
-        state, _ = make_train_step(model, tx)(state, {"x": jnp.ones((2, 3))})
+        state, _ = make_train_step(model, tx)(state, model.batch(jnp.ones((2, 3))))
         assert np.array_equal(jax.random.key_data(state.rng), before) is not stochastic

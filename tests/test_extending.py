@@ -22,8 +22,8 @@ import pytest
 
 import cellgraph
 from cellgraph.cells import CELLS, register_cell
-from cellgraph.compiler.cells import CellFns, NodeInfo
-from cellgraph.compiler.losses import METRIC_FNS, OUTPUT_LOSSES, Scored
+from cellgraph.compiler.losses import METRIC_FNS, OUTPUT_LOSSES, Scored, register_loss, register_metric
+from cellgraph.compiler.protocol import Aux, CellFns, Ctx, Inputs, NodeInfo, Out
 from cellgraph.data import dataset_from_arrays
 from cellgraph.graph import rules as records
 from cellgraph.options import FloatRange, Option
@@ -58,17 +58,11 @@ def _init_double(key: jax.Array, info: NodeInfo) -> dict[str, jax.Array]:
     return {"kernel": jax.nn.initializers.glorot_uniform()(key, (n_in, n_out)), "bias": jnp.zeros(n_out)}
 
 
-def _apply_double(
-    params: Mapping[str, jax.Array],
-    x: jax.Array,
-    skips: list[jax.Array],
-    info: NodeInfo,
-    lead: int,
-    key: jax.Array | None,
-    train: bool,
-) -> tuple[jax.Array, jax.Array]:
-    pre = x.reshape(*x.shape[:lead], -1) @ params["kernel"] + params["bias"]
-    return 2 * jnp.tanh(pre), pre  # (the group's value, the auxiliary value the losses may read)
+def _apply_double(params: Mapping[str, jax.Array], inputs: Inputs, ctx: Ctx) -> Out:
+    x = inputs.x  # the main port's merged input; ctx.lead leading axes: (batch,) or (batch, time)
+    assert x is not None
+    pre = x.reshape(*x.shape[: ctx.lead], -1) @ params["kernel"] + params["bias"]
+    return Out(2 * jnp.tanh(pre), Aux(pre=pre))  # the group's value, and what the losses may read
 
 
 DOUBLE = CellFns(_init_double, _apply_double)
@@ -96,6 +90,131 @@ def test_add_a_cell_type(double_cell: str) -> None:
     result = cellgraph.train(model, _data(), **FAST)
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     assert "Hidden Cell" in cellgraph.render(spec).dot  # drawn with the style it was given
+
+
+# ---------------------------------------------------------------- a cell type with two ports
+
+
+def _init_gated(key: jax.Array, info: NodeInfo) -> dict[str, jax.Array]:
+    k1, k2 = jax.random.split(key)
+    n = math.prod(info.out_shape)
+    n_in, n_gate = math.prod(info.in_shapes["in"]), math.prod(info.in_shapes["gate"])
+    glorot = jax.nn.initializers.glorot_uniform()
+    return {"kernel": glorot(k1, (n_in, n)), "gate": glorot(k2, (n_gate, n)), "bias": jnp.zeros(n)}
+
+
+def _apply_gated(params: Mapping[str, jax.Array], inputs: Inputs, ctx: Ctx) -> Out:
+    """(x W + b) * sigmoid(g V): the value comes in through port `in`, the gate through `gate`."""
+    x, g = inputs.ports["in"], inputs.ports["gate"]
+    pre = x @ params["kernel"] + params["bias"]
+    return Out(pre * jax.nn.sigmoid(g @ params["gate"]), Aux(pre=pre))
+
+
+GATED = CellFns(_init_gated, _apply_gated)
+
+
+def _gated_params(s: Any, shape: tuple[int, ...]) -> int:
+    n = math.prod(shape)
+    return sum(math.prod(p) * n for p in s.ports.values()) + n  # a matrix per port, one bias
+
+
+@pytest.fixture
+def gated_cell() -> Iterator[str]:
+    hidden = CELLS["hidden"]
+    register_cell(
+        dataclasses.replace(
+            hidden, name="gated", ports=("in", "gate"), count_params=_gated_params, impl=f"{__name__}:GATED"
+        )
+    )
+    yield "gated"
+    CELLS.pop("gated")
+
+
+def _two_input_spec(gated: str, port: str = "gate") -> cellgraph.Spec:
+    text = (
+        "cellgraph: 1\nname: gate\ncells:\n  x: {type: input, size: 3}\n  g: {type: input, size: 2}\n"
+        f"  h: {{type: {gated}, size: 4}}\n  y: {{type: output, size: 1, activation: linear}}\n"
+        f"edges:\n  - x -> h\n  - {{from: g, to: h, port: {port}}}\n  - h -> y\n"
+    )
+    return cellgraph.load_spec_text(text, "gate.yaml")
+
+
+def test_a_cell_type_tells_its_inputs_apart_by_port(gated_cell: str) -> None:
+    import optax
+
+    from cellgraph.train import init_state, make_train_step
+
+    model = cellgraph.compile(_two_input_spec(gated_cell))
+    params = model.init(jax.random.key(0))
+    h = params["h"]
+    assert h["kernel"].shape == (3, 4) and h["gate"].shape == (2, 4)  # not one (5, 4) matrix of a merged input
+    assert model.graph.nodes["h"]["params"] == 3 * 4 + 2 * 4 + 4
+    x, g = jnp.ones((5, 3)), jnp.linspace(-1, 1, 10).reshape(5, 2)
+    values, aux = model.forward(params, {"x": x, "g": g})
+    by_hand = (x @ h["kernel"] + h["bias"]) * jax.nn.sigmoid(g @ h["gate"])
+    np.testing.assert_allclose(values["h"], by_hand, rtol=1e-6)
+    np.testing.assert_allclose(aux["h"].pre, x @ h["kernel"] + h["bias"], rtol=1e-6)
+    # trained from Python on a batch keyed by group: y = sum(x) * (g0 > 0)
+    rng = np.random.default_rng(0)
+    xs, gs = rng.normal(size=(64, 3)).astype(np.float32), rng.normal(size=(64, 2)).astype(np.float32)
+    batch = model.batch({"x": xs, "g": gs}, (xs.sum(1, keepdims=True) * (gs[:, :1] > 0)).astype(np.float32))
+    tx = optax.adam(0.05)
+    state, step = init_state(model.init, tx, seed=0), make_train_step(model, tx)
+    first = float(model.loss(state.params, batch, None)[0])
+    for _ in range(200):
+        state, _ = step(state, batch)
+    assert float(model.loss(state.params, batch, None)[0]) < 0.2 * first
+
+
+def test_a_port_the_target_does_not_have_is_a_located_error(gated_cell: str) -> None:
+    with pytest.raises(cellgraph.SpecError) as err:
+        cellgraph.compile(_two_input_spec(gated_cell, port="gates"))
+    (problem,) = err.value.problems
+    assert problem.path == "edges[1].port" and (problem.loc.file, problem.loc.line) == ("gate.yaml", 10)
+    assert "has no input port 'gates'" in problem.message and "did you mean 'gate'" in problem.message
+    assert problem.fix == "its ports: in, gate"
+    with pytest.raises(cellgraph.SpecError, match="does not enter through a port"):
+        text = "cellgraph: 1\nname: t\ncells:\n  x: {type: input, size: 2}\n  y: {type: output, size: 2}\n"
+        cellgraph.compile(cellgraph.load_spec_text(text + "edges: [{from: x, to: y, kind: identity, port: in}]\n", "t"))
+
+
+# ---------------------------------------------------------------- a cell type with model state
+
+
+def _apply_centred(params: Mapping[str, jax.Array], inputs: Inputs, ctx: Ctx) -> Out:
+    """x - running mean: the mean is model state, updated while training (not by gradient)."""
+    x = inputs.x
+    assert x is not None
+    mean = ctx.state
+    if ctx.train:
+        mean = 0.9 * mean + 0.1 * x.mean(axis=0)
+    return Out(x - mean, Aux(pre=x - mean, state=mean))
+
+
+CENTRED = CellFns(lambda key, info: {}, _apply_centred, init_state=lambda info: jnp.zeros(info.out_shape))
+
+
+def test_a_cell_type_keeps_model_state() -> None:
+    zero_params = dataclasses.replace(CELLS["hidden"], name="centred", impl=f"{__name__}:CENTRED")
+    register_cell(dataclasses.replace(zero_params, count_params=lambda s, shape: 0))
+    try:
+        spec = cellgraph.load_spec_text(
+            "cellgraph: 1\nname: c\ncells:\n  x: {type: input, size: 3}\n  h: {type: centred, size: 3}\n"
+            "  y: {type: output, size: 1, activation: linear}\nedges: [x -> h -> y]\n",
+            "c.yaml",
+        )
+        model = cellgraph.compile(spec)
+        state = model.init_state()
+        assert set(state) == {"h"} and state["h"].shape == (3,)
+        x = jnp.full((4, 3), 2.0)
+        params = model.init(jax.random.key(0))
+        _, aux = model.forward(params, x, train=True, state=state)
+        np.testing.assert_allclose(aux["h"].state, 0.2)  # the new state comes back in the Aux record
+        values, aux = model.forward(params, x, state={"h": aux["h"].state})
+        np.testing.assert_allclose(values["h"], 1.8)  # evaluation reads the state, leaves it as it was
+        np.testing.assert_allclose(aux["h"].state, 0.2)
+    finally:
+        CELLS.pop("centred")
 
 
 # ---------------------------------------------------------------------------------- a rule
@@ -157,10 +276,11 @@ def _log_cosh(pre: jax.Array, out: jax.Array, y: Any, act: str, opts: Mapping[st
 
 
 @pytest.fixture
-def log_cosh(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setitem(records.LOSSES, "log_cosh", records.Loss("log_cosh", "mean log(cosh(error))"))
-    monkeypatch.setitem(OUTPUT_LOSSES, "log_cosh", _log_cosh)
-    return "log_cosh"
+def log_cosh() -> Iterator[str]:
+    register_loss(records.Loss("log_cosh", "mean log(cosh(error))"), _log_cosh)  # the record and its function
+    yield "log_cosh"
+    records.LOSSES.pop("log_cosh")
+    OUTPUT_LOSSES.pop("log_cosh")
 
 
 def test_add_a_loss(log_cosh: str) -> None:
@@ -168,12 +288,19 @@ def test_add_a_loss(log_cosh: str) -> None:
     model = cellgraph.compile(spec)
     params = model.init(jax.random.key(0))
     data = _data()
-    batch = {"x": jnp.asarray(data.x_train), "y": jnp.asarray(data.y_train)}
-    value, _ = model.loss(params, batch, None)
-    out = model.forward(params, batch["x"])[0]["y"]
-    assert jnp.allclose(value, jnp.log(jnp.cosh(out - batch["y"])).mean())  # the toy computed it, not mse
+    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    value, _ = model.loss(params, model.batch(x, y), None)
+    out = model.forward(params, x)[0]["y"]
+    assert jnp.allclose(value, jnp.log(jnp.cosh(out - y)).mean())  # the toy computed it, not mse
     result = cellgraph.train(model, data, **FAST)
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+def test_a_loss_or_metric_name_is_registered_once(log_cosh: str) -> None:
+    with pytest.raises(ValueError, match="loss 'log_cosh' registered twice"):
+        register_loss(records.Loss("log_cosh", "again"), _log_cosh)
+    with pytest.raises(ValueError, match="metric 'accuracy' registered twice"):
+        register_metric(records.Metric("accuracy", "again"), _max_error)
 
 
 def test_a_class_label_loss_reports_accuracy(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,10 +334,11 @@ def _max_error(s: Scored) -> jax.Array | None:
 
 
 @pytest.fixture
-def max_error(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setitem(records.METRICS, "max_error", records.Metric("max_error", "largest absolute error"))
-    monkeypatch.setitem(METRIC_FNS, "max_error", _max_error)
-    return "max_error"
+def max_error() -> Iterator[str]:
+    register_metric(records.Metric("max_error", "largest absolute error"), _max_error)
+    yield "max_error"
+    records.METRICS.pop("max_error")
+    METRIC_FNS.pop("max_error")
 
 
 def test_add_a_metric(max_error: str) -> None:
@@ -225,6 +353,6 @@ def test_add_a_metric(max_error: str) -> None:
 
 def test_the_toys_are_gone_after_each_test() -> None:
     """The registries are shared by the whole run: no toy may leak into another test."""
-    assert {"double", "sign_descent", "log_cosh", "xent", "max_error"}.isdisjoint(
+    assert {"double", "gated", "centred", "sign_descent", "log_cosh", "xent", "max_error"}.isdisjoint(
         {*CELLS, *IMPLEMENTATIONS, *records.RULES, *records.LOSSES, *records.METRICS, *OUTPUT_LOSSES, *METRIC_FNS}
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -24,9 +25,18 @@ from jax.test_util import check_grads
 
 from cellgraph.compiler import native, ops, recurrent
 
+
+def _scan(name: str, carries: int):
+    def scan(proj: jax.Array, w_rec: jax.Array, act) -> jax.Array:
+        zero = jnp.zeros((proj.shape[1], w_rec.shape[0]), proj.dtype)
+        return ops.scan_steps(ops.STEPS[name], proj, w_rec, act, (zero,) * carries if carries > 1 else zero)
+
+    return scan
+
+
 KINDS = {  # name -> (fused layer, reference scan, gate blocks)
-    "lstm": (recurrent.lstm_sequence, ops.scan_lstm, 4),
-    "gru": (recurrent.gru_sequence, ops.scan_gru, 3),
+    "lstm": (recurrent.lstm_sequence, _scan("lstm", 2), 4),
+    "gru": (recurrent.gru_sequence, _scan("gru", 1), 3),
 }
 
 
@@ -38,7 +48,7 @@ def _weights(gates: int, features: int, n: int, seed: int = 0) -> tuple[jax.Arra
     return w_in, bias, w_rec
 
 
-def _reference(scan, x, w_in, bias, w_rec, last):  # noqa: ANN001, ANN202 - mirrors the fused signature
+def _reference(scan, x, w_in, bias, w_rec, last):
     proj = jnp.swapaxes(x @ w_in + bias, 0, 1)  # (time, batch, g*n)
     hs = jnp.swapaxes(scan(proj, w_rec, jnp.tanh), 0, 1)
     return hs[:, -1] if last else hs
@@ -58,7 +68,7 @@ def test_fused_recurrent_layer_matches_the_autodiff_scan(
         assert out.shape == ((6, 5) if last else (6, 7, 5))
         np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
 
-        def loss(layer):  # noqa: ANN001, ANN202
+        def loss(layer):
             return lambda *args: jnp.sum(jnp.sin(layer(*args)))
 
         got = jax.grad(loss(fused), argnums=(0, 1, 2, 3))(x, *weights, last)
@@ -136,7 +146,7 @@ def test_native_layer_matches_the_float64_scan(
         x = jax.random.normal(jax.random.key(7), (batch, time, features), jnp.float64)
         weights = _weights(gates, features, n, seed=8)
 
-        def loss(layer):  # noqa: ANN001, ANN202
+        def loss(layer):
             return lambda *args: jnp.sum(jnp.sin(layer(*args, last)))
 
         ref_out = _reference(scan, x, *weights, last)
@@ -197,7 +207,7 @@ def test_native_layer_keeps_relative_precision_near_zero(kind: str, scale: float
     args32 = _near_zero_problem(gates, scale)
     assert recurrent._native(*args32)
 
-    def loss(layer):  # noqa: ANN001, ANN202
+    def loss(layer):
         return lambda *args: jnp.sum(jnp.sin(layer(*args, False)))
 
     with jax.enable_x64(True):
@@ -283,10 +293,10 @@ def test_patch_convolution_matches_xla_convolution(
         kernel = jax.random.normal(jax.random.key(1), (*window, shape[-1], 4), jnp.float64)
         pads = lax.padtype_to_pads(shape[1:-1], window, stride, padding.upper())
 
-        def by_xla(x, k):  # noqa: ANN001, ANN202
+        def by_xla(x, k):
             return lax.conv_general_dilated(x, k, stride, padding.upper(), dimension_numbers=dims)
 
-        def by_patches(x, k):  # noqa: ANN001, ANN202
+        def by_patches(x, k):
             ref = by_xla(x, k)
             return ops._im2col_conv(x, k, stride, pads, list(ref.shape[1:-1]))
 
@@ -328,12 +338,12 @@ def test_pooling_matches_reduce_window(
         x = jax.random.permutation(jax.random.key(0), jnp.arange(np.prod(shape), dtype=jnp.float64)).reshape(shape)
         dims, strides = (1, *window, 1), (1, *stride, 1)
 
-        def ref(x):  # noqa: ANN001, ANN202
+        def ref(x):
             if kind == "max_pool":
                 return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, padding.upper())
             return lax.reduce_window(x, 0.0, lax.add, dims, strides, padding.upper()) / np.prod(window)
 
-        def got(x):  # noqa: ANN001, ANN202
+        def got(x):
             return ops.pool(x, window, stride, padding, kind)
 
         np.testing.assert_allclose(got(x), ref(x), rtol=1e-12)
@@ -346,7 +356,7 @@ def test_tiled_max_pool_gives_ties_to_the_first_maximum_as_reduce_window_does() 
     x = jnp.zeros((1, 4, 4, 2)).at[0, 1, 1, 0].set(-1.0)  # all windows tied at 0 but one element
     dims = (1, 2, 2, 1)
 
-    def ref(x):  # noqa: ANN001, ANN202
+    def ref(x):
         return lax.reduce_window(x, -jnp.inf, lax.max, dims, dims, "VALID")
 
     g = jax.grad(
@@ -355,3 +365,25 @@ def test_tiled_max_pool_gives_ties_to_the_first_maximum_as_reduce_window_does() 
     want = jax.grad(lambda x: jnp.sum(ref(x) * jnp.arange(1.0, 9.0).reshape(1, 2, 2, 2)))
     np.testing.assert_array_equal(g(x), want(x))
     assert float(jnp.sum(g(x) != 0)) == 8  # one element per window and channel
+
+
+@pytest.mark.parametrize(("kind", "gates_fn"), [("lstm", "lstm_gates"), ("gru", "gru_gates")])
+def test_the_recurrence_math_is_written_once(kind: str, gates_fn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The step function and the hand-differentiated layer both compute their gates through one
+    function of ``ops``: replace it, and both change (the native kernels are the tested override)."""
+    fused, scan, gates = KINDS[kind]
+    with jax.enable_x64(True):  # float64: the XLA loops, not the float32 native kernels
+        x = jax.random.normal(jax.random.key(1), (4, 5, 3), jnp.float64)
+        weights = _weights(gates, 3, 2)
+        before = (fused(x, *weights, False), _reference(scan, x, *weights, False))
+        real = getattr(ops, gates_fn)
+
+        def doubled(*args: Any) -> Any:  # forwards whatever the gate function takes
+            out = real(*args)
+            return (2 * out[0], *out[1:])
+
+        monkeypatch.setattr(ops, gates_fn, doubled)
+        after = (fused(x, *weights, False), _reference(scan, x, *weights, False))
+    for old, new in zip(before, after, strict=True):
+        assert not np.allclose(old, new)  # each path went through the one definition
+    np.testing.assert_allclose(after[0], after[1], rtol=1e-12, atol=1e-12)  # and they still agree

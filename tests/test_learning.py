@@ -110,7 +110,7 @@ def _train_seeds(spec: cellgraph.Spec, seeds: Iterable[int], data: Any, *, steps
         states = jax.vmap(lambda s: init_state(model.init, tx, s))(seed_ids)
 
         def one(states: Any, idx: jax.Array) -> tuple[Any, None]:
-            return jax.vmap(lambda state, i: step(state, {"x": x[i], "y": y[i]})[0])(states, idx), None
+            return jax.vmap(lambda state, i: step(state, model.batch(x[i], y[i]))[0])(states, idx), None
 
         return jax.lax.scan(one, states, order)[0].params
 

@@ -72,7 +72,8 @@ def _reference() -> np.ndarray:
         bias = jnp.asarray(np.sin(np.arange(16)) * 0.3, jnp.float32).astype(jnp.float64)
         w_rec = jnp.asarray(np.cos(np.arange(4 * 16) * 0.7).reshape(4, 16) * 0.4, jnp.float32).astype(jnp.float64)
         proj = jnp.swapaxes(x @ w_in + bias, 0, 1)
-        return np.asarray(jnp.swapaxes(ops.scan_lstm(proj, w_rec, jnp.tanh), 0, 1))
+        zero = jnp.zeros((proj.shape[1], w_rec.shape[0]), proj.dtype)
+        return np.asarray(jnp.swapaxes(ops.scan_steps(ops.STEPS["lstm"], proj, w_rec, jnp.tanh, (zero, zero)), 0, 1))
 
 
 @pytest.fixture(scope="module")

@@ -200,7 +200,7 @@ def test_a_finished_run_reports_fresh_metrics_never_its_stored_history(tmp_path:
     assert again.already_trained and again.resumed_at == again.steps == 30 and not first.already_trained
     assert again.history[-1]["test_accuracy"] == 0.125  # the record of training is kept as it was
     data = tiny_data()
-    evaluated = make_eval(tiny_model())(again.params, {"x": data.x_test, "y": data.y_test})
+    evaluated = make_eval(tiny_model())(again.params, {"inputs": data.x_test, "targets": data.y_test})
     assert again.metrics == pytest.approx({k: float(v) for k, v in evaluated.items()}, rel=1e-6)
     assert again.metrics["accuracy"] != 0.125
 

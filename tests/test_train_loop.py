@@ -76,10 +76,11 @@ def tiny_model(*, features: int = 2, hidden: int = 8, classes: int = 2, frozen: 
         return {"y": h @ params["y"]["w"] + params["y"]["b"]}  # (batch, classes) logits
 
     def loss(params: Mapping[str, Any], batch: Mapping[str, jax.Array], key: jax.Array | None) -> tuple:
-        logits = apply(params, batch["x"], key=key, train=key is not None)["y"]
+        labels = batch["targets"]  # a model without `batch` gets {"inputs": x, "targets": y}
+        logits = apply(params, batch["inputs"], key=key, train=key is not None)["y"]
         logp = jax.nn.log_softmax(logits)
-        value = -jnp.mean(jnp.take_along_axis(logp, batch["y"][:, None], axis=1))
-        return value, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["y"])}
+        value = -jnp.mean(jnp.take_along_axis(logp, labels[:, None], axis=1))
+        return value, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == labels)}
 
     def trainable_mask(params: Mapping[str, Any]) -> dict[str, bool]:
         return {name: name not in frozen for name in params}  # a prefix of the params tree
@@ -237,7 +238,7 @@ def test_train_step_is_a_donating_jitted_function_and_eval_is_pure() -> None:
     tx = make_optimizer(RUN, model.trainable_mask)
     state = init_state(model.init, tx, seed=0)
     data = tiny_data()
-    batch = {"x": jnp.asarray(data.x_train[:16]), "y": jnp.asarray(data.y_train[:16])}
+    batch = {"inputs": jnp.asarray(data.x_train[:16]), "targets": jnp.asarray(data.y_train[:16])}
     first_w = np.asarray(state.params["h"]["w"]).copy()
     old = state
     step = make_train_step(model, tx)

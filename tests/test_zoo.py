@@ -113,7 +113,7 @@ def _path(net: str) -> Path:
 _GRAPHS: dict[Path, object] = {}
 
 
-def _graph(path: Path):  # noqa: ANN202 - a networkx DiGraph
+def _graph(path: Path):
     if path not in _GRAPHS:
         _GRAPHS[path] = cellgraph.load_graph(path)
     return _GRAPHS[path]

@@ -96,22 +96,22 @@ _COMMON = {
 
 KERNEL = make_cell(
     "kernel",
-    "Kernel",
-    "K",
-    "convolutional",
-    "A learned convolution that keeps the resolution: each cell sees a small window of the previous "
+    label="Kernel",
+    abbr="K",
+    family="convolutional",
+    doc="A learned convolution that keeps the resolution: each cell sees a small window of the previous "
     "group, and the weights are shared across positions.",
-    {
+    options={
         **_COMMON,
         "activation": activation_option("relu"),
         "window": Option(Window(), 3, "filter size"),
         "stride": Option(Window(), 1, "step between windows"),
         "padding": Option(Choice(("same", "valid")), "same", "same keeps the size; valid shrinks it"),
     },
-    CellStyle(_PINK, _PINK_LINE, "none"),
-    _kernel_shape,
-    _conv_params,
-    13,
+    style=CellStyle(_PINK, _PINK_LINE, "none"),
+    infer_shape=_kernel_shape,
+    count_params=_conv_params,
+    order=13,
     local_input=True,
     impl="cellgraph.compiler.cells:KERNEL",
 )
@@ -157,12 +157,12 @@ def _convolution_params(s: ShapeIn, out: Shape) -> int:
 
 CONVOLUTION = make_cell(
     "convolution",
-    "Convolution or Pool",
-    "CP",
-    "convolutional",
-    "Changes the resolution: max or average pooling and strided convolution going down, "
+    label="Convolution or Pool",
+    abbr="CP",
+    family="convolutional",
+    doc="Changes the resolution: max or average pooling and strided convolution going down, "
     "up-sampling and transposed convolution going up (deconvolutional networks).",
-    {
+    options={
         **_COMMON,
         "op": Option(
             Choice(("max_pool", "avg_pool", "conv", "upsample", "transpose")), "max_pool", "what the stage does"
@@ -174,10 +174,10 @@ CONVOLUTION = make_cell(
         ),
         "padding": Option(Choice(("valid", "same")), "valid", "valid shrinks the map; same keeps ceil(n / stride)"),
     },
-    CellStyle(_PINK, _PINK_LINE, "ring"),
-    _convolution_shape,
-    _convolution_params,
-    14,
+    style=CellStyle(_PINK, _PINK_LINE, "ring"),
+    infer_shape=_convolution_shape,
+    count_params=_convolution_params,
+    order=14,
     local_input=True,
     impl="cellgraph.compiler.cells:CONVOLUTION",
 )

@@ -38,19 +38,19 @@ def _hidden_params(s: ShapeIn, out: Shape) -> int:
 
 HIDDEN = make_cell(
     "hidden",
-    "Hidden Cell",
-    "H",
-    "hidden",
-    "The basic cell: activation(weighted sum of its inputs + bias). With `activation: gaussian` "
+    label="Hidden Cell",
+    abbr="H",
+    family="hidden",
+    doc="The basic cell: activation(weighted sum of its inputs + bias). With `activation: gaussian` "
     "it is a radial-basis unit exp(-|x - c|^2 / (2 width^2)), as the chart draws RBF networks.",
-    {
+    options={
         **common_compute_options("relu"),
         "width": Option(FloatRange(0.0, lo_open=True), 1.0, "radius of a gaussian (RBF) unit"),
     },
-    CellStyle(_GREEN, None, "none"),
-    dense_shape,
-    _hidden_params,
-    4,
+    style=CellStyle(_GREEN, None, "none"),
+    infer_shape=dense_shape,
+    count_params=_hidden_params,
+    order=4,
     impl="cellgraph.compiler.cells:HIDDEN",
 )
 
@@ -62,31 +62,31 @@ def _probabilistic_params(s: ShapeIn, out: Shape) -> int:
 
 PROBABILISTIC_HIDDEN = make_cell(
     "probabilistic_hidden",
-    "Probablistic Hidden Cell",
-    "PH",
-    "hidden",
-    "A hidden cell whose value is sampled: Bernoulli units (BM, RBM, DBN), a reparameterised "
+    label="Probablistic Hidden Cell",
+    abbr="PH",
+    family="hidden",
+    doc="A hidden cell whose value is sampled: Bernoulli units (BM, RBM, DBN), a reparameterised "
     "Gaussian code (VAE, DCIGN) or the states of a Markov chain (categorical).",
-    {
+    options={
         **common_compute_options("sigmoid"),
         "distribution": Option(Choice(("bernoulli", "gaussian", "categorical")), "bernoulli", "what the cell samples"),
     },
-    CellStyle(_GREEN, None, "ring"),
-    dense_shape,
-    _probabilistic_params,
-    5,
+    style=CellStyle(_GREEN, None, "ring"),
+    infer_shape=dense_shape,
+    count_params=_probabilistic_params,
+    order=5,
     probabilistic=True,
     impl="cellgraph.compiler.cells:PROBABILISTIC",
 )
 
 SPIKING_HIDDEN = make_cell(
     "spiking_hidden",
-    "Spiking Hidden Cell",
-    "SH",
-    "hidden",
-    "A leaky integrate-and-fire neuron: integrates its input over time and fires when its potential "
+    label="Spiking Hidden Cell",
+    abbr="SH",
+    family="hidden",
+    doc="A leaky integrate-and-fire neuron: integrates its input over time and fires when its potential "
     "crosses the threshold (liquid state machine).",
-    {
+    options={
         **{k: v for k, v in common_compute_options("linear").items() if k not in ("activation", "window")},
         "tau": Option(FloatRange(0.0, lo_open=True), 30.0, "membrane time constant (ms)"),
         "threshold": Option(FloatRange(), 15.0, "firing threshold (mV)"),
@@ -101,10 +101,10 @@ SPIKING_HIDDEN = make_cell(
             "low-pass filter (ms) of the spike trains a read-out sees; none: raw spikes",
         ),
     },
-    CellStyle(_GREEN, None, "triangle"),
-    dense_shape,
-    dense_params,
-    6,
+    style=CellStyle(_GREEN, None, "triangle"),
+    infer_shape=dense_shape,
+    count_params=dense_params,
+    order=6,
     differentiable=False,
     impl="cellgraph.compiler.cells:SPIKING",
 )
@@ -158,12 +158,12 @@ def _capsule_params(s: ShapeIn, out: Shape) -> int:
 
 CAPSULE = make_cell(
     "capsule",
-    "Capsule Cell",
-    "Cap",
-    "hidden",
-    "Outputs a vector (pose) instead of a number; capsule-to-capsule connections route by "
+    label="Capsule Cell",
+    abbr="Cap",
+    family="hidden",
+    doc="Outputs a vector (pose) instead of a number; capsule-to-capsule connections route by "
     "agreement, and a vector's length is the probability that its entity is present.",
-    {
+    options={
         **{k: v for k, v in common_compute_options("linear").items() if k != "activation"},
         "dim": Option(IntRange(1), 8, "length of each capsule's output vector"),
         "routing": Option(IntRange(1, 10), 3, "routing-by-agreement iterations"),
@@ -171,10 +171,10 @@ CAPSULE = make_cell(
         "types": Option(IntRange(1), 8, "capsule types per position of windowed (primary) capsules"),
         "stride": Option(Window(), 1, "step between windows of primary capsules"),
     },
-    CellStyle(_GREEN, None, "square"),
-    _capsule_shape,
-    _capsule_params,
-    7,
+    style=CellStyle(_GREEN, None, "square"),
+    infer_shape=_capsule_shape,
+    count_params=_capsule_params,
+    order=7,
     vector_valued=True,
     impl="cellgraph.compiler.cells:CAPSULE",
 )

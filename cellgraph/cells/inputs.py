@@ -31,27 +31,27 @@ def _visible_bias(s: ShapeIn, out: Shape) -> int:
 
 INPUT = make_cell(
     "input",
-    "Input Cell",
-    "In",
-    "input",
-    "Where data enters; one cell holds one component of the input vector (spatial inputs keep their shape).",
-    {"size": size_option(), "shape": shape_option(), "sequence": _SEQUENCE},
-    CellStyle(PALETTE.yellow, PALETTE.yellow_line, "none"),
-    source_shape,
-    _no_params,
-    1,
+    label="Input Cell",
+    abbr="In",
+    family="input",
+    doc="Where data enters; one cell holds one component of the input vector (spatial inputs keep their shape).",
+    options={"size": size_option(), "shape": shape_option(), "sequence": _SEQUENCE},
+    style=CellStyle(PALETTE.yellow, PALETTE.yellow_line, "none"),
+    infer_shape=source_shape,
+    count_params=_no_params,
+    order=1,
     role="input",
     impl="cellgraph.compiler.cells:SOURCE",
 )
 
 BACKFED_INPUT = make_cell(
     "backfed_input",
-    "Backfed Input Cell",
-    "BIn",
-    "input",
-    "An input the network also writes back into: clamped to data, or recomputed from its neighbours "
+    label="Backfed Input Cell",
+    abbr="BIn",
+    family="input",
+    doc="An input the network also writes back into: clamped to data, or recomputed from its neighbours "
     "(Hopfield, Boltzmann and RBM visible units; the GAN's noise input).",
-    {
+    options={
         "size": size_option(),
         "shape": shape_option(),
         "sequence": _SEQUENCE,
@@ -65,10 +65,10 @@ BACKFED_INPUT = make_cell(
             "where values come from: clamped to data, or sampled noise (a GAN generator's latent input)",
         ),
     },
-    CellStyle(PALETTE.yellow, PALETTE.yellow_line, "ring"),
-    source_shape,
-    _visible_bias,
-    2,
+    style=CellStyle(PALETTE.yellow, PALETTE.yellow_line, "ring"),
+    infer_shape=source_shape,
+    count_params=_visible_bias,
+    order=2,
     role="input",
     backfed=True,
     impl="cellgraph.compiler.cells:SOURCE",
@@ -76,11 +76,11 @@ BACKFED_INPUT = make_cell(
 
 NOISY_INPUT = make_cell(
     "noisy_input",
-    "Noisy Input Cell",
-    "NIn",
-    "input",
-    "An input corrupted on the way in while training (denoising AE); the loss still sees the clean value.",
-    {
+    label="Noisy Input Cell",
+    abbr="NIn",
+    family="input",
+    doc="An input corrupted on the way in while training (denoising AE); the loss still sees the clean value.",
+    options={
         "size": size_option(),
         "shape": shape_option(),
         "sequence": _SEQUENCE,
@@ -93,10 +93,10 @@ NOISY_INPUT = make_cell(
             FloatRange(0.0, 1.0), 0.25, "fraction corrupted (masking, salt_and_pepper) or noise std (gaussian)"
         ),
     },
-    CellStyle(PALETTE.yellow, PALETTE.yellow_line, "triangle"),
-    source_shape,
-    _no_params,
-    3,
+    style=CellStyle(PALETTE.yellow, PALETTE.yellow_line, "triangle"),
+    infer_shape=source_shape,
+    count_params=_no_params,
+    order=3,
     role="input",
     noisy=True,
     impl="cellgraph.compiler.cells:NOISY_SOURCE",

@@ -17,6 +17,7 @@ from .registry import (
     IntRange,
     Nullable,
     Option,
+    ParamRule,
     ShapeError,
     ShapeIn,
     common_compute_options,
@@ -39,7 +40,7 @@ def _vector_shape(s: ShapeIn) -> Shape:
     return (int(s.options["size"]),)
 
 
-def _gated_params(gates: int):  # noqa: ANN202 - a small factory of ParamRules
+def _gated_params(gates: int) -> ParamRule:  # a small factory of ParamRules
     def count(s: ShapeIn, out: Shape) -> int:
         n = numel(out)
         inputs = numel(s.incoming) if s.incoming is not None else 0
@@ -51,15 +52,15 @@ def _gated_params(gates: int):  # noqa: ANN202 - a small factory of ParamRules
 
 RECURRENT = make_cell(
     "recurrent",
-    "Recurrent Cell",
-    "Rec",
-    "recurrent",
-    "Receives its layer's own previous state besides the current input: h_t = act(x_t W + h_(t-1) U + b).",
-    _recurrent_options("tanh"),
-    CellStyle(_BLUE, PALETTE.blue_line, "none"),
-    _vector_shape,
-    _gated_params(ELMAN.gates),
-    10,
+    label="Recurrent Cell",
+    abbr="Rec",
+    family="recurrent",
+    doc="Receives its layer's own previous state besides the current input: h_t = act(x_t W + h_(t-1) U + b).",
+    options=_recurrent_options("tanh"),
+    style=CellStyle(_BLUE, PALETTE.blue_line, "none"),
+    infer_shape=_vector_shape,
+    count_params=_gated_params(ELMAN.gates),
+    order=10,
     recurrence=ELMAN,
     impl="cellgraph.compiler.cells:RECURRENT",
 )
@@ -86,36 +87,36 @@ def _memory_params(s: ShapeIn, out: Shape) -> int:
 
 MEMORY = make_cell(
     "memory",
-    "Memory Cell",
-    "Mem",
-    "recurrent",
-    "An LSTM cell (input, forget and output gates around a summed cell value) - or, with `slots:`, "
+    label="Memory Cell",
+    abbr="Mem",
+    family="recurrent",
+    doc="An LSTM cell (input, forget and output gates around a summed cell value) - or, with `slots:`, "
     "the rows of an external memory read and written by soft attention (NTM, DNC, attention).",
-    {
+    options={
         **_recurrent_options("tanh"),
         "slots": Option(Nullable(IntRange(1)), None, "external memory rows (NTM, DNC); omitted: an LSTM layer"),
         "width": Option(Nullable(IntRange(1)), None, "width of one memory row"),
         "heads": Option(IntRange(1, 64), 1, "read heads of an external memory"),
     },
-    CellStyle(_BLUE, PALETTE.blue_line, "ring"),
-    _memory_shape,
-    _memory_params,
-    11,
+    style=CellStyle(_BLUE, PALETTE.blue_line, "ring"),
+    infer_shape=_memory_shape,
+    count_params=_memory_params,
+    order=11,
     recurrence=LSTM,
     impl="cellgraph.compiler.cells:RECURRENT",
 )
 
 GATED_MEMORY = make_cell(
     "gated_memory",
-    "Gated Memory Cell",
-    "GMem",
-    "recurrent",
-    "A GRU cell: an update gate and a reset gate, no output gate.",
-    _recurrent_options("tanh"),
-    CellStyle(_BLUE, PALETTE.blue_line, "triangle"),
-    _vector_shape,
-    _gated_params(GRU.gates),
-    12,
+    label="Gated Memory Cell",
+    abbr="GMem",
+    family="recurrent",
+    doc="A GRU cell: an update gate and a reset gate, no output gate.",
+    options=_recurrent_options("tanh"),
+    style=CellStyle(_BLUE, PALETTE.blue_line, "triangle"),
+    infer_shape=_vector_shape,
+    count_params=_gated_params(GRU.gates),
+    order=12,
     recurrence=GRU,
     impl="cellgraph.compiler.cells:RECURRENT",
 )

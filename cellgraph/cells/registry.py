@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -29,6 +29,7 @@ from ..options import (  # noqa: F401 - re-exported for the family modules
     Option,
     OptionKind,
     ShapeKind,
+    Text,
     Window,
 )
 from ..typedefs import Shape
@@ -100,6 +101,19 @@ def common_compute_options(activation: str) -> dict[str, Option]:
     }
 
 
+def loss_options() -> dict[str, Option]:
+    """An output's own share of the loss: which loss scores it, and how much it counts."""
+    return {
+        "loss": Option(
+            Nullable(Text()),
+            None,
+            "this output's own loss, one scored on a single output (mse, cross_entropy, bce, huber, ...); "
+            "default: `train.loss`, else its activation's",
+        ),
+        "loss_weight": Option(FloatRange(0.0), 1.0, "this output's weight in the total loss"),
+    }
+
+
 def target_option() -> Option:
     return Option(
         Nullable(Name()),
@@ -134,8 +148,9 @@ class ShapeIn:
 
     options: Mapping[str, Any]  # with defaults filled in
     declared: Shape | None  # from `size` / `shape`, or None
-    incoming: Shape | None  # the merged forward input, or None for a source group
-    sources: tuple[str, ...] = ()  # cell types of the groups feeding it (forward edges)
+    incoming: Shape | None  # the main port's merged forward input, or None for a source group
+    sources: tuple[str, ...] = ()  # cell types of the groups feeding the main port (forward edges)
+    ports: Mapping[str, Shape] = field(default_factory=dict)  # every fed port's merged input
 
 
 ShapeRule = Callable[[ShapeIn], Shape]
@@ -192,12 +207,15 @@ class CellType:
     probabilistic: bool = False  # its value is sampled (the `distribution` option says from what)
     local_input: bool = False  # a plain `->` into it is a local (windowed, convolutional) edge
     vector_valued: bool = False  # each cell outputs a vector along the last axis (capsules)
+    ports: tuple[str, ...] = ("in",)  # named inputs; an edge's `port:` picks one (default: the first)
     impl: str = ""  # "module:attribute" of its JAX init/apply (a CellFns), imported only to compile
     legend_order: int = 0
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"cell type {self.name!r}: role {self.role!r} is not one of {ROLES}")
+        if not self.ports or len(set(self.ports)) != len(self.ports):
+            raise ValueError(f"cell type {self.name!r}: ports {self.ports!r} must be distinct names, at least one")
 
     @property
     def is_source(self) -> bool:
@@ -230,6 +248,11 @@ class CellType:
             not self.differentiable,
         )
         return not any(variant)
+
+    @property
+    def main_port(self) -> str:
+        """The port an edge without ``port:`` feeds; the one shape rules read as the input."""
+        return self.ports[0]
 
     @property
     def recurrent(self) -> bool:
@@ -279,6 +302,7 @@ def get_cell(name: str) -> CellType:
 
 def make_cell(
     name: str,
+    *,
     label: str,
     abbr: str,
     family: str,
@@ -290,7 +314,11 @@ def make_cell(
     order: int,
     **flags: Any,
 ) -> CellType:
-    """Build and register a :class:`CellType` (options frozen)."""
+    """Build and register a :class:`CellType` (options frozen).
+
+    Everything after ``name`` is a keyword: ten same-looking positional values (three strings,
+    two functions) are easy to swap unnoticed, and ``order`` becomes ``legend_order``.
+    """
     return register_cell(
         CellType(
             name=name,

@@ -3,7 +3,7 @@
 May import: everything below it (errors, options, spec, cells, data, graph). Imports JAX.
 """
 
-from .cells import CompileError as CompileError
 from .model import Model as Model
-from .model import compile as compile  # noqa: A004 - the public spelling is cellgraph.compile
+from .model import compile as compile  # the public spelling is cellgraph.compile
 from .model import compile_graph as compile_graph
+from .protocol import CompileError as CompileError

@@ -2,9 +2,10 @@
 
 The registry (``cellgraph.cells``) defines every cell type — options, shape rule, parameter
 count, drawing style — and must import no JAX (validation and drawing stay fast), while
-``cells`` may not import this layer. So the JAX half of each definition lives here, as a
-:class:`CellFns` that the type's ``impl`` pointer names (resolved on first use), with the same
-shapes the registry's rules infer; what a type *is* (recurrent, noisy, ...) is read from its
+``cells`` may not import this layer. So the JAX half of each built-in definition lives here, as a
+:class:`~.protocol.CellFns` (the cell protocol of :mod:`.protocol`: ``apply(params, inputs, ctx)
+-> Out(value, Aux)``) that the type's ``impl`` pointer names (resolved on first use), with the
+same shapes the registry's rules infer; what a type *is* (recurrent, noisy, ...) is read from its
 registry record, never from its name; a test checks that
 ``jax.eval_shape(apply)`` agrees with the registry for every type and that parameter counts
 match ``count_params``. Types whose dynamics arrive with later work (capsule routing, spiking
@@ -13,49 +14,18 @@ neurons, external memories, ...) raise a :class:`CompileError` naming the group.
 
 from __future__ import annotations
 
-import functools
-import importlib
 import math
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import jax
 import jax.numpy as jnp
 
-from ..cells.registry import CELLS, CellType, Recurrence, window_tuple
-from ..errors import CellgraphError
+from ..cells.registry import window_tuple
 from . import ops, recurrent
+from .protocol import Aux, CellFns, CompileError, Ctx, Inputs, NodeInfo, Out, Params
 
 Array = jax.Array
-
-
-class CompileError(CellgraphError):
-    """A spec that validates but cannot (yet) be compiled; the message names the group."""
-
-
-@dataclass(frozen=True)
-class NodeInfo:
-    """What a cell's init and apply see of its group."""
-
-    name: str
-    type: str
-    options: Mapping[str, Any]
-    in_shape: tuple[int, ...] | None  # merged forward input, per example and step
-    out_shape: tuple[int, ...]
-    sources: tuple[str, ...] = ()
-
-    @property
-    def cell(self) -> CellType:
-        """The group's registered type: its capabilities, not its name, decide what compiles."""
-        return CELLS[self.type]
-
-    @property
-    def recurrence(self) -> Recurrence:
-        """The update rule of a recurrent group (only recurrent cells ask)."""
-        rec = self.cell.recurrence
-        assert rec is not None, f"{self.type} is not recurrent"
-        return rec
 
 
 # ------------------------------------------------------------------------------- initialisers
@@ -135,22 +105,29 @@ def _pre_dense(params: Mapping[str, Array], x: Array, info: NodeInfo, lead: int,
     return y
 
 
-def _finish(pre: Array, skips: list[Array], info: NodeInfo, lead: int) -> tuple[Array, Array]:
-    """Shape to the group, add identity skips before the activation, activate."""
-    pre = pre.reshape(*pre.shape[:lead], *info.out_shape)
-    for s in skips:
-        pre = pre + s.reshape(pre.shape)
-    return ops.ACTIVATIONS[info.options.get("activation", "linear")](pre), pre
+def _add_terms(pre: Array, inp: Inputs, lead: int) -> Array:
+    """Identity skips and delayed terms, added to the weighted sum before the activation."""
+    for t in (*inp.skips, *inp.delayed):
+        pre = pre + t.reshape(*t.shape[:lead], *pre.shape[lead:])
+    return pre
 
 
-def _apply_dense(params, x, skips, info, lead, key, train):  # noqa: ANN001, ANN202 - uniform signature below
-    if x is None:
-        pre = jnp.broadcast_to(params.get("bias", 0.0), info.out_shape)
-        return _finish(pre[None], skips, info, 1)
-    return _finish(_pre_dense(params, x, info, lead), skips, info, lead)
+def _finish(pre: Array, inp: Inputs, ctx: Ctx) -> Out:
+    """Shape to the group, add the skips and delayed terms before the activation, activate."""
+    info, lead = ctx.info, ctx.lead
+    pre = _add_terms(pre.reshape(*pre.shape[:lead], *info.out_shape), inp, lead)
+    return Out(ops.ACTIVATIONS[info.options.get("activation", "linear")](pre), Aux(pre=pre))
 
 
-def _init_hidden(key: Array, info: NodeInfo) -> dict[str, Array]:
+def _apply_dense(params: Params, inp: Inputs, ctx: Ctx) -> Out:
+    x = inp.x
+    if x is None:  # fed only through delayed or symmetric edges: its bias, then the delayed terms
+        pre = jnp.broadcast_to(params.get("bias", 0.0), ctx.info.out_shape)[None]
+        return _finish(pre, inp, Ctx(ctx.info, 1, ctx.key, ctx.train, ctx.state))
+    return _finish(_pre_dense(params, x, ctx.info, ctx.lead), inp, ctx)
+
+
+def _init_hidden(key: Array, info: NodeInfo) -> Params:
     if info.options.get("activation") == "gaussian" and info.in_shape is not None:
         n_in, n_out = math.prod(info.in_shape), math.prod(info.out_shape)
         centres = _initializer(info.options, "uniform" if info.options.get("init") == "uniform" else "normal")(
@@ -161,35 +138,40 @@ def _init_hidden(key: Array, info: NodeInfo) -> dict[str, Array]:
     return _init_dense(key, info)
 
 
-def _apply_hidden(params, x, skips, info, lead, key, train):  # noqa: ANN001, ANN202
+def _apply_hidden(params: Params, inp: Inputs, ctx: Ctx) -> Out:
     if "centres" in params:
-        out = ops.rbf(ops.flatten_features(x, lead), params["centres"], params["log_width"])
-        out = out.reshape(*out.shape[:lead], *info.out_shape)
-        return out, out
-    return _apply_dense(params, x, skips, info, lead, key, train)
+        assert inp.x is not None  # a radial group has a forward input (its centres were made for it)
+        lead = ctx.lead
+        out = ops.rbf(ops.flatten_features(inp.x, lead), params["centres"], params["log_width"])
+        out = out.reshape(*out.shape[:lead], *ctx.info.out_shape)
+        return Out(out, Aux(pre=out))
+    return _apply_dense(params, inp, ctx)
 
 
-def _init_probabilistic(key: Array, info: NodeInfo) -> dict[str, Array]:
+def _init_probabilistic(key: Array, info: NodeInfo) -> Params:
     copies = 2 if info.options.get("distribution") == "gaussian" else 1
     return _init_dense(key, info, copies)
 
 
-def _apply_probabilistic(params, x, skips, info, lead, key, train):  # noqa: ANN001, ANN202
+def _apply_probabilistic(params: Params, inp: Inputs, ctx: Ctx) -> Out:
+    info, lead, key = ctx.info, ctx.lead, ctx.key
     dist = info.options.get("distribution", "bernoulli")
     if dist == "gaussian":  # reparameterised: z = mu + sigma * eps while training, mu otherwise
-        both = _pre_dense(params, x, info, lead, copies=2)
+        assert inp.x is not None
+        both = _pre_dense(params, inp.x, info, lead, copies=2)
         mu, logvar = jnp.split(both, 2, axis=-1)
         mu = mu.reshape(*mu.shape[:lead], *info.out_shape)
         logvar = logvar.reshape(mu.shape)
         z = mu
-        if train and key is not None:
+        if ctx.train and key is not None:
             z = mu + jnp.exp(0.5 * logvar) * jax.random.normal(key, mu.shape, mu.dtype)
         kl = 0.5 * jnp.sum(jnp.exp(logvar) + mu**2 - 1.0 - logvar, axis=tuple(range(lead, mu.ndim)))
-        return z, {"pre": mu, "kl": kl}
-    out, pre = _apply_dense(params, x, skips, info, lead, key, train)
-    if dist == "bernoulli" and train and key is not None and info.options.get("activation") == "sigmoid":
-        return jax.random.bernoulli(key, out).astype(out.dtype), pre  # sampled units (no gradient)
-    return out, pre
+        return Out(z, Aux(pre=mu, kl=kl))
+    out = _apply_dense(params, inp, ctx)
+    if dist == "bernoulli" and ctx.train and key is not None and info.options.get("activation") == "sigmoid":
+        sample = jax.random.bernoulli(key, out.value).astype(out.value.dtype)  # sampled units (no gradient)
+        return Out(sample, out.aux)
+    return out
 
 
 # ----------------------------------------------------------------------------- convolutional
@@ -211,19 +193,23 @@ def _init_conv(key: Array, info: NodeInfo, transpose: bool = False) -> dict[str,
     return params
 
 
-def _apply_kernel(params, x, skips, info, lead, key, train):  # noqa: ANN001, ANN202
+def _apply_kernel(params: Params, inp: Inputs, ctx: Ctx) -> Out:
+    info, lead, x = ctx.info, ctx.lead, inp.x
+    assert x is not None  # a kernel group's edge is what its window slides over
     rank = len(info.in_shape or ()) - 1
     flat = x.reshape(-1, *x.shape[lead:])
     y = ops.conv(flat, params["kernel"], window_tuple(info.options["stride"], rank), info.options["padding"])
     y = y + params["bias"] if "bias" in params else y
-    return _finish(y.reshape(*x.shape[:lead], *y.shape[1:]), skips, info, lead)
+    return _finish(y.reshape(*x.shape[:lead], *y.shape[1:]), inp, ctx)
 
 
 def _init_convolution(key: Array, info: NodeInfo) -> dict[str, Array]:
     return _init_conv(key, info) if info.options["op"] in ("conv", "transpose") else {}
 
 
-def _apply_convolution(params, x, skips, info, lead, key, train):  # noqa: ANN001, ANN202
+def _apply_convolution(params: Params, inp: Inputs, ctx: Ctx) -> Out:
+    info, lead, x = ctx.info, ctx.lead, inp.x
+    assert x is not None
     rank = len(info.in_shape or ()) - 1
     op = info.options["op"]
     window = window_tuple(info.options["window"], rank)
@@ -242,19 +228,18 @@ def _apply_convolution(params, x, skips, info, lead, key, train):  # noqa: ANN00
         y = ops.conv_transpose(flat, params["kernel"], stride, info.options["padding"])
     if "bias" in params:
         y = y + params["bias"]
-    return _finish(y.reshape(*x.shape[:lead], *y.shape[1:]), skips, info, lead)
+    return _finish(y.reshape(*x.shape[:lead], *y.shape[1:]), inp, ctx)
 
 
 # --------------------------------------------------------------------------------- recurrent
 
 
-_SCANS: Final = {"elman": ops.scan_rnn, "lstm": ops.scan_lstm, "gru": ops.scan_gru}
-"""Each registered :class:`Recurrence` by name: a scan over time of its step."""
 _FUSED: Final = {"lstm": recurrent.lstm_sequence, "gru": recurrent.gru_sequence}
-"""Whole-sequence layers with custom VJPs (tanh activation, no identity skips into the layer)."""
+"""The override: whole-sequence layers with hand-derived gradients (custom VJPs, native kernels on
+the CPU) for tanh LSTM and GRU layers without identity skips into them; measured in ``bench/``."""
 
 
-def _init_recurrent(key: Array, info: NodeInfo) -> dict[str, Array]:
+def _init_recurrent(key: Array, info: NodeInfo) -> Params:
     if info.options.get("slots") is not None:
         raise CompileError(
             f"group '{info.name}': external memory ({info.type} with `slots:`) compiles with the NTM/DNC work, not yet"
@@ -277,40 +262,66 @@ def _init_recurrent(key: Array, info: NodeInfo) -> dict[str, Array]:
     return params
 
 
-def _apply_recurrent(params, x, skips, info, lead, key, train):  # noqa: ANN001, ANN202
-    act = ops.ACTIVATIONS[info.options.get("activation", "tanh")]
-    if lead == 1:  # a vector input: one time step
+def _init_carry(info: NodeInfo, batch: int, dtype: Any) -> Any:
+    """Zero state: one (batch, n) array per name the recurrence carries (``h`` or ``h, c``)."""
+    zero = jnp.zeros((batch, info.out_shape[0]), dtype)
+    carry = info.recurrence.carry
+    return tuple(zero for _ in carry) if len(carry) > 1 else zero
+
+
+def _activation(info: NodeInfo) -> Callable[[Array], Array]:
+    return ops.ACTIVATIONS[info.options.get("activation", "tanh")]
+
+
+def _step_recurrent(params: Params, inp: Inputs, carry: Any, ctx: Ctx) -> tuple[Out, Any]:
+    """One time step: ``p = b + x W + Σ delayed`` (a delayed input feeds every gate), then the
+    recurrence's own step; identity skips are added to the emitted value."""
+    info = ctx.info
+    batch = jax.tree.leaves(carry)[0].shape[0]
+    gates_n = params["w_rec"].shape[1]
+    p = jnp.broadcast_to(params.get("bias", jnp.zeros((gates_n,), jnp.float32)), (batch, gates_n))
+    if inp.x is not None:
+        p = p + inp.x.reshape(batch, -1) @ params["w_in"]
+    for e in inp.delayed:
+        p = p + e
+    h, carry = ops.STEPS[info.recurrence.name](p, carry, params["w_rec"], _activation(info))
+    for s in inp.skips:
+        h = h + s.reshape(h.shape)
+    return Out(h, Aux(pre=h)), carry
+
+
+def _apply_recurrent(params: Params, inp: Inputs, ctx: Ctx) -> Out:
+    """The layer over a whole sequence (a vector input is one time step); ``emit: last`` keeps the
+    final state. The input projection of every step is one matmul before the scan."""
+    info, x = ctx.info, inp.x
+    assert x is not None  # validation gives every recurrent layer of a layer-wise graph a forward input
+    if ctx.lead == 1:
         x = x[:, None]
     x = ops.flatten_features(x, 2)  # (batch, time, features)
-    last = info.options.get("emit") == "last" or lead == 1
-    fused = _FUSED.get(info.recurrence.name) if info.options.get("activation", "tanh") == "tanh" and not skips else None
-    if fused is not None:  # hand-derived gradients, weight gradients outside the time loop
+    last = info.options.get("emit") == "last" or ctx.lead == 1
+    tanh = info.options.get("activation", "tanh") == "tanh"
+    fused = _FUSED.get(info.recurrence.name) if tanh and not inp.skips else None
+    if fused is not None:
         bias = params.get("bias", jnp.zeros(params["w_in"].shape[1], x.dtype))
         out = fused(x, params["w_in"], bias, params["w_rec"], last)
-        return out, out
+        return Out(out, Aux(pre=out))
     proj = ops.dense(x, params["w_in"], params.get("bias"))  # (batch, time, g*n): hoisted
-    hs = _SCANS[info.recurrence.name](jnp.swapaxes(proj, 0, 1), params["w_rec"], act)  # (time, batch, n)
-    hs = jnp.swapaxes(hs, 0, 1)
-    for s in skips:
+    carry = _init_carry(info, x.shape[0], proj.dtype)
+    step = ops.STEPS[info.recurrence.name]
+    hs = jnp.swapaxes(ops.scan_steps(step, jnp.swapaxes(proj, 0, 1), params["w_rec"], _activation(info), carry), 0, 1)
+    for s in inp.skips:
         hs = hs + s.reshape(hs.shape) if s.ndim == hs.ndim else hs + s[:, None]
     if last:
-        return hs[:, -1], hs[:, -1]
-    return hs, hs
+        hs = hs[:, -1]
+    return Out(hs, Aux(pre=hs))
 
 
 # ---------------------------------------------------------------------------------------- table
 
 
-@dataclass(frozen=True)
-class CellFns:
-    init: Callable[[Array, NodeInfo], dict[str, Array]]
-    apply: Callable[..., tuple[Array, Any]]  # (params, x, skips, info, lead, key, train) -> (out, pre or aux)
-    stochastic: bool = False  # uses its PRNG key while training (noise, sampling)
-
-
 def _later(kind: str) -> CellFns:
     def fail(*args: Any, **kwargs: Any) -> Any:
-        info = next(a for a in args if isinstance(a, NodeInfo))
+        info = next(a.info if isinstance(a, Ctx) else a for a in args if isinstance(a, NodeInfo | Ctx))
         raise CompileError(
             f"group '{info.name}' ({info.type}): {kind} compiles in a later release; validation and drawing work"
         )
@@ -318,61 +329,19 @@ def _later(kind: str) -> CellFns:
     return CellFns(fail, fail)
 
 
+def _no_params(key: Array, info: NodeInfo) -> Params:
+    return {}
+
+
 # What each registered type's ``impl`` pointer names ("cellgraph.compiler.cells:DENSE"): the
 # registry stays JAX-free and this module never lists the types it serves.
-SOURCE: Final = CellFns(lambda key, info: {}, None)  # type: ignore[arg-type]  # fed by the executor
-NOISY_SOURCE: Final = CellFns(lambda key, info: {}, None, stochastic=True)  # type: ignore[arg-type]
+SOURCE: Final = CellFns(_no_params, None)  # fed by the executor
+NOISY_SOURCE: Final = CellFns(_no_params, None, stochastic=True)  # corrupted by the executor while training
 HIDDEN: Final = CellFns(_init_hidden, _apply_hidden)
 PROBABILISTIC: Final = CellFns(_init_probabilistic, _apply_probabilistic, stochastic=True)
 DENSE: Final = CellFns(_init_dense, _apply_dense)
-RECURRENT: Final = CellFns(_init_recurrent, _apply_recurrent)
+RECURRENT: Final = CellFns(_init_recurrent, _apply_recurrent, init_carry=_init_carry, step=_step_recurrent)
 KERNEL: Final = CellFns(_init_conv, _apply_kernel)
 CONVOLUTION: Final = CellFns(_init_convolution, _apply_convolution)
 SPIKING: Final = _later("leaky integrate-and-fire dynamics")
 CAPSULE: Final = _later("routing by agreement")
-
-
-@functools.cache
-def _resolve(pointer: str) -> CellFns:
-    module, _, attr = pointer.partition(":")
-    fns = getattr(importlib.import_module(module), attr)
-    if not isinstance(fns, CellFns):
-        raise TypeError(f"{pointer} is a {type(fns).__name__}, not CellFns")
-    return fns
-
-
-def cell_fns(cell: CellType) -> CellFns:
-    """The JAX half of ``cell``, found through its registry pointer (imported on first use)."""
-    if not cell.impl:
-        raise CompileError(f"cell type '{cell.name}' has no compiled implementation (its `impl` is empty)")
-    return _resolve(cell.impl)
-
-
-class _CellFnsByName(Mapping[str, CellFns]):
-    """Every registered type name -> its :class:`CellFns`, read through the registry."""
-
-    def __getitem__(self, name: str) -> CellFns:
-        return cell_fns(CELLS[name])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(CELLS)
-
-    def __len__(self) -> int:
-        return len(CELLS)
-
-
-CELL_FNS: Final[Mapping[str, CellFns]] = _CellFnsByName()
-
-
-def corrupt(x: Array, options: Mapping[str, Any], key: Array) -> Array:
-    """A noisy input's corruption (training only): masking, additive Gaussian or salt and pepper."""
-    level = float(options.get("level", 0.25))
-    kind = options.get("noise", "masking")
-    if kind == "gaussian":
-        return x + level * jax.random.normal(key, x.shape, x.dtype)
-    k1, k2 = jax.random.split(key)
-    hit = jax.random.bernoulli(k1, level, x.shape)
-    if kind == "masking":
-        return jnp.where(hit, 0.0, x)
-    salt = jax.random.bernoulli(k2, 0.5, x.shape).astype(x.dtype)
-    return jnp.where(hit, salt, x)

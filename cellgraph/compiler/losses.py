@@ -30,8 +30,9 @@ import optax
 from ..errors import Problems, spec_error
 from ..graph.checks import check_implemented, metric_names
 from ..graph.fit import output_loss, trains_on_labels
-from ..graph.rules import LOSSES, METRICS
+from ..graph.rules import LOSSES, METRICS, PLANNED, Loss, Metric
 from ..spec.load import format_path
+from .protocol import Aux, CompileError
 
 Array = jax.Array
 
@@ -138,6 +139,18 @@ OUTPUT_LOSSES: Final[dict[str, OutputLoss]] = {
 }
 """The loss of one supervised output, by its ``LOSSES`` name."""
 
+
+def register_loss(record: Loss, fn: OutputLoss) -> None:
+    """Add a loss of one output: its JAX-free record (what validation knows) and its function.
+
+    Like :func:`cellgraph.cells.register_cell` and ``register_rule``: a name is registered once.
+    """
+    if record.name in LOSSES or record.name in OUTPUT_LOSSES:
+        raise ValueError(f"loss {record.name!r} registered twice")
+    LOSSES[record.name] = record
+    OUTPUT_LOSSES[record.name] = fn
+
+
 COMPOSITE_LOSSES: Final[dict[str, str]] = {name: loss.doc for name, loss in LOSSES.items() if loss.composite}
 """Losses that are no function of one output (``Loss.composite``): :func:`make_loss` assembles
 them from its terms, and a supervised output under one of them trains with its activation's
@@ -243,6 +256,15 @@ METRIC_FNS: Final[dict[str, MetricFn]] = {
 chunks of examples (``train/loop.py``), which is exact for the means and close for the others
 (``rmse``, ``nrmse``, ``r2``) when a split fits one chunk or its chunks are alike."""
 
+
+def register_metric(record: Metric, fn: MetricFn) -> None:
+    """Add a per-output metric: its JAX-free record and its function (a name is registered once)."""
+    if record.name in METRICS or record.name in METRIC_FNS:
+        raise ValueError(f"metric {record.name!r} registered twice")
+    METRICS[record.name] = record
+    METRIC_FNS[record.name] = fn
+
+
 LOSS_METRICS: Final = ("elbo", "kl")
 """Metrics that are terms of the loss itself, reported by :func:`make_loss` with ``loss: elbo``."""
 
@@ -256,7 +278,7 @@ def _default_metrics(s: Scored) -> tuple[str, ...]:
 
 def make_loss(
     graph: nx.DiGraph,
-    forward: Callable[..., tuple[dict[str, Array], dict[str, Any]]],
+    forward: Callable[..., tuple[dict[str, Array], dict[str, Aux]]],
     sources: tuple[str, ...],
     outputs: tuple[str, ...],
 ) -> Callable[[Any, Mapping[str, Any], Array | None], tuple[Array, dict[str, Array]]]:
@@ -280,19 +302,9 @@ def make_loss(
         )
     asked = metric_names(train.get("metrics"))
     wanted = [m for _, m in asked]
-    target = train.get("target")
     tolerance = float(train.get("tolerance") or 0.04)
     node = graph.nodes
-
-    supervised, recon = [], []
-    for o in outputs:
-        if target is not None and o != target:
-            continue
-        goal = node[o]["options"].get("target")
-        if trains_on_labels(node[o]["cell"], node[o]["options"]):
-            supervised.append(o)
-        else:
-            recon.append((o, goal or opts.get("target") or _first_source(graph, o, sources)))
+    supervised, recon = scored_outputs(graph, sources, outputs)
     gaussian = [
         n for n in graph.nodes if node[n]["cell"].probabilistic and node[n]["options"].get("distribution") == "gaussian"
     ]
@@ -300,34 +312,52 @@ def make_loss(
         n for n in graph.nodes if _plain_hidden(node[n]["cell"]) and node[n]["options"].get("activation") == "sigmoid"
     ]
 
-    def report(metrics: dict[str, Array], s: Scored) -> None:
+    several = len(supervised) + len(recon) > 1
+    seen: dict[str, int] = {}  # how many outputs have reported each metric (for the mean)
+
+    def report(metrics: dict[str, Array], s: Scored, output: str) -> None:
+        """Each metric under its name; with several scored outputs, under ``name:output`` too, and
+        the plain name holds the mean over the outputs that define it."""
         for m in dict.fromkeys((*_default_metrics(s), *(w for w in wanted if w in METRIC_FNS))):
             value = METRIC_FNS[m](s)
-            if value is not None:
-                metrics[m] = value
+            if value is None:
+                continue
+            if several:
+                metrics[f"{m}:{output}"] = value
+                seen[m] = seen.get(m, 0) + 1
+                value = metrics[m] + (value - metrics[m]) / seen[m] if m in metrics else value
+            metrics[m] = value
+
+    kinds = {o: _output_kind(spec, graph, o, name) for o in supervised}
+    weights = {o: float(node[o]["options"].get("loss_weight", 1.0)) for o in (*supervised, *(o for o, _ in recon))}
 
     def loss_fn(params: Any, batch: Mapping[str, Any], key: Array | None) -> tuple[Array, dict[str, Array]]:
         planned.raise_if_any()  # a planned name: refused where training starts, never substituted
-        values, aux = forward(params, batch["x"], key=key, train=key is not None)
+        values, aux = forward(params, batch["inputs"], key=key, train=key is not None)
         total = jnp.zeros((), jnp.float32)
         metrics: dict[str, Array] = {}
+        seen.clear()
         for o in supervised:
             act = node[o]["options"].get("activation", "linear")
-            kind = output_loss(name, act)
-            out, pre = values[o], aux[f"{o}~pre"]
-            total = total + OUTPUT_LOSSES[kind](pre, out, batch["y"], act, opts)
+            kind = kinds[o]
+            out, pre, y = values[o], _read(aux, o, "pre"), _target(batch, o)
+            own = opts if kind == name else {}  # `train.loss`'s options go with its name
+            part = OUTPUT_LOSSES[kind](pre, out, y, act, own)
+            total = total + (part if weights[o] == 1.0 else weights[o] * part)
+            if several:
+                metrics[f"loss:{o}"] = part
             # softmax is monotonic: classes from the logits, so the softmax itself is never computed
             monotonic = act in ("softmax", "log_softmax") and kind == "cross_entropy" and out.shape[-1] > 1
-            report(metrics, Scored(out, batch["y"], pre if monotonic else out, act, kind, tolerance))
+            report(metrics, Scored(out, y, pre if monotonic else out, act, kind, tolerance), o)
         for o, goal in recon:
-            out, clean = values[o], aux[goal] if goal in aux else values[goal]
-            clean = clean.reshape(out.shape)
+            clean = aux[goal].clean
+            out, clean = values[o], (values[goal] if clean is None else clean).reshape(values[o].shape)
             act = node[o]["options"].get("activation", "linear")
             sigmoid = act == "sigmoid"
             # the margin loss's decoder term is Sabour et al.'s sum of squared errors
             error = opts.get("error") or ("bce" if sigmoid and name != "margin" else "mse")
             if error == "bce":
-                pre = aux[f"{o}~pre"]
+                pre = _read(aux, o, "pre")
                 per = optax.sigmoid_binary_cross_entropy(pre, clean) if sigmoid else _bce(out, clean)
             else:
                 per = jnp.square(out - clean)
@@ -338,11 +368,12 @@ def make_loss(
                 part = float(opts.get("reconstruction_weight", 0.0005)) * per_example.mean()
             else:
                 part = per.mean()
-            total = total + part
-            report(metrics, Scored(out, clean, out, act, "reconstruction", tolerance))
+            total = total + (part if weights[o] == 1.0 else weights[o] * part)
+            if several:
+                metrics[f"loss:{o}"] = part
+            report(metrics, Scored(out, clean, out, act, "reconstruction", tolerance), o)
         if name == "elbo" and gaussian:
-            kl = sum((aux[f"{g}~pre"]["kl"] for g in gaussian), jnp.zeros(()))
-            kl = jnp.mean(kl)
+            kl = jnp.mean(sum((_read(aux, g, "kl") for g in gaussian), jnp.zeros(())))
             total = total + float(opts.get("beta", 1.0)) * kl
             metrics["kl"] = kl
             metrics["elbo"] = -total
@@ -372,10 +403,98 @@ def make_loss(
     return loss_fn
 
 
+def _output_kind(spec: Any, graph: nx.DiGraph, output: str, name: str | None) -> str:
+    """The loss one supervised output trains with: its own ``loss:``, else ``train.loss``, else its
+    activation's; a planned one is refused at its option, never replaced."""
+    d = graph.nodes[output]
+    own = d["options"].get("loss")
+    kind = output_loss(own or name, d["options"].get("activation", "linear"))
+    record = LOSSES.get(kind)
+    if own and record is not None and record.status == PLANNED:
+        raise spec_error(
+            d["spec"].option_loc("loss"),
+            f"{d['path']}.loss",
+            f"loss '{own}' is planned, not implemented yet: nothing would compute it",
+            f"{record.meanwhile}",
+        )
+    if kind not in OUTPUT_LOSSES and record is not None and record.status != PLANNED:
+        raise spec_error(
+            d["spec"].option_loc("loss") if own else spec.loc(("train", "loss")),
+            f"{d['path']}.loss" if own else "train.loss",
+            f"loss {kind!r} is registered but has no function in cellgraph.compiler.losses.OUTPUT_LOSSES",
+            "register its function beside its record (see docs/architecture.md)",
+        )
+    return kind
+
+
+def scored_outputs(
+    graph: nx.DiGraph, sources: tuple[str, ...], outputs: tuple[str, ...]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The outputs the loss scores: those compared with targets from the data (class labels or
+    values), and those compared with another group's value (a reconstruction, with that group).
+    ``train.target`` keeps only the one it names."""
+    target = graph.graph["spec"].train.get("target")
+    _, opts = _loss_config(graph.graph["spec"].train)
+    supervised: list[str] = []
+    recon: list[tuple[str, str]] = []
+    for o in outputs:
+        if target is not None and o != target:
+            continue
+        d = graph.nodes[o]
+        if trains_on_labels(d["cell"], d["options"]):
+            supervised.append(o)
+        else:
+            recon.append((o, d["options"].get("target") or opts.get("target") or _first_source(graph, o, sources)))
+    return supervised, recon
+
+
+def _read(aux: Mapping[str, Aux], group: str, field: str) -> Array:
+    """A field of a group's :class:`Aux` record that the loss needs; a cell that left it out is an
+    error naming the group (never a silent substitute such as the activated value for the logits)."""
+    value: Array | None = getattr(aux[group], field)
+    if value is None:
+        raise CompileError(f"group '{group}': its cell's Aux record has no `{field}`, which this loss reads")
+    return value
+
+
+def _target(batch: Mapping[str, Any], output: str) -> Any:
+    targets = batch.get("targets") or {}
+    if output not in targets:
+        raise CompileError(
+            f"the batch has no target for output group '{output}' (it has: {', '.join(targets) or 'none'}); "
+            'pass {"inputs": {group: array}, "targets": {output: array}}, e.g. model.batch(x, y)'
+        )
+    return targets[output]
+
+
+Batch = dict[str, dict[str, Any]]
+"""``{"inputs": {input group: array}, "targets": {output group: array}}``: what the loss reads."""
+
+
+def make_batch(graph: nx.DiGraph, sources: tuple[str, ...], outputs: tuple[str, ...], x: Any, y: Any = None) -> Batch:
+    """A :data:`Batch` from the inputs (an array for a network with one input group, else a mapping
+    by group) and the targets (a mapping by output group, or one array that every output scored
+    against the data's targets gets). The arrays are kept as given (NumPy stays on the host)."""
+    if isinstance(x, Mapping):
+        inputs = dict(x)
+    elif len(sources) == 1:
+        inputs = {sources[0]: x}
+    else:
+        raise CompileError(
+            f"the network has {len(sources)} input groups ({', '.join(sources)}); pass a mapping group -> array"
+        )
+    if y is None:
+        return {"inputs": inputs, "targets": {}}
+    if isinstance(y, Mapping):
+        return {"inputs": inputs, "targets": dict(y)}
+    supervised, _ = scored_outputs(graph, sources, outputs)
+    return {"inputs": inputs, "targets": dict.fromkeys(supervised, y)}
+
+
 def _refuse_unmet(spec: Any, asked: list[tuple[tuple[str | int, ...], str]], metrics: Mapping[str, Array]) -> None:
     """A metric the spec asks for that no scored output defines is an error, not a silent gap."""
     for path, m in asked:
-        if m not in metrics:
+        if m not in metrics and not any(k.startswith(f"{m}:") for k in metrics):
             raise spec_error(
                 spec.loc(path),
                 format_path(path),

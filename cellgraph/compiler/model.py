@@ -1,11 +1,10 @@
 """Graph -> pure JAX functions: ``init(key) -> params`` and ``apply(params, inputs, ...)``.
 
-The graph is static: it is closed over, never traced. ``apply`` walks the groups in topological
-order of the forward graph, each group reading the merge of its inputs (concatenated along the
-last axis, or summed with ``merge: add``) and adding its identity skips before its activation.
-Groups that carry sequences hold (batch, time, ...) arrays; dense groups apply per step through
-the trailing axes, and recurrent layers hoist their input projection out of the scan. Nothing
-here touches Python state at run time, so ``jax.jit``, ``jax.grad`` and ``jax.vmap`` apply.
+The graph is static: it is closed over, never traced. The executor (:mod:`.executor`) walks the
+groups in topological order, each through the cell protocol (:mod:`.protocol`): layer-wise
+(whole sequences per layer, input projections hoisted out of the scans), or step-wise in one
+scan when values cross time steps between groups. Nothing here touches Python state at run
+time, so ``jax.jit``, ``jax.grad`` and ``jax.vmap`` apply.
 """
 
 from __future__ import annotations
@@ -20,12 +19,11 @@ import jax.numpy as jnp
 import networkx as nx
 
 from ..graph import build_graph
-from ..graph.checks import forward_graph
 from ..spec.compose import load_spec
 from ..spec.model import Spec
-from .cells import CompileError, NodeInfo, cell_fns, corrupt
-from .losses import make_loss
-from .stepwise import delayed_inputs, init_delayed, make_stepwise_forward
+from .executor import Forward, Plan, init_delayed, layerwise_forward, make_plan, stepwise_forward
+from .losses import make_batch, make_loss
+from .protocol import Aux, CompileError
 
 Array = jax.Array
 Params = dict[str, dict[str, Array]]
@@ -38,11 +36,13 @@ class Model:
     graph: nx.DiGraph
     init: Callable[[Array], Params]
     apply: Callable[..., dict[str, Array]]
-    forward: Callable[..., tuple[dict[str, Array], dict[str, Any]]]  # every group's value, and aux
+    forward: Forward  # every group's value, and its Aux record
     loss: Callable[[Params, Mapping[str, Any], Array | None], tuple[Array, dict[str, Array]]]
     trainable_mask: Callable[[Params], Any] | None  # None when no group is frozen: no optimizer mask
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    plan: Plan
+    init_state: Callable[[], dict[str, Any]]  # the model state of the groups that keep one (else {})
 
     @property
     def spec(self) -> Spec:
@@ -51,30 +51,12 @@ class Model:
     @property
     def stochastic(self) -> bool:
         """Whether a training pass draws random numbers (noisy inputs, sampled units)."""
-        return any(cell_fns(d["cell"]).stochastic for _, d in self.graph.nodes(data=True))
+        return any(fns.stochastic for fns in self.plan.fns.values())
 
-
-def _info(graph: nx.DiGraph, node: str, forward: list[str]) -> NodeInfo:
-    """What a group's cell sees; its merged input shape was inferred with the graph."""
-    d = graph.nodes[node]
-    in_shape = tuple(d["in_shape"]) if d.get("in_shape") is not None else None
-    return NodeInfo(
-        node, d["type"], d["options"], in_shape, tuple(d["shape"]), tuple(graph.nodes[u]["type"] for u in forward)
-    )
-
-
-def _merge_mode(graph: nx.DiGraph, node: str, forward: list[str]) -> str:
-    return graph.edges[forward[0], node]["options"].get("merge", "concat") if forward else "concat"
-
-
-def _merge(values: list[Array], mode: str, lead: int) -> Array:
-    if len(values) == 1:
-        return values[0]
-    if mode == "add":
-        return sum(values[1:], values[0])
-    if all(v.ndim == values[0].ndim and v.shape[:-1] == values[0].shape[:-1] for v in values):
-        return jnp.concatenate(values, axis=-1)
-    return jnp.concatenate([v.reshape(*v.shape[:lead], -1) for v in values], axis=-1)
+    def batch(self, x: Any, y: Any = None) -> dict[str, dict[str, Any]]:
+        """``{"inputs": ..., "targets": ...}`` from one input array (or a mapping by input group)
+        and one target array, given to every output trained on labels or values."""
+        return make_batch(self.graph, self.inputs, self.outputs, x, y)
 
 
 def _check_compilable(graph: nx.DiGraph) -> None:
@@ -100,137 +82,62 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     precision = precision or graph.graph["spec"].train.get("precision") or "float32"
     if precision not in PRECISIONS:
         raise CompileError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
-    fwd = forward_graph(graph)
-    order_index = {n: i for i, n in enumerate(graph.nodes)}
-    order = list(nx.lexicographical_topological_sort(fwd, key=order_index.__getitem__))
-    preds = {
-        n: [
-            u
-            for u in sorted(fwd.predecessors(n), key=order_index.__getitem__)
-            if graph.edges[u, n]["kind"] != "identity"
-        ]
-        for n in order
-    }
-    skips = {n: [u for u in fwd.predecessors(n) if graph.edges[u, n]["kind"] == "identity"] for n in order}
-    infos = {n: _info(graph, n, preds[n]) for n in order}
-    sources = tuple(n for n in order if graph.nodes[n]["cell"].is_source)
-    fns = {n: cell_fns(graph.nodes[n]["cell"]) for n in order}  # every pointer resolves (tested)
-    outputs = tuple(n for n in order if graph.nodes[n]["cell"].is_output)
-    timed = {n: bool(graph.nodes[n].get("timed")) for n in order}
+    plan = make_plan(graph)
+    forward = stepwise_forward(plan) if plan.stepwise else layerwise_forward(plan)
+    if precision != "float32":
+        forward = _in_precision(forward, PRECISIONS[precision])
 
     def init(key: Array) -> Params:
-        keys = jax.random.split(key, len(order))
+        k_groups, k_delayed = jax.random.split(key) if plan.stepwise else (key, None)
         params: Params = {}
-        for k, n in zip(keys, order, strict=True):
-            p = fns[n].init(k, infos[n])
+        for k, n in zip(jax.random.split(k_groups, len(plan.order)), plan.order, strict=True):
+            p = plan.fns[n].init(k, plan.infos[n])
             if p:
                 params[n] = p
+        if k_delayed is not None:  # the delayed edges' matrices join their target groups'
+            for n, extra in init_delayed(k_delayed, graph, plan).items():
+                params[n] = {**params.get(n, {}), **extra}
         return params
 
-    def forward(
-        params: Params, inputs: Array | Mapping[str, Array], *, key: Array | None = None, train: bool = False
-    ) -> tuple[dict[str, Array], dict[str, Any]]:
-        feed = _feed(inputs, sources)
-        keys = dict(zip(order, jax.random.split(key, len(order)), strict=True)) if key is not None else {}
-        values: dict[str, Array] = {}
-        aux: dict[str, Any] = {}
-        batch = next(iter(feed.values())).shape[0]
-        for n in order:
-            info = infos[n]
-            # leading axes of what the group reads: (batch,) or (batch, time); a recurrent layer
-            # with `emit: last` reads a sequence but passes on one value
-            lead = 2 if (timed[n] if n in sources else any(timed[u] for u in preds[n])) else 1
-            if n in sources:
-                x = feed[n]
-                x = x.reshape(batch, *((x.shape[1],) if timed[n] else ()), *info.out_shape)  # (batch, [time,] *shape)
-                aux[n] = x  # the clean value (a noisy input's target)
-                if info.cell.noisy and train and n in keys:
-                    x = corrupt(x, info.options, keys[n])
-                values[n] = x
-                continue
-            ins = [values[u] for u in preds[n]]
-            merged = _merge(ins, _merge_mode(graph, n, preds[n]), lead) if ins else None
-            sk = [values[u] for u in skips[n]]
-            out, extra = fns[n].apply(params.get(n, {}), merged, sk, info, lead, keys.get(n), train)
-            values[n] = out
-            aux[f"{n}~pre"] = extra
-        return values, aux
+    def init_state() -> dict[str, Any]:
+        return {n: f.init_state(plan.infos[n]) for n, f in plan.fns.items() if f.init_state is not None}
 
     def apply(
         params: Params, inputs: Array | Mapping[str, Array], *, key: Array | None = None, train: bool = False
     ) -> dict[str, Array]:
         values, _ = forward(params, inputs, key=key, train=train)
-        return {o: values[o] for o in outputs}
+        return {o: values[o] for o in plan.outputs}
 
     def trainable_mask(params: Params) -> Any:
         flags = {n: bool(graph.nodes[n]["trainable"]) for n in params}
         return {n: jax.tree_util.tree_map(lambda _, f=flags[n]: f, p) for n, p in params.items()}
 
-    delayed = delayed_inputs(graph)
-    if any(delayed.values()):  # values cross time steps between groups: one scan over the graph
-        forward = make_stepwise_forward(
-            graph,
-            order,
-            preds,
-            skips,
-            infos,
-            sources,
-            delayed,
-            _merge,
-            lambda n: _merge_mode(graph, n, preds[n]),
-            lambda inputs: _feed(inputs, sources),
-        )
-        layer_init = init
-
-        def init(key: Array) -> Params:  # noqa: F811 - the delayed edges' matrices join the groups'
-            k1, k2 = jax.random.split(key)
-            params = layer_init(k1)
-            for n, extra in init_delayed(k2, graph, delayed).items():
-                params[n] = {**params.get(n, {}), **extra}
-            return params
-
-    if precision != "float32":
-        forward = _in_precision(forward, PRECISIONS[precision])
-    loss = make_loss(graph, forward, sources, outputs)
+    loss = make_loss(graph, forward, plan.sources, plan.outputs)
     # without frozen groups the optimizer needs no mask (optax.partition costs time every step)
-    frozen = any(not graph.nodes[n]["trainable"] for n in order)
-    return Model(graph, init, apply, forward, loss, trainable_mask if frozen else None, sources, outputs)
+    frozen = any(not graph.nodes[n]["trainable"] for n in plan.order)
+    mask = trainable_mask if frozen else None
+    return Model(graph, init, apply, forward, loss, mask, plan.sources, plan.outputs, plan, init_state)
 
 
-def _in_precision(forward: Callable[..., Any], dtype: Any) -> Callable[..., Any]:
+def _in_precision(forward: Forward, dtype: Any) -> Forward:
     """``forward`` computing in ``dtype``: float parameters and inputs cast in, float values cast back to float32."""
 
     def cast(to: Any) -> Callable[[Any], Any]:
         return lambda a: a.astype(to) if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating) else a
 
     def low(
-        params: Params, inputs: Array | Mapping[str, Array], *, key: Array | None = None, train: bool = False
-    ) -> tuple[dict[str, Array], dict[str, Any]]:
+        params: Params, inputs: Array | Mapping[str, Array], *, key: Array | None = None, train: bool = False, **kw: Any
+    ) -> tuple[dict[str, Array], dict[str, Aux]]:
         inputs = {k: jnp.asarray(v) for k, v in inputs.items()} if isinstance(inputs, Mapping) else jnp.asarray(inputs)
         values, aux = forward(
-            jax.tree.map(cast(dtype), params), jax.tree.map(cast(dtype), inputs), key=key, train=train
+            jax.tree.map(cast(dtype), params), jax.tree.map(cast(dtype), inputs), key=key, train=train, **kw
         )
         return jax.tree.map(cast(jnp.float32), values), jax.tree.map(cast(jnp.float32), aux)
 
     return low
 
 
-def _feed(inputs: Array | Mapping[str, Array], sources: tuple[str, ...]) -> dict[str, Array]:
-    if isinstance(inputs, Mapping):
-        missing = [s for s in sources if s not in inputs]
-        if missing:
-            raise CompileError(
-                f"inputs for {', '.join(missing)} are missing; pass {{group: array}} for every input group"
-            )
-        return {s: jnp.asarray(inputs[s]) for s in sources}
-    if len(sources) != 1:
-        raise CompileError(
-            f"the network has {len(sources)} input groups ({', '.join(sources)}); pass a mapping group -> array"
-        )
-    return {sources[0]: jnp.asarray(inputs)}
-
-
-def compile(  # noqa: A001
+def compile(
     spec: str | Path | Spec | nx.DiGraph, params: Mapping[str, Any] | None = None, *, precision: str | None = None
 ) -> Model:
     """Compile a spec file, a loaded :class:`Spec` or a checked graph into a :class:`Model`.

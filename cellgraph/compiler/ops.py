@@ -10,7 +10,7 @@ import functools
 import itertools
 import math
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 import jax
 import jax.numpy as jnp
@@ -184,69 +184,86 @@ def upsample(x: jax.Array, factor: tuple[int, ...]) -> jax.Array:
 
 # ------------------------------------------------------------------------------------ recurrence
 #
-# The input projection of every time step is one matmul outside the scan (x @ W for the whole
-# sequence); the scan carries only h (and c) and does one fused matmul h @ U per step for all
-# gates. These scans are differentiated by JAX; tanh LSTM and GRU layers use the faster
-# hand-differentiated loops of ``compiler.recurrent`` instead, and the step-wise executor uses
-# the step functions directly.
+# Each recurrence's math is written once, as a gate function of pre-activations: ``*_gates`` below.
+# The step functions (``STEPS``) use them with ``jax.nn.sigmoid`` and are what the step-wise
+# executor and the autodiff scans run; the hand-differentiated loops of ``compiler.recurrent``
+# (the fast override for tanh LSTM and GRU layers) use them too, with a cheaper sigmoid, and add
+# only the backward pass. The native C++ kernels are the one other copy (``native/``), tested
+# against these. A step maps ``(p, carry, w_rec, act) -> (h, carry)``: ``p = x W + b`` is the
+# step's input projection (hoisted out of the scan as one matmul for the whole sequence), and
+# all gates share one fused matmul ``h U`` per step.
+
+Sigmoid = Callable[[jax.Array], jax.Array]
 
 
-def rnn_step(p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
-    """One step of a plain recurrent layer: h' = act(p + h U), p = x W + b."""
-    return act(p + h @ w_rec)
+def lstm_gates(
+    zi: jax.Array, zf: jax.Array, zg: jax.Array, zo: jax.Array, c: jax.Array, sigmoid: Sigmoid, act: Sigmoid
+) -> tuple[jax.Array, jax.Array, tuple[jax.Array, ...]]:
+    """An LSTM step from its four gate pre-activations (input, forget, cell, output) and the old cell
+    state: ``(h, c, (i, f, g, o))``."""
+    i, f, g, o = sigmoid(zi), sigmoid(zf), act(zg), sigmoid(zo)
+    c = f * c + i * g
+    return o * act(c), c, (i, f, g, o)
+
+
+def gru_gates(
+    pz: jax.Array,
+    pr: jax.Array,
+    ph: jax.Array,
+    rz: jax.Array,
+    rr: jax.Array,
+    rh: jax.Array,
+    h: jax.Array,
+    sigmoid: Sigmoid,
+    act: Sigmoid,
+) -> tuple[jax.Array, tuple[jax.Array, ...]]:
+    """A GRU step from its input projections (update, reset, candidate), the matching parts of
+    ``h U`` and the old state: ``(h', (z, r, candidate))``.
+
+    The reset gate scales the recurrent part of the candidate (``h U_h``), the variant cuDNN and
+    PyTorch use, which lets all three recurrent products share one matmul.
+    """
+    z = sigmoid(pz + rz)
+    r = sigmoid(pr + rr)
+    cand = act(ph + r * rh)
+    return (1.0 - z) * h + z * cand, (z, r, cand)
+
+
+def rnn_step(p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Sigmoid) -> tuple[jax.Array, jax.Array]:
+    """One step of a plain recurrent layer: h' = act(p + h U)."""
+    h = act(p + h @ w_rec)
+    return h, h
 
 
 def lstm_step(
-    p: jax.Array, state: tuple[jax.Array, jax.Array], w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]
-) -> tuple[jax.Array, jax.Array]:
-    """One LSTM step; p = x W + b with the gates ordered input, forget, cell, output."""
+    p: jax.Array, state: tuple[jax.Array, jax.Array], w_rec: jax.Array, act: Sigmoid
+) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    """One LSTM step; the carry is ``(h, c)``."""
     h, c = state
-    z = p + h @ w_rec  # (batch, 4n): all four gates in one matmul
-    i, f, g, o = jnp.split(z, 4, axis=-1)
-    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * act(g)
-    return jax.nn.sigmoid(o) * act(c), c
+    zi, zf, zg, zo = jnp.split(p + h @ w_rec, 4, axis=-1)  # all four gates in one matmul
+    h, c, _ = lstm_gates(zi, zf, zg, zo, c, jax.nn.sigmoid, act)
+    return h, (h, c)
 
 
-def gru_step(p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
-    """One GRU step; p = x W + b with the gates ordered update, reset, candidate.
-
-    The reset gate scales the recurrent part of the candidate (h U_h), the variant cuDNN and
-    PyTorch use, which lets all three recurrent products share one matmul.
-    """
+def gru_step(p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Sigmoid) -> tuple[jax.Array, jax.Array]:
+    """One GRU step; the carry is ``h``."""
     pz, pr, ph = jnp.split(p, 3, axis=-1)
     rz, rr, rh = jnp.split(h @ w_rec, 3, axis=-1)
-    z = jax.nn.sigmoid(pz + rz)
-    r = jax.nn.sigmoid(pr + rr)
-    return (1.0 - z) * h + z * act(ph + r * rh)
+    h, _ = gru_gates(pz, pr, ph, rz, rr, rh, h, jax.nn.sigmoid, act)
+    return h, h
 
 
-def _scan_h(cell: Callable[..., jax.Array], proj: jax.Array, w_rec: jax.Array, act: Callable) -> jax.Array:
-    """A scan whose only state is h, from zero: the hidden states (time, batch, n)."""
+Step = Callable[[jax.Array, Any, jax.Array, Sigmoid], tuple[jax.Array, Any]]
 
-    def step(h: jax.Array, p: jax.Array) -> tuple[jax.Array, jax.Array]:
-        h = cell(p, h, w_rec, act)
-        return h, h
-
-    h0 = jnp.zeros((proj.shape[1], w_rec.shape[0]), proj.dtype)
-    return lax.scan(step, h0, proj)[1]
+STEPS: Final[dict[str, Step]] = {"elman": rnn_step, "lstm": lstm_step, "gru": gru_step}
+"""One time step of each registered :class:`~cellgraph.cells.Recurrence`, by its name."""
 
 
-def scan_rnn(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
-    """proj: (time, batch, n) input projections (bias included) -> hidden states (time, batch, n)."""
-    return _scan_h(rnn_step, proj, w_rec, act)
+def scan_steps(step: Step, proj: jax.Array, w_rec: jax.Array, act: Sigmoid, carry: Any) -> jax.Array:
+    """``step`` over time from ``carry``: proj (time, batch, g·n) -> hidden states (time, batch, n)."""
 
+    def one(carry: Any, p: jax.Array) -> tuple[Any, jax.Array]:
+        h, carry = step(p, carry, w_rec, act)
+        return carry, h
 
-def scan_lstm(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
-    """proj: (time, batch, 4n) -> h (time, batch, n)."""
-
-    def step(state: tuple[jax.Array, jax.Array], p: jax.Array) -> tuple[tuple[jax.Array, jax.Array], jax.Array]:
-        state = lstm_step(p, state, w_rec, act)
-        return state, state[0]
-
-    zeros = jnp.zeros((proj.shape[1], w_rec.shape[0]), proj.dtype)
-    return lax.scan(step, (zeros, zeros), proj)[1]
-
-
-def scan_gru(proj: jax.Array, w_rec: jax.Array, act: Callable[[jax.Array], jax.Array]) -> jax.Array:
-    """proj: (time, batch, 3n) -> h (time, batch, n)."""
-    return _scan_h(gru_step, proj, w_rec, act)
+    return lax.scan(one, carry, proj)[1]

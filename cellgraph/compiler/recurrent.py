@@ -16,10 +16,11 @@ are written as the cuDNN / oneDNN kernels are, and measured in ``bench/train_ben
   backward pass cannot recompute without a matmul (the LSTM's hidden states are rebuilt from
   o and c after the loop), and no buffer is zero-filled only to be overwritten.
 
-The gates follow :mod:`cellgraph.compiler.ops` (LSTM: input, forget, cell, output; GRU: update,
-reset, candidate, with the reset gate scaling ``h U_h`` as cuDNN and PyTorch do), and the layer
-activation is ``tanh``; other activations use the autodiff scans in ``ops``. Tests compare values
-and gradients with those scans.
+The forward step of each is ``ops.lstm_gates`` / ``ops.gru_gates``, the one definition of their
+math (LSTM: input, forget, cell, output; GRU: update, reset, candidate, with the reset gate
+scaling ``h U_h`` as cuDNN and PyTorch do); what is written here is the loop around it and the
+backward pass. The layer activation is ``tanh``; other activations use the autodiff scans in
+``ops``. Tests compare values and gradients with those scans.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ import itertools
 import os
 from collections.abc import Callable
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from cellgraph.compiler import native
+from cellgraph.compiler import native, ops
 
 Array = jax.Array
 
@@ -134,7 +135,7 @@ def _join(parts: list[Array], axis: int) -> Array:
 
 StepFwd = Callable[[tuple[Array, ...], Array, Array], tuple[Array, Array, tuple[Array, ...]]]
 """``cell(p_t, h, c) -> (h, c, values)``: one step from the step's input projections, one per gate."""
-StepBwd = Callable[[tuple[Array, ...], Array | None, Array | None, Array, Array, Array], tuple]
+StepBwd = Callable[..., tuple]
 """``cell(saved_t, c_prev, c, h_prev, dh, dc) -> (drec, extra, dc_prev, dh_direct)``, see :func:`_backward`."""
 
 
@@ -210,7 +211,7 @@ def _backward(
     dout: Array,
     last: bool,
     cell: StepBwd,
-    projection: Callable[[Array, Array | None, tuple[Array, ...]], Array],
+    projection: Callable[..., Array],
     with_extra: bool = False,
 ) -> tuple[Array, Array, Array, Array]:
     """Back through time for every chain, then the weight gradients as whole-sequence matmuls.
@@ -241,10 +242,11 @@ def _backward(
 
     def one(t: Array, j: int, carry: tuple) -> tuple:
         drec, extras, dh, dc = carry
-        if seq[j] is not None:
-            dh = dh + _at(seq[j], t)
-        c_prev = _before(cs[j], t) if cs[j] is not None else None
-        c = _at(cs[j], t) if cs[j] is not None else None
+        step_grads, cells = seq[j], cs[j]
+        if step_grads is not None:
+            dh = dh + _at(step_grads, t)
+        c_prev = _before(cells, t) if cells is not None else None
+        c = _at(cells, t) if cells is not None else None
         rec, extra, dc, direct = cell(tuple(_at(b, t) for b in saved[j]), c_prev, c, _before(hs[j], t), dh, dc)
         extras = _put(extras, extra, t) if extras is not None else None
         return _put(drec, rec, t), extras, direct + rec @ w_rec_t, dc
@@ -254,7 +256,10 @@ def _backward(
         return tuple(one(t, j, chain) for j, chain in enumerate(carry))
 
     out = lax.fori_loop(0, time, body, tuple(start(d) for d in douts))
-    dx, dw_in, db, du = [], 0.0, 0.0, 0.0
+    dx: list[Array] = []
+    dw_in: Any = 0.0  # sums over the chains: arrays after the first
+    db: Any = 0.0
+    du: Any = 0.0
     for j, (drec, extras, _, _) in enumerate(out):
         dp = projection(drec, extras, saved[j])
         dp2 = dp.reshape(-1, dp.shape[-1])  # (time·rows, g·n), time-major
@@ -316,11 +321,11 @@ def _native_backward(kind: str, x: Array, w_in: Array, w_rec: Array, saved: _Nat
     g = w_rec.shape[1]
     shape = jax.ShapeDtypeStruct((time, batch, g), x.dtype)
     if kind == "lstm":
-        call = jax.ffi.ffi_call("cellgraph_lstm_backward", shape, vmap_method="sequential")
-        dproj = drec = call(saved.gates, saved.cells, w_rec.T, dout)
+        lstm = jax.ffi.ffi_call("cellgraph_lstm_backward", shape, vmap_method="sequential")
+        dproj = drec = lstm(saved.gates, saved.cells, w_rec.T, dout)
     else:
-        call = jax.ffi.ffi_call("cellgraph_gru_backward", (shape, shape), vmap_method="sequential")
-        dproj, drec = call(saved.gates, saved.hidden, w_rec.T, dout)
+        gru = jax.ffi.ffi_call("cellgraph_gru_backward", (shape, shape), vmap_method="sequential")
+        dproj, drec = gru(saved.gates, saved.hidden, w_rec.T, dout)
     dp2 = dproj.reshape(-1, g)  # (time·batch, g·n), time-major
     x2 = jnp.swapaxes(x, 0, 1).reshape(-1, x.shape[-1])
     dx = jnp.swapaxes((dp2 @ w_in.T).reshape(time, batch, -1), 0, 1)
@@ -341,12 +346,8 @@ def _lstm_cell(w_rec: Array) -> StepFwd:
 
     def cell(p: tuple[Array, ...], h: Array, c: Array) -> tuple[Array, Array, tuple[Array, ...]]:
         r = h @ w_rec
-        i = _sigmoid(p[0] + r[:, :n])
-        f = _sigmoid(p[1] + r[:, n : 2 * n])
-        g = jnp.tanh(p[2] + r[:, 2 * n : 3 * n])
-        o = _sigmoid(p[3] + r[:, 3 * n :])
-        c = f * c + i * g
-        return o * jnp.tanh(c), c, (i, f, g, o)
+        z = [p[k] + r[:, k * n : (k + 1) * n] for k in range(4)]
+        return ops.lstm_gates(z[0], z[1], z[2], z[3], c, _sigmoid, jnp.tanh)
 
     return cell
 
@@ -380,8 +381,8 @@ def lstm_sequence(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) 
 
 def _lstm_fwd(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> tuple[Array, tuple]:
     if _native(x, w_in, bias, w_rec):
-        saved = _native_forward("lstm", x, w_in, bias, w_rec)
-        return _native_outputs(saved, last), (x, w_in, w_rec, saved)
+        native_saved = _native_forward("lstm", x, w_in, bias, w_rec)
+        return _native_outputs(native_saved, last), (x, w_in, w_rec, native_saved)
     hs, final, cs, saved = _forward(x, w_in, bias, w_rec, 4, _lstm_cell(w_rec), save=True, last=last, rebuild=_lstm_h)
     return _outputs(hs, final, last), (x, w_in, w_rec, (hs, cs, saved))
 
@@ -405,11 +406,9 @@ def _gru_cell(w_rec: Array) -> StepFwd:
 
     def cell(p: tuple[Array, ...], h: Array, c: Array) -> tuple[Array, Array, tuple[Array, ...]]:
         r_all = h @ w_rec
-        z = _sigmoid(p[0] + r_all[:, :n])
-        r = _sigmoid(p[1] + r_all[:, n : 2 * n])
         rh = r_all[:, 2 * n :]
-        cand = jnp.tanh(p[2] + r * rh)
-        return (1.0 - z) * h + z * cand, c, (z, r, cand, rh)  # no cell state: c stays unused
+        h, (z, r, cand) = ops.gru_gates(p[0], p[1], p[2], r_all[:, :n], r_all[:, n : 2 * n], rh, h, _sigmoid, jnp.tanh)
+        return h, c, (z, r, cand, rh)  # no cell state: c stays unused
 
     return cell
 
@@ -435,8 +434,8 @@ def gru_sequence(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -
 
 def _gru_fwd(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> tuple[Array, tuple]:
     if _native(x, w_in, bias, w_rec):
-        saved = _native_forward("gru", x, w_in, bias, w_rec)
-        return _native_outputs(saved, last), (x, w_in, w_rec, saved)
+        native_saved = _native_forward("gru", x, w_in, bias, w_rec)
+        return _native_outputs(native_saved, last), (x, w_in, w_rec, native_saved)
     hs, final, cs, saved = _forward(
         x, w_in, bias, w_rec, 3, _gru_cell(w_rec), save=True, last=last, extra=1, cell_state=False
     )

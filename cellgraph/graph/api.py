@@ -13,6 +13,7 @@ from ..errors import Problems
 from ..spec.compose import load_spec_unchecked
 from ..spec.limits import DEFAULT_LIMITS, Limits
 from ..spec.model import Spec
+from ..typedefs import NodeName
 from .build import add_cells, add_edges
 from .checks import check_cycles, check_data, check_rule, check_sources, check_targets, check_text
 from .drawspec import check_draw
@@ -31,7 +32,8 @@ def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
     problems = Problems()
     problems.extend(spec.problems)  # found while loading; reported together with the graph's
     check_text(spec, problems)
-    graph = nx.DiGraph(spec=spec, allow=limits.allow)  # `--allow` folders: the CSV path's rule too
+    # `allow`: the `--allow` folders, the CSV path's rule too
+    graph: nx.DiGraph[NodeName] = nx.DiGraph(spec=spec, allow=limits.allow)
     add_cells(graph, spec, problems)
     add_edges(graph, spec, problems)
     check_sources(graph, problems)

@@ -17,7 +17,7 @@ import networkx as nx
 from ..cells import CELLS, CellType
 from ..cells.registry import INITS
 from ..errors import Problems, did_you_mean, known_list
-from ..options import Bool, Choice, FloatRange, Option, check_options
+from ..options import Bool, Choice, FloatRange, Option, PortName, check_options
 from ..spec.model import CellSpec, EdgeSpec, Spec
 
 EDGE_KINDS: Final = ("dense", "local", "symmetric", "identity", "routing", "attention")
@@ -32,6 +32,9 @@ EDGE_OPTIONS: Final[dict[str, Option]] = {
         FloatRange(0.0, lo_open=True), 1.0, "scale of fixed random weights (spectral radius of a recurrent reservoir)"
     ),
     "init": Option(Choice(INITS), "default", "weight initialiser"),
+    "port": Option(
+        PortName(), None, "the named input of the target this connection feeds (default: the target type's first)"
+    ),
 }
 
 MSG_UNKNOWN_TYPE: Final = "unknown cell type '{name}'{hint}"
@@ -103,7 +106,7 @@ def add_edges(graph: nx.DiGraph, spec: Spec, problems: Problems) -> None:
         kind = _edge_kind(graph, e, problems)
         if kind is None:
             continue
-        bad = _check_edge_options(e, problems)
+        bad = _check_edge_options(e, problems) | _check_port(graph, e, kind, problems)
         if graph.has_edge(e.src, e.dst):
             first = graph.edges[e.src, e.dst]
             problems.add(
@@ -171,6 +174,32 @@ def _check_edge_options(e: EdgeSpec, problems: Problems) -> set[str]:
 
     check_options(dict(e.options), EDGE_OPTIONS, report, "an edge", extra=("from", "to", "kind", "delay"))
     return bad
+
+
+def _check_port(graph: nx.DiGraph, e: EdgeSpec, kind: str, problems: Problems) -> set[str]:
+    """A `port:` names one of the target type's inputs, on a connection that enters through one."""
+    port = e.options.get("port")
+    if port is None or not isinstance(port, str) or not port:
+        return set()  # absent, or its type reported by the option check
+    cell: CellType = graph.nodes[e.dst]["cell"]
+    loc, where = e.option_locs.get("port", e.loc), f"{e.path}.port"
+    if kind in ("identity", "symmetric") or e.delay:
+        problems.add(
+            loc,
+            where,
+            f"a {'delayed' if e.delay else kind} connection does not enter through a port",
+            "remove `port:`; only a forward (dense or local) connection chooses which input it feeds",
+        )
+        return {"port"}
+    if port not in cell.ports:
+        problems.add(
+            loc,
+            where,
+            f"'{e.dst}' ({cell.name}) has no input port '{port}'{did_you_mean(port, cell.ports)}",
+            f"its ports: {', '.join(cell.ports)}",
+        )
+        return {"port"}
+    return set()
 
 
 def edge_text(graph: nx.DiGraph, u: str, v: str) -> str:

@@ -17,12 +17,13 @@ from ..options import check_options
 from ..spec.load import format_path
 from ..spec.model import Spec
 from ..spec.validate import DESCRIPTION_MAX, TEXT_FIX, TITLE_MAX, kind_of, text_problem
+from ..typedefs import NodeName
 from .rules import LOSSES, METRICS, PLANNED, RULES, TRAIN_KEYS, optimizer_problems
 
 
 def forward_graph(graph: nx.DiGraph) -> nx.DiGraph:
     """The edges that carry a value within one time step (not delayed, not symmetric)."""
-    fwd = nx.DiGraph()
+    fwd: nx.DiGraph[NodeName] = nx.DiGraph()
     fwd.add_nodes_from(graph.nodes)
     fwd.add_edges_from(
         (u, v)
@@ -144,6 +145,7 @@ def check_targets(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
             f"'{train['target']}' is not an output group{did_you_mean(train['target'], outputs)}",
             "output groups: " + (", ".join(outputs) or "(none)"),
         )
+    _check_output_losses(graph, problems)
     loss = train.get("loss")
     if isinstance(loss, dict) and isinstance(loss.get("target"), str) and loss["target"] not in graph:
         problems.add(
@@ -152,6 +154,28 @@ def check_targets(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
             f"unknown group '{loss['target']}'{did_you_mean(loss['target'], graph.nodes)}",
             "name the input group reconstructed",
         )
+
+
+def _check_output_losses(graph: nx.DiGraph, problems: Problems) -> None:
+    """An output's own `loss:` is a loss of one output (not a composite such as `elbo`)."""
+    single = [n for n, r in LOSSES.items() if not r.composite]
+    for _, d in graph.nodes(data=True):
+        name = d["options"].get("loss")
+        if not isinstance(name, str):
+            continue  # absent, or its type reported with the cell's options
+        record = LOSSES.get(name)
+        if record is None or record.composite:
+            why = (
+                f"unknown loss '{name}'{did_you_mean(name, single)}"
+                if record is None
+                else (f"'{name}' scores the network as a whole, not one output")
+            )
+            problems.add(
+                d["spec"].option_loc("loss"),
+                f"{d['path']}.loss",
+                why,
+                "an output's own loss is one of: " + ", ".join(single) + " (a composite loss goes in `train.loss`)",
+            )
 
 
 def check_rule(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:

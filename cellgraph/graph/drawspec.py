@@ -185,7 +185,7 @@ def _check_groups(spec: Spec, graph: nx.DiGraph, raw: Any, problems: Problems) -
             )
             continue
 
-        def report(key: str, message: str, fix: str, _path: tuple = path) -> None:  # noqa: B023
+        def report(key: str, message: str, fix: str, _path: tuple = path) -> None:
             problems.add(spec.loc((*_path, key)), format_path((*_path, key)), message, fix)
 
         check_options(body, GROUP_KEYS, report, f"draw.groups.{name}")
@@ -288,7 +288,7 @@ def _cells_of(
             f"e.g. `{finals[0]}[0]`",
         )
         return []
-    out = []
+    out: list[tuple[str, int]] = []
     for node in finals:
         n = counts[node]
         start = 0 if ref.start is None else ref.start

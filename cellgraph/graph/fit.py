@@ -55,7 +55,7 @@ def label_outputs(graph: nx.DiGraph) -> Iterator[str]:
         options = attrs.get("options", {})
         if not trains_on_labels(cell, options):
             continue
-        record = LOSSES.get(output_loss(name, options.get("activation", "linear")))
+        record = LOSSES.get(output_loss(options.get("loss") or name, options.get("activation", "linear")))
         if record is not None and record.labels and attrs.get("shape"):
             yield node
 

@@ -27,8 +27,9 @@ def _fmt(shape: Shape | None) -> str:
 
 
 def _merge(graph: nx.DiGraph, node: str, edges: list[tuple[str, str]], problems: Problems) -> Shape | None:
-    shapes = [graph.nodes[u].get("shape") for u, _ in edges]
-    if any(s is None for s in shapes):
+    maybe = [graph.nodes[u].get("shape") for u, _ in edges]
+    shapes: list[Shape] = [s for s in maybe if s is not None]
+    if len(shapes) < len(maybe):
         return None
     if len(shapes) == 1:
         return shapes[0]
@@ -101,30 +102,38 @@ def _infer_node(graph: nx.DiGraph, node: str, problems: Problems) -> None:
         for u, v, e in graph.in_edges(node, data=True)
         if e["delay"] == 0 and e["kind"] not in ("symmetric", "identity", "attention") and not e["feedback"] and u != v
     ]
-    incoming = _merge(graph, node, forward, problems) if forward else None
-    if forward and incoming is None:
+    by_port: dict[str, list[tuple[str, str]]] = {}
+    for u, v in forward:  # each port merges its own inputs; `port:` was checked against the type
+        by_port.setdefault(graph.edges[u, v]["options"].get("port") or cell.main_port, []).append((u, v))
+    in_shapes = {p: _merge(graph, node, edges, problems) for p, edges in by_port.items()}
+    if any(s is None for s in in_shapes.values()):
         return
+    main = by_port.get(cell.main_port, [])
+    incoming = in_shapes.get(cell.main_port)
     declared = declared_shape(options)
     if declared is None and cell.reconstructs:
         declared = _target_shape(graph, node, problems)
         if declared is None and options.get("target") not in (None, "labels") and options["target"] not in graph:
             return  # the unknown target is reported by check_targets
-    sources = tuple(graph.nodes[u]["type"] for u, _ in forward)
-    s_in = ShapeIn(options, declared, incoming, sources)
+    sources = tuple(graph.nodes[u]["type"] for u, _ in main)
+    s_in = ShapeIn(options, declared, incoming, sources, {p: s for p, s in in_shapes.items() if s is not None})
     try:
         shape = tuple(cell.infer_shape(s_in))
     except ShapeError as err:
         loc, path = d["loc"], d["path"]
-        if forward and incoming is not None:
-            e = graph.edges[forward[-1]]
+        if main and incoming is not None:
+            e = graph.edges[main[-1]]
             loc, path = e["loc"], e["path"]
-            message = f"shape mismatch on {edge_text(graph, *forward[-1])}: '{node}' ({d['type']}) gets {_fmt(incoming)}: {err}"
+            message = (
+                f"shape mismatch on {edge_text(graph, *main[-1])}: '{node}' ({d['type']}) gets {_fmt(incoming)}: {err}"
+            )
         else:
             message = f"'{node}' ({d['type']}): {err}"
         problems.add(loc, path, message, err.fix)
         return
     d["shape"] = shape
-    d["in_shape"] = incoming  # what the compiler's weights read: the merged forward input
+    d["in_shape"] = incoming  # what the compiler's weights read: the main port's merged forward input
+    d["in_shapes"] = in_shapes  # every fed port's
     d["params"] = cell.count_params(s_in, shape)
 
 

@@ -14,6 +14,7 @@ import networkx as nx
 
 from ..graph import build_graph
 from ..graph.drawspec import DRAW_KEYS, DrawSettings
+from ..options import Choice
 from ..spec.compose import load_spec
 from ..spec.model import Spec
 from .dot import cells_dot, layers_dot
@@ -105,7 +106,7 @@ def render(
     """
     graph = _graph_of(spec, params)
     base: DrawSettings = graph.graph["draw"]
-    changes = {
+    changes: dict[str, Any] = {
         k: v
         for k, v in {
             "view": view,
@@ -126,9 +127,15 @@ def render(
     return Rendering(cells_dot(layout, settings, spec_obj.name, caption), "neato", spec_obj.name, spec_obj.source)
 
 
+def _choices(key: str) -> tuple[str, ...]:
+    kind = DRAW_KEYS[key].kind
+    assert isinstance(kind, Choice), f"draw key {key!r} is not a Choice"  # view, theme and direction are
+    return kind.values
+
+
 def _check_choices(changes: dict[str, Any]) -> None:
     # the choices `draw:` accepts, read from its one definition (a Choice per key)
-    allowed = {key: DRAW_KEYS[key].kind.values for key in ("view", "theme", "direction")}
+    allowed = {key: _choices(key) for key in ("view", "theme", "direction")}
     for key, options in allowed.items():
         if key in changes and changes[key] not in options:
             raise RenderError(f"{key} must be one of {', '.join(options)}; got '{changes[key]}'")

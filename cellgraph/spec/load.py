@@ -22,7 +22,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import yaml
 
@@ -40,7 +40,7 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Base = yaml.SafeLoader
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
+class _Loader(_Base):
     """Tags every untagged plain scalar as "plain", so resolution (YAML 1.2) is ours to do."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
@@ -150,7 +150,7 @@ def decode_text(raw: bytes, shown: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def SpecError_limit(loc: SourceLoc, message: str, fix: str) -> SpecError:  # noqa: N802
+def SpecError_limit(loc: SourceLoc, message: str, fix: str) -> SpecError:
     from ..errors import LimitError, Problem
 
     return LimitError([Problem(loc, "", message, fix)])
@@ -371,7 +371,8 @@ class _Converter:
                 return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
             finally:
                 self.open.discard(id(node))
-        return self._scalar(node, path)
+        # the composer builds only scalar, sequence and mapping nodes: what is left is a scalar
+        return self._scalar(cast(yaml.ScalarNode, node), path)
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -464,7 +465,13 @@ class _Converter:
                 return text
             value = resolve_plain(text)
             kind = node.tag.rsplit(":", 1)[-1]
-            wanted = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[kind]
+            kinds: dict[str, type | tuple[type, ...]] = {
+                "int": int,
+                "float": (int, float),
+                "bool": bool,
+                "null": type(None),
+            }
+            wanted = kinds[kind]
             if not isinstance(value, wanted) or (kind == "int" and isinstance(value, bool)):
                 self.problems.add(
                     _loc(self.doc.file, node.start_mark),

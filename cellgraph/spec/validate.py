@@ -49,9 +49,8 @@ def kind_of(value: Any) -> str:
         return "nothing"
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
-    return {dict: "a mapping", list: "a list", str: f"the string '{_shorten(value)}'"}.get(
-        type(value), f"the number {value}" if isinstance(value, int | float) else type(value).__name__
-    )
+    words: dict[type, str] = {dict: "a mapping", list: "a list", str: f"the string '{_shorten(value)}'"}
+    return words.get(type(value), f"the number {value}" if isinstance(value, int | float) else type(value).__name__)
 
 
 def _shorten(value: Any) -> str:

@@ -285,7 +285,7 @@ def decode(blob: bytes, path: str | os.PathLike[str]) -> tuple[dict[str, Any], A
         )
     try:
         raw = serialization.msgpack_restore(payload)
-    except Exception as err:  # noqa: BLE001 - whatever msgpack raises, the file is unusable
+    except Exception as err:  # whatever msgpack raises, the file is unusable
         raise CorruptCheckpoint(f"its payload does not decode ({type(err).__name__})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("meta"), dict) or "state" not in raw:
         raise CorruptCheckpoint("its payload is not a cellgraph checkpoint")
@@ -317,7 +317,7 @@ def _is_format_1(blob: bytes) -> bool:
         return False
     try:
         raw = serialization.msgpack_restore(blob)
-    except Exception:  # noqa: BLE001 - not msgpack at all
+    except Exception:  # not msgpack at all
         return False
     return isinstance(raw, dict) and raw.get("format") == 1 and "state" in raw
 

@@ -267,7 +267,7 @@ def train(
         raise TrainingError("give checkpoint_dir or runs_dir, not both")
     named_in_spec = spec is not None and rule is None and "rule" in spec_train
     make_rule = get_rule(cfg["rule"], spec.loc(("train", "rule")) if named_in_spec else None)
-    train_set, test_set = splits(data)
+    train_set, test_set = splits(data, model)
     located = spec.loc if spec is not None and optimizer is None and grad_clip is None else None
     learner = make_rule(model, cfg, RunInfo(rows(train_set), getattr(data, "classes", None), located))
     plan = _Plan.for_rule(learner, rows(train_set), cfg, drop_remainder)
@@ -458,7 +458,7 @@ class _Run:
                         self.pending.append((self.step, epoch, size, metrics))
                         if on_step is not None:
                             on_step(StepInfo(self.step, epoch + 1, self.state, metrics))
-                        every = bool(self.every) and self.step % self.every == 0
+                        every = self.every is not None and self.every > 0 and self.step % self.every == 0
                         if self.step % per_epoch == 0:
                             self._end_epoch()
                             if every or (not self.every and time.monotonic() - self.last_save >= CHECKPOINT_SECONDS):
@@ -643,10 +643,10 @@ def _device_step(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics
     """
 
     def step(
-        state: TrainState, data: Mapping[str, jax.Array], perm: jax.Array, start: jax.Array, size: int
+        state: TrainState, data: Batch, perm: jax.Array, start: jax.Array, size: int
     ) -> tuple[TrainState, Metrics]:
         idx = jax.lax.dynamic_slice_in_dim(perm, start, size)  # (size,)
-        return update(state, {k: jnp.take(v, idx, axis=0) for k, v in data.items()})
+        return update(state, jax.tree.map(lambda v: jnp.take(v, idx, axis=0), data))
 
     return jax.jit(step, donate_argnums=0, static_argnames="size")
 
@@ -654,11 +654,9 @@ def _device_step(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics
 def _host_step(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics]]) -> Callable[..., Any]:
     """``update`` on the NumPy rows ``data[perm[start:start + size]]`` (a rule that runs on the host)."""
 
-    def step(
-        state: TrainState, data: Mapping[str, Any], perm: np.ndarray, start: int, size: int
-    ) -> tuple[TrainState, Metrics]:
+    def step(state: TrainState, data: Batch, perm: np.ndarray, start: int, size: int) -> tuple[TrainState, Metrics]:
         idx = np.asarray(perm)[start : start + size]
-        return update(state, {k: np.asarray(v)[idx] for k, v in data.items()})
+        return update(state, jax.tree.map(lambda v: np.asarray(v)[idx], data))
 
     return step
 

@@ -23,7 +23,7 @@ from ..graph.rules import OPTIMIZERS, SCHEDULE_ARGS, optimizer_arg_kind, optimiz
 from ..options import FloatRange
 from ..spec.load import format_path
 
-Locate = Callable[[tuple[str, ...]], SourceLoc]
+Locate = Callable[[tuple[str | int, ...]], SourceLoc]
 """Where a key path of the spec sits (``Spec.loc``), for errors that point at the YAML."""
 
 DEFAULT_OPTIMIZER: Final = "adam"
@@ -55,6 +55,8 @@ def parse_optimizer(train: Mapping[str, Any], loc: Locate | None = None) -> tupl
     """
     where = loc or (lambda path: UNKNOWN_LOC)
     opt = train.get("optimizer", DEFAULT_OPTIMIZER)
+    name: Any
+    name_path: tuple[str | int, ...]
     if isinstance(opt, str):
         name, kwargs, name_path = opt, {}, ("train", "optimizer")
     elif isinstance(opt, Mapping):

@@ -87,7 +87,7 @@ def run_key(
 
     Args:
         spec: the run's :class:`~cellgraph.Spec`, or None for a compiled model without one.
-        train_set, test_set: the splits as ``{"x": ..., "y": ...}`` trees.
+        train_set, test_set: the splits as ``{"inputs": ..., "targets": ...}`` batches.
         shapes: a pytree whose leaves' shapes and dtypes describe the model (the initial state).
         settings: the run's resolved settings (plain data after :func:`plain`).
     """

@@ -23,10 +23,14 @@ from .state import TrainingError
 class DatasetLike(Protocol):
     """What training reads of a data set (``cellgraph.data.Dataset`` has it)."""
 
-    x_train: Any
-    y_train: Any
-    x_test: Any
-    y_test: Any
+    @property
+    def x_train(self) -> Any: ...
+    @property
+    def y_train(self) -> Any: ...
+    @property
+    def x_test(self) -> Any: ...
+    @property
+    def y_test(self) -> Any: ...
 
 
 def settings(spec_train: Mapping[str, Any], **given: Any) -> dict[str, Any]:
@@ -77,7 +81,8 @@ def resolve(target: Any, data: DatasetLike | None, overrides: Mapping[str, Any] 
         from ..data import load_dataset
 
         folder = Path(spec.file).parent if spec.file and Path(spec.file).exists() else None
-        data = load_dataset(spec.data, folder, allow=graph.graph.get("allow", ()))
+        allow = graph.graph.get("allow", ()) if isinstance(graph, nx.DiGraph) else ()
+        data = load_dataset(spec.data, folder, allow=allow)
     if isinstance(graph, nx.DiGraph):
         from ..graph.fit import check_data_fits
 
@@ -94,17 +99,19 @@ def graph_of(target: Any, overrides: Mapping[str, Any] | None) -> nx.DiGraph:
     if isinstance(target, Spec):
         return build_graph(target)
     if isinstance(target, str | os.PathLike):
-        return load_graph(target, overrides)
+        return load_graph(os.fspath(target), overrides)
     raise TrainingError(f"cannot train a {type(target).__name__}: give a compiled model, a Spec or a spec file")
 
 
-def splits(data: DatasetLike) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """{"x", "y"} trees of the training and test splits (``y`` absent when unsupervised)."""
+def splits(data: DatasetLike, model: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The training and test splits as batches keyed by group (``model.batch``); a model of
+    one's own without ``batch`` gets ``{"inputs": x, "targets": y}`` (no targets: unsupervised)."""
+    to_batch = getattr(model, "batch", None) or _plain_batch
 
     def split(x: Any, y: Any, name: str) -> dict[str, Any] | None:
         if x is None:
             return None
-        tree = {"x": x} if y is None else {"x": x, "y": y}
+        tree = to_batch(x, y)
         sizes = {np.shape(leaf)[0] if np.ndim(leaf) else 0 for leaf in jax.tree.leaves(tree)}
         if len(sizes) != 1:
             raise TrainingError(f"the {name} split's arrays differ in length: {sorted(sizes)}")
@@ -114,6 +121,10 @@ def splits(data: DatasetLike) -> tuple[dict[str, Any], dict[str, Any] | None]:
     if train_set is None:
         raise TrainingError("the training split is empty")
     return train_set, split(getattr(data, "x_test", None), getattr(data, "y_test", None), "test")
+
+
+def _plain_batch(x: Any, y: Any) -> dict[str, Any]:
+    return {"inputs": x} if y is None else {"inputs": x, "targets": y}
 
 
 def rows(tree: Mapping[str, Any]) -> int:

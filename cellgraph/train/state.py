@@ -12,7 +12,7 @@ forward pass itself updates (batch-norm statistics).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -71,6 +71,10 @@ class TrainState:
     model_state: Any
     rule_state: Any
     rng: jax.Array
+
+    if TYPE_CHECKING:  # written by flax.struct.dataclass; declared for the type checker
+
+        def replace(self, **changes: Any) -> TrainState: ...
 
 
 def init_state(

@@ -22,7 +22,8 @@ from ..typedefs import Key, Params
 from .state import TrainState
 
 Batch = Mapping[str, Any]
-"""``{"x": inputs, "y": targets}``; ``"y"`` is absent for unsupervised data."""
+"""``{"inputs": {input group: array}, "targets": {output group: array}}`` (``model.batch(x, y)``
+builds one); ``"targets"`` is empty for unsupervised data."""
 
 Metrics = dict[str, jax.Array]
 """Scalar arrays by name; always holds ``"loss"``."""
@@ -78,7 +79,7 @@ def make_train_step(model: ModelLike, tx: optax.GradientTransformationExtraArgs)
     (``state, metrics = step(state, batch)``).
 
     >>> step = make_train_step(model, make_optimizer({"optimizer": "adam"}))  # doctest: +SKIP
-    >>> state, metrics = step(state, {"x": x, "y": y})  # doctest: +SKIP
+    >>> state, metrics = step(state, model.batch(x, y))  # doctest: +SKIP
     """
     return jax.jit(make_update(model, tx), donate_argnums=0)
 
@@ -110,7 +111,7 @@ def make_indexed_eval(model: ModelLike) -> Callable[..., Metrics]:
     """:func:`make_eval` on the rows ``start:start + size`` of a device-resident split."""
 
     def evaluate(params: Params, data: Mapping[str, jax.Array], start: jax.Array, size: int) -> Metrics:
-        batch = {k: jax.lax.dynamic_slice_in_dim(v, start, size) for k, v in data.items()}
+        batch = jax.tree.map(lambda v: jax.lax.dynamic_slice_in_dim(v, start, size), data)
         value, metrics = model.loss(params, batch, None)
         return {"loss": value, **metrics}
 

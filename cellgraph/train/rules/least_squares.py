@@ -20,6 +20,7 @@ import numpy as np
 
 from ...compiler import Model
 from ...graph.checks import forward_graph
+from ..step import Batch
 from .protocol import Rule, RunInfo, one_shot
 
 
@@ -27,14 +28,16 @@ def least_squares(model: Model, cfg: Mapping[str, Any], info: RunInfo) -> Rule:
     """The output weights in one solve; the groups before the output keep their (fixed) values."""
     ridge, centres, seed = float(cfg["ridge"]), str(cfg["centres"]), int(cfg["seed"])
 
-    def fit(params: dict, batch: Mapping[str, np.ndarray]) -> dict:
-        x, y = np.asarray(batch["x"]), np.asarray(batch["y"])
+    def fit(params: dict, batch: Batch) -> dict:
+        inputs = {k: np.asarray(v) for k, v in batch["inputs"].items()}
+        x = inputs[model.inputs[0]] if len(inputs) == 1 else inputs
+        y = np.asarray(batch["targets"][model.outputs[0]])  # the output group it solves for
         return fit_least_squares(model, params, x, y, ridge=ridge, centres=centres, classes=info.classes, seed=seed)
 
     return one_shot(model, fit)
 
 
-def _place_centres(model: Model, params: dict, x: np.ndarray, how: str, seed: int) -> dict:
+def _place_centres(model: Model, params: dict, x: np.ndarray | Mapping[str, np.ndarray], how: str, seed: int) -> dict:
     graph = model.graph
     params = {k: dict(v) for k, v in params.items()}
     values, _ = model.forward(params, x)
@@ -42,7 +45,8 @@ def _place_centres(model: Model, params: dict, x: np.ndarray, how: str, seed: in
         if "centres" not in p or how == "init":
             continue
         fwd = [u for u in forward_graph(graph).predecessors(n)]
-        feats = np.concatenate([np.asarray(values[u]).reshape(len(x), -1) for u in fwd], axis=1)  # (n, in)
+        rows = len(next(iter(x.values())) if isinstance(x, Mapping) else x)
+        feats = np.concatenate([np.asarray(values[u]).reshape(rows, -1) for u in fwd], axis=1)  # (n, in)
         k = p["centres"].shape[1]
         if how == "grid":
             lo, hi = feats.min(axis=0), feats.max(axis=0)
@@ -63,7 +67,7 @@ def _place_centres(model: Model, params: dict, x: np.ndarray, how: str, seed: in
 def fit_least_squares(
     model: Model,
     params: dict,
-    x: np.ndarray,
+    x: np.ndarray | Mapping[str, np.ndarray],
     y: np.ndarray,
     *,
     ridge: float = 0.0,
@@ -76,8 +80,9 @@ def fit_least_squares(
     out = model.outputs[0]
     params = _place_centres(model, params, x, centres, seed)
     values, _ = model.forward(params, x)
+    rows = len(y)
     fwd = [u for u in forward_graph(graph).predecessors(out)]
-    h = np.concatenate([np.asarray(values[u], np.float64).reshape(len(x), -1) for u in fwd], axis=1)
+    h = np.concatenate([np.asarray(values[u], np.float64).reshape(rows, -1) for u in fwd], axis=1)
     h1 = np.concatenate([h, np.ones((len(h), 1))], axis=1)  # the bias as a constant feature
     n_out = math.prod(graph.nodes[out]["shape"])
     t = np.asarray(y, np.float64)

@@ -30,7 +30,7 @@ from .protocol import Order, Rule, RunInfo, stored_order
 
 def perceptron(model: Model, cfg: Mapping[str, Any], info: RunInfo) -> Rule:
     """Train a single-layer step network (validated: one `output` group) with the perceptron rule."""
-    out = model.outputs[0]
+    out, source = model.outputs[0], model.inputs[0]
     n_out = math.prod(model.graph.nodes[out]["shape"])
     if n_out != 1:
         raise CompileError(f"group '{out}': the perceptron rule here trains one output unit, not {n_out}")
@@ -41,9 +41,10 @@ def perceptron(model: Model, cfg: Mapping[str, Any], info: RunInfo) -> Rule:
         return state.replace(params={**state.params, out: zeros})
 
     def update(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
-        n = batch["x"].shape[0]
-        xs = batch["x"].reshape(n, -1).astype(jnp.float32)  # (n, in)
-        ts = batch["y"].reshape(n).astype(jnp.float32)  # (n,) 0/1 targets
+        x = batch["inputs"][source]
+        n = x.shape[0]
+        xs = x.reshape(n, -1).astype(jnp.float32)  # (n, in)
+        ts = batch["targets"][out].reshape(n).astype(jnp.float32)  # (n,) 0/1 targets
         kernel, bias = state.params[out]["kernel"], state.params[out]["bias"]
 
         def example(carry: tuple, i: jax.Array) -> tuple:

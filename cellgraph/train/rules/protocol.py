@@ -93,7 +93,7 @@ def stored_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.arange(n, dtype=np.int32)
 
 
-def one_shot(model: ModelLike, fit: Callable[[Params, Mapping[str, np.ndarray]], Params]) -> Rule:
+def one_shot(model: ModelLike, fit: Callable[[Params, Batch], Params]) -> Rule:
     """A fit in closed form (least squares, counting, Hebbian storage) as a rule.
 
     ``fit(params, batch) -> params`` sees the whole training set once, as NumPy arrays in their

@@ -1,0 +1,318 @@
+"""The one executor: a graph's groups run in topological order, each through the cell protocol.
+
+A :class:`Plan` is read once from the checked graph (static: closed over, never traced): the
+order, which groups feed which port of which group, the identity skips, the delayed edges. Both
+ways of running a graph walk it with :func:`_walk`, which is where sources are fed (and
+corrupted while training), each port's inputs merged and skips handed over -- once:
+
+* **layer-wise** (:func:`layerwise_forward`): each group computes over the whole batch and, for
+  sequences, the whole sequence, so a recurrent layer hoists its input projection out of its scan
+  and may take its fused kernel (the cell's ``apply``);
+* **step-wise** (:func:`stepwise_forward`), for graphs where values cross time steps *between*
+  groups (a delayed edge ``a ~> b``, or a cycle broken at a recurrent cell): the whole graph
+  advances one step at a time inside a single ``jax.lax.scan``, whose carry holds every carrying
+  group's carry (``init_carry`` / ``step`` of the protocol) and the previous value of every
+  delayed edge's source. Each delayed edge has its own weight matrix (``params[b]["from:a"]``),
+  whose product reaches ``b`` as an :class:`~.protocol.Inputs` delayed term.
+
+Both return ``(values, aux)``: every group's value and its :class:`~.protocol.Aux` record.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import networkx as nx
+
+from ..graph.checks import forward_graph
+from .protocol import Aux, CellFns, CompileError, Ctx, Inputs, NodeInfo, Out, cell_fns
+
+Array = jax.Array
+Values = dict[str, Array]
+Forward = Callable[..., tuple[Values, dict[str, Aux]]]
+"""``forward(params, inputs, *, key=None, train=False, state=None) -> (values, aux)``."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the executor needs of a graph, read once."""
+
+    order: tuple[str, ...]
+    sources: tuple[str, ...]
+    outputs: tuple[str, ...]
+    ports: Mapping[str, Mapping[str, tuple[str, ...]]]  # group -> port -> the groups merged into it
+    merge: Mapping[str, Mapping[str, str]]  # group -> port -> concat | add
+    skips: Mapping[str, tuple[str, ...]]  # identity edges into each group
+    delayed: Mapping[str, tuple[str, ...]]  # groups whose previous value each group reads
+    infos: Mapping[str, NodeInfo]
+    fns: Mapping[str, CellFns]
+    timed: Mapping[str, bool]  # the group's value is a sequence (batch, time, ...)
+
+    def feeders(self, n: str) -> tuple[str, ...]:
+        """Every group merged into one of ``n``'s ports."""
+        return tuple(u for us in self.ports[n].values() for u in us)
+
+    @property
+    def stepwise(self) -> bool:
+        """Values cross time steps between groups: the graph must advance one step at a time."""
+        return any(self.delayed.values())
+
+
+def make_plan(graph: nx.DiGraph) -> Plan:
+    """Read the executor's :class:`Plan` off a checked graph (its nodes' order breaks ties)."""
+    fwd = forward_graph(graph)
+    index = {n: i for i, n in enumerate(graph.nodes)}
+    order = tuple(nx.lexicographical_topological_sort(fwd, key=index.__getitem__))
+    ports: dict[str, dict[str, tuple[str, ...]]] = {}
+    merge: dict[str, dict[str, str]] = {}
+    skips: dict[str, tuple[str, ...]] = {}
+    for n in order:
+        cell = graph.nodes[n]["cell"]
+        by_port: dict[str, list[str]] = {}
+        for u in sorted(fwd.predecessors(n), key=index.__getitem__):
+            edge = graph.edges[u, n]
+            if edge["kind"] != "identity":
+                by_port.setdefault(edge["options"].get("port") or cell.main_port, []).append(u)
+        ports[n] = {p: tuple(us) for p, us in by_port.items()}
+        merge[n] = {p: graph.edges[us[0], n]["options"].get("merge", "concat") for p, us in by_port.items()}
+        skips[n] = tuple(u for u in fwd.predecessors(n) if graph.edges[u, n]["kind"] == "identity")
+    delayed: dict[str, list[str]] = {n: [] for n in graph.nodes}
+    for u, v, e in graph.edges(data=True):
+        if e["kind"] != "symmetric" and (e["delay"] or e["feedback"]):
+            delayed[v].append(u)
+    infos = {n: _info(graph, n, ports[n]) for n in order}
+    return Plan(
+        order=order,
+        sources=tuple(n for n in order if graph.nodes[n]["cell"].is_source),
+        outputs=tuple(n for n in order if graph.nodes[n]["cell"].is_output),
+        ports=ports,
+        merge=merge,
+        skips=skips,
+        delayed={n: tuple(us) for n, us in delayed.items()},
+        infos=infos,
+        fns={n: cell_fns(graph.nodes[n]["cell"]) for n in order},  # every pointer resolves (tested)
+        timed={n: bool(graph.nodes[n].get("timed")) for n in order},
+    )
+
+
+def _info(graph: nx.DiGraph, node: str, ports: Mapping[str, tuple[str, ...]]) -> NodeInfo:
+    """What a group's cell sees; its ports' merged input shapes were inferred with the graph."""
+    d = graph.nodes[node]
+    main = ports.get(d["cell"].main_port, ())
+    in_shapes = {p: tuple(s) for p, s in (d.get("in_shapes") or {}).items()}
+    in_shape = tuple(d["in_shape"]) if d.get("in_shape") is not None else None
+    types = tuple(graph.nodes[u]["type"] for u in main)
+    return NodeInfo(node, d["type"], d["options"], in_shape, tuple(d["shape"]), types, in_shapes)
+
+
+# ------------------------------------------------------------------------------- one group
+
+
+def merge(values: list[Array], mode: str, lead: int) -> Array:
+    """Several inputs of one port as one: summed (``merge: add``) or joined along the last axis
+    (flattened side by side where their layouts differ)."""
+    if len(values) == 1:
+        return values[0]
+    if mode == "add":
+        return sum(values[1:], values[0])
+    if all(v.ndim == values[0].ndim and v.shape[:-1] == values[0].shape[:-1] for v in values):
+        return jnp.concatenate(values, axis=-1)
+    return jnp.concatenate([v.reshape(*v.shape[:lead], -1) for v in values], axis=-1)
+
+
+def corrupt(x: Array, options: Mapping[str, Any], key: Array) -> Array:
+    """A noisy input's corruption (training only): masking, additive Gaussian or salt and pepper."""
+    level = float(options.get("level", 0.25))
+    kind = options.get("noise", "masking")
+    if kind == "gaussian":
+        return x + level * jax.random.normal(key, x.shape, x.dtype)
+    k1, k2 = jax.random.split(key)
+    hit = jax.random.bernoulli(k1, level, x.shape)
+    if kind == "masking":
+        return jnp.where(hit, 0.0, x)
+    salt = jax.random.bernoulli(k2, 0.5, x.shape).astype(x.dtype)
+    return jnp.where(hit, salt, x)
+
+
+Run = Callable[[str, Inputs, Ctx], Out]
+"""How a walk computes one non-source group from its inputs (apply, or one step of a carry)."""
+
+
+def _walk(
+    plan: Plan,
+    fed: Mapping[str, Array],
+    run: Run,
+    *,
+    lead_of: Callable[[str], int],
+    keys: Mapping[str, Array],
+    train: bool,
+    state: Mapping[str, Any],
+    delayed_of: Callable[[str], tuple[Array, ...]] = lambda n: (),
+) -> tuple[Values, dict[str, Aux]]:
+    """Every group once, in order: sources from ``fed``, the others through ``run``."""
+    values: Values = {}
+    aux: dict[str, Aux] = {}
+    for n in plan.order:
+        info = plan.infos[n]
+        if n in plan.sources:
+            x = fed[n]
+            aux[n] = Aux(clean=x)  # the clean value: a noisy input's target
+            if info.cell.noisy and train and n in keys:
+                x = corrupt(x, info.options, keys[n])
+            values[n] = x
+            continue
+        lead = lead_of(n)
+        ports = {p: merge([values[u] for u in us], plan.merge[n][p], lead) for p, us in plan.ports[n].items()}
+        inputs = Inputs(ports, info.cell.main_port, tuple(values[s] for s in plan.skips[n]), delayed_of(n))
+        out = run(n, inputs, Ctx(info, lead, keys.get(n), train, state.get(n)))
+        values[n], aux[n] = out.value, out.aux
+    return values, aux
+
+
+def _keys(plan: Plan, key: Array | None) -> dict[str, Array]:
+    return dict(zip(plan.order, jax.random.split(key, len(plan.order)), strict=True)) if key is not None else {}
+
+
+def feed(inputs: Array | Mapping[str, Array], sources: tuple[str, ...]) -> dict[str, Array]:
+    """The input groups' arrays: a mapping by group, or one array for a network with one input."""
+    if isinstance(inputs, Mapping):
+        missing = [s for s in sources if s not in inputs]
+        if missing:
+            raise CompileError(
+                f"inputs for {', '.join(missing)} are missing; pass {{group: array}} for every input group"
+            )
+        return {s: jnp.asarray(inputs[s]) for s in sources}
+    if len(sources) != 1:
+        raise CompileError(
+            f"the network has {len(sources)} input groups ({', '.join(sources)}); pass a mapping group -> array"
+        )
+    return {sources[0]: jnp.asarray(inputs)}
+
+
+def _shaped(plan: Plan, inputs: Array | Mapping[str, Array]) -> tuple[dict[str, Array], int]:
+    """Each source's array as (batch, [time,] *shape), and the batch size."""
+    fed = feed(inputs, plan.sources)
+    batch = next(iter(fed.values())).shape[0]
+    shaped = {
+        s: x.reshape(batch, *((x.shape[1],) if plan.timed[s] else ()), *plan.infos[s].out_shape) for s, x in fed.items()
+    }
+    return shaped, batch
+
+
+# ---------------------------------------------------------------------------------- layer-wise
+
+
+def layerwise_forward(plan: Plan) -> Forward:
+    """Every group over the whole batch (and sequence) at once: the cells' ``apply``."""
+
+    def lead_of(n: str) -> int:  # (batch,) or (batch, time); `emit: last` reads a sequence, passes one value
+        return 2 if any(plan.timed[u] for u in plan.feeders(n)) else 1
+
+    def forward(
+        params: Mapping[str, Any],
+        inputs: Array | Mapping[str, Array],
+        *,
+        key: Array | None = None,
+        train: bool = False,
+        state: Mapping[str, Any] | None = None,
+    ) -> tuple[Values, dict[str, Aux]]:
+        fed, _ = _shaped(plan, inputs)
+
+        def run(n: str, inp: Inputs, ctx: Ctx) -> Out:
+            apply = plan.fns[n].apply
+            assert apply is not None  # only sources have none, and they are fed
+            return apply(params.get(n, {}), inp, ctx)
+
+        return _walk(plan, fed, run, lead_of=lead_of, keys=_keys(plan, key), train=train, state=state or {})
+
+    return forward
+
+
+# ----------------------------------------------------------------------------------- step-wise
+
+
+def init_delayed(key: Array, graph: nx.DiGraph, plan: Plan) -> dict[str, dict[str, Array]]:
+    """One weight matrix per delayed edge: (source cells, gates x target cells)."""
+    params: dict[str, dict[str, Array]] = {}
+    edges = [(u, v) for v, us in plan.delayed.items() for u in us]
+    for k, (u, v) in zip(jax.random.split(key, max(len(edges), 1)), edges, strict=False):
+        gates = graph.nodes[v]["cell"].gates(graph.nodes[v]["options"])
+        shape = (math.prod(graph.nodes[u]["shape"]), gates * math.prod(graph.nodes[v]["shape"]))
+        params.setdefault(v, {})[f"from:{u}"] = jax.nn.initializers.glorot_uniform()(k, shape)
+    return params
+
+
+def stepwise_forward(plan: Plan) -> Forward:
+    """The whole graph one time step at a time, in one ``lax.scan``: carrying groups use ``step``."""
+    carrying = tuple(n for n in plan.order if plan.fns[n].step is not None and n not in plan.sources)
+    remembered = tuple(sorted({u for us in plan.delayed.values() for u in us}))
+
+    def forward(
+        params: Mapping[str, Any],
+        inputs: Array | Mapping[str, Array],
+        *,
+        key: Array | None = None,
+        train: bool = False,
+        state: Mapping[str, Any] | None = None,
+    ) -> tuple[Values, dict[str, Aux]]:
+        fed, batch = _shaped(plan, inputs)
+        steps = next((x.shape[1] for s, x in fed.items() if plan.timed[s]), 1)
+        per_step = {s: jnp.swapaxes(x, 0, 1) for s, x in fed.items() if plan.timed[s]}  # (time, batch, ...)
+        static = {s: x for s, x in fed.items() if not plan.timed[s]}
+        leaves = jax.tree_util.tree_leaves(params)
+        dtype = leaves[0].dtype if leaves else jnp.float32
+        carries0 = {n: _carry0(plan, n, batch, dtype) for n in carrying}
+        prev0 = {u: jnp.zeros((batch, *plan.infos[u].out_shape), dtype) for u in remembered}
+
+        def step(carry: tuple[dict[str, Any], Values], xs: tuple) -> tuple:
+            carries, prev = carry
+            slices, k = xs
+            new = dict(carries)
+
+            def delayed_of(n: str) -> tuple[Array, ...]:  # previous values through the delayed edges' weights
+                return tuple(prev[u].reshape(batch, -1) @ params[n][f"from:{u}"] for u in plan.delayed[n])
+
+            def run(n: str, inp: Inputs, ctx: Ctx) -> Out:
+                fns = plan.fns[n]
+                if n in new:
+                    assert fns.step is not None
+                    out, new[n] = fns.step(params.get(n, {}), inp, carries[n], ctx)
+                    return out
+                assert fns.apply is not None
+                return fns.apply(params.get(n, {}), inp, ctx)
+
+            values, aux = _walk(
+                plan,
+                {**static, **slices},
+                run,
+                lead_of=lambda n: 1,
+                keys=_keys(plan, k),
+                train=train,
+                state=state or {},
+                delayed_of=delayed_of,
+            )
+            return (new, {u: values[u] for u in remembered}), (values, aux)
+
+        step_keys = jax.random.split(key, steps) if key is not None else None
+        stacked: tuple[Values, dict[str, Aux]]
+        _, stacked = jax.lax.scan(step, (carries0, prev0), (per_step, step_keys), length=steps)
+
+        def unstack(n: str, tree: Any) -> Any:  # every leaf came back (time, batch, ...)
+            return jax.tree.map(lambda v: jnp.swapaxes(v, 0, 1) if plan.timed[n] else v[-1], tree)
+
+        values, aux = stacked
+        return {n: unstack(n, v) for n, v in values.items()}, {n: unstack(n, a) for n, a in aux.items()}
+
+    return forward
+
+
+def _carry0(plan: Plan, n: str, batch: int, dtype: Any) -> Any:
+    init_carry = plan.fns[n].init_carry
+    if init_carry is None:
+        raise CompileError(f"group '{n}' ({plan.infos[n].type}): its cell steps through time but gives no init_carry")
+    return init_carry(plan.infos[n], batch, dtype)
