@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -311,3 +312,62 @@ def test_step_splits_the_key_only_for_models_that_draw_random_numbers() -> None:
         before = np.asarray(jax.random.key_data(state.rng))  # the step donates the state
         state, _ = make_train_step(model, tx)(state, model.batch(jnp.ones((2, 3))))
         assert np.array_equal(jax.random.key_data(state.rng), before) is not stochastic
+
+
+# ----------------------------------------------------------------------- predict and input checks
+
+TWO_INPUTS = """\
+cellgraph: 1
+name: wide_deep
+cells:
+  wide: {type: input, size: 3}
+  deep: {type: input, size: 4}
+  h: {type: hidden, size: 8, activation: relu}
+  y: {type: output, size: 2, activation: softmax}
+edges:
+  - deep -> h
+  - wide, h -> y
+"""
+
+
+def test_predict_equals_apply_in_padded_chunks() -> None:
+    model = cellgraph.compile(cellgraph.load_spec_text(TWO_INPUTS, "wd.yaml"))
+    params = model.init(jax.random.key(0))
+    rng = np.random.default_rng(0)
+    inputs = {"wide": rng.normal(size=(20, 3)).astype(np.float32), "deep": rng.normal(size=(20, 4)).astype(np.float32)}
+    whole = np.asarray(model.apply(params, inputs)["y"])
+    for size in (None, 7, 20, 64):
+        got = model.predict(params, inputs, batch_size=size)
+        assert set(got) == {"y"} and isinstance(got["y"], np.ndarray)
+        np.testing.assert_allclose(got["y"], whole, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (
+            {"wide": np.ones((5, 3)), "deep": np.ones((5, 5))},
+            "'deep' has shape (5, 5): 5 values per example, but the group has 4",
+        ),
+        ({"wide": np.ones(3), "deep": np.ones((1, 4))}, "'wide' has shape (3,): one example, not a batch"),
+        ({"wide": np.ones((5, 3)), "deep": np.ones((6, 4))}, "different numbers of examples ('wide' 5, 'deep' 6)"),
+        ({"wide": np.ones((5, 3))}, "inputs for deep are missing"),
+        (np.ones((5, 3)), "has 2 input groups (wide, deep); pass a mapping"),
+    ],
+)
+def test_a_wrong_input_names_the_group_and_the_shape_expected(inputs: Any, message: str) -> None:
+    model = cellgraph.compile(cellgraph.load_spec_text(TWO_INPUTS, "wd.yaml"))
+    params = model.init(jax.random.key(0))
+    for call in (model.apply, jax.jit(model.apply), model.predict):
+        with pytest.raises(cellgraph.errors.CellgraphError) as err:
+            call(params, inputs)
+        assert message in str(err.value)
+        if "shape" in message:
+            assert str(err.value).startswith("wd.yaml:")  # located at the group in the spec
+
+
+def test_a_sequence_without_its_time_axis_is_named() -> None:
+    model = cellgraph.compile(ZOO / "lstm.yaml")
+    params = model.init(jax.random.key(0))
+    with pytest.raises(cellgraph.SpecError, match=r"no time axis, but the group is a sequence"):
+        model.apply(params, jnp.ones((3, 2)))

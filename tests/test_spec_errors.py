@@ -181,6 +181,17 @@ CASES: list[Case] = [
         "use `~>` for feedback into 'x'",
         problems=2,  # the same edge also closes the cycle x -> h -> x
     ),
+    Case(
+        "noisy_input_fed",
+        ":11:5: edges[1]: 'n' is an input group (noisy_input); nothing can feed it within a time step",
+        "use `~>` for feedback into 'n'",
+    ),
+    Case(
+        "emit_last_meets_sequence",
+        ":10:5: edges[0]: 'h' reads a sequence from 'x' (one value per step) and one value per example from "
+        "'r' (`emit: last`)",
+        "drop `emit: last`",
+    ),
     Case("undelayed_cycle", ":11:5: edges[1]: cycle with no delay: a -> b -> a", "make one edge delayed (`b ~> a`)"),
     # --- shapes
     Case(

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import networkx as nx
 
+from ..errors import SourceLoc, spec_error
 from ..graph.checks import forward_graph
 from .protocol import Aux, CellFns, CompileError, Ctx, Inputs, NodeInfo, Out, cell_fns
 
@@ -52,6 +53,7 @@ class Plan:
     infos: Mapping[str, NodeInfo]
     fns: Mapping[str, CellFns]
     timed: Mapping[str, bool]  # the group's value is a sequence (batch, time, ...)
+    where: Mapping[str, tuple[SourceLoc, str]]  # each group's place in the spec, for located errors
 
     def feeders(self, n: str) -> tuple[str, ...]:
         """Every group merged into one of ``n``'s ports."""
@@ -97,6 +99,7 @@ def make_plan(graph: nx.DiGraph) -> Plan:
         infos=infos,
         fns={n: cell_fns(graph.nodes[n]["cell"]) for n in order},  # every pointer resolves (tested)
         timed={n: bool(graph.nodes[n].get("timed")) for n in order},
+        where={n: (graph.nodes[n]["loc"], graph.nodes[n]["path"]) for n in order},
     )
 
 
@@ -178,30 +181,82 @@ def _keys(plan: Plan, key: Array | None) -> dict[str, Array]:
     return dict(zip(plan.order, jax.random.split(key, len(plan.order)), strict=True)) if key is not None else {}
 
 
-def feed(inputs: Array | Mapping[str, Array], sources: tuple[str, ...]) -> dict[str, Array]:
-    """The input groups' arrays: a mapping by group, or one array for a network with one input."""
+def feed(
+    inputs: Array | Mapping[str, Array], sources: tuple[str, ...], as_array: Callable[[Any], Any] = jnp.asarray
+) -> dict[str, Any]:
+    """The input groups' arrays (made with ``as_array``: device arrays by default, ``np.asarray``
+    keeps them on the host): a mapping by group, or one array for a network with one input."""
     if isinstance(inputs, Mapping):
         missing = [s for s in sources if s not in inputs]
         if missing:
             raise CompileError(
                 f"inputs for {', '.join(missing)} are missing; pass {{group: array}} for every input group"
             )
-        return {s: jnp.asarray(inputs[s]) for s in sources}
+        return {s: as_array(inputs[s]) for s in sources}
     if len(sources) != 1:
         raise CompileError(
             f"the network has {len(sources)} input groups ({', '.join(sources)}); pass a mapping group -> array"
         )
-    return {sources[0]: jnp.asarray(inputs)}
+    return {sources[0]: as_array(inputs)}
 
 
 def _shaped(plan: Plan, inputs: Array | Mapping[str, Array]) -> tuple[dict[str, Array], int]:
     """Each source's array as (batch, [time,] *shape), and the batch size."""
     fed = feed(inputs, plan.sources)
-    batch = next(iter(fed.values())).shape[0]
+    batch = check_inputs(plan, fed)
     shaped = {
         s: x.reshape(batch, *((x.shape[1],) if plan.timed[s] else ()), *plan.infos[s].out_shape) for s, x in fed.items()
     }
     return shaped, batch
+
+
+def check_inputs(plan: Plan, fed: Mapping[str, Any]) -> int:
+    """Every input array against its group (:func:`check_input`), and one number of examples for
+    all of them, which it returns."""
+    for s, x in fed.items():
+        check_input(plan, s, tuple(x.shape))
+    rows = {x.shape[0] for x in fed.values()}
+    if len(rows) > 1:
+        sizes = ", ".join(f"'{s}' {x.shape[0]}" for s, x in fed.items())
+        raise CompileError(f"the input arrays hold different numbers of examples ({sizes}); give each group the same")
+    return int(rows.pop())
+
+
+def check_input(plan: Plan, group: str, shape: tuple[int, ...]) -> None:
+    """An input array's shape against its group: ``(batch, [time,] features...)`` whose features
+    hold exactly the group's cells (an 8x8 image feeds a size-64 group). A located error naming the
+    group and the shape expected, never a reshape traceback from inside the trace."""
+    info = plan.infos[group]
+    cells = math.prod(info.out_shape)
+    timed = plan.timed[group]
+    lead = 2 if timed else 1
+    want = f"(examples, {'time, ' if timed else ''}{', '.join(map(str, info.out_shape))})"
+    loc, path = plan.where[group]
+    if shape == tuple(info.out_shape) or (not timed and len(shape) < 1) or (timed and len(shape) < 2):
+        raise spec_error(
+            loc,
+            path,
+            f"the array for input group '{group}' has shape {shape}: one example, not a batch; expected {want}",
+            "add the example axis (x[None] for one example)",
+        )
+    if timed and len(shape) == 2 and cells > 1:
+        raise spec_error(
+            loc,
+            path,
+            f"the array for input group '{group}' has shape {shape}: no time axis, but the group is a "
+            f"sequence (`sequence: true`) and takes {want}",
+            "give one (time, features) array per example, or drop `sequence: true` for one vector per example",
+        )
+    features = math.prod(shape[lead:])
+    if features != cells:
+        seq = "" if timed or len(shape) < 3 else "; a sequence feeds a group with `sequence: true`"
+        raise spec_error(
+            loc,
+            path,
+            f"the array for input group '{group}' has shape {shape}: {features} values per "
+            f"{'step' if timed else 'example'}, but the group has {cells} cells{seq}",
+            f"give an array of shape {want}, or resize the group to the data's {features} features",
+        )
 
 
 # ---------------------------------------------------------------------------------- layer-wise

@@ -101,15 +101,18 @@ def check_sources(graph: nx.DiGraph, problems: Problems) -> None:
         fed_by = [u for u in graph.predecessors(n) if u != n]
         if graph.has_edge(n, n) and (graph.edges[n, n]["kind"] == "symmetric" or graph.edges[n, n]["delay"]):
             fed_by.append(n)  # a group that talks to itself (a Markov chain's states, a reservoir)
-        if d["cell"].is_source and d["cell"].is_plain:  # backfed and noisy inputs are fed otherwise
+        if d["cell"].is_source:  # data enters here: a forward edge into it would be silently unused
             for u in fed_by:
                 e = graph.edges[u, n]
                 if e["delay"] == 0 and e["kind"] != "symmetric":
                     problems.add(
                         e["loc"],
                         e["path"],
-                        f"'{n}' is an input group; nothing can feed it within a time step",
-                        f"use `~>` for feedback into '{n}', or make '{n}' a hidden group",
+                        f"'{n}' is an input group{'' if d['cell'].is_plain else ' (' + d['type'] + ')'}; "
+                        "nothing can feed it within a time step",
+                        f"use `~>` for feedback into '{n}'"
+                        + (", or `--` for a symmetric connection" if d["cell"].backfed else "")
+                        + f", or make '{n}' a hidden group",
                     )
         elif not d["cell"].is_source and not fed_by and n not in _fed_by_unknown(graph):
             problems.add(d["loc"], d["path"], f"'{n}' has no input", f"connect something to it, e.g. `x -> {n}`")

@@ -80,6 +80,7 @@ def infer_shapes(graph: nx.DiGraph, problems: Problems, limits: Limits) -> None:
             )
             d.pop("shape")
     mark_timed(graph)
+    check_time_axes(graph, problems)
     for u, v, d in graph.edges(data=True):
         if d["kind"] == "identity":
             su, sv = graph.nodes[u].get("shape"), graph.nodes[v].get("shape")
@@ -171,6 +172,39 @@ def mark_timed(graph: nx.DiGraph) -> None:
                 continue
             if any(graph.nodes[u]["timed"] for u, _, e in graph.in_edges(n, data=True) if e["kind"] != "symmetric"):
                 d["timed"] = changed = True
+
+
+def check_time_axes(graph: nx.DiGraph, problems: Problems) -> None:
+    """A group computed over whole sequences (layer-wise) reads inputs that agree on the time axis.
+
+    Merging a sequence with one value per example (a recurrent group's ``emit: last``, or an input
+    without ``sequence: true``) has no meaning layer by layer: say so here rather than let the
+    compiled forward pass fail. A graph with delayed edges runs one step at a time, where a
+    per-example value simply holds for every step, so it is not checked.
+    """
+    if any((e["delay"] or e["feedback"]) and e["kind"] != "symmetric" for _, _, e in graph.edges(data=True)):
+        return
+    for n in graph.nodes:
+        into = [
+            (u, e)
+            for u, _, e in graph.in_edges(n, data=True)
+            if e["kind"] not in ("symmetric", "attention") and u != n and graph.nodes[u].get("shape") is not None
+        ]
+        timed = [u for u, _ in into if graph.nodes[u]["timed"]]
+        static = [(u, e) for u, e in into if not graph.nodes[u]["timed"]]
+        if not timed or not static:
+            continue
+        u, e = static[0]
+        why = "`emit: last`" if graph.nodes[u]["cell"].recurrent else "no `sequence: true`"
+        problems.add(
+            e["loc"],
+            e["path"],
+            f"'{n}' reads a sequence from '{timed[0]}' (one value per step) and one value per example from "
+            f"'{u}' ({why}): their time axes do not match",
+            f"give both the same time axis: pass every step from '{u}'"
+            + (" (drop `emit: last`)" if graph.nodes[u]["cell"].recurrent else " (`sequence: true`)")
+            + f", or end the sequence from '{timed[0]}' with a recurrent group with `emit: last`",
+        )
 
 
 def count_params(graph: nx.DiGraph, limits: Limits) -> dict[str, Any]:
