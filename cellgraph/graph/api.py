@@ -9,6 +9,7 @@ from typing import Any
 
 import networkx as nx
 
+from ..cells import CELLS
 from ..errors import Problems
 from ..spec.compose import load_spec_unchecked
 from ..spec.limits import DEFAULT_LIMITS, Limits
@@ -58,6 +59,16 @@ def _check_bindings(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
         wanted = b.dropped.options.get("shape") or (
             [b.dropped.options["size"]] if b.dropped.options.get("size") else None
         )
+        chained = b.path.endswith((".repeat", ".residual")) or ".chain." in b.path
+        cell = CELLS.get(b.dropped.type)
+        if chained and cell is not None and not cell.is_source:  # the copy would lose that layer
+            problems.add(
+                b.loc,
+                b.path,
+                f"a repeated part chains through its input group, but '{b.dropped.name}' is a {b.dropped.type} group",
+                f"give the part an input group (`x: {{type: input, size: N}}` -> {b.dropped.name}) for each copy to read",
+            )
+            continue
         got = graph.nodes[b.target].get("shape")
         if wanted is not None and got is not None and tuple(wanted) != tuple(got):
             problems.add(

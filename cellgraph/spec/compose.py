@@ -4,7 +4,10 @@ This is where written names become final names. A group with ``repeat: 3`` becom
 ``h.1 -> h.2 -> h.3`` (an edge into ``h`` enters ``h.1``, an edge out of ``h`` leaves
 ``h.3``); ``residual: k`` adds identity edges ``h.i => h.(i+k)``. A group with
 ``use: part.yaml`` inlines that spec's cells as ``group.cell``; an edge into the group enters the
-part's source cells and an edge out of it leaves its sink cells.
+part's source cells and an edge out of it leaves its sink cells. ``use:`` with ``repeat: N``
+inlines the part N times as ``group.1.cell ... group.N.cell``, each copy's input group bound to
+the previous copy's last group (``chain:`` names them when the part has several), and
+``residual: true`` adds one identity skip around each copy.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ..access import allowed_roots, confined, has_control_char, outside_message
 from ..errors import LimitError, Problem, Problems, SourceLoc, SpecError, clip, did_you_mean, spec_error
@@ -26,6 +29,7 @@ from .params import collect_params, substitute
 from .validate import CELL_NAME, STRUCTURAL_CELL_KEYS, check_keys, check_positive_int, check_top, kind_of
 
 EDGE_MAPPING_KEYS: Final = ("from", "to", "kind", "delay")
+USE_KEYS: Final = ("use", "params", "bind", "repeat", "residual", "chain", "style")
 CLI_LOC: Final = SourceLoc("<command line>")
 # a part declares itself a spec by its top-level `cellgraph:` key; any other file is refused
 # before it is parsed, so no error can show its content (an SSH key, a `.env`)
@@ -65,6 +69,8 @@ class _Groups:
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)
     shown: dict[str, Any] = field(default_factory=dict)  # `draw.groups.X.show` inherited from parts
     broken: set[str] = field(default_factory=set)  # declared but already reported: edges to them are skipped
+    # a repeated `use:` group (and each copy) -> its chained inputs that copy 1 leaves unbound (`bind:` feeds them)
+    unbound: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def is_broken(self, ref: str) -> bool:
         return ref in self.broken or ref.split(".")[0] in self.broken
@@ -232,6 +238,7 @@ class _Composed:
         self.groups.members.update(other.groups.members)
         self.groups.shown.update(other.groups.shown)
         self.groups.broken |= other.groups.broken
+        self.groups.unbound.update(other.groups.unbound)
 
 
 @dataclass(frozen=True)
@@ -345,7 +352,7 @@ def _expand_group(
 def _cell_type(doc: Document, name: str, body: dict[str, Any], path: KeyPath, problems: Problems) -> str | None:
     """The group's written cell type (checked against the registry later), or None if unusable.
 
-    `params:` and `bind:` belong to `use:` groups; here they are reported but do not stop the group.
+    `params:`, `bind:` and `chain:` belong to `use:` groups; here they are reported but do not stop the group.
     """
     where = format_path(path)
     if "type" not in body:
@@ -356,7 +363,7 @@ def _cell_type(doc: Document, name: str, body: dict[str, Any], path: KeyPath, pr
             "give the cell type, e.g. `type: hidden` (see `cellgraph cells`), or `use: part.yaml`",
         )
         return None
-    for key in ("params", "bind"):
+    for key in ("params", "bind", "chain"):
         if key in body:
             problems.add(
                 doc.key_loc((*path, key)),
@@ -383,7 +390,6 @@ def _repeat_counts(
 
     A bad `residual:` is reported and adds no skips, since the copies can still be chained.
     """
-    where = format_path(path)
     count = 1
     if "repeat" in body:
         count = (
@@ -399,35 +405,52 @@ def _repeat_counts(
         )
         if not count:
             return None
-    residual = 0
-    if "residual" in body:
-        residual = (
-            check_positive_int(
-                doc,
-                body["residual"],
-                (*path, "residual"),
-                problems,
-                ctx.limits.max_repeat,
-                "residual to the skip distance in groups, e.g. `residual: 2`",
-            )
-            or 0
+    return count, (_plain_residual(doc, body, path, count, ctx, problems) if "residual" in body else 0)
+
+
+def _plain_residual(
+    doc: Document, body: dict[str, Any], path: KeyPath, count: int, ctx: _Context, problems: Problems
+) -> int:
+    """The skip distance ``k`` of a plain group's `residual:`, or 0 (reported) when unusable.
+
+    `residual: true` is the composed-block form (one skip around each copy of a `use:` part): a
+    plain group's copies are single groups that `repeat:` already joins, so it is refused here
+    with a pointer to both forms.
+    """
+    where, loc, value = f"{format_path(path)}.residual", doc.loc((*path, "residual")), body["residual"]
+    if isinstance(value, bool):
+        problems.add(
+            loc,
+            where,
+            f"on a plain group, residual is a skip distance in groups, got {kind_of(value)}",
+            "write `residual: 2` (skips h.1 => h.3 => h.5 ...), or repeat a composed block "
+            "(`use: block.yaml, repeat: N, residual: true`) for one skip around each block",
         )
-        if residual == 1:
-            problems.add(
-                doc.loc((*path, "residual")),
-                f"{where}.residual",
-                "residual 1 would join neighbours, which `repeat:` already chains",
-                "use `residual: 2` (a skip over one group) or more",
-            )
-            residual = 0
-        if residual and residual >= count:
-            problems.add(
-                doc.loc((*path, "residual")),
-                f"{where}.residual",
-                f"residual {residual} needs repeat > {residual} (repeat is {count})",
-                f"set `repeat:` to at least {residual + 1}, or remove `residual:`",
-            )
-    return count, residual
+        return 0
+    residual = check_positive_int(
+        doc,
+        value,
+        (*path, "residual"),
+        problems,
+        ctx.limits.max_repeat,
+        "residual to the skip distance in groups, e.g. `residual: 2`",
+    )
+    if residual == 1:
+        problems.add(
+            loc,
+            where,
+            "residual 1 would join neighbours, which `repeat:` already chains",
+            "use `residual: 2` (a skip over one group) or more",
+        )
+        return 0
+    if residual and residual >= count:
+        problems.add(
+            loc,
+            where,
+            f"residual {residual} needs repeat > {residual} (repeat is {count})",
+            f"set `repeat:` to at least {residual + 1}, or remove `residual:`",
+        )
+    return residual or 0
 
 
 def _cell_style(doc: Document, body: dict[str, Any], path: KeyPath, problems: Problems) -> dict[str, Any]:
@@ -482,17 +505,23 @@ def _compose_part(
     """A `use:` group: the part's spec, built with its own params, inlined as ``name.cell``.
 
     Steps: check where it points, read and build it, bind its inputs to parent groups, then
-    rename what is left under ``name.``. Returns None when it cannot be read or built (the
-    problems say why), so the group stays undeclared and edges to it are not reported twice.
+    rename what is left under ``name.`` (or, with `repeat:` / `residual:`, chain its copies).
+    Returns None when it cannot be read, built or chained (the problems say why), so the group
+    stays undeclared and edges to it are not reported twice.
     """
     ref = _resolve_part(doc, name, body, path, ctx, problems)
     sub = _load_part(doc, body, path, ref, ctx, problems) if ref is not None else None
     if ref is None or sub is None:
         return None
     bindings = _bind_part(doc, body, path, ref, sub, problems)
-    out = _prefix_part(name, sub, {b.dropped.name: b.target for b in bindings})
-    out.bindings = bindings
-    return out
+    chain = _part_chain(doc, body, path, ref, sub, ctx, problems)
+    if chain is None:
+        return None
+    if not chain.links:  # neither `repeat:` nor `residual:`: the part once, as written
+        out = _prefix_part(name, sub, {b.dropped.name: b.target for b in bindings})
+        out.bindings = bindings
+        return out
+    return _chain_copies(doc, name, path, sub, bindings, chain)
 
 
 def _resolve_part(
@@ -505,7 +534,7 @@ def _resolve_part(
     ``max_include_depth``, so composition always ends.
     """
     where = format_path(path)
-    check_keys(doc, body, path, ("use", "params", "bind", "style"), problems, f"group '{name}' (a `use:` group)")
+    check_keys(doc, body, path, USE_KEYS, problems, f"group '{name}' (a `use:` group)")
     target = body["use"]
     loc = doc.loc((*path, "use"))
     key = f"{where}.use"
@@ -742,9 +771,7 @@ def _prefix_part(name: str, sub: Spec, dropped: Mapping[str, str]) -> _Composed:
         )
         for e in sub.edges
     ]
-    forward = [e for e in sub.edges if e.delay == 0 and e.kind != "symmetric" and e.src != e.dst]
-    has_in = {e.dst for e in forward}
-    has_out = {e.src for e in forward}
+    has_in, has_out = _fed_and_feeding(sub)
     kept = [c.name for c in sub.cells if c.name not in dropped]
     groups = out.groups
     groups.entries[name] = tuple(prefix + n for n in kept if n not in has_in)
@@ -762,6 +789,294 @@ def _prefix_part(name: str, sub: Spec, dropped: Mapping[str, str]) -> _Composed:
     for key, value in sub.inherited_show.items():
         groups.shown.setdefault(prefix + key, value)
     return out
+
+
+def _fed_and_feeding(sub: Spec) -> tuple[set[str], set[str]]:
+    """The part's cells with an incoming and with an outgoing forward edge (delayed, symmetric and
+    self edges do not count): the others are where the part is entered and left."""
+    forward = [e for e in sub.edges if e.delay == 0 and e.kind != "symmetric" and e.src != e.dst]
+    return {e.dst for e in forward}, {e.src for e in forward}
+
+
+# ------------------------------------------------------------------ cells: repeated `use:` parts
+
+
+@dataclass(frozen=True)
+class _Link:
+    """One chained input: each copy's ``inner`` reads the previous copy's ``outer`` (the part's names)."""
+
+    inner: str
+    outer: str
+    loc: SourceLoc  # the `chain:` entry, or the `repeat:` / `residual:` that implied the link
+    path: str
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """How a `use:` group's copies join; no links: the part is used once, as written."""
+
+    prefixes: tuple[str, ...] = ()  # each copy's name, ``block.1`` ... (``block`` itself without `repeat:`)
+    links: tuple[_Link, ...] = ()
+    residual: bool = False  # one identity skip around each copy
+
+
+class _Miss(NamedTuple):
+    """Why a `chain:` entry cannot be used: reported at its key (``at_key``) or at its value."""
+
+    at_key: bool
+    message: str
+    fix: str
+
+
+def _part_chain(
+    doc: Document, body: dict[str, Any], path: KeyPath, ref: _PartRef, sub: Spec, ctx: _Context, problems: Problems
+) -> _Chain | None:
+    """How the copies of a `use:` group chain: an empty chain without `repeat:` and `residual:`.
+
+    None (reported) when `repeat:` is unusable or the part's chained ends are unclear. All the
+    copies count against ``max_cells`` before any is built.
+    """
+    count = _use_count(doc, body, path, ctx, problems)
+    residual = _use_residual(doc, body, path, problems)
+    if count is None:
+        return None
+    if "repeat" not in body and not residual:
+        if "chain" in body:
+            problems.add(
+                doc.key_loc((*path, "chain")),
+                format_path((*path, "chain")),
+                "`chain:` links the copies of a repeated part, and this group has no `repeat:`",
+                "add `repeat: N`, or remove `chain:`",
+            )
+        return _Chain()
+    links = _chain_links(doc, body, path, ref, sub, problems)
+    if links is None or (residual and not _residual_fits(doc, path, ref, sub, links, problems)):
+        return None
+    ctx.cells_total += (count - 1) * len(sub.cells)
+    _check_cell_total(ctx, doc.key_loc(path), format_path(path))
+    name = str(path[-1])
+    prefixes = tuple(f"{name}.{i}" for i in range(1, count + 1)) if "repeat" in body else (name,)
+    return _Chain(prefixes, links, residual)
+
+
+def _use_count(doc: Document, body: dict[str, Any], path: KeyPath, ctx: _Context, problems: Problems) -> int | None:
+    """How many copies of the part: 1 without `repeat:`, None (reported) when it is unusable."""
+    if "repeat" not in body:
+        return 1
+    return check_positive_int(
+        doc,
+        body["repeat"],
+        (*path, "repeat"),
+        problems,
+        ctx.limits.max_repeat,
+        "repeat to the number of chained copies of the part, e.g. `repeat: 10`",
+    )
+
+
+def _use_residual(doc: Document, body: dict[str, Any], path: KeyPath, problems: Problems) -> bool:
+    """`residual:` of a `use:` group: true or false; anything else is reported and adds no skips.
+
+    A skip distance (``residual: 2``) means groups of a plain repeat; a copy of a part is already a
+    whole block, so the only skip that fits is the one around it.
+    """
+    value = body.get("residual", False)
+    if isinstance(value, bool):
+        return value
+    problems.add(
+        doc.loc((*path, "residual")),
+        f"{format_path(path)}.residual",
+        f"on a `use:` group, residual is true or false (one identity skip around each copy), got {kind_of(value)}",
+        "write `residual: true`; a skip distance such as `residual: 2` is for a plain repeated group",
+    )
+    return False
+
+
+def _residual_fits(
+    doc: Document, path: KeyPath, ref: _PartRef, sub: Spec, links: tuple[_Link, ...], problems: Problems
+) -> bool:
+    """Whether `residual: true` can add its skips: one chained input (where each copy starts), and
+    no such skip written in the part already (two connections between the same groups)."""
+    where, loc = f"{format_path(path)}.residual", doc.loc((*path, "residual"))
+    if len(links) != 1:
+        problems.add(
+            loc,
+            where,
+            f"`residual: true` skips from a copy's input to its output, and `chain:` names {len(links)} inputs "
+            f"({', '.join(link.inner for link in links)})",
+            "remove `residual:` and write the skips inside the part (`x => out`), or chain one input",
+        )
+        return False
+    (link,) = links
+    if any(e.src == link.inner and e.dst == link.outer for e in sub.edges):
+        problems.add(
+            loc,
+            where,
+            f"'{ref.shown}' already connects {link.inner} to {link.outer}; `residual: true` would add that skip again",
+            "remove `residual: true` (the part has its skip), or remove the skip from the part",
+        )
+        return False
+    return True
+
+
+def _chain_links(
+    doc: Document, body: dict[str, Any], path: KeyPath, ref: _PartRef, sub: Spec, problems: Problems
+) -> tuple[_Link, ...] | None:
+    """Which input of each copy reads which group of the previous one: `chain:`, or else the part's
+    only input group and only last group (None, reported, when it has several of either)."""
+    has_in, has_out = _fed_and_feeding(sub)
+    sources = [c.name for c in sub.cells if c.name not in has_in]
+    if "chain" in body:
+        return _written_links(doc, body, path, ref, sub, sources, problems)
+    sinks = [c.name for c in sub.cells if c.name not in has_out and c.name not in sources]
+    key = (*path, "repeat" if "repeat" in body else "residual")
+    miss = _ends_miss(ref, sources, sinks, str(key[-1]))
+    if miss is not None:
+        problems.add(doc.loc(key), format_path(key), miss.message, miss.fix)
+        return None
+    return (_Link(sources[0], sinks[0], doc.loc(key), format_path(key)),)
+
+
+def _ends_miss(ref: _PartRef, sources: list[str], sinks: list[str], key: str) -> _Miss | None:
+    """Why the part's own ends cannot chain it: not exactly one input group and one last group."""
+    example = f"`chain: {{{(sources or ['x'])[0]}: {(sinks or ['out'])[0]}}}`"
+    fix = f"name them: {example} (each copy's input reads the previous copy's output)"
+    if len(sources) != 1:
+        found = f"{len(sources)} input groups ({', '.join(sources[:6])})" if sources else "no input group"
+        return _Miss(False, f"'{ref.shown}' has {found}; `{key}:` chains copies through exactly one", fix)
+    if len(sinks) != 1:
+        found = f"{len(sinks)} last groups ({', '.join(sinks[:6])})" if sinks else "no group after its input"
+        return _Miss(False, f"'{ref.shown}' has {found}; `{key}:` cannot tell which one the next copy reads", fix)
+    return None
+
+
+def _written_links(
+    doc: Document,
+    body: dict[str, Any],
+    path: KeyPath,
+    ref: _PartRef,
+    sub: Spec,
+    sources: list[str],
+    problems: Problems,
+) -> tuple[_Link, ...] | None:
+    """The links of `chain: {part_input: part_group}`; None when any entry is unusable (reported)."""
+    cpath: KeyPath = (*path, "chain")
+    raw = body["chain"]
+    if not isinstance(raw, dict) or not raw:
+        problems.add(
+            doc.loc(cpath),
+            format_path(cpath),
+            f"expected a mapping `part_input: part_group`, got {kind_of(raw)}",
+            "e.g. `chain: {x: out}`: each copy's x reads the previous copy's out",
+        )
+        return None
+    bind = body.get("bind")
+    taken = set(raw) | (set(bind) if isinstance(bind, dict) else set())
+    links = []
+    for inner, outer in raw.items():
+        lpath: KeyPath = (*cpath, inner)
+        found = _link_target(str(inner), outer, ref, sub, sources, taken)
+        if isinstance(found, _Miss):
+            problems.add(
+                doc.key_loc(lpath) if found.at_key else doc.loc(lpath), format_path(lpath), found.message, found.fix
+            )
+        else:
+            links.append(_Link(str(inner), found, doc.loc(lpath), format_path(lpath)))
+    return tuple(links) if len(links) == len(raw) else None
+
+
+def _link_target(inner: str, outer: Any, ref: _PartRef, sub: Spec, sources: list[str], taken: set[str]) -> str | _Miss:
+    """The part cell whose value the next copy's ``inner`` reads (a repeated group of the part
+    stands for its last copy), or why the entry cannot be used."""
+    names = [c.name for c in sub.cells]
+    inputs = ", ".join(sources) or "(none)"
+    if inner not in names:
+        return _Miss(
+            True,
+            f"'{ref.target}' has no group '{inner}'{did_you_mean(inner, names)}",
+            f"chain one of the part's input groups: {inputs}",
+        )
+    if inner not in sources:
+        return _Miss(
+            True,
+            f"the part's '{inner}' is fed inside the part; only an input group can read the previous copy",
+            f"chain one of the part's input groups: {inputs}",
+        )
+    if not isinstance(outer, str):
+        return _Miss(False, f"expected a group of the part, got {kind_of(outer)}", f"e.g. `{inner}: out`")
+    final = outer if outer in names else sub.groups.get(outer, ("",))[-1]
+    if not final:
+        known = [*names, *sub.groups]
+        return _Miss(
+            False,
+            f"'{ref.target}' has no group '{outer}'{did_you_mean(outer, known)}",
+            "name the group of the part the next copy reads, usually its last",
+        )
+    if final in taken:
+        return _Miss(
+            False,
+            f"the part's '{final}' is replaced through `bind:` or `chain:`, so a copy has none of its own to pass on",
+            "chain to a group the part computes, usually its last",
+        )
+    return final
+
+
+def _chain_copies(
+    doc: Document, name: str, path: KeyPath, sub: Spec, bindings: list[Binding], chain: _Chain
+) -> _Composed:
+    """The part once per copy, each copy's chained inputs bound to the previous copy's groups.
+
+    `bind:` feeds every copy, except a chained input after the first copy. The group ``name``
+    is entered at the first copy and left at the last; a chained input that copy 1 leaves unbound
+    stays an input of the network, which an edge into ``name`` may not feed (see :func:`_no_entry`).
+    """
+    bound = {b.dropped.name: b.target for b in bindings}
+    out = _Composed()
+    for i, prefix in enumerate(chain.prefixes):
+        chained = {link.inner: f"{chain.prefixes[i - 1]}.{link.outer}" for link in chain.links} if i else {}
+        out.merge(_prefix_part(prefix, sub, {**bound, **chained}))
+    out.bindings = [*bindings, *_chained_bindings(sub, chain)]
+    out.edges.extend(_residual_skips(doc, path, chain, bound))
+    _name_the_whole(out.groups, name, chain, tuple(link.inner for link in chain.links if link.inner not in bound))
+    return out
+
+
+def _name_the_whole(groups: _Groups, name: str, chain: _Chain, unbound: tuple[str, ...]) -> None:
+    """Make ``name`` address all the copies: entered at the first copy (but not at a chained input
+    it leaves unbound, which `bind:` feeds), left at the last. Records what :func:`_no_entry` reads."""
+    first, last = chain.prefixes[0], chain.prefixes[-1]
+    skipped = {f"{first}.{inner}" for inner in unbound}
+    groups.members[name] = tuple(n for prefix in chain.prefixes for n in groups.members[prefix])
+    groups.entries[name] = tuple(n for n in groups.entries[first] if n not in skipped)
+    groups.exits[name] = groups.exits[last]
+    groups.unbound.update({prefix: () for prefix in chain.prefixes})
+    groups.unbound[name] = unbound
+
+
+def _chained_bindings(sub: Spec, chain: _Chain) -> list[Binding]:
+    """The links of copy 2, checked like `bind:` (shapes must agree); every later copy is the same part."""
+    if len(chain.prefixes) < 2:
+        return []
+    return [
+        Binding(sub.cell(link.inner), f"{chain.prefixes[0]}.{link.outer}", link.loc, link.path) for link in chain.links
+    ]
+
+
+def _residual_skips(doc: Document, path: KeyPath, chain: _Chain, bound: Mapping[str, str]) -> list[EdgeSpec]:
+    """`residual: true`: ``input => output`` around each copy, one skip per copy.
+
+    A copy's input is what its chained input reads: the previous copy's output, and for the first
+    copy its `bind:` target (or its own input group when unbound). Located at `residual:`.
+    """
+    if not chain.residual:
+        return []
+    (link,) = chain.links
+    first = bound.get(link.inner, f"{chain.prefixes[0]}.{link.inner}")
+    starts = [first, *(f"{prefix}.{link.outer}" for prefix in chain.prefixes[:-1])]
+    loc, where = doc.loc((*path, "residual")), f"{format_path(path)}.residual"
+    return [
+        EdgeSpec(start, f"{prefix}.{link.outer}", "=>", "identity", 0, loc, where, implicit=True)
+        for start, prefix in zip(starts, chain.prefixes, strict=True)
+    ]
 
 
 # ---------------------------------------------------------------------------------------- edges
@@ -881,6 +1196,10 @@ def _statement_edges(
                         )
                 if not ok:
                     continue
+                miss = _no_entry(left.name, right.name, groups)
+                if miss is not None:
+                    problems.add(SourceLoc(loc.file, loc.line, loc.col + shift + right.offset), where, *miss)
+                    continue
                 for s, d in _endpoints(left.name, right.name, groups):
                     out.append(
                         EdgeSpec(
@@ -908,6 +1227,28 @@ def _endpoints(src: str, dst: str, groups: _Groups) -> list[tuple[str, str]]:
     if src == dst and src in groups.members and len(groups.members[src]) > 1:
         return [(m, m) for m in groups.members[src]]
     return [(s, d) for s in groups.exits.get(src, (src,)) for d in groups.entries.get(dst, (dst,))]
+
+
+def _no_entry(src: str, dst: str, groups: _Groups) -> tuple[str, str] | None:
+    """(message, fix) when an edge into a repeated `use:` group (or one copy of it) would join
+    nothing: every input of the part is fed through `bind:` or by the previous copy, or is the
+    input the repeat chains, which `bind:` feeds. Without this the edge would vanish without a word.
+
+    (A `use:` group used once whose inputs are all bound drops such an edge the same way; that is
+    left as it was, so a spec that validated before still does.)
+    """
+    if src == dst or dst not in groups.unbound or groups.entries.get(dst):
+        return None
+    unbound = groups.unbound.get(dst)
+    if unbound:
+        return (
+            f"'{dst}' starts at the part's input group '{unbound[0]}', which a repeated part reads through `bind:`",
+            f"write `bind: {{{unbound[0]}: {src}}}` on '{dst}' instead of this edge",
+        )
+    return (
+        f"an edge into '{dst}' feeds nothing: its part's input groups are all bound (`bind:`, or the previous copy)",
+        f"remove this edge, or connect to one of its groups by name ({src} -> {dst}.<group>)",
+    )
 
 
 def _mapping_edges(
@@ -962,6 +1303,10 @@ def _mapping_edges(
     out = []
     for s in ends[0]:
         for d in ends[1]:
+            miss = _no_entry(s, d, groups)
+            if miss is not None:
+                problems.add(doc.loc((*path, "to")), f"{where}.to", *miss)
+                continue
             for a, b in _endpoints(s, d, groups):
                 out.append(
                     EdgeSpec(
