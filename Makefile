@@ -16,7 +16,7 @@ help:
 	@echo "make check    lint + typecheck + test"
 	@echo "make docs     regenerate docs/cells.md and docs/cellgraph.schema.json"
 	@echo "make size     lines per file of cellgraph/"
-	@echo "make bench    validation and rendering benchmarks -> docs/benchmarks.md"
+	@echo "make bench    validation, rendering and prediction benchmarks -> docs/benchmarks.md"
 	@echo "make bench-train  training vs hand-written JAX, Flax, PyTorch -> docs/benchmarks.md (installs torch==2.13.0)"
 	@echo "make gallery  redraw the committed gallery/ and zoo poster (bash scripts/demo.sh draws into out/gallery/)"
 	@echo "make golden   refresh tests/golden/*.dot (review the diff)"
@@ -66,6 +66,7 @@ size:
 bench: setup
 	$(BIN)/python bench/validate_bench.py --write docs/benchmarks.md
 	$(BIN)/python bench/render_bench.py --write docs/benchmarks.md
+	$(BIN)/python bench/predict_bench.py --write docs/benchmarks.md
 
 bench-train: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'

@@ -2,8 +2,9 @@
 
 One YAML spec becomes a validated graph (the ``spec`` and ``graph`` layers) and chart-style
 diagrams (``render``: ``cellgraph.render("specs/zoo/lstm.yaml").save("lstm.svg")``); the JAX
-compiler (``cellgraph.compile``) and training (``cellgraph.train``) are loaded on first use, so
-importing cellgraph never imports JAX.
+compiler (``cellgraph.compile``), training (``cellgraph.train``) and what comes after it
+(``evaluate``, ``save``, ``load``, ``export``) are loaded on first use, so importing cellgraph
+never imports JAX.
 """
 
 from typing import Any as _Any
@@ -36,23 +37,36 @@ __all__ = [
     "SpecError",
     "build_graph",
     "compile",
+    "evaluate",
+    "export",
+    "load",
     "load_graph",
+    "load_run",
     "load_spec",
     "load_spec_text",
     "render",
+    "save",
     "summarize",
     "train",
 ]
 
+_LAZY = {  # public name -> (module, attribute): each imports JAX, so it loads on first use
+    "compile": ("cellgraph.compiler", "compile"),
+    "train": ("cellgraph.train", "train"),
+    "evaluate": ("cellgraph.train.loop", "evaluate"),
+    "export": ("cellgraph.compiler.export", "export"),
+    "save": ("cellgraph.artifact", "save"),
+    "load": ("cellgraph.artifact", "load"),
+    "load_run": ("cellgraph.artifact", "load_run"),
+}
+
 
 def __getattr__(name: str) -> _Any:
-    """``cellgraph.compile`` and ``cellgraph.train`` import JAX, so they load on first use."""
-    if name == "compile":
-        from .compiler import compile as compile_
+    """``cellgraph.compile``, ``train``, ``evaluate``, ``save``, ``load``, ``load_run`` and
+    ``export`` import JAX, so they load on first use."""
+    if name in _LAZY:
+        import importlib
 
-        return compile_
-    if name == "train":
-        from .train import train as train_
-
-        return train_
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module 'cellgraph' has no attribute '{name}'")

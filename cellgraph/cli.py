@@ -1,15 +1,21 @@
-"""The ``cellgraph`` command: validate, summary, render, gallery, poster, train, schema, cells.
+"""The ``cellgraph`` command: validate, summary, render, gallery, poster, train, predict, evaluate,
+export, schema, cells.
 
 Errors are printed as ``file:line:col: key.path: problem`` plus ``fix:`` lines and the process
-exits 1; a clean run exits 0. Usage errors exit 2. Only `train` imports JAX, when it runs.
+exits 1; a clean run exits 0. Usage errors exit 2. Only `train`, `predict`, `evaluate` and
+`export` import JAX, when they run, after the spec and the data were checked; they compile
+through JAX's persistent compilation cache (``~/.cache/cellgraph/jax``, see
+:func:`_compilation_cache`), so a repeated command does not pay the compile again.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -257,8 +263,6 @@ def cmd_poster(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import warnings
-
     from .graph import load_graph
     from .graph.checks import refuse_planned
 
@@ -269,13 +273,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(err.format(), file=sys.stderr)
         return 1
     try:  # the data first: a bad CSV or labels that do not fit are reported before JAX loads
-        data = _load_data(graph)
+        data = _data_file(args.data, graph) if args.data else _load_data(graph)
     except SpecError as err:
         print(err.format(), file=sys.stderr)
         return 1
+    if args.save:
+        from .artifact import check_destination
+
+        check_destination(Path(args.save))  # before training, not after it
     runs = None if args.checkpoint_dir else _default_run_dir()
     if runs is not None and not _writable(runs):  # every rule keeps checkpoints in its run folder
         return 1
+    with _compilation_cache():
+        return _train(args, graph, data, runs)
+
+
+def _train(args: argparse.Namespace, graph: Any, data: Any, runs: str | None) -> int:
+    import warnings
+
     from .train import TrainingInterrupted, train  # JAX: imported only when training
     from .train.checkpoint import CheckpointWarning
 
@@ -302,6 +317,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 resume=args.resume,
                 progress=not args.json,
                 curve_png=args.curve,
+                score_train=True,
+                validation=args.validation,
+                early_stopping={"patience": args.patience} if args.patience is not None else None,
             )
         except SpecError as err:
             show_warnings(caught)
@@ -331,21 +349,262 @@ def cmd_train(args: argparse.Namespace) -> int:
         note = f"trained {done} (resumed at step {result.resumed_at:,})"
     else:
         note = f"trained {done}"
+    note += _stopping_note(result)
+    figures = _by_split(result)
+    saved, save_error = None, None
+    if args.save:
+        from .artifact import ArtifactError, save
+
+        try:
+            saved = save(result, args.save)
+        except ArtifactError as err:  # the metrics are still this run's: print them, then fail
+            save_error = str(err)
     if args.json:
-        print(json.dumps(result.metrics, sort_keys=True))
+        print(json.dumps(figures, sort_keys=True))
         if result.already_trained:
             print(f"cellgraph: {note}", file=sys.stderr)
     else:
         print(note)
-        last = result.history[-1] if result.history else {}
-        split = "test" if any(k.startswith("test_") for k in last) else "train"
-        print(f"{split}: " + "  ".join(f"{k} {v:.6g}" for k, v in sorted(result.metrics.items(), key=_metric_order)))
+        for split, metrics in figures.items():
+            print(f"{split}: {_metric_line(metrics)}")
         if result.curve:
             print(f"wrote {terminal_safe(result.curve)}")
+        if saved is not None:
+            print(f"saved {terminal_safe(saved)}")
     show_warnings(caught)
-    # the metrics above are this run's, but a part of the command's job failed (the final checkpoint
-    # or the curve could not be written): exit 1, as `cp` or `make` do when a part fails
-    return 1 if result.problems else 0
+    if save_error is not None:
+        print(f"cellgraph: {terminal_safe(save_error)}", file=sys.stderr)
+    # the metrics above are this run's, but a part of the command's job failed (the final checkpoint,
+    # the curve or the saved model could not be written): exit 1, as `cp` or `make` do when a part fails
+    return 1 if result.problems or save_error else 0
+
+
+def _by_split(result: Any) -> dict[str, dict[str, float]]:
+    """``{"test": ..., "train": ...}``: the final metrics on each split, the held-out one first
+    (``{"train": ...}`` alone when the data have no test split), and ``"validation"`` when the run
+    held out a validation split."""
+    scored_on = getattr(result, "scored_on", "test")
+    figures = {scored_on: dict(result.metrics)}
+    train_metrics = getattr(result, "train_metrics", None)
+    if scored_on != "train" and train_metrics:
+        figures["train"] = dict(train_metrics)
+    val_metrics = getattr(result, "val_metrics", None)
+    if val_metrics:
+        figures["validation"] = dict(val_metrics)
+    return figures
+
+
+def _stopping_note(result: Any) -> str:
+    """``; stopped early, best epoch 7 (its parameters kept)`` -- what early stopping did, if anything."""
+    best = getattr(result, "best_epoch", None)
+    if best is None:
+        return ""
+    last = int(result.history[-1]["epoch"]) if result.history else 0
+    kept = (result.settings.get("early_stopping") or {}).get("restore_best", True)
+    which = f"best epoch {best}" + (" (its parameters kept)" if kept and best != last else "")
+    return f"; stopped early, {which}" if result.stopped_early else f"; {which}"
+
+
+def _metric_line(metrics: Mapping[str, float]) -> str:
+    return "  ".join(f"{terminal_safe(k)} {v:.6g}" for k, v in sorted(metrics.items(), key=_metric_order))
+
+
+# ---------------------------------------------------------------------------- after training
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    graph = _graph_of_run(args)
+    inputs = _rows(args.data, graph, targets=False).x_train
+    out = Path(args.output)
+    _check_output_file(out, ".npz")
+    with _compilation_cache():
+        trained = _trained(args, graph)
+        outputs = trained.predict(inputs, batch_size=args.batch_size)
+        _write_npz(out, outputs)
+    if not args.quiet:
+        shapes = ", ".join(f"{terminal_safe(k)} {list(v.shape)}" for k, v in outputs.items())
+        print(f"wrote {terminal_safe(out)}: {shapes}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    graph = _graph_of_run(args)
+    splits: tuple[str, ...]
+    if args.data:
+        data, splits = _rows(args.data, graph, targets=True), ("all",)
+    else:
+        data, splits = _load_data(graph), ("test", "train")
+        if data is None:
+            spec = graph.graph["spec"]
+            print(
+                f"cellgraph: {terminal_safe(spec.file)}: the spec has no `data:` block; give the data: --data FILE",
+                file=sys.stderr,
+            )
+            return 1
+    with _compilation_cache():
+        from .train.loop import evaluate
+
+        trained = _trained(args, graph)
+        figures = {}
+        for split in splits:
+            if split == "test" and getattr(data, "x_test", None) is not None and _empty(data.x_test):
+                continue
+            figures[split] = evaluate(trained, data, split=split)
+    if args.json:
+        print(json.dumps(figures, sort_keys=True))
+    else:
+        for split, metrics in figures.items():
+            print(f"{split}: {_metric_line(metrics)}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    graph = _graph_of_run(args)
+    out = Path(args.output)
+    _check_output_file(out, None)
+    with _compilation_cache():
+        from .compiler.export import export, signature
+
+        trained = _trained(args, graph)
+        exported = export(trained.model, trained.params, out, batch=args.batch, time=args.time)
+    if not args.quiet:
+        inputs, outputs = signature(exported)
+        if len(trained.model.inputs) == 1:
+            inputs = {trained.model.inputs[0]: inputs["x"]}
+        ins, outs = (", ".join(f"{terminal_safe(n)} {a}" for n, a in side.items()) for side in (inputs, outputs))
+        print(f"wrote {terminal_safe(out)} ({out.stat().st_size:,} bytes; inputs {ins}; outputs {outs})")
+        print(f"  run it with JAX alone: jax.export.deserialize(open({str(out)!r}, 'rb').read()).call(x)")
+    return 0
+
+
+def _graph_of_run(args: argparse.Namespace) -> Any:
+    """The graph the command works with, JAX-free: the saved model's stored spec, or SPEC's (a run
+    folder needs SPEC). A saved model given with SPEC must have been saved from that spec."""
+    from .artifact import is_saved_model, stored_graph
+    from .graph import load_graph
+
+    run = Path(args.run)
+    if is_saved_model(run):
+        graph = stored_graph(run)
+        if args.spec:
+            _check_same_spec(args, graph)
+        return graph
+    if not args.spec:
+        print(
+            f"cellgraph: error: {terminal_safe(run)} is not a saved model (no cellgraph.json); "
+            f"a run folder needs its spec: cellgraph {args.command} SPEC --run {terminal_safe(run)}",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    return load_graph(args.spec, _overrides(args.param), _limits(args))
+
+
+def _check_same_spec(args: argparse.Namespace, stored: Any) -> None:
+    """SPEC (with its -p values) must be the spec the saved model was trained from."""
+    from .artifact import ArtifactError, spec_text_digest
+    from .graph import load_graph
+
+    given = load_graph(args.spec, _overrides(args.param), _limits(args)).graph["spec"]
+    if spec_text_digest(given) != spec_text_digest(stored.graph["spec"]):
+        raise ArtifactError(
+            f"{args.run} was saved from another spec than {args.spec} (its text, a `use:` part or a param "
+            "differs); the saved model keeps its own spec, so leave SPEC out, or train this spec"
+        )
+
+
+def _trained(args: argparse.Namespace, graph: Any) -> Any:
+    """The trained model of ``--run``: a saved model, or a run folder's newest checkpoint for ``graph``."""
+    from .artifact import is_saved_model, load, load_run
+
+    run = Path(args.run)
+    return load(run) if is_saved_model(run) else load_run(graph, run)
+
+
+def _rows(path: str, graph: Any, *, targets: bool) -> Any:
+    """Every row of the data file, in its order (inputs only when ``targets`` is False)."""
+    from .data import as_dataset
+
+    return as_dataset(path, graph, test=0) if targets else as_dataset(path, graph, test=0, targets=False)
+
+
+def _data_file(path: str, graph: Any) -> Any:
+    """``--data FILE`` for training: split into training and test parts like the spec's own data."""
+    from .data import as_dataset
+
+    return as_dataset(path, graph)
+
+
+def _empty(x: Any) -> bool:
+    leaves = list(x.values()) if isinstance(x, Mapping) else [x]
+    return all(getattr(leaf, "shape", (0,))[0] == 0 for leaf in leaves)
+
+
+def _check_output_file(out: Path, suffix: str | None) -> None:
+    """Refuse, before any work, an output path that is a folder or cannot be written."""
+    from .access import probe_folder
+    from .errors import CellgraphError
+
+    if out.is_dir():
+        name = f"out{suffix}" if suffix else "model.stablehlo"
+        raise CellgraphError(f"{out} is a folder; give a file name such as {out / name}")
+    if suffix and out.suffix != suffix:
+        raise CellgraphError(f"{out}: the outputs are written as NumPy arrays; give a file name ending in {suffix}")
+    try:
+        probe_folder(out.parent if str(out.parent) else Path("."))
+    except OSError as err:
+        raise CellgraphError(f"cannot write {out}: {err.strerror or err}; give another path (-o FILE)") from None
+
+
+def _write_npz(out: Path, arrays: Mapping[str, Any]) -> None:
+    """``np.savez`` through a temporary file renamed into place."""
+    import numpy as np
+
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            named: dict[str, Any] = {str(k): np.asarray(v) for k, v in arrays.items()}
+            np.savez(f, **named)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+CACHE_MIN_COMPILE_SECONDS = 0.1
+"""Programs that compile faster than this are not kept in the persistent cache (JAX's default is 1 s,
+which would leave out most of a small network's programs)."""
+
+
+@contextlib.contextmanager
+def _compilation_cache() -> Iterator[None]:
+    """Compile through JAX's persistent cache for the duration of one command.
+
+    The cache lives in cellgraph's cache folder (``$CELLGRAPH_CACHE``, else
+    ``$XDG_CACHE_HOME/cellgraph`` or ``~/.cache/cellgraph``), under ``jax/``. Only the command line
+    turns it on, and only while a command runs (the settings are restored after, so calling
+    :func:`main` inside a program changes nothing there); a cache the user set for JAX
+    (``JAX_COMPILATION_CACHE_DIR``) is used as it is; ``CELLGRAPH_JAX_CACHE=0`` turns it off.
+    """
+    if os.environ.get("CELLGRAPH_JAX_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+        yield
+        return
+    import jax
+
+    from .compiler.native import cache_dir
+
+    if getattr(jax.config, "jax_compilation_cache_dir", None):  # the user's own
+        yield
+        return
+    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
+    before = {name: getattr(jax.config, name) for name in names}
+    jax.config.update(names[0], str(cache_dir() / "jax"))
+    jax.config.update(names[1], CACHE_MIN_COMPILE_SECONDS)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            jax.config.update(name, value)
 
 
 def _writable(runs: str) -> bool:
@@ -379,7 +638,10 @@ def _load_data(graph: Any) -> Any:
     from .data import load_dataset
     from .graph.fit import check_data_fits
 
-    data = load_dataset(spec.data, Path(spec.file).parent, allow=graph.graph.get("allow", ()))
+    # a saved model's spec is a copy inside it: its data files lie beside the spec it trained from
+    trained_from = graph.graph.get("trained_from")
+    folder = Path(trained_from).parent if trained_from else Path(spec.file).parent
+    data = load_dataset(spec.data, folder, allow=graph.graph.get("allow", ()))
     check_data_fits(graph, data)
     return data
 
@@ -410,6 +672,10 @@ def _resume_command(args: argparse.Namespace) -> str:
         ("--seed", args.seed),
         ("--checkpoint-every", args.checkpoint_every),
         ("--curve", args.curve),
+        ("--validation", args.validation),
+        ("--patience", args.patience),
+        ("--data", args.data),
+        ("--save", args.save),
     ):
         if value is not None:
             argv += [flag, str(value)]
@@ -517,9 +783,87 @@ def make_parser() -> argparse.ArgumentParser:
         help="start over even if DIR holds a checkpoint (a finished run is otherwise evaluated, not trained again)",
     )
     t.add_argument("--curve", default=None, metavar="FILE", help="write the training curve (PNG)")
-    t.add_argument("--json", action="store_true", help="print only the final metrics, as JSON")
+    t.add_argument(
+        "--validation",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="hold out this fraction of the training rows (with the run's seed) and score it after every epoch "
+        "(default: the spec's train.validation)",
+    )
+    t.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        metavar="N",
+        help="early stopping: stop after N epochs without a better validation loss (or the spec's "
+        "train.early_stopping metric) and keep the best epoch's parameters; needs a validation split",
+    )
+    t.add_argument(
+        "--data",
+        default=None,
+        metavar="FILE",
+        help="train on this data instead of the spec's `data:` block: an .npz of arrays named after the "
+        "groups, or a .csv (held-out test part split off as for the spec's own data)",
+    )
+    t.add_argument(
+        "--save",
+        default=None,
+        metavar="PATH",
+        help="also save the trained model (spec, parameters, optimizer state, versions) as the folder PATH, "
+        "for predict / evaluate / export --run PATH and cellgraph.load(PATH)",
+    )
+    t.add_argument(
+        "--json", action="store_true", help='print only the final metrics, as JSON: {"test": {...}, "train": {...}}'
+    )
     _allow_argument(t)
     t.set_defaults(func=cmd_train, max_params=None)
+
+    def run_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "spec",
+            nargs="?",
+            metavar="SPEC",
+            help="the spec it was trained from (needed with a run folder; a saved model keeps its own)",
+        )
+        p.add_argument(
+            "--run",
+            required=True,
+            metavar="RUN",
+            help="a saved model (train --save PATH) or a run folder of checkpoints (.cellgraph/runs/NAME-KEY, "
+            "--checkpoint-dir DIR): its newest checkpoint",
+        )
+        p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param")
+        _allow_argument(p)
+        p.set_defaults(max_params=None)
+        return p
+
+    pr = run_command("predict", "run a trained model on data; write every output group's values to an .npz")
+    pr.add_argument(
+        "--data", required=True, metavar="FILE", help="the inputs: .npz (arrays named after the input groups) or .csv"
+    )
+    pr.add_argument("-o", "--output", required=True, metavar="FILE.npz", help="the outputs, an array per output group")
+    pr.add_argument("--batch-size", type=int, default=None, metavar="N", help="examples per forward pass")
+    pr.add_argument("-q", "--quiet", action="store_true")
+    pr.set_defaults(func=cmd_predict)
+    ev = run_command("evaluate", "a trained model's loss and metrics on data")
+    ev.add_argument(
+        "--data",
+        default=None,
+        metavar="FILE",
+        help="score every row of this .npz or .csv (default: the spec's `data:` block, test and training parts)",
+    )
+    ev.add_argument(
+        "--json", action="store_true", help='print the metrics as JSON: {"all": {...}} or {"test": ..., "train": ...}'
+    )
+    ev.set_defaults(func=cmd_evaluate)
+    ex = run_command("export", "write a trained model as serialized StableHLO (jax.export), runnable with JAX alone")
+    ex.add_argument("-o", "--output", required=True, metavar="FILE", help="the serialized model, e.g. model.stablehlo")
+    ex.add_argument("--batch", type=int, default=None, metavar="N", help="a fixed batch size (default: any)")
+    ex.add_argument("--time", type=int, default=None, metavar="T", help="a fixed sequence length (default: any)")
+    ex.add_argument("-q", "--quiet", action="store_true")
+    ex.set_defaults(func=cmd_export)
     sc = sub.add_parser("schema", help="JSON Schema of the spec format (for editors)")
     sc.add_argument("-o", "--output", help="write to this file instead of stdout")
     sc.set_defaults(func=cmd_schema)
@@ -543,6 +887,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except SpecError as err:  # located problems, one per line, as `validate` prints them
+        print(err.format(), file=sys.stderr)
+        return 1
     except CellgraphError as err:  # a non-spec error of ours: message, no traceback
         print(f"cellgraph: {terminal_safe(err)}", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .cells import CELLS
+from .data.blocks import OWN_BLOCK_OPTIONS
 from .data.catalog import SOURCES, SPLIT_OPTIONS
 from .graph.build import EDGE_KINDS, EDGE_OPTIONS
 from .graph.drawspec import DRAW_KEYS, GROUP_KEYS
@@ -76,6 +77,19 @@ def _cell_schema() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "use": {"type": "string", "description": "compose another spec file as this group"},
+                "repeat": {
+                    "anyOf": [{"type": "integer", "minimum": 1}, _REF],
+                    "description": "chain N copies of the part, named g.1.cell ... g.N.cell",
+                },
+                "residual": {
+                    "anyOf": [{"type": "boolean"}, _REF],
+                    "description": "one identity skip around each copy (its input => its last group)",
+                },
+                "chain": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "part input -> the group of the previous copy it reads",
+                },
                 "params": {"type": "object", "description": "param values for the part"},
                 "bind": {
                     "type": "object",
@@ -121,6 +135,20 @@ def spec_schema() -> dict[str, Any]:
                 "anyOf": [
                     {"enum": list(LOSSES)},
                     {"type": "object", "properties": {"name": {"enum": list(LOSSES)}}, "required": ["name"]},
+                    {  # per output group: {cls: cross_entropy, reg: {name: huber, weight: 0.5}}
+                        "type": "object",
+                        "not": {"required": ["name"]},
+                        "additionalProperties": {
+                            "anyOf": [
+                                {"enum": list(LOSSES)},
+                                {
+                                    "type": "object",
+                                    "properties": {"name": {"enum": list(LOSSES)}},
+                                    "required": ["name"],
+                                },
+                            ]
+                        },
+                    },
                 ]
             },
             "metrics": {"anyOf": [{"enum": list(METRICS)}, {"type": "array", "items": {"enum": list(METRICS)}}]},
@@ -135,6 +163,7 @@ def spec_schema() -> dict[str, Any]:
     source_options: dict[str, Option] = {}
     for source in SOURCES.values():
         source_options.update(source.options)
+    source_options.update(OWN_BLOCK_OPTIONS)  # npz:, and csv: with inputs: / targets: per group
     data = _object(
         source_options,
         {

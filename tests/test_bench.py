@@ -13,6 +13,7 @@ import math
 import sys
 
 import jax
+import numpy as np
 import pytest
 from conftest import ROOT
 
@@ -75,3 +76,15 @@ def test_batches_fit_the_spec_and_the_loss(name: str) -> None:
         )  # the spec's own loss accepts the batch as it is
         assert value.shape == ()
         assert str(b["y"].dtype) == ("int32" if w.loss == "xent" else "float32")
+
+
+def test_the_prediction_benchmark_compares_the_same_network() -> None:
+    """bench/predict_bench.py: cellgraph's predict and the hand-written forward pass give outputs of
+    the same shape from the same inputs (shapes only; timings live in docs/benchmarks.md)."""
+    import predict_bench
+
+    for name in predict_bench.ROWS:
+        w = workloads.BY_NAME[name]
+        x = predict_bench._inputs(w, 8)
+        outs = {k: np.asarray(fn(x)) for k, fn in predict_bench.contenders(w).items()}
+        assert outs["cellgraph"].shape == outs["jax"].shape, name

@@ -96,3 +96,37 @@ def test_an_output_loss_that_scores_no_single_output_is_a_located_error(loss: st
     (problem,) = err.value.problems
     assert problem.path == "cells.reg.loss" and (problem.loc.file, problem.loc.line) == ("heads.yaml", 7)
     assert message in problem.message and "an output's own loss is one of" in problem.fix
+
+
+PER_OUTPUT = SPEC.replace(", loss: cross_entropy}", "}").replace(", loss: huber, loss_weight: WEIGHT}", "}")
+
+
+def test_a_loss_per_output_written_in_the_train_block_as_keras_does() -> None:
+    """`train: {loss: {cls: cross_entropy, reg: {name: huber, delta: 0.5, weight: 0.5}}}`."""
+    text = PER_OUTPUT + "train:\n  loss: {cls: cross_entropy, reg: {name: huber, delta: 0.5, weight: 0.5}}\n"
+    model = cellgraph.compile(cellgraph.load_spec_text(text, "heads.yaml"))
+    params = model.init(jax.random.key(0))
+    x, labels, values = _data(64, 2)
+    total, metrics = model.loss(params, model.batch(x, {"cls": labels, "reg": values}), None)
+    out = model.apply(params, x)
+    huber = optax.huber_loss(out["reg"], values, delta=0.5).mean()  # the entry's own option
+    np.testing.assert_allclose(metrics["loss:reg"], huber, rtol=1e-5)
+    np.testing.assert_allclose(total, metrics["loss:cls"] + 0.5 * metrics["loss:reg"], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("loss", "path", "message"),
+    [
+        ("{cls: cross_entropy, rgr: mse}", "train.loss.rgr", "'rgr' is not an output group; did you mean 'reg'?"),
+        ("{cls: cross_entropy, reg: elbo}", "train.loss.reg", "scores the network as a whole"),
+        ("{cls: cross_entropy, reg: {name: huber, weight: -1}}", "train.loss.reg.weight", "expected a number >= 0"),
+        ("{cls: cross_entropy, reg: {name: huber, delta: 0}}", "train.loss.reg.delta", "expected a number in (0, inf)"),
+    ],
+)
+def test_a_per_output_loss_mistake_is_located(loss: str, path: str, message: str) -> None:
+    with pytest.raises(cellgraph.SpecError) as err:
+        cellgraph.build_graph(cellgraph.load_spec_text(PER_OUTPUT + f"train:\n  loss: {loss}\n", "heads.yaml"))
+    problem = err.value.problems[0]
+    line = (PER_OUTPUT + "train:\n").count("\n") + 1  # the `loss:` line
+    assert problem.path == path and problem.loc.line == line, problem.format()
+    assert message in problem.message, problem.format()

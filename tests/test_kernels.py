@@ -155,7 +155,7 @@ def test_native_layer_matches_the_float64_scan(
         assert recurrent._native(*args32)
         lowered = jax.jit(jax.grad(loss(layer), argnums=(0, 1, 2, 3))).lower(*args32).as_text()
         assert f"cellgraph_{kind}_forward" in lowered and f"cellgraph_{kind}_backward" in lowered
-        out = layer(*args32, last)
+        out, _ = jax.vjp(lambda *a: layer(*a, last), *args32)  # the fwd rule's output: the native kernel's
         grads = jax.grad(loss(layer), argnums=(0, 1, 2, 3))(*args32)
     assert out.dtype == jnp.float32 and out.shape == ref_out.shape
     np.testing.assert_allclose(out, ref_out, rtol=1e-4, atol=1e-5)  # XLA's own float32 scan errs by 5e-6 here
@@ -214,10 +214,10 @@ def test_native_layer_keeps_relative_precision_near_zero(kind: str, scale: float
         args64 = [a.astype(jnp.float64) for a in args32]  # the same inputs, exactly
         ref_out = _reference(scan, *args64, False)
         ref_grads = jax.grad(loss(lambda *a: _reference(scan, *a)), argnums=(0, 1, 2, 3))(*args64)
-    out = layer(*args32, False)
+    out, _ = jax.vjp(lambda *a: layer(*a, False), *args32)  # the native forward kernel's output
     grads = jax.grad(loss(layer), argnums=(0, 1, 2, 3))(*args32)
     assert float(jnp.abs(out).max()) < 100 * scale  # the tanh arguments are as small as meant
-    errors = {"output": _relative(out, ref_out)}
+    errors = {"output": _relative(out, ref_out), "inference output": _relative(layer(*args32, False), ref_out)}
     errors |= {
         f"d/d{name}": _relative(g, r)
         for g, r, name in zip(grads, ref_grads, ("x", "w_in", "bias", "w_rec"), strict=True)

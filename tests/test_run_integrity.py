@@ -102,7 +102,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def train_json(run_cli: Any, *argv: Any) -> tuple[dict[str, float], Any]:
     result = run_cli("train", *argv, "--json")
     assert result.code == 0, result.err
-    return json.loads(result.out), result
+    return json.loads(result.out)["test"], result
 
 
 def run_folders() -> list[str]:

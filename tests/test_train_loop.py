@@ -404,8 +404,9 @@ def train_double(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[s
 def test_cli_train_json_prints_only_the_final_metrics(run_cli: Any, tiny_spec: Path, train_double: list) -> None:
     result = run_cli("train", tiny_spec, "--epochs", "2", "--seed", "0", "--json")
     assert result.code == 0, result.err
-    metrics = json.loads(result.out)
-    assert set(metrics) == {"loss", "accuracy"}
+    figures = json.loads(result.out)  # {"test": {...}, "train": {...}}: which split each figure is from
+    assert set(figures) == {"test", "train"}
+    assert set(figures["test"]) == set(figures["train"]) == {"loss", "accuracy"}
     assert train_double[0]["epochs"] == 2 and train_double[0]["progress"] is False
 
 
@@ -457,7 +458,7 @@ def test_cli_train_runs_the_compiled_mushroom_spec_end_to_end(
     spec = EXAMPLES / "mushroom.yaml"
     result = run_cli("train", spec, "-p", "width=8", "-p", "depth=1", "--epochs", "1", "--json")
     assert result.code == 0, result.err
-    metrics = json.loads(result.out)
+    metrics = json.loads(result.out)["test"]
     assert set(metrics) == {"accuracy", "loss"}
     assert metrics["accuracy"] > 0.8
 

@@ -255,6 +255,7 @@ TRAINABLE = [
     p
     for p in sorted([*ZOO.glob("*.yaml"), *EXAMPLES.glob("*.yaml")])
     if cellgraph.load_spec(p).train.get("rule", "backprop") in TRAINED_TODAY
+    and cellgraph.load_spec(p).data  # no `data:` block: trained on the caller's arrays (tests/test_own_networks.py)
 ]
 
 

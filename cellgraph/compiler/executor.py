@@ -219,7 +219,7 @@ def check_inputs(plan: Plan, fed: Mapping[str, Any]) -> int:
     if len(rows) > 1:
         sizes = ", ".join(f"'{s}' {x.shape[0]}" for s, x in fed.items())
         raise CompileError(f"the input arrays hold different numbers of examples ({sizes}); give each group the same")
-    return int(rows.pop())
+    return rows.pop()  # an int, or a symbolic dimension while exporting for any batch size
 
 
 def check_input(plan: Plan, group: str, shape: tuple[int, ...]) -> None:

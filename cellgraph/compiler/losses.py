@@ -29,7 +29,7 @@ import optax
 
 from ..errors import Problems, spec_error
 from ..graph.checks import check_implemented, metric_names
-from ..graph.fit import output_loss, trains_on_labels
+from ..graph.fit import output_loss, own_loss, per_output_losses, supervised_outputs
 from ..graph.rules import LOSSES, METRICS, PLANNED, Loss, Metric
 from ..spec.load import format_path
 from .protocol import Aux, CompileError
@@ -54,7 +54,10 @@ OutputLoss = Callable[[Array, Array, Any, str, Mapping[str, Any]], Array]
 
 
 def _loss_config(train: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """(the network's loss name, its options); (None, {}) for a loss written per output group."""
     loss = train.get("loss")
+    if per_output_losses(train) is not None:
+        return None, {}
     if isinstance(loss, Mapping):
         return str(loss.get("name")), {k: v for k, v in loss.items() if k != "name"}
     return (str(loss) if loss is not None else None), {}
@@ -329,7 +332,8 @@ def make_loss(
             metrics[m] = value
 
     kinds = {o: _output_kind(spec, graph, o, name) for o in supervised}
-    weights = {o: float(node[o]["options"].get("loss_weight", 1.0)) for o in (*supervised, *(o for o, _ in recon))}
+    weights = {o: own_loss(graph, o)[2] for o in (*supervised, *(o for o, _ in recon))}
+    own_options = {o: own_loss(graph, o)[1] for o in supervised}
 
     def loss_fn(params: Any, batch: Mapping[str, Any], key: Array | None) -> tuple[Array, dict[str, Array]]:
         planned.raise_if_any()  # a planned name: refused where training starts, never substituted
@@ -341,7 +345,7 @@ def make_loss(
             act = node[o]["options"].get("activation", "linear")
             kind = kinds[o]
             out, pre, y = values[o], _read(aux, o, "pre"), _target(batch, o)
-            own = opts if kind == name else {}  # `train.loss`'s options go with its name
+            own = own_options[o] or (opts if kind == name else {})  # options go with the name they follow
             part = OUTPUT_LOSSES[kind](pre, out, y, act, own)
             total = total + (part if weights[o] == 1.0 else weights[o] * part)
             if several:
@@ -404,23 +408,29 @@ def make_loss(
 
 
 def _output_kind(spec: Any, graph: nx.DiGraph, output: str, name: str | None) -> str:
-    """The loss one supervised output trains with: its own ``loss:``, else ``train.loss``, else its
-    activation's; a planned one is refused at its option, never replaced."""
+    """The loss one supervised output trains with: its own (a per-output ``train.loss`` entry or its
+    ``loss:`` option), else ``train.loss``, else its activation's; a planned one is refused where
+    it is written, never replaced."""
     d = graph.nodes[output]
-    own = d["options"].get("loss")
+    own = own_loss(graph, output)[0]
     kind = output_loss(own or name, d["options"].get("activation", "linear"))
     record = LOSSES.get(kind)
+    per_output = per_output_losses(spec.train) or {}
+    where, path = (
+        (spec.loc(("train", "loss", output)), f"train.loss.{output}")
+        if output in per_output
+        else (d["spec"].option_loc("loss"), f"{d['path']}.loss")
+        if own
+        else (spec.loc(("train", "loss")), "train.loss")
+    )
     if own and record is not None and record.status == PLANNED:
         raise spec_error(
-            d["spec"].option_loc("loss"),
-            f"{d['path']}.loss",
-            f"loss '{own}' is planned, not implemented yet: nothing would compute it",
-            f"{record.meanwhile}",
+            where, path, f"loss '{own}' is planned, not implemented yet: nothing would compute it", record.meanwhile
         )
     if kind not in OUTPUT_LOSSES and record is not None and record.status != PLANNED:
         raise spec_error(
-            d["spec"].option_loc("loss") if own else spec.loc(("train", "loss")),
-            f"{d['path']}.loss" if own else "train.loss",
+            where,
+            path,
             f"loss {kind!r} is registered but has no function in cellgraph.compiler.losses.OUTPUT_LOSSES",
             "register its function beside its record (see docs/architecture.md)",
         )
@@ -432,19 +442,18 @@ def scored_outputs(
 ) -> tuple[list[str], list[tuple[str, str]]]:
     """The outputs the loss scores: those compared with targets from the data (class labels or
     values), and those compared with another group's value (a reconstruction, with that group).
-    ``train.target`` keeps only the one it names."""
+    ``train.target`` keeps only the one it names. Which outputs read the data's targets is decided
+    once, by :func:`cellgraph.graph.fit.supervised_outputs` (the data checks ask it too); this
+    keeps the compiler's order."""
     target = graph.graph["spec"].train.get("target")
     _, opts = _loss_config(graph.graph["spec"].train)
-    supervised: list[str] = []
-    recon: list[tuple[str, str]] = []
-    for o in outputs:
-        if target is not None and o != target:
-            continue
-        d = graph.nodes[o]
-        if trains_on_labels(d["cell"], d["options"]):
-            supervised.append(o)
-        else:
-            recon.append((o, d["options"].get("target") or opts.get("target") or _first_source(graph, o, sources)))
+    on_targets = set(supervised_outputs(graph)[0])
+    supervised = [o for o in outputs if o in on_targets]
+    recon = [
+        (o, graph.nodes[o]["options"].get("target") or opts.get("target") or _first_source(graph, o, sources))
+        for o in outputs
+        if o not in on_targets and (target is None or o == target)
+    ]
     return supervised, recon
 
 

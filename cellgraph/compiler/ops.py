@@ -77,7 +77,8 @@ def conv(x: jax.Array, kernel: jax.Array, stride: tuple[int, ...], padding: str)
     pads = lax.padtype_to_pads(x.shape[1:-1], window, stride, padding.upper())
     out = [(x.shape[1 + i] + lo + hi - window[i]) // stride[i] + 1 for i, (lo, hi) in enumerate(pads)]
     patch = math.prod(window) * x.shape[-1]
-    if jax.default_backend() == "cpu" and x.shape[0] * math.prod(out) * patch <= IM2COL_MAX_ELEMENTS:
+    concrete = isinstance(x.shape[0], int)  # not a symbolic batch (export for any size): XLA's own conv
+    if jax.default_backend() == "cpu" and concrete and x.shape[0] * math.prod(out) * patch <= IM2COL_MAX_ELEMENTS:
         return _im2col_conv(x, kernel, stride, pads, out)
     return lax.conv_general_dilated(x, kernel, stride, padding.upper(), dimension_numbers=_DIMS[rank])
 
@@ -112,15 +113,17 @@ def pool(x: jax.Array, window: tuple[int, ...], stride: tuple[int, ...], padding
     the array reshaped into tiles: elementwise maxima over the window positions forward, and a
     hand-written backward pass that routes each gradient to the first maximum of its window --
     the gradient ``reduce_window`` gives, without its select-and-scatter, which was the slowest
-    part of the digits DCN's training step on the CPU. Other windows use ``reduce_window``.
+    part of the digits DCN's training step on the CPU. Without a gradient (evaluation, ``predict``)
+    max pooling is ``reduce_window``, which XLA fuses into the convolution before it: the tiled
+    maxima kept it apart and doubled the DCN's forward pass at batch 8,192 (61 ms against 30 ms).
+    Other windows use ``reduce_window``.
     """
     spatial = x.shape[1:-1]
     window = tuple(window)
     if tuple(stride) == window and all(n % w == 0 for n, w in zip(spatial, window, strict=True)):
-        split = [d for n, w in zip(spatial, window, strict=True) for d in (n // w, w)]
-        tiles = x.reshape(x.shape[0], *split, x.shape[-1])  # (batch, n0, w0, n1, w1, ..., channels)
         if kind == "max_pool":
-            return _tile_max(tiles, window)
+            return _tile_max(x, window)
+        tiles = _tiles(x, window)
         return tiles.mean(axis=tuple(2 + 2 * i for i in range(len(window))))
     dims = (1, *window, 1)
     strides = (1, *stride, 1)
@@ -149,14 +152,27 @@ def _untile(parts: dict[tuple[int, ...], jax.Array], window: tuple[int, ...]) ->
     return build(())
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def _tile_max(tiles: jax.Array, window: tuple[int, ...]) -> jax.Array:
+def _tiles(x: jax.Array, window: tuple[int, ...]) -> jax.Array:
+    """(batch, *spatial, channels) -> (batch, n0, w0, n1, w1, ..., channels): each window's cells."""
+    split = [d for n, w in zip(x.shape[1:-1], window, strict=True) for d in (n // w, w)]
+    return x.reshape(x.shape[0], *split, x.shape[-1])
+
+
+def _max_of_tiles(tiles: jax.Array, window: tuple[int, ...]) -> jax.Array:
     positions = itertools.product(*(range(w) for w in window))
     return functools.reduce(jnp.maximum, (_tile(tiles, p) for p in positions))
 
 
-def _tile_max_fwd(tiles: jax.Array, window: tuple[int, ...]) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-    y = _tile_max(tiles, window)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _tile_max(x: jax.Array, window: tuple[int, ...]) -> jax.Array:
+    """Max pooling over tiling windows; the primal (no gradient asked) is ``reduce_window``."""
+    dims = (1, *window, 1)
+    return lax.reduce_window(x, -jnp.inf, lax.max, dims, dims, "VALID")
+
+
+def _tile_max_fwd(x: jax.Array, window: tuple[int, ...]) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    tiles = _tiles(x, window)
+    y = _max_of_tiles(tiles, window)
     return y, (tiles, y)
 
 
@@ -170,7 +186,10 @@ def _tile_max_bwd(window: tuple[int, ...], saved: tuple[jax.Array, jax.Array], d
             hit = hit & ~taken
         taken = hit if taken is None else taken | hit
         parts[p] = jnp.where(hit, dy, jnp.zeros_like(dy))
-    return (_untile(parts, window),)
+    dtiles = _untile(parts, window)
+    return (
+        dtiles.reshape(dtiles.shape[0], *(n * w for n, w in zip(y.shape[1:-1], window, strict=True)), dtiles.shape[-1]),
+    )
 
 
 _tile_max.defvjp(_tile_max_fwd, _tile_max_bwd)

@@ -33,7 +33,7 @@ import csv
 import io
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -287,8 +287,13 @@ def _fill_value(table: CsvText, col: _Column, value: Any) -> str:
     return text
 
 
-def _handle_missing(table: CsvText, cols: list[_Column], target: int, missing: Any) -> tuple[list[int], int]:
-    """Fill the missing cells in place as ``missing`` says; returns (rows kept, rows dropped)."""
+def _handle_missing(
+    table: CsvText, cols: list[_Column], target: int | Collection[int], missing: Any
+) -> tuple[list[int], int]:
+    """Fill the missing cells in place as ``missing`` says; returns (rows kept, rows dropped).
+
+    ``target``: the label column's index, or the indices of several (a label is never filled)."""
+    labels = {target} if isinstance(target, int) else set(target)
     if isinstance(missing, Mapping):
         for key in missing:
             if key not in table.header:
@@ -318,7 +323,7 @@ def _handle_missing(table: CsvText, cols: list[_Column], target: int, missing: A
     by_j = {c.j: c for c in cols}
     for i, j in first:
         col = by_j[j]
-        label = j == target
+        label = j in labels
         if isinstance(missing, Mapping):
             if col.name not in missing:
                 fix = f"add the column: `missing: {{{col.name}: value, ...}}`, or set `missing: drop`"
@@ -448,13 +453,20 @@ def encode_table(
     t = header.index(target)
     cols = [_classify(table, j, j == t) for j in range(len(header))]
     keep, dropped = _handle_missing(table, cols, t, missing)
+    x, names = _encode_features(table, [c for c in cols if c.j != t], keep, one_hot, max_categories)
+    y, chosen, label_names = _encode_labels(table, cols[t], keep, task)
+    return Table(x, y, chosen, names, label_names, dropped)
+
+
+def _encode_features(
+    table: CsvText, cols: list[_Column], keep: list[int], one_hot: bool, max_categories: int | None
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Feature columns as a float32 matrix (numbers as they are, text one-hot or as codes) and their names."""
     rows = len(keep)
     limit, why = _category_limit(max_categories, rows)
     blocks: list[np.ndarray] = []
     names: list[str] = []
     for col in cols:
-        if col.j == t:
-            continue
         values = [col.values[i] for i in keep]
         if col.numeric:
             blocks.append(_as_float32_range(table, col, keep)[:, None])
@@ -477,5 +489,119 @@ def encode_table(
             blocks.append(codes[:, None].astype(np.float64))
             names.append(col.name)
     x = np.concatenate(blocks, axis=1) if blocks else np.zeros((rows, 0))
-    y, chosen, label_names = _encode_labels(table, cols[t], keep, task)
-    return Table(x.astype(np.float32), y, chosen, tuple(names), label_names, dropped)
+    return x.astype(np.float32), tuple(names)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A CSV file encoded per group: features of each input group, targets of each output group."""
+
+    x: dict[str, np.ndarray]  # input group -> (n, features) float32
+    y: dict[str, np.ndarray]  # output group -> (n,) int32 class ids, (n, 1) float32 values, or (n, k) for k columns
+    feature_names: dict[str, tuple[str, ...]]
+    label_names: dict[str, tuple[str, ...] | None]
+    tasks: dict[str, str]  # output group -> classification | regression
+    dropped: int = 0
+
+
+def target_names(columns: str | Sequence[str]) -> list[str]:
+    """The columns of one output group's target: one name, or a list of them."""
+    return [columns] if isinstance(columns, str) else [str(c) for c in columns]
+
+
+def encode_columns(
+    table: CsvText,
+    inputs: Mapping[str, Sequence[str]],
+    targets: Mapping[str, str | Sequence[str]],
+    *,
+    tasks: Mapping[str, str | None] | None = None,
+    one_hot: bool = True,
+    missing: Any = "error",
+    max_categories: int | None = None,
+    key: str = "data",
+) -> Columns:
+    """Several column sets of one file: each input group's columns and each output group's target.
+
+    The rules of :func:`encode_table` apply column by column; rows are dropped (``missing: drop``)
+    for a missing value in any column a group reads, so every group keeps the same rows. Columns
+    no group names are not read. ``key`` is where the column sets are written (``data`` in a spec,
+    ``columns`` in a call), for the messages.
+
+    A target of one column is read as :func:`encode_table` reads its label (class ids or values,
+    as ``tasks`` says); a target of several columns is a value per column, every one a number, as
+    a float32 ``(n, k)`` array (a mask's pixels, a multi-output regression): a text column there
+    is an error, not a label to encode. Every target column is a label for ``missing:`` (never filled).
+    """
+    header = table.header
+    named = [(f"{key}.inputs.{g}", c) for g, cs in inputs.items() for c in cs]
+    named += [(f"{key}.targets.{g}", c) for g, cs in targets.items() for c in target_names(cs)]
+    empty = next((g for g, cs in targets.items() if not target_names(cs)), None)
+    if empty is not None:
+        raise spec_error(
+            SourceLoc(table.file),
+            f"{key}.targets.{empty}",
+            f"the target of `{empty}` lists no columns",
+            f"name its column, or a list of numeric columns (one per cell of `{empty}`)",
+        )
+    seen: dict[str, str] = {}
+    for path, column in named:
+        if column not in header:
+            raise spec_error(
+                SourceLoc(table.file),
+                path,
+                f"no column {show(column)} in the CSV header{did_you_mean(column, header)}",
+                "columns: " + known_list([show(h) for h in header]),
+            )
+        if column in seen:
+            raise spec_error(
+                SourceLoc(table.file),
+                path,
+                f"column {show(column)} is read twice (also by {seen[column]})",
+                "give each column to one group",
+            )
+        seen[column] = path
+    index = {name: j for j, name in enumerate(header)}
+    label_js = {index[c] for cs in targets.values() for c in target_names(cs)}
+    used = sorted({index[c] for _, c in named})
+    cols = {j: _classify(table, j, j in label_js) for j in used}
+    keep, dropped = _handle_missing(table, list(cols.values()), label_js, missing)
+    x: dict[str, np.ndarray] = {}
+    feature_names: dict[str, tuple[str, ...]] = {}
+    for group, columns in inputs.items():
+        x[group], feature_names[group] = _encode_features(
+            table, [cols[index[c]] for c in columns], keep, one_hot, max_categories
+        )
+    y: dict[str, np.ndarray] = {}
+    label_names: dict[str, tuple[str, ...] | None] = {}
+    chosen: dict[str, str] = {}
+    for group, columns in targets.items():
+        names = target_names(columns)
+        if len(names) == 1:
+            task = (tasks or {}).get(group)
+            y[group], chosen[group], label_names[group] = _encode_labels(table, cols[index[names[0]]], keep, task)
+            continue
+        target_cols = [cols[index[c]] for c in names]
+        one = f"`targets: {{{group}: column}}`" if key == "data" else f"columns={{'{group}': 'column'}}"
+        y[group] = _encode_values(table, target_cols, keep, group, f"{key}.targets.{group}", one)
+        chosen[group], label_names[group] = "regression", None
+    return Columns(x, y, feature_names, label_names, chosen, dropped)
+
+
+def _encode_values(table: CsvText, cols: list[_Column], keep: list[int], group: str, path: str, one: str) -> np.ndarray:
+    """A target of several columns as float32 ``(n, k)``: every column numeric, else a located error
+    (``one``: how the caller names a single label column instead, for the fix)."""
+    for col in cols:
+        # a numeric column's missing cells are dropped, refused or filled with a number by now
+        found = None if col.numeric else next((i for i in keep if not is_number(col.values[i])), None)
+        if found is None:
+            continue
+        i, bad = found, col.values[found]
+        raise spec_error(
+            table.loc(i, col.j),
+            path,
+            f"{table.where(i, col.j)}: {show(bad)} is not a number, but column {show(col.name)} is one of the "
+            f"{len(cols)} target columns of `{group}`, which are read as numbers (a value per cell of the group)",
+            f"write the column as numbers (e.g. 0 and 1 for a mask, class ids 0, 1, 2, ...), or train `{group}` "
+            f"on one column of labels: {one}",
+        )
+    return np.stack([_as_float32_range(table, col, keep) for col in cols], axis=1).astype(np.float32)

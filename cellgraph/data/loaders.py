@@ -1,4 +1,7 @@
-"""``load_dataset``: a spec's ``data:`` block -> a :class:`Dataset` of NumPy arrays.
+"""``load_source``: a built-in source's (or a one-target CSV's) ``data:`` block -> a :class:`Dataset`.
+
+``cellgraph.data.load_dataset`` (in ``own``) is the entry point for any block: it sends the
+user's own arrays (``npz:``, CSV column sets) to ``own`` and the rest here.
 
 The block's options are checked against the catalogue here too (a block may come from Python,
 not from a validated spec), defaults are filled in, and the source's builder is called with one
@@ -55,14 +58,14 @@ BUILDERS: Final[dict[str, Builder]] = {
 _WHERE: Final = SourceLoc("<data>")
 
 
-def load_dataset(
+def load_source(
     data_block: Mapping[str, Any],
     spec_dir: Path | None = None,
     *,
     seed: int | None = None,
     allow: Sequence[str | Path] = (),
 ) -> Dataset:
-    """Load or generate the data set a spec's ``data:`` block names.
+    """Load or generate the data set a built-in source's (or a one-target CSV's) block names.
 
     Args:
         data_block: the block, e.g. ``{"source": "mushroom", "split": {"test": 0.3, "seed": 0}}``
@@ -80,7 +83,7 @@ def load_dataset(
         SpecError: unknown source, unknown option or a bad value (every problem at once).
 
     Example:
-        >>> ds = load_dataset({"source": "mushroom", "split": {"test": 0.3, "seed": 0}})
+        >>> ds = load_source({"source": "mushroom", "split": {"test": 0.3, "seed": 0}})
         >>> ds.x_train.shape, ds.x_test.shape, ds.classes
         ((5687, 117), (2437, 117), 2)
     """

@@ -11,6 +11,7 @@ from typing import Any
 import networkx as nx
 
 from ..access import data_file_refusal
+from ..data.blocks import check_own_block
 from ..data.catalog import SOURCES, SPLIT_OPTIONS
 from ..errors import Problems, did_you_mean
 from ..options import check_options
@@ -210,7 +211,7 @@ def check_rule(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
     )
     if "steps" in train and "epochs" in train:
         report("steps", "give `epochs` or `steps`, not both", "keep one of the two")
-    _check_loss(spec, train.get("loss"), problems)
+    _check_loss(spec, train.get("loss"), problems, graph)
     _check_metrics(spec, train.get("metrics"), problems)
     if "optimizer" in train:
         if not rule.uses_optimizer:
@@ -227,10 +228,13 @@ def check_rule(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
             problems.add(loc, f"train.rule ({rule.name})" if not node else graph.nodes[node]["path"], message, fix)
 
 
-def _check_loss(spec: Spec, loss: Any, problems: Problems) -> None:
+def _check_loss(spec: Spec, loss: Any, problems: Problems, graph: nx.DiGraph | None = None) -> None:
     if loss is None:
         return
     path = ("train", "loss")
+    if isinstance(loss, dict) and "name" not in loss:
+        _check_per_output_losses(spec, loss, problems, graph)
+        return
     name, opts = (
         (loss, {})
         if isinstance(loss, str)
@@ -251,6 +255,56 @@ def _check_loss(spec: Spec, loss: Any, problems: Problems) -> None:
         problems.add(spec.loc((*path, key)), f"train.loss.{key}", message, fix)
 
     check_options(opts, LOSSES[name].options, report, f"loss '{name}'")
+
+
+def _check_per_output_losses(spec: Spec, losses: dict[str, Any], problems: Problems, graph: nx.DiGraph | None) -> None:
+    """``train.loss`` per output group (Keras's ``loss={...}``): each key an output group, each value
+    a loss of one output, or ``{name: ..., weight: w, option: value}``."""
+    outputs = [n for n, d in graph.nodes(data=True) if d["cell"].is_output] if graph is not None else None
+    single = [n for n, r in LOSSES.items() if not r.composite]
+    if not losses:
+        problems.add(
+            spec.loc(("train", "loss")), "train.loss", "an empty mapping", "write a loss name, or {output: loss}"
+        )
+    for group, value in losses.items():
+        where = ("train", "loss", group)
+        if outputs is not None and group not in outputs:
+            problems.add(
+                spec.doc.key_loc(where),
+                format_path(where),
+                f"'{group}' is not an output group{did_you_mean(str(group), outputs)}",
+                "a loss per output is written {output: loss}; output groups: "
+                + (", ".join(outputs) or "(none)")
+                + " (or give the network one loss: `loss: name` / `{name: ..., option: value}`)",
+            )
+            continue
+        name = value.get("name") if isinstance(value, dict) else value
+        record = LOSSES.get(name) if isinstance(name, str) else None
+        if record is None or record.composite:
+            why = (
+                f"unknown loss {name!r}{did_you_mean(str(name), single)}"
+                if record is None
+                else f"'{name}' scores the network as a whole, not one output"
+            )
+            problems.add(spec.loc(where), format_path(where), why, "a loss per output is one of: " + ", ".join(single))
+            continue
+        if isinstance(value, dict):
+            opts = {k: v for k, v in value.items() if k not in ("name", "weight")}
+
+            def report(key: str, message: str, fix: str, _where: tuple[str, ...] = where) -> None:
+                problems.add(spec.loc((*_where, key)), format_path((*_where, key)), message, fix)
+
+            check_options(opts, record.options, report, f"loss '{name}'")
+            weight = value.get("weight", 1.0)
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+                report("weight", f"expected a number >= 0, got {weight!r}", "e.g. `weight: 0.5`")
+        if graph is not None and graph.nodes[group]["options"].get("loss") is not None:
+            problems.add(
+                spec.loc(where),
+                format_path(where),
+                f"'{group}' names its loss twice: here and in its own `loss:` option",
+                "keep one of the two",
+            )
 
 
 def _check_metrics(spec: Spec, metrics: Any, problems: Problems) -> None:
@@ -343,6 +397,17 @@ def check_data(spec: Spec, problems: Problems, graph: nx.DiGraph | None = None) 
     data = dict(spec.data)
     if not data:
         return
+
+    def report_own(key: tuple[str | int, ...], message: str, fix: str) -> None:
+        path = ("data", *key)
+        problems.add(spec.loc(path), format_path(path), message, fix)
+
+    inputs = [n for n, d in graph.nodes(data=True) if d["cell"].is_source] if graph is not None else None
+    outputs = [n for n, d in graph.nodes(data=True) if d["cell"].is_output] if graph is not None else None
+    folder = Path(spec.file).parent if not spec.file.startswith("<") else None
+    allowed = graph.graph.get("allow", ()) if graph is not None else ()
+    if check_own_block(spec.data, report_own, inputs=inputs, outputs=outputs, folder=folder, allow=allowed):
+        return  # the user's own arrays: an npz file, or CSV columns per group
     if "csv" in data:
         data.setdefault("source", "csv")
         data["path"] = data.pop("csv")

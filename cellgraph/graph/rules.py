@@ -847,6 +847,106 @@ def _boundaries_problems(value: Any) -> Iterator[ArgProblem]:
                 yield (*path, step), problem, fix
 
 
+HIGHER_IS_BETTER: Final = frozenset(
+    {"accuracy", "argmax_accuracy", "token_accuracy", "r2", "within_tolerance", "log_likelihood", "elbo"}
+)
+"""Metrics that grow as a network improves; early stopping's ``mode: auto`` maximises these and
+minimises every other (``loss``, ``mse``, ``mae``, ``rmse``, ``bit_errors``, ``kl``, ...)."""
+
+EARLY_STOPPING: Final[dict[str, Option]] = {
+    "metric": Option(Text(), "val_loss", "the validation figure watched: val_loss, val_accuracy, val_mse:head, ..."),
+    "patience": Option(IntRange(1), 5, "epochs without an improvement after which training stops"),
+    "min_delta": Option(FloatRange(0.0), 0.0, "the least change of the metric that counts as an improvement"),
+    "mode": Option(Choice(("auto", "min", "max")), "auto", "min: lower is better; max: higher; auto: from the metric"),
+    "restore_best": Option(Bool(), True, "end with the best epoch's parameters, not the last epoch's"),
+}
+"""The options of ``train.early_stopping`` (Keras's ``EarlyStopping`` callback, Ludwig's ``early_stop``)."""
+
+EarlyStoppingProblem = tuple[str, str, str]
+"""(option, problem, fix) of one bad ``early_stopping`` value; option "" for the value as a whole."""
+
+
+def early_stopping_problems(value: Any) -> Iterator[EarlyStoppingProblem]:
+    """What is wrong with an ``early_stopping`` value: a mapping of :data:`EARLY_STOPPING`, a
+    patience (``early_stopping: 5``, Ludwig's habit), ``true`` (every default) or ``false``/null (off).
+
+    The metric must be a validation figure, ``val_<metric>`` or ``val_<metric>:<output>``, whose
+    metric is ``loss`` or one of :data:`METRICS`: early stopping never watches the training or the
+    test split (choosing the epoch on the test split would make its figures optimistic).
+    """
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        problem = EARLY_STOPPING["patience"].kind.check(value)
+        if problem:
+            yield "patience", problem, "a patience of at least 1 epoch, e.g. `early_stopping: 5`"
+        return
+    if not isinstance(value, Mapping):
+        yield "", f"expected a mapping, a patience or true/false, got {word(value)}", _EARLY_STOPPING_FIX
+        return
+    for key, item in value.items():
+        option = EARLY_STOPPING.get(str(key))
+        if option is None:
+            hint = did_you_mean(str(key), EARLY_STOPPING, {"monitor": "metric", "restore_best_weights": "restore_best"})
+            yield str(key), f"unknown key '{key}' in early_stopping{hint}", "keys: " + ", ".join(EARLY_STOPPING)
+            continue
+        problem = option.kind.check(item)
+        if problem:
+            yield str(key), problem, f"{key}: {option.doc} ({option.kind.describe()}; default {word(option.default)})"
+        elif key == "metric":
+            yield from _watched_metric_problems(item)
+
+
+_EARLY_STOPPING_FIX: Final = "e.g. `early_stopping: {metric: val_loss, patience: 5}`, or `early_stopping: 5`"
+
+
+def _watched_metric_problems(name: str) -> Iterator[EarlyStoppingProblem]:
+    """A watched metric names a validation figure of a metric that exists."""
+    fix = "watch a validation figure: val_loss, or val_ and a metric (val_accuracy, val_r2, val_mse:head)"
+    split, _, metric = name.partition("_")
+    if split in ("train", "test") and metric:
+        why = (
+            "the training figures keep improving while a network overfits"
+            if split == "train"
+            else "choosing the epoch on the test split makes its figures optimistic"
+        )
+        yield "metric", f"early stopping watches the validation split, not '{name}' ({why})", fix
+        return
+    if split != "val" or not metric:
+        hint = f"; did you mean 'val_{name}'?" if name.partition(":")[0] in ("loss", *METRICS) else ""
+        yield "metric", f"'{name}' is not a validation figure{hint}", fix
+        return
+    base = metric.partition(":")[0]
+    if base != "loss" and base not in METRICS:
+        yield "metric", f"unknown metric '{base}' in '{name}'{did_you_mean(base, ['loss', *METRICS])}", fix
+
+
+def watched_mode(metric: str, mode: str = "auto") -> str:
+    """``min`` or ``max``: ``mode`` itself, or for ``auto`` from the metric (:data:`HIGHER_IS_BETTER`)."""
+    if mode != "auto":
+        return mode
+    base = metric.removeprefix("val_").partition(":")[0]
+    return "max" if base in HIGHER_IS_BETTER else "min"
+
+
+@dataclass(frozen=True)
+class EarlyStoppingKind(OptionKind):
+    """The kind of ``train.early_stopping`` (see :func:`early_stopping_problems`)."""
+
+    def check(self, value: Any) -> str | None:
+        for key, problem, _ in early_stopping_problems(value):
+            return f"early_stopping.{key}: {problem}" if key else problem
+        return None
+
+    def describe(self) -> str:
+        return "a mapping of " + ", ".join(EARLY_STOPPING) + "; a patience; or true/false"
+
+    def schema(self) -> dict[str, Any]:
+        fields = {k: {**o.kind.schema(), "description": o.doc} for k, o in EARLY_STOPPING.items()}
+        mapping = {"type": "object", "properties": fields, "additionalProperties": False}
+        return {"oneOf": [mapping, {"type": "integer", "minimum": 1}, {"type": "boolean"}, {"type": "null"}]}
+
+
 TRAIN_KEYS: Final[dict[str, Option]] = {
     "rule": Option(Choice(tuple(RULES)), "backprop", "how the network learns"),
     "target": Option(Name(), None, "the output group the loss applies to (default: every output group)"),
@@ -867,5 +967,16 @@ TRAIN_KEYS: Final[dict[str, Option]] = {
         Choice(("float32", "bfloat16", "float16")),
         "float32",
         "compute dtype of the forward and backward passes; weights, optimizer state and loss stay float32",
+    ),
+    "validation": Option(
+        FloatRange(0.0, 1.0, lo_open=True, hi_open=True),
+        None,
+        "fraction of the training part held out (with the run's seed) and scored after every epoch as val_<metric>",
+    ),
+    "early_stopping": Option(
+        EarlyStoppingKind(),
+        None,
+        "stop when a validation figure stops improving, keeping the best epoch's parameters, "
+        "e.g. {metric: val_loss, patience: 5}",
     ),
 }

@@ -15,7 +15,7 @@ bytes     field  meaning
 The payload is ``{"meta", "state"}`` written with ``flax.serialization`` (msgpack, the format
 Flax's own checkpoints used). ``meta`` carries what an exact resume needs besides the state: the
 step and epoch, the run's key (:mod:`.runkey`), the history so far and the current epoch's running
-sums. The shuffling needs no saved generator state: each epoch's permutation is drawn from a
+sums, and with early stopping its bookkeeping and the best epoch's parameters. The shuffling needs no saved generator state: each epoch's permutation is drawn from a
 NumPy generator seeded by ``(seed, epoch)``.
 
 **Integrity.** A file is used only when its length and its checksum agree, as a database checks a
@@ -202,17 +202,27 @@ def restore(stored: Stored, template: TrainState) -> TrainState:
     Raises:
         TrainingError: the file holds a state of another shape (another network or optimizer).
     """
-    plain = to_plain(template)
+    return from_plain(restore_tree(stored.path, stored.state, to_plain(template)))
+
+
+def restore_tree(path: str | os.PathLike[str], saved: Any, template: Any) -> Any:
+    """A tree saved in checkpoint ``path`` (a state dict) in the structure of ``template``, on the
+    device, every leaf checked to have the template's shape and dtype.
+
+    Raises:
+        TrainingError: the tree has another structure, shape or dtype (another network or optimizer).
+    """
     try:
-        restored = serialization.from_state_dict(plain, stored.state)
+        restored = serialization.from_state_dict(template, saved)
     except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise _mismatch(stored.path, str(err)) from err
-    for (where, want), got in zip(jax.tree_util.tree_leaves_with_path(plain), jax.tree.leaves(restored), strict=True):
+        raise _mismatch(path, str(err)) from err
+    wanted = jax.tree_util.tree_leaves_with_path(template)
+    for (where, want), got in zip(wanted, jax.tree.leaves(restored), strict=True):
         expected, found = (np.shape(want), _dtype(want)), (np.shape(got), _dtype(got))
         if expected != found:
             place = jax.tree_util.keystr(where)
-            raise _mismatch(stored.path, f"{place} is {found[0]} {found[1]}, expected {expected[0]} {expected[1]}")
-    return from_plain(jax.device_put(restored))
+            raise _mismatch(path, f"{place} is {found[0]} {found[1]}, expected {expected[0]} {expected[1]}")
+    return jax.device_put(restored)
 
 
 def load_checkpoint(path: str | os.PathLike[str], template: TrainState) -> tuple[TrainState, dict[str, Any]]:

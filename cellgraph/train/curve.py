@@ -14,8 +14,8 @@ from typing import Final
 
 from .checkpoint import write_atomically
 
-_PREFIXES: Final = ("train_", "test_")
-_COLOURS: Final = {"train_": "#1f77b4", "test_": "#d62728"}
+_PREFIXES: Final = ("train_", "val_", "test_")
+_COLOURS: Final = {"train_": "#1f77b4", "val_": "#2ca02c", "test_": "#d62728"}
 
 
 def curve_metrics(history: Sequence[Mapping[str, float]]) -> list[str]:

@@ -39,6 +39,15 @@ evaluates on the test split after every epoch. Its choices:
   fails, the result is still returned, with the failure in :attr:`TrainResult.problems`.
 * **Ctrl-C** is deferred to the end of the current step (a second one interrupts at once); the
   run saves a checkpoint and raises :class:`TrainingInterrupted`.
+* **Validation and early stopping.** A validation split (``validation``: a fraction of the
+  training rows held out with the run's seed, or explicit ``validation_data``) is scored after
+  every epoch in evaluation mode, as ``val_<metric>`` in the history. Early stopping watches one of
+  those figures after each whole epoch, stops ``patience`` epochs after its best and ends with the
+  best epoch's parameters (Keras's ``EarlyStopping(restore_best_weights=True)``, except that the
+  best epoch is restored also when the epoch limit comes first). It never watches the test split,
+  and without a validation split it is refused. Its bookkeeping -- the best value, epoch and a copy
+  of the parameters, the epochs since -- goes into every checkpoint, so a resumed run stops where
+  an uninterrupted one does, with the same parameters.
 """
 
 from __future__ import annotations
@@ -50,15 +59,18 @@ import signal
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import serialization
 
 from ..access import probe_folder
 from ..typedefs import Params
@@ -71,12 +83,25 @@ from .checkpoint import (
     list_checkpoints,
     prepare_folder,
     restore,
+    restore_tree,
     save_checkpoint,
 )
 from .progress import Progress, wants_bar
 from .rules import Rule, RunInfo, get_rule
 from .runkey import RunKey, differences, run_key
-from .setup import DatasetLike, resolve, rows, settings, splits
+from .setup import (
+    DatasetLike,
+    EarlyStopping,
+    check_watched,
+    graph_of,
+    require_validation,
+    resolve,
+    rows,
+    settings,
+    splits,
+    stopping,
+    validation_split,
+)
 from .state import TrainingError, TrainingInterrupted, TrainState, init_state, is_alive, nonfinite, to_plain
 from .step import Batch, Metrics, ModelLike, make_indexed_eval
 
@@ -99,16 +124,35 @@ class TrainResult:
     Attributes:
         params: the trained parameters.
         history: one row per epoch: ``epoch``, ``step``, ``train_<metric>`` (averaged over the
-            epoch's steps) and ``test_<metric>`` (on the test split after the epoch).
+            epoch's steps), ``val_<metric>`` (on the validation split after the epoch, when there
+            is one) and ``test_<metric>`` (on the test split after the epoch).
         metrics: the final metrics on the test split (the training split when there is none),
-            always computed by this call from ``params`` (never read from a checkpoint).
+            always computed by this call from ``params`` (never read from a checkpoint); with
+            early stopping, from the restored best epoch's parameters.
         steps: updates applied.
         resumed_at: the step this call continued from (0: trained from the start; ``steps``: the
             run had finished before, see :attr:`already_trained`).
-        checkpoint: the checkpoint file holding ``params`` (None: none kept).
+        checkpoint: the checkpoint file holding ``params`` (None: none kept); when early stopping
+            restored an earlier epoch, the file holds the last state and, beside it, ``params``.
         curve: the training-curve PNG written (None: none asked for, or it failed).
         problems: what went wrong after training (the final checkpoint or the curve could not be
             written); each was also issued as a :class:`~cellgraph.train.checkpoint.SaveWarning`.
+        model: the compiled model that was trained (``result.model.predict(result.params, x)``);
+            None only for a result built by hand.
+        state: the final :class:`TrainState` (the optimizer's or rule's state, the step, the PRNG
+            key): what :func:`cellgraph.save` keeps besides ``params``.
+        settings: the run's resolved settings (the spec's ``train:`` block under the arguments).
+        scored_on: the split ``metrics`` are from: ``"test"``, or ``"train"`` when the data
+            have no test split.
+        train_metrics: the final parameters' metrics on the training split, in evaluation mode
+            (asked for with ``score_train=True``; else ``{}``, or ``metrics`` when those are
+            the training split's).
+        val_metrics: ``params``' metrics on the validation split (the ``val_`` figures of their
+            history row; ``{}`` without a validation split).
+        stopped_early: early stopping ended the run before its epoch or step limit (after the
+            epoch ``history[-1]["epoch"]``, at step ``steps``).
+        best_epoch: the epoch whose parameters early stopping kept (the best ``val_`` figure it
+            watched); None without early stopping.
     """
 
     params: Params
@@ -119,6 +163,22 @@ class TrainResult:
     checkpoint: str | None = None
     curve: str | None = None
     problems: tuple[str, ...] = ()
+    model: Any = None
+    state: TrainState | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    scored_on: str = "test"
+    train_metrics: dict[str, float] = field(default_factory=dict)
+    val_metrics: dict[str, float] = field(default_factory=dict)
+    stopped_early: bool = False
+    best_epoch: int | None = None
+
+    def predict(self, inputs: Any, *, batch_size: int | None = None) -> dict[str, np.ndarray]:
+        """The trained model's outputs for ``inputs`` (``model.predict(params, inputs)``)."""
+        return _model_of(self).predict(self.params, inputs, batch_size=batch_size)
+
+    def evaluate(self, data: Any = None, *, split: str | None = None) -> dict[str, float]:
+        """The trained model's metrics on ``data`` (see :func:`evaluate`)."""
+        return evaluate(self, data, split=split)
 
     @property
     def already_trained(self) -> bool:
@@ -201,6 +261,11 @@ def train(
     params_override: Mapping[str, Any] | None = None,
     drop_remainder: bool | None = None,
     rule: str | None = None,
+    score_train: bool = False,
+    test_data: Any = None,
+    validation: float | None = None,
+    validation_data: Any = None,
+    early_stopping: Mapping[str, Any] | int | bool | None = None,
 ) -> TrainResult:
     """Train a model with its learning rule (backprop unless the spec names another) and return
     the trained parameters.
@@ -211,8 +276,25 @@ def train(
     Args:
         model: a compiled model (``init``, ``loss``, ``trainable_mask``), or a spec file, a
             :class:`~cellgraph.Spec` or a built graph, compiled here.
-        data: the data set (``x_train``, ``y_train``, ``x_test``, ``y_test``); default: the
-            spec's ``data:`` block, loaded with :func:`cellgraph.data.load_dataset`.
+        data: the data: a :class:`~cellgraph.data.Dataset`, a mapping keyed by group names
+            (``{"wide": a, "deep": b, "y": labels}``), a tuple ``(x, y)``, a path to an ``.npz`` or
+            ``.csv`` file, or a pandas DataFrame (:func:`cellgraph.data.as_dataset`), checked
+            against the spec before anything compiles; default: the spec's ``data:`` block.
+        test_data: held-out data in any of those forms; then all of ``data`` trains.
+        validation: a fraction of the training rows held out, with ``seed``, as a validation split
+            scored after every epoch (``val_<metric>`` in the history); default: the spec's
+            ``train.validation``.
+        validation_data: explicit validation rows instead (a spec's model): anything
+            :func:`cellgraph.data.as_dataset` reads except a split data set, e.g. ``(x_val, y_val)``.
+            A :class:`~cellgraph.data.Dataset` whose ``x_val`` is set brings its own.
+        early_stopping: stop when a validation figure stops improving, ending with the best
+            epoch's parameters: ``{"metric": "val_loss", "patience": 5, "min_delta": 0.0, "mode":
+            "auto", "restore_best": True}`` (any of them; over the spec's ``train.early_stopping``),
+            a patience (``5``), True (the defaults) or False (off, whatever the spec says).
+            ``patience`` counts whole epochs without an improvement larger than ``min_delta``;
+            ``mode: auto`` maximises accuracy-like metrics (``accuracy``, ``token_accuracy``,
+            ``argmax_accuracy``, ``r2``, ``within_tolerance``, ``elbo``) and minimises the rest
+            (``loss``, ``mse``, ``mae``, ...). Needs a validation split.
         epochs: passes over the training data (not with ``steps``).
         steps: updates in all (not with ``epochs``).
         batch_size: examples per step (clipped to the data size).
@@ -237,6 +319,8 @@ def train(
         drop_remainder: force dropping (True) or keeping (False) the last partial batch.
         rule: the learning rule, by its name in :data:`cellgraph.train.rules.IMPLEMENTATIONS`
             (default: the spec's ``train.rule``, else backprop).
+        score_train: also evaluate the final parameters on the training split
+            (:attr:`TrainResult.train_metrics`; one more pass over the training data).
 
     Returns:
         A :class:`TrainResult`.
@@ -244,14 +328,15 @@ def train(
     Raises:
         TrainingError: the loss or the parameters stopped being finite (naming the step), a
             checkpoint from another run (naming what differs), a checkpoint folder that cannot
-            be written, bad settings, an unknown or planned ``rule`` argument.
+            be written, bad settings, an unknown or planned ``rule`` argument, early stopping
+            without a validation split.
         TrainingInterrupted: Ctrl-C, after the checkpoint was saved.
         SpecError: a bad ``optimizer`` or spec; a spec whose ``train.rule`` is planned (located).
 
     >>> result = train("specs/examples/mushroom.yaml", epochs=2, progress=False)  # doctest: +SKIP
     >>> result.metrics["accuracy"]  # doctest: +SKIP
     """
-    model, spec, data = resolve(model, data, params_override)
+    model, spec, data = resolve(model, data, params_override, test_data=test_data, validation_data=validation_data)
     spec_train = spec.train if spec is not None else {}
     cfg = settings(
         spec_train,
@@ -262,17 +347,27 @@ def train(
         seed=seed,
         optimizer=optimizer,
         grad_clip=grad_clip,
+        validation=validation,
+        early_stopping=early_stopping,
     )
     if checkpoint_dir is not None and runs_dir is not None:
         raise TrainingError("give checkpoint_dir or runs_dir, not both")
     named_in_spec = spec is not None and rule is None and "rule" in spec_train
     make_rule = get_rule(cfg["rule"], spec.loc(("train", "rule")) if named_in_spec else None)
     train_set, test_set = splits(data, model)
+    train_set, val_set = validation_split(
+        data, model, train_set, cfg["validation"], cfg["seed"], asked=validation is not None
+    )
+    stops = stopping(cfg)
+    require_validation(spec, stops, val_set is not None)
     located = spec.loc if spec is not None and optimizer is None and grad_clip is None else None
     learner = make_rule(model, cfg, RunInfo(rows(train_set), getattr(data, "classes", None), located))
     plan = _Plan.for_rule(learner, rows(train_set), cfg, drop_remainder)
-    run = _Run(model, learner, plan, cfg["seed"], train_set, test_set, checkpoint_every)
-    run.key = run_key(spec, train_set, test_set, to_plain(run.state), {**cfg, "drop_remainder": drop_remainder})
+    run = _Run(model, learner, plan, cfg["seed"], train_set, test_set, checkpoint_every, val_set, stops)
+    if stops is not None:
+        check_watched(spec, stops, run.val_metric_names(), given=early_stopping)
+    held = test_set if val_set is None else {"test": test_set, "validation": val_set}  # the key covers both
+    run.key = run_key(spec, train_set, held, to_plain(run.state), {**cfg, "drop_remainder": drop_remainder})
     if checkpoint_dir is not None:
         run.folder = Path(checkpoint_dir)
     elif runs_dir is not None:
@@ -281,7 +376,140 @@ def train(
     if curve_png is not None:
         _check_curve_path(curve_png)
     run.start(resume)
-    return run.loop(progress=progress, curve_png=curve_png, on_step=on_step)
+    result = run.loop(progress=progress, curve_png=curve_png, on_step=on_step)
+    scored_on = "test" if run.test_dev is not None else "train"
+    if scored_on == "train":
+        train_metrics = result.metrics
+    elif score_train:
+        train_metrics = run.evaluate(run.train_dev, run.plan.examples)
+    else:
+        train_metrics = {}
+    return replace(result, model=model, settings=cfg, scored_on=scored_on, train_metrics=train_metrics)
+
+
+SPLITS: Final = ("test", "train", "all")
+"""What :func:`evaluate` may score of a data set that is split already."""
+
+
+def evaluate(
+    target: Any, data: Any = None, params: Params | None = None, *, split: str | None = None
+) -> dict[str, float]:
+    """The model's loss and metrics on ``data``, in evaluation mode (no noise, no dropout), with the
+    same names as training reports (``loss``, ``accuracy``; ``accuracy:head`` per scored output
+    when there are several).
+
+    Args:
+        target: a :class:`TrainResult`, a saved model from :func:`cellgraph.load` (both carry the
+            model and its parameters), a compiled model, or a spec file / :class:`~cellgraph.Spec` /
+            built graph (compiled here); the last two need ``params``.
+        data: anything :func:`cellgraph.data.as_dataset` reads: ``(x, y)``, a mapping by group
+            (``{"wide": a, "deep": b, "y": labels}``), an ``.npz`` or ``.csv`` path, a DataFrame,
+            a :class:`~cellgraph.data.Dataset`. Default: the spec's ``data:`` block.
+        params: the parameters, when ``target`` does not carry them (overrides them when it does).
+        split: of data that is split already (a ``Dataset``, the spec's ``data:`` block): ``"test"``
+            (the default; the training split when there is no test split), ``"train"`` or
+            ``"all"``. Other data is scored whole, whatever its order.
+
+    Raises:
+        SpecError: data that do not fit the spec (located at the spec's line).
+        TrainingError: no parameters, an unknown ``split``, no data.
+
+    >>> cellgraph.evaluate(result, (x_new, y_new))["accuracy"]  # doctest: +SKIP
+    """
+    model, params = _model_and_params(target, params)
+    if split is not None and split not in SPLITS:
+        raise TrainingError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    batch = scored_rows(model, data, split)
+    return evaluate_rows(_eval_fn(model), params, jax.device_put(batch), rows(batch))
+
+
+def scored_rows(model: Any, data: Any, split: str | None = None) -> dict[str, Any]:
+    """The rows of ``data`` that :func:`evaluate` scores, as one batch keyed by group."""
+    graph = model.graph
+    given = data is not None  # the spec's own data set is checked where it is loaded
+    whole = given and not _is_split(data)
+    if data is None:
+        spec = graph.graph.get("spec")
+        if spec is None or not spec.data:
+            raise TrainingError("no data to evaluate on: pass data=..., or give the spec a `data:` block")
+        _, _, data = resolve(model, None, None)
+    if not _is_split(data):
+        from ..data import as_dataset
+
+        data = as_dataset(data, graph, test=0)  # every row, none held out, checked against the spec
+    elif given:
+        from ..data import check_data
+
+        check_data(graph, data)  # a data set of the user's: located errors, never a reshape traceback
+    train_set, test_set = splits(data, model)
+    chosen = "all" if whole else split or ("test" if test_set is not None else "train")
+    if chosen == "test" and test_set is None:
+        raise TrainingError("this data set has no test split: evaluate split='train' or split='all'")
+    if chosen == "all" and test_set is not None:
+        return jax.tree.map(lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), train_set, test_set)
+    return test_set if chosen == "test" and test_set is not None else train_set
+
+
+def _is_split(data: Any) -> bool:
+    """Data split into training and test parts already (a ``Dataset``), not rows to score whole."""
+    return hasattr(data, "x_train") and hasattr(data, "x_test")
+
+
+def _model_and_params(target: Any, params: Params | None) -> tuple[Any, Params]:
+    """(compiled model, parameters) of a trained result, a loaded artifact, a model or a spec."""
+    carried = getattr(target, "params", None)
+    if getattr(target, "model", None) is not None:  # a TrainResult, a loaded artifact
+        model = _model_of(target)
+    elif callable(getattr(target, "apply", None)) and callable(getattr(target, "loss", None)):
+        model = target
+    else:
+        from ..compiler import compile as compile_graph  # a spec file, a Spec or a built graph
+
+        model = compile_graph(graph_of(target, None))
+    chosen = params if params is not None else carried
+    if chosen is None:
+        raise TrainingError("no parameters to evaluate: pass params=..., or a TrainResult or a loaded model")
+    return model, chosen
+
+
+def _model_of(result: Any) -> Any:
+    model = getattr(result, "model", None)
+    if model is None:
+        raise TrainingError("this result carries no model (built by hand): compile the spec and pass params=")
+    return model
+
+
+_EVAL_FNS: dict[int, Callable[..., Metrics]] = {}
+"""The jitted evaluation of each live model, by ``id`` (a model is not hashable); dropped with the model."""
+
+
+def _eval_fn(model: Any) -> Callable[..., Metrics]:
+    """The jitted chunk evaluation of ``model``, made once per model (so repeated calls compile once)."""
+    key = id(model)
+    fn = _EVAL_FNS.get(key)
+    if fn is None:
+        fn = make_indexed_eval(model)
+        try:
+            weakref.finalize(model, _EVAL_FNS.pop, key, None)
+        except TypeError:  # a model that cannot be weakly referenced: not kept
+            return fn
+        _EVAL_FNS[key] = fn
+    return fn
+
+
+def evaluate_rows(
+    eval_fn: Callable[..., Metrics], params: Params, split: Mapping[str, Any], n: int
+) -> dict[str, float]:
+    """Metrics of ``params`` on a whole device-resident split, in chunks of at most
+    :data:`EVAL_ROWS` rows (exact for mean metrics: each chunk's mean is weighted by its rows)."""
+    chunk = min(n, EVAL_ROWS)
+    sums: dict[str, float] = {}
+    for start in range(0, n, chunk):
+        size = min(chunk, n - start)
+        values = jax.device_get(eval_fn(params, split, start, size=size))
+        for k, v in values.items():
+            sums[k] = sums.get(k, 0.0) + float(np.mean(v)) * size
+    return {k: v / n for k, v in sums.items()}
 
 
 def run_folder_name(spec: Any, key: RunKey) -> str:
@@ -302,6 +530,8 @@ class _Run:
         train_set: dict[str, Any],
         test_set: dict[str, Any] | None,
         checkpoint_every: int | None,
+        val_set: dict[str, Any] | None = None,
+        stops: EarlyStopping | None = None,
     ) -> None:
         self.plan, self.seed = plan, seed
         self.key: RunKey | None = None  # set by train() once the state's shapes are known
@@ -320,6 +550,10 @@ class _Run:
         self.train_feed = self.train_dev if rule.traced else train_set  # a host rule reads NumPy
         self.test_dev = jax.device_put(test_set) if test_set is not None else None
         self.n_test = rows(test_set) if test_set is not None else 0
+        self.val_dev = jax.device_put(val_set) if val_set is not None else None
+        self.n_val = rows(val_set) if val_set is not None else 0
+        self.watch = _Watch(stops) if stops is not None else None
+        self.restored = False  # early stopping put an earlier epoch's parameters back
         self.step = 0
         self.history: list[dict[str, float]] = []
         self.sums: dict[str, float] = {}  # this epoch's metric * batch size, summed in step order
@@ -349,7 +583,7 @@ class _Run:
             stored = latest_intact(self.folder)
             if stored is not None:
                 self._resume(stored)
-        if self.step < self.plan.total:
+        if not self.finished:
             prepare_folder(self.folder)
 
     def _resume(self, stored: Stored) -> None:
@@ -382,6 +616,8 @@ class _Run:
             raise TrainingError(
                 f"checkpoint {path} is of step {step}, its state of step {int(state.step)}; train with --no-resume"
             )
+        if self.watch is not None:
+            self.watch.load(meta, path, self.state)
         self.state, self.step, self.history, self.sums, self.count = state, step, history, sums, count
         self.saved_step = self.resumed_at = step
         self.fresh_rows = len(history)
@@ -408,6 +644,8 @@ class _Run:
             "sums": self.sums,
             "count": self.count,
         }
+        if self.watch is not None:
+            meta["watch"] = self.watch.to_meta()
         try:
             if self.clear_old:
                 for old in list_checkpoints(self.folder):
@@ -446,7 +684,7 @@ class _Run:
             with bar, _deferred_sigint() as interrupted:
                 if self.count and self.step % per_epoch == 0:
                     self._end_epoch()  # resumed from a save between an epoch's last step and its row
-                while self.step < plan.total:
+                while not self.finished:
                     epoch = self.step // per_epoch
                     perm = self.order(self.seed, epoch, plan.examples)
                     perm = jax.device_put(perm) if self.traced else perm
@@ -469,6 +707,8 @@ class _Run:
                                 self.save()
                         if interrupted():
                             raise KeyboardInterrupt
+                        if self.stopped:
+                            break
                 self.sync()
                 self._check_params()
                 self.save(final=True)
@@ -477,6 +717,9 @@ class _Run:
         history = list(self.history)
         if self.count:  # the run ended inside an epoch: a last, partial row
             history.append(self._row())
+            if self.watch is not None:
+                self.watch.see(history[-1], self.state, whole=False)  # a candidate, not an epoch of patience
+        self._restore_best()
         metrics = self._final_metrics(history)
         kept = self.folder is not None and self.saved_step == self.step
         if self.folder is not None and not kept:
@@ -495,6 +738,10 @@ class _Run:
             checkpoint=str(self.checkpoint) if kept and self.checkpoint is not None else None,
             curve=curve,
             problems=tuple(self.problems),
+            state=self.state,
+            val_metrics=self._val_metrics(history),
+            stopped_early=self.stopped,
+            best_epoch=self.watch.epoch if self.watch is not None and self.watch.epoch else None,
         )
 
     def _write_curve(self, history: list[dict[str, float]], curve_png: str | os.PathLike[str]) -> str | None:
@@ -510,6 +757,43 @@ class _Run:
     def _end_epoch(self) -> None:
         self.history.append(self._row())
         self.sums, self.count = {}, 0
+        if self.watch is not None:
+            self.watch.see(self.history[-1], self.state)
+
+    @property
+    def stopped(self) -> bool:
+        """Early stopping has ended the run."""
+        return self.watch is not None and self.watch.stopped
+
+    @property
+    def finished(self) -> bool:
+        """Nothing is left to train: the last step is done, or early stopping ended the run."""
+        return self.step >= self.plan.total or self.stopped
+
+    def _restore_best(self) -> None:
+        """Early stopping's last act: put the best epoch's parameters back (unless they are the last)."""
+        watch = self.watch
+        if watch is None or not watch.rule.restore_best or watch.kept is None or watch.step == self.step:
+            return
+        self.state = self.state.replace(params=watch.kept["params"], model_state=watch.kept["model_state"])
+        self.restored = True
+
+    def _val_metrics(self, history: list[dict[str, float]]) -> dict[str, float]:
+        """The validation figures of the returned parameters: their history row's ``val_`` entries."""
+        if self.val_dev is None or not history:
+            return {}
+        of = self.watch.step if self.restored and self.watch is not None else self.step
+        row = next((r for r in reversed(history) if r.get("step") == of), history[-1])
+        return {k[len("val_") :]: v for k, v in row.items() if k.startswith("val_")}
+
+    def val_metric_names(self) -> list[str]:
+        """The ``val_`` figures the history will hold, from the evaluation's output shapes (no run)."""
+        if self.val_dev is None:
+            return []
+        shapes = jax.eval_shape(
+            partial(self.eval_fn, size=min(self.n_val, EVAL_ROWS)), self.state.params, self.val_dev, 0
+        )
+        return [f"val_{k}" for k in shapes]
 
     def _row(self) -> dict[str, float]:
         """The history row of the current epoch: the running sums and a test evaluation."""
@@ -517,6 +801,8 @@ class _Run:
         epoch = (self.step - 1) // self.plan.steps_per_epoch + 1
         row: dict[str, float] = {"epoch": epoch, "step": self.step}
         row.update({f"train_{k}": v / self.count for k, v in self.sums.items()} if self.count else {})
+        if self.val_dev is not None:
+            row.update({f"val_{k}": v for k, v in self.evaluate(self.val_dev, self.n_val).items()})
         if self.test_dev is not None:
             row.update({f"test_{k}": v for k, v in self.evaluate(self.test_dev, self.n_test).items()})
         return row
@@ -527,20 +813,13 @@ class _Run:
         if self.test_dev is None:
             return self.evaluate(self.train_dev, self.plan.examples)
         last = history[-1] if history else {}
-        if last.get("step") == self.step and len(history) > self.fresh_rows:
+        if last.get("step") == self.step and len(history) > self.fresh_rows and not self.restored:
             return {k[len("test_") :]: v for k, v in last.items() if k.startswith("test_")}
         return self.evaluate(self.test_dev, self.n_test)
 
     def evaluate(self, split: Mapping[str, Any], rows: int) -> dict[str, float]:
         """Metrics of the current params on a whole device-resident split (means weighted by rows)."""
-        chunk = min(rows, EVAL_ROWS)
-        sums: dict[str, float] = {}
-        for start in range(0, rows, chunk):
-            size = min(chunk, rows - start)
-            values = jax.device_get(self.eval_fn(self.state.params, split, start, size=size))
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + float(np.mean(v)) * size
-        return {k: v / rows for k, v in sums.items()}
+        return evaluate_rows(self.eval_fn, self.state.params, split, rows)
 
     # ------------------------------------------------------------------------------ host syncs
 
@@ -614,6 +893,66 @@ class _Run:
         raise TrainingInterrupted(
             message, step=self.step, epoch=epoch, checkpoint=str(saved) if saved is not None else None
         ) from None
+
+
+class _Watch:
+    """Early stopping's bookkeeping: the best value of the watched figure, its epoch and step, a
+    copy of that epoch's parameters (the next step donates the state's buffers), and the whole
+    epochs since without an improvement. All of it goes into every checkpoint."""
+
+    def __init__(self, rule: EarlyStopping) -> None:
+        self.rule = rule
+        self.best: float | None = None
+        self.epoch = 0  # of the best value (0: none yet)
+        self.step = 0  # the step the kept parameters are of
+        self.wait = 0
+        self.stopped = False
+        self.kept: dict[str, Any] | None = None  # {"params": ..., "model_state": ...} of the best epoch
+
+    def see(self, row: Mapping[str, float], state: TrainState, *, whole: bool = True) -> None:
+        """Take an epoch's history row: keep its parameters when its figure is the best so far,
+        else count one more epoch of patience (``whole``) and stop when patience runs out."""
+        value = row.get(self.rule.metric)
+        if value is not None and self.rule.improves(value, self.best):
+            self.best, self.epoch, self.step, self.wait = value, int(row["epoch"]), int(row["step"]), 0
+            self.kept = jax.tree.map(_copy, {"params": state.params, "model_state": state.model_state})
+        elif whole:
+            self.wait += 1
+            self.stopped = self.wait >= self.rule.patience
+
+    def to_meta(self) -> dict[str, Any]:
+        """The bookkeeping as checkpoint metadata (the kept parameters as host arrays)."""
+        meta: dict[str, Any] = {
+            "best": self.best,
+            "epoch": self.epoch,
+            "step": self.step,
+            "wait": self.wait,
+            "stopped": self.stopped,
+        }
+        if self.kept is not None:
+            meta["kept"] = serialization.to_state_dict(jax.device_get(self.kept))
+        return meta
+
+    def load(self, meta: Mapping[str, Any], path: Path, state: TrainState) -> None:
+        """Take the bookkeeping over from checkpoint ``path``'s ``meta`` (``state``: a template)."""
+        try:
+            saved = meta["watch"]
+            best = saved["best"]
+            self.best = None if best is None else float(best)
+            self.epoch, self.step, self.wait = int(saved["epoch"]), int(saved["step"]), int(saved["wait"])
+            self.stopped = bool(saved["stopped"])
+            kept = saved.get("kept")
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise TrainingError(
+                f"checkpoint {path} has unreadable early-stopping bookkeeping ({err!r}); train with --no-resume"
+            ) from None
+        template = {"params": state.params, "model_state": state.model_state}
+        self.kept = restore_tree(path, kept, template) if kept is not None else None
+
+
+def _copy(leaf: Any) -> Any:
+    """A copy of a parameter in a buffer of its own (host arrays stay on the host)."""
+    return np.array(leaf, copy=True) if isinstance(leaf, np.ndarray) else jnp.array(leaf, copy=True)
 
 
 # ---------------------------------------------------------------------------------- helpers

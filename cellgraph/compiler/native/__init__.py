@@ -28,11 +28,17 @@ one warning, never a crash. A compiler that exits 0 without writing a library (`
 an error, never a cache entry. Builds into one folder take turns under a lock on the folder
 (``flock``), and each build first removes the temporary files of builds that died (their process
 gone, or older than :data:`_STALE_S`), never those of a live one.
+
+Inside ``with disabled():`` :func:`available` is False for the code that runs there (this thread,
+this context), whatever the build: a function traced there takes the XLA loops. Export uses it
+(:mod:`cellgraph.compiler.export`): serialized StableHLO must not call our FFI targets, which
+exist only in a process that loaded this library and carry no compatibility guarantee.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
 import functools
 import hashlib
@@ -357,8 +363,42 @@ def _load_built() -> ctypes.CDLL:
         raise NativeBuildError(f"{err} (and before the rebuild: {first})") from err
 
 
+_OFF: contextvars.ContextVar[bool] = contextvars.ContextVar("cellgraph_native_off", default=False)
+"""Set by :func:`disabled`: the native kernels are off for the code running in this context."""
+
+
+@contextlib.contextmanager
+def disabled() -> Iterator[None]:
+    """While active, :func:`available` is False in this thread, so a function traced here runs its
+    LSTM and GRU layers as XLA loops (pure StableHLO, no custom calls). Nests; nothing is unloaded.
+
+    >>> with native.disabled():  # doctest: +SKIP
+    ...     exported = jax.export.export(jax.jit(fn))(x)
+    """
+    token = _OFF.set(True)
+    try:
+        yield
+    finally:
+        _OFF.reset(token)
+
+
+class _Availability:
+    """:func:`available`: the decision to load (made once per process) unless :func:`disabled` is active.
+
+    ``available.cache_clear()`` forgets the once-per-process decision (tests change the environment).
+    """
+
+    def __call__(self) -> bool:
+        """Whether the native kernels are built, loaded and registered with XLA for the CPU, and not
+        turned off here by :func:`disabled`."""
+        return not _OFF.get() and _registered()
+
+    def cache_clear(self) -> None:
+        _registered.cache_clear()
+
+
 @functools.cache
-def available() -> bool:
+def _registered() -> bool:
     """Whether the native kernels are built, loaded and registered with XLA for the CPU (once per process)."""
     if os.environ.get("CELLGRAPH_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
@@ -371,7 +411,11 @@ def available() -> bool:
             f"cellgraph: the native CPU kernels are unavailable ({err}); LSTM and GRU layers run as XLA loops, "
             "correct but slower on the CPU (set CELLGRAPH_NATIVE=0 to silence this)",
             NativeKernelWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of available()
         )
         return False
     return True
+
+
+available = _Availability()
+"""Call it: whether the fused native layers may be used now (see :class:`_Availability`)."""
