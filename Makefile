@@ -48,10 +48,10 @@ docs: setup
 # its PNGs and the PDF are rasterised by the local cairo and fonts, so commit them knowingly
 # (docs/rendering.md, "Reproducible figures").
 gallery: setup
-	$(BIN)/cellgraph gallery -o gallery
 	$(BIN)/cellgraph poster specs/zoo -o gallery/zoo-poster.svg
 	$(BIN)/cellgraph poster specs/zoo -o gallery/zoo-poster.png
 	$(BIN)/cellgraph poster specs/zoo -o gallery/zoo-poster.pdf
+	$(BIN)/cellgraph gallery -o gallery   # after the posters: the page links them
 
 fuzz: setup
 	$(BIN)/python scripts/fuzz_specs.py --cases 100000 --seed 0 --jobs 2 --out tmp/fuzz $(FUZZ_ARGS)

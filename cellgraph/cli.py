@@ -192,6 +192,62 @@ def cmd_cells(args: argparse.Namespace) -> int:
     return 0
 
 
+def _output_arguments(parser: argparse.ArgumentParser, default_dpi: int) -> None:
+    """`render` and `poster`'s file options; bad values are usage errors naming the option (exit 2)."""
+    from .render.output import METADATA_MODES
+
+    def checked(key: str) -> Any:
+        def parse(text: str) -> Any:
+            from .render.output import RenderError, output_options
+
+            value: Any = text
+            try:
+                if key == "dpi":
+                    value = float(text)
+                return getattr(output_options(**{key: value}, default_dpi=default_dpi), key)
+            except (ValueError, RenderError) as err:
+                msg = (
+                    str(err).rsplit("; got ", 1)[0]
+                    if isinstance(err, RenderError)
+                    else "dpi must be a number such as 300"
+                )
+                msg = f"{msg}; got '{text}'"
+                raise argparse.ArgumentTypeError(msg) from None
+
+        return parse
+
+    parser.add_argument(
+        "--dpi", type=checked("dpi"), default=None, metavar="N", help=f"PNG pixels per inch (default {default_dpi})"
+    )
+    parser.add_argument(
+        "--size",
+        type=checked("size"),
+        default=None,
+        metavar="WxH",
+        help="fit the drawing into a box of W by H inches, aspect kept (e.g. 8x4.5; a PNG gets W*dpi x H*dpi px at most)",
+    )
+    parser.add_argument("--transparent", action="store_true", help="no background fill (PNG with alpha)")
+    parser.add_argument(
+        "--font", type=checked("font"), default=None, metavar="NAME", help="font family (default Liberation Sans)"
+    )
+    parser.add_argument(
+        "--metadata",
+        choices=METADATA_MODES,
+        default="full",
+        help="what the SVG embeds: the spec's text and hash (default), its hash and name, or nothing",
+    )
+
+
+def _output_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "dpi": args.dpi,
+        "transparent": args.transparent,
+        "font": args.font,
+        "size": args.size,
+        "metadata": args.metadata,
+    }
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from .graph import load_graph
     from .render import render
@@ -204,6 +260,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             direction=args.direction,
             legend=args.legend,
             max_cells=args.max_cells,
+            **_output_kwargs(args),
         )
     except SpecError as err:
         print(err.format(), file=sys.stderr)
@@ -245,7 +302,10 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         return 1
     entries = build_gallery(graphs, args.output)
     if not args.quiet:
-        print(f"wrote {len(entries)} drawings (svg + png), README.md and index.html to {terminal_safe(args.output)}")
+        print(
+            f"wrote {len(entries)} drawings (svg + png, and thumbs/ without legends), README.md and index.html "
+            f"to {terminal_safe(args.output)}"
+        )
     return 0
 
 
@@ -256,7 +316,7 @@ def cmd_poster(args: argparse.Namespace) -> int:
     graphs = _load_graphs(files, args)
     if graphs is None:
         return 1
-    out = render_poster(graphs, theme=args.theme).save(args.output)
+    out = render_poster(graphs, theme=args.theme, **_output_kwargs(args)).save(args.output)
     if not args.quiet:
         print(f"wrote {terminal_safe(out)} ({_count(len(graphs), 'network')})")
     return 0
@@ -699,6 +759,8 @@ def _allow_argument(parser: argparse.ArgumentParser) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     from .graph.drawspec import DEFAULT_THEME, THEMES  # the one list of theme names
+    from .render.output import PNG_DPI
+    from .render.poster import POSTER_DPI
 
     parser = argparse.ArgumentParser(
         prog="cellgraph", description="Neural networks as graphs of the Neural Network Zoo's cells."
@@ -731,12 +793,13 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--direction", choices=("LR", "TB"), help="flow left to right (default) or top to bottom")
     r.add_argument("--legend", action=argparse.BooleanOptionalAction, default=None, help="draw the legend")
     r.add_argument("--max-cells", type=int, default=None, metavar="N", help="cells shown per group without `show:`")
+    _output_arguments(r, PNG_DPI)
     r.add_argument("-q", "--quiet", action="store_true")
     _allow_argument(r)
     r.set_defaults(func=cmd_render)
     g = sub.add_parser(
         "gallery",
-        help="draw many specs into a folder: NAME.svg + NAME.png each, README.md and index.html",
+        help="draw many specs into a folder: NAME.svg + NAME.png + thumbs/NAME.svg each, README.md and index.html",
         description="Draw every spec (default: specs/zoo/*.yaml, then specs/examples/*.yaml) into a folder.",
     )
     g.add_argument("specs", nargs="*", metavar="SPEC", help="spec files (or folders of them)")
@@ -754,6 +817,7 @@ def make_parser() -> argparse.ArgumentParser:
     po.add_argument("-o", "--output", required=True, metavar="FILE", help="output file: .svg, .png, .pdf or .dot")
     po.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param")
     po.add_argument("--theme", choices=THEMES, default=DEFAULT_THEME, help="colours")
+    _output_arguments(po, POSTER_DPI)
     po.add_argument("-q", "--quiet", action="store_true")
     _allow_argument(po)
     po.set_defaults(func=cmd_poster, max_params=None)

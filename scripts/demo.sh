@@ -32,10 +32,11 @@ echo
 gallery=out/gallery  # untracked (.gitignore); the committed gallery/ is `make gallery`'s
 if command -v dot >/dev/null 2>&1; then
   echo "== gallery: ${#specs[@]} drawings and the zoo poster in $gallery/"
-  .venv/bin/cellgraph gallery "${specs[@]}" -o "$gallery/"
-  for ext in svg png pdf; do
+  mkdir -p "$gallery"
+  for ext in svg png pdf; do  # the posters first: the gallery page links those it finds
     .venv/bin/cellgraph poster specs/zoo -q -o "$gallery/zoo-poster.$ext"
   done
+  .venv/bin/cellgraph gallery "${specs[@]}" -o "$gallery/"
   echo "wrote $gallery/zoo-poster.svg, .png and .pdf (open $gallery/index.html or $gallery/README.md)"
 else
   echo "== gallery: skipped, Graphviz is not installed (see the setup: lines above)" >&2

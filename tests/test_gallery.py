@@ -8,11 +8,14 @@ fail loudly under ``CI=true`` when missing and skip elsewhere.
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from conftest import EXAMPLES, IN_CI, ROOT, ZOO, CliRunner, fail_or_skip
@@ -35,6 +38,14 @@ def _zoo_titles() -> list[str]:
         assert m, path
         titles.append(m.group(1).strip())
     return titles
+
+
+def _has_legend(svg: str) -> bool:
+    return "<title>~legend:" in svg
+
+
+def _has_caption(svg: str) -> bool:
+    return "<title>~title</title>" in svg
 
 
 def _svg_texts(svg: str) -> list[str]:
@@ -96,14 +107,23 @@ def test_build_gallery_writes_drawings_readme_and_page(tmp_path: Path) -> None:
     out = tmp_path / "gallery"
     entries = build_gallery([ZOO / f"{name}.yaml" for name in SMALL], out)
     assert [e.name for e in entries] == ["p", "ff", "hn"]  # the chart's order
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["README.md", "index.html", *(f"{n}.{ext}" for n in SMALL for ext in ("svg", "png"))]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted(
+        [
+            "README.md",
+            "index.html",
+            *(f"{n}.{ext}" for n in SMALL for ext in ("svg", "png")),
+            *(f"thumbs/{n}.svg" for n in SMALL),
+        ]
     )
     for name in SMALL:
         assert (out / f"{name}.png").read_bytes().startswith(PNG_MAGIC)
         svg = (out / f"{name}.svg").read_text(encoding="utf-8")
         assert "<cellgraph:spec" in svg and f'name="{name}"' in svg
         ET.fromstring(svg.encode("utf-8"))  # well-formed
+        assert _has_legend(svg) and _has_caption(svg)  # the full drawing keeps both
+        thumb = (out / "thumbs" / f"{name}.svg").read_text(encoding="utf-8")
+        ET.fromstring(thumb.encode("utf-8"))
+        assert not _has_legend(thumb) and not _has_caption(thumb), name  # the card's title says it once
 
     readme = (out / "README.md").read_text(encoding="utf-8")
     rows = [line for line in readme.splitlines() if line.startswith("| <a href=")]
@@ -115,15 +135,36 @@ def test_build_gallery_writes_drawings_readme_and_page(tmp_path: Path) -> None:
 
     page = (out / "index.html").read_text(encoding="utf-8")
     assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
-    assert re.findall(r'<img src="([^"]+)"', page) == ["p.svg", "ff.svg", "hn.svg"]
-    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert re.findall(r'<img src="([^"]+)"', page) == [
+        f"{where}{n}.svg" for n in ("p", "ff", "hn") for where in ("thumbs/", "")
+    ]  # each card: its thumbnail, then the full drawing of its enlarged view
+    assert re.findall(r'<a class="thumb" href="([^"]+)"', page) == ["#view/p", "#view/ff", "#view/hn"]
+    assert re.findall(r'<section class="view" id="([^"]+)"', page) == ["view/p", "view/ff", "view/hn"]
+    assert "http://" not in page and "https://" not in page and "fetch(" not in page
+    assert re.findall(r"<script[^>]*>", page) == ["<script>"]  # one small inline script (Esc), no src
     assert "Long / Short" not in page and 'Feed Forward <span class="abbr">FF</span>' in page
+    assert page.count("<h2") == 3 and page.count('Feed Forward <span class="abbr">') == 1  # one heading a card
+    spec = (ZOO / "ff.yaml").read_text(encoding="utf-8")
+    assert html.escape(spec.rstrip()) in page  # the spec beside its drawing, escaped
+    assert "zoo-poster" not in page  # no poster in the folder: no link
 
     # deterministic: the same specs give the same bytes
     again = tmp_path / "again"
     build_gallery([ZOO / f"{name}.yaml" for name in SMALL], again)
-    for path in out.iterdir():
-        assert (again / path.name).read_bytes() == path.read_bytes(), path.name
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert (again / path.relative_to(out)).read_bytes() == path.read_bytes(), path.name
+
+
+@pytest.mark.needs_dot
+def test_gallery_links_the_poster_when_present(tmp_path: Path) -> None:
+    out = tmp_path / "gallery"
+    out.mkdir()
+    (out / "zoo-poster.pdf").write_bytes(b"%PDF-1.4\n")
+    (out / "zoo-poster.png").write_bytes(PNG_MAGIC)
+    build_gallery([ZOO / "p.yaml"], out)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert re.findall(r'<a class="poster" href="([^"]+)"', page) == ["zoo-poster.pdf", "zoo-poster.png"]
 
 
 @pytest.mark.needs_dot
@@ -148,9 +189,18 @@ def test_committed_gallery_lists_every_spec() -> None:
         assert (GALLERY / f"{name}.png").read_bytes().startswith(PNG_MAGIC)
     readme = (GALLERY / "README.md").read_text(encoding="utf-8")
     page = (GALLERY / "index.html").read_text(encoding="utf-8")
-    listed = re.findall(r'<img src="([^"]+)\.svg"', page)
+    listed = re.findall(r'<img src="thumbs/([^"]+)\.svg"', page)
     assert sorted(listed) == sorted(names)
     assert listed[: len(CHART_ORDER)] == [a.lower() for a in CHART_ORDER]
+    assert re.findall(r'<img src="([^"/]+)\.svg"', page) == listed  # the enlarged views' full drawings
+    for name in names:
+        thumb = (GALLERY / "thumbs" / f"{name}.svg").read_text(encoding="utf-8")
+        assert not _has_legend(thumb) and not _has_caption(thumb), f"gallery/thumbs/{name}.svg: run `make gallery`"
+    assert re.findall(r'<a class="poster" href="([^"]+)"', page) == [
+        "zoo-poster.pdf",
+        "zoo-poster.svg",
+        "zoo-poster.png",
+    ]
     assert sorted(re.findall(r'<a href="([^"]+)\.svg"><img', readme)) == sorted(names)
     for name in ("zoo-poster.svg", "zoo-poster.png", "zoo-poster.pdf"):
         assert (GALLERY / name).is_file(), f"gallery/{name} missing: run `make gallery`"
@@ -159,9 +209,15 @@ def test_committed_gallery_lists_every_spec() -> None:
 def test_gallery_pages_escape_text() -> None:
     from cellgraph.render.gallery import Citation, GalleryEntry
 
-    entry = GalleryEntry("x", "../specs/x.yaml", "A <b>bold</b> & | pipe", "X", (Citation("A & B", "2000", "T*", "V"),))
-    page = gallery_html([entry])
+    source = "name: x  # </pre><script>alert(1)</script> & <b>\n"
+    entry = GalleryEntry(
+        "x", "../specs/x.yaml", "A <b>bold</b> & | pipe", "X", (Citation("A & B", "2000", "T*", "V"),), source
+    )
+    page = gallery_html([entry], poster=["zoo-poster.pdf"])
     assert "<b>bold" not in page and "&lt;b&gt;bold&lt;/b&gt; &amp; | pipe" in page
+    assert "alert" not in page.split('<pre class="spec"><code>', 1)[0]
+    assert "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;</code></pre>" in page
+    assert page.count("<script>") == 1 and '<a class="poster" href="zoo-poster.pdf">PDF</a>' in page
     readme = gallery_readme([entry])
     row = next(line for line in readme.splitlines() if line.startswith("| <a"))
     assert row.count(" | ") == 3  # the title's pipe is escaped: still four cells
@@ -186,15 +242,10 @@ def _chromium_or_skip() -> None:
     fail_or_skip(reason, "test the gallery page", IN_CI)
 
 
-@pytest.mark.timeout(120)
-def test_committed_index_html_loads_in_headless_chromium(tmp_path: Path) -> None:
-    """Every <img> of gallery/index.html loads (naturalWidth > 0) and the console stays clean."""
-    _chromium_or_skip()
+def _chromium(profile: Path) -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    page = GALLERY / "index.html"
-    assert page.is_file(), "gallery/index.html missing: run `make gallery`"
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in (
@@ -206,26 +257,93 @@ def test_committed_index_html_loads_in_headless_chromium(tmp_path: Path) -> None
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=1400,1000",
+        f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    return driver
+
+
+def _file_of(url: str) -> Path:
+    assert url.startswith("file://"), url
+    return Path(unquote(urlsplit(url).path))
+
+
+@pytest.mark.timeout(120)
+def test_committed_index_html_loads_in_headless_chromium(tmp_path: Path) -> None:
+    """Every thumbnail of gallery/index.html loads (naturalWidth > 0) and has no legend; a click opens
+    the full drawing beside its spec text, Esc closes it; the poster links resolve; the console stays clean."""
+    _chromium_or_skip()
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = GALLERY / "index.html"
+    assert page.is_file(), "gallery/index.html missing: run `make gallery`"
+    driver = _chromium(tmp_path / "chromium-profile")
     try:
-        driver.set_page_load_timeout(60)
-        driver.get(page.resolve().as_uri())  # returns after the load event: every image has settled
+        driver.get(page.resolve().as_uri())  # returns after the load event: every eager image has settled
         state = driver.execute_script("return document.readyState")
-        images = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])"
+        thumbs = driver.execute_script(
+            "return Array.from(document.querySelectorAll('a.thumb img')).map(i => [i.src, i.complete, i.naturalWidth])"
         )
+        titles = driver.execute_script(
+            "return Array.from(document.querySelectorAll('article')).map(a => [a.querySelector('h2').innerText, "
+            "a.innerText])"
+        )
+        hidden = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.view')).every(v => getComputedStyle(v).display === 'none')"
+        )
+
+        # click to enlarge: the full drawing (legend and caption) beside the spec's text
+        driver.find_element(By.CSS_SELECTOR, 'a.thumb[href="#view/lstm"]').click()
+        view = driver.find_element(By.ID, "view/lstm")
+        WebDriverWait(driver, 30).until(
+            lambda d: d.execute_script(
+                "const i = arguments[0].querySelector('img'); return i.complete && i.naturalWidth > 0", view
+            )
+        )
+        opened = (
+            view.is_displayed(),
+            driver.execute_script("return location.hash"),
+            view.find_element(By.CSS_SELECTOR, ".drawing img").get_attribute("src"),
+            view.find_element(By.CSS_SELECTOR, "pre.spec").get_attribute("textContent"),
+            view.find_element(By.CSS_SELECTOR, "pre.spec").is_displayed(),
+        )
+        driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+        WebDriverWait(driver, 10).until(lambda d: not view.is_displayed())
+        closed_hash = driver.execute_script("return location.hash")
+        poster = driver.execute_script("return Array.from(document.querySelectorAll('a.poster')).map(a => a.href)")
         log = driver.get_log("browser")
+        svg_poster = next(url for url in poster if url.endswith(".svg"))
+        driver.get(svg_poster)
+        poster_root = driver.execute_script("return document.documentElement.localName")
     finally:
         driver.quit()
     assert state == "complete"
     expected = len(list(ZOO.glob("*.yaml"))) + len(list(EXAMPLES.glob("*.yaml")))
-    assert len(images) == expected
-    broken = [src for src, complete, width in images if not complete or not width]
+    assert len(thumbs) == expected
+    broken = [src for src, complete, width in thumbs if not complete or not width]
     assert not broken, f"images that did not load: {broken}"
+    for src, _, _ in thumbs:  # thumbnails are drawn without legend and caption
+        svg = _file_of(src).read_text(encoding="utf-8")
+        assert not _has_legend(svg) and not _has_caption(svg), src
+    for h2, text in titles:  # each title once: the drawing does not repeat it, the view is hidden
+        title = h2.rsplit(" ", 1)[0]
+        assert text.count(title) == 1, (title, text)
+    assert hidden, "an enlarged view shows before any click"
+    shown, opened_hash, src, spec_text, spec_shown = opened
+    assert shown and spec_shown and opened_hash == "#view/lstm"
+    assert _file_of(src) == (GALLERY / "lstm.svg").resolve()
+    assert _has_legend(_file_of(src).read_text(encoding="utf-8"))
+    assert spec_text == (ZOO / "lstm.yaml").read_text(encoding="utf-8").rstrip()
+    assert closed_hash == "#lstm"  # Esc goes back to the card
+    assert [_file_of(url).name for url in poster] == ["zoo-poster.pdf", "zoo-poster.svg", "zoo-poster.png"]
+    assert all(_file_of(url).is_file() for url in poster), poster
+    assert poster_root == "svg"  # the link opens in the browser
     errors = [entry for entry in log if entry.get("level") in ("SEVERE", "ERROR")]
     assert not errors, f"console errors: {errors}"
 

@@ -19,7 +19,18 @@ from ..spec.compose import load_spec
 from ..spec.model import Spec
 from .dot import cells_dot, layers_dot
 from .layout import layout_cells
-from .output import FORMATS, RenderError, embed_metadata, portable_fonts, run_graphviz
+from .output import (
+    DEFAULT_OUTPUT,
+    FORMATS,
+    OutputOptions,
+    RenderError,
+    embed_metadata,
+    output_options,
+    png_bytes,
+    portable_fonts,
+    run_graphviz,
+    styled_dot,
+)
 
 
 def _version() -> str:
@@ -33,12 +44,17 @@ def _version() -> str:
 
 @dataclass(frozen=True)
 class Rendering:
-    """A drawing of one spec: its DOT text, and the bytes Graphviz makes of it on demand."""
+    """A drawing of one spec: its DOT text, and the bytes Graphviz makes of it on demand.
+
+    ``dot`` is the drawing as ``dot.py`` wrote it (what the golden files pin); ``options`` say how
+    it becomes a file (dpi, box, font, background, metadata) and are applied in :meth:`to_bytes`.
+    """
 
     dot: str
     engine: str  # "neato" (pinned cells view) or "dot" (layers view)
     name: str
     source: str = field(repr=False)
+    options: OutputOptions = DEFAULT_OUTPUT
 
     @cached_property
     def sha256(self) -> str:
@@ -46,9 +62,16 @@ class Rendering:
 
     def to_bytes(self, fmt: str) -> bytes:
         """The drawing as ``svg``, ``png`` or ``pdf`` bytes (SVGs carry the spec in <metadata>)."""
-        data = run_graphviz(self.dot, fmt, self.engine)
+        if fmt not in FORMATS:
+            raise RenderError(f"unknown output format '{fmt}'; use one of: {', '.join(FORMATS)}")
+        opts = self.options
+        dot = styled_dot(self.dot, opts, fmt)
+        if fmt == "png":
+            return png_bytes(lambda dpi: run_graphviz(dot, fmt, self.engine, dpi=dpi), opts)
+        data = run_graphviz(dot, fmt, self.engine)
         if fmt == "svg":
-            data = embed_metadata(portable_fonts(data), self.source, self.sha256, self.name, _version())
+            data = portable_fonts(data, opts.font)
+            data = embed_metadata(data, self.source, self.sha256, self.name, _version(), opts.metadata)
         return data
 
     @cached_property
@@ -63,7 +86,7 @@ class Rendering:
         p = Path(path)
         fmt = p.suffix.lower().lstrip(".")
         if fmt == "dot" or fmt == "gv":
-            p.write_text(self.dot, encoding="utf-8")
+            p.write_text(styled_dot(self.dot, self.options, "dot"), encoding="utf-8")
             return p
         if fmt not in FORMATS:
             raise RenderError(f"cannot tell the format of '{p.name}': use .svg, .png, .pdf or .dot")
@@ -88,6 +111,11 @@ def render(
     legend: bool | None = None,
     max_cells: int | None = None,
     params: Mapping[str, Any] | None = None,
+    dpi: float | None = None,
+    transparent: bool = False,
+    font: str | None = None,
+    size: str | tuple[float, float] | None = None,
+    metadata: str | None = None,
 ) -> Rendering:
     """Draw a spec the way the Neural Network Zoo chart draws networks.
 
@@ -99,8 +127,16 @@ def render(
         legend: draw the legend of the cell types used.
         max_cells: cells shown per group without a `show:` of its own.
         params: param overrides, as ``-p`` gives them.
+        dpi: PNG pixels per inch (default 192; SVG and PDF are vector and ignore it).
+        transparent: no background fill (PNG with an alpha channel; SVG and PDF without the page colour).
+        font: the font family of titles, labels and the legend (default Liberation Sans, Helvetica's metrics).
+        size: a box in inches, ``"8x4.5"`` or ``(8, 4.5)``, that the drawing is fitted into, aspect
+            kept (a PNG gets at most ``size x dpi`` pixels).
+        metadata: what the SVG embeds: ``full`` (the spec's text and hash, the default), ``hash``
+            (its SHA-256 and name only) or ``none``.
 
-    The keyword arguments override the spec's ``draw:`` block.
+    The drawing keyword arguments override the spec's ``draw:`` block; the output ones apply
+    when the drawing is written. A bad value raises :class:`RenderError` naming the option.
 
     >>> render("specs/zoo/lstm.yaml").save("lstm.svg")  # doctest: +SKIP
     """
@@ -118,13 +154,15 @@ def render(
         if v is not None
     }
     _check_choices(changes)
+    opts = output_options(dpi=dpi, transparent=transparent, font=font, size=size, metadata=metadata)
     settings = dataclasses.replace(base, **changes)
     spec_obj: Spec = graph.graph["spec"]
     caption = settings.caption
     if settings.view == "layers":
-        return Rendering(layers_dot(graph, settings, spec_obj.name, caption), "dot", spec_obj.name, spec_obj.source)
+        dot = layers_dot(graph, settings, spec_obj.name, caption)
+        return Rendering(dot, "dot", spec_obj.name, spec_obj.source, opts)
     layout = layout_cells(graph, settings)
-    return Rendering(cells_dot(layout, settings, spec_obj.name, caption), "neato", spec_obj.name, spec_obj.source)
+    return Rendering(cells_dot(layout, settings, spec_obj.name, caption), "neato", spec_obj.name, spec_obj.source, opts)
 
 
 def _choices(key: str) -> tuple[str, ...]:

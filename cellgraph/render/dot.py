@@ -26,7 +26,6 @@ from .theme import (
     LABEL_SIZE,
     LINE_WIDTH,
     MARKER_WIDTH,
-    OUTLINE_WIDTH,
     PITCH,
     RADIUS,
     THEME,
@@ -157,10 +156,10 @@ def _cell_nodes(
             label="",
             fixedsize="true",
             width=_inches(2 * RADIUS),
-            style="filled",
+            style=",".join(filter(None, ("filled", theme.outline_style(cell.type)))),
             fillcolor=theme.fill(cell.type),
             color=theme.outline(cell.type),
-            penwidth=OUTLINE_WIDTH,
+            penwidth=theme.outline_width,
         )
     )
     mark = _marker(DrawnCell(node_id, cell.group, cell.index, cell.type, cell.x, cell.y), px, py, theme)
@@ -339,6 +338,12 @@ _EDGE_STYLE: Final = {
 }
 
 
+def _box_style(theme: Theme, cell_type: str) -> dict[str, str]:
+    """A layers-view box's own ``style``, only where the theme breaks the outline (``print``)."""
+    outline = theme.outline_style(cell_type)
+    return {"style": f"rounded,filled,{outline}"} if outline else {}
+
+
 def layers_dot(graph: nx.DiGraph, settings: DrawSettings, name: str, caption: str) -> str:
     """One node per group (repeats collapsed as ``×N``), for ``dot``."""
     theme = THEME[settings.theme]
@@ -366,7 +371,7 @@ def layers_dot(graph: nx.DiGraph, settings: DrawSettings, name: str, caption: st
         marker = {"ring": " ◯", "triangle": " △", "square": " □"}.get(cell.style.marker, "")
         label = f"{title}\n{d['type']}{marker}\n{'x'.join(map(str, shape)) if shape else '?'} · {params:,} params"
         lines.append(
-            f"  {quote(key)} {_attrs(label=label, fillcolor=theme.fill(d['type']), color=theme.outline(d['type']), fontcolor='#000000')}"
+            f"  {quote(key)} {_attrs(label=label, fillcolor=theme.fill(d['type']), color=theme.outline(d['type']), fontcolor='#000000', **_box_style(theme, d['type']))}"
         )
     seen: set[tuple[str, str]] = set()
     for u, v, e in graph.edges(data=True):

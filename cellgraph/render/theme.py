@@ -3,7 +3,9 @@
 Sizes follow ZOO.md §3.2-3.6 scaled to a pitch of 36 pt (the chart's 0.62 p cell diameter, 0.07 r
 lines, markers and handlebars at the measured fractions of the cell radius). Cell colours come
 from the registry (the chart's exact fills); a theme only changes the page, the ink and, for
-``print``, turns the fills into distinguishable greys.
+``print``, turns the fills into greys that a photocopy keeps apart, with a dashed or dotted
+outline as a second cue where two families' greys are neighbours (ZOO.md §1.1: colour is the
+family, the marker is the variant inside it, so family cue + marker tell all 14 types apart).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Theme:
     ink: str  # lines, markers, text
     muted: str  # ellipsis dots and size labels
     grey_fills: bool = False
+    outline_width: float = OUTLINE_WIDTH
 
     def fill(self, cell_type: str) -> str:
         cell = CELLS[cell_type]
@@ -47,22 +50,38 @@ class Theme:
             return self.ink
         return style.outline or style.fill  # green cells have no visible outline
 
+    def outline_style(self, cell_type: str) -> str:
+        """The Graphviz line style of the cell's outline: ``""`` (solid) except in ``print``.
+
+        Colour themes leave it solid, so their DOT (and the golden files) never carry a style
+        beyond ``filled``.
+        """
+        return PRINT_OUTLINES.get(CELLS[cell_type].family, "") if self.grey_fills else ""
+
 
 PRINT_GREYS: Final = {
-    # one grey per colour family, spaced apart so they differ on paper; black markers stay legible
-    "input": "#F2F2F2",
-    "convolutional": "#D6D6D6",
-    "hidden": "#BBBBBB",
-    "recurrent": "#A0A0A0",
-    "output": "#858585",
+    # one grey per colour family, 14% of luminance apart (photocopies merge steps under ~10%);
+    # light input to dark output as on the chart; the darkest keeps a black marker at a contrast
+    # ratio over 4:1 (WCAG asks 3:1 of graphics)
+    "input": "#FFFFFF",
+    "convolutional": "#DBDBDB",
+    "hidden": "#B8B8B8",
+    "recurrent": "#949494",
+    "output": "#707070",
 }
-
+PRINT_OUTLINES: Final = {
+    # the families between two solid neighbours get a broken outline, so two neighbouring greys
+    # never share an outline style and two families with one style are 28% of luminance apart
+    "convolutional": "dotted",
+    "recurrent": "dashed",
+}
 
 THEME: Final[dict[str, Theme]] = {
     "chart": Theme("chart", "#FFFFFF", "#000000", "#555555"),
     "light": Theme("light", "#FFFFFF", "#333333", "#777777"),
     "dark": Theme("dark", "#1E1E1E", "#E8E8E8", "#AAAAAA"),
-    "print": Theme("print", "#FFFFFF", "#000000", "#444444", grey_fills=True),
+    # outlines a little heavier than the chart's, so that dashes and dots survive a copier
+    "print": Theme("print", "#FFFFFF", "#000000", "#444444", grey_fills=True, outline_width=1.2),
 }
 
 
