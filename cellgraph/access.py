@@ -217,6 +217,31 @@ def write_synced(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX); a no-op where folders cannot be opened or synced."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse
+        pass
+    finally:
+        os.close(fd)
+
+
+def replace_synced(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, make it durable and rename it into place:
+    a reader sees the old file or the new one, never a part. The temporary file never stays."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write_synced(tmp, data)
+        os.replace(tmp, path)
+    finally:
+        remove_quietly(tmp)
+
+
 def remove_quietly(path: Path) -> None:
     """Remove ``path`` if it is there; a failure to remove is not the error worth reporting."""
     try:

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from .access import probe_folder
+from .access import probe_folder, sync_folder, write_synced
 from .errors import CellgraphError
 
 FORMAT: Final = 1
@@ -145,7 +145,7 @@ def save(result: Any, path: str | os.PathLike[str]) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
         _write_json(tmp / META, info)
-        _fsync(tmp)
+        sync_folder(tmp)
         _swap_into_place(tmp, out)
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -283,11 +283,7 @@ def _write_arrays(where: Path, tree: dict[str, Any]) -> None:
 
 
 def _write_json(where: Path, info: Mapping[str, Any]) -> None:
-    with open(where, "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=1, sort_keys=False, allow_nan=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
+    write_synced(where, (json.dumps(info, indent=1, sort_keys=False, allow_nan=False) + "\n").encode("utf-8"))
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
@@ -303,7 +299,7 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
             os.replace(old / "model", out)
             shutil.rmtree(old, ignore_errors=True)
         raise
-    _fsync(out.parent)
+    sync_folder(out.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -596,19 +592,6 @@ def _version_of(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "unknown"
-
-
-def _fsync(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # not every file system syncs a folder
-        pass
-    finally:
-        os.close(fd)
 
 
 def _reason(err: BaseException) -> str:

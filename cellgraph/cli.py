@@ -617,18 +617,16 @@ def _check_output_file(out: Path, suffix: str | None) -> None:
 
 def _write_npz(out: Path, arrays: Mapping[str, Any]) -> None:
     """``np.savez`` through a temporary file renamed into place."""
+    import io
+
     import numpy as np
 
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            named: dict[str, Any] = {str(k): np.asarray(v) for k, v in arrays.items()}
-            np.savez(f, **named)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from .access import replace_synced
+
+    buffer = io.BytesIO()
+    named: dict[str, Any] = {str(k): np.asarray(v) for k, v in arrays.items()}
+    np.savez(buffer, **named)
+    replace_synced(out, buffer.getvalue())
 
 
 CACHE_MIN_COMPILE_SECONDS = 0.1

@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 from jax import export as jax_export
 
+from ..access import replace_synced
 from ..errors import CellgraphError
 from . import native
 
@@ -155,16 +156,10 @@ def save_exported(exported: jax_export.Exported, path: str | os.PathLike[str]) -
     if out.is_dir():
         raise ExportError(f"{out} is a folder; give a file name such as {out / ('model' + SUFFIX)}")
     blob = exported.serialize()
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
+        replace_synced(out, bytes(blob))
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise ExportError(f"cannot write the export {out}: {err.strerror or err}") from None
     return out
 

@@ -331,9 +331,10 @@ def make_loss(
                 value = metrics[m] + (value - metrics[m]) / seen[m] if m in metrics else value
             metrics[m] = value
 
-    kinds = {o: _output_kind(spec, graph, o, name) for o in supervised}
-    weights = {o: own_loss(graph, o)[2] for o in (*supervised, *(o for o, _ in recon))}
-    own_options = {o: own_loss(graph, o)[1] for o in supervised}
+    owned = {o: own_loss(graph, o) for o in (*supervised, *(o for o, _ in recon))}  # (name, options, weight)
+    kinds = {o: _output_kind(spec, graph, o, name, owned[o][0]) for o in supervised}
+    weights = {o: owned[o][2] for o in owned}
+    own_options = {o: owned[o][1] for o in supervised}
 
     def loss_fn(params: Any, batch: Mapping[str, Any], key: Array | None) -> tuple[Array, dict[str, Array]]:
         planned.raise_if_any()  # a planned name: refused where training starts, never substituted
@@ -407,12 +408,11 @@ def make_loss(
     return loss_fn
 
 
-def _output_kind(spec: Any, graph: nx.DiGraph, output: str, name: str | None) -> str:
-    """The loss one supervised output trains with: its own (a per-output ``train.loss`` entry or its
-    ``loss:`` option), else ``train.loss``, else its activation's; a planned one is refused where
-    it is written, never replaced."""
+def _output_kind(spec: Any, graph: nx.DiGraph, output: str, name: str | None, own: str | None) -> str:
+    """The loss one supervised output trains with: its own (``own``: a per-output ``train.loss``
+    entry or its ``loss:`` option), else ``train.loss``, else its activation's; a planned one is
+    refused where it is written, never replaced."""
     d = graph.nodes[output]
-    own = own_loss(graph, output)[0]
     kind = output_loss(own or name, d["options"].get("activation", "linear"))
     record = LOSSES.get(kind)
     per_output = per_output_losses(spec.train) or {}
@@ -480,10 +480,11 @@ Batch = dict[str, dict[str, Any]]
 """``{"inputs": {input group: array}, "targets": {output group: array}}``: what the loss reads."""
 
 
-def make_batch(graph: nx.DiGraph, sources: tuple[str, ...], outputs: tuple[str, ...], x: Any, y: Any = None) -> Batch:
+def make_batch(sources: tuple[str, ...], targets: tuple[str, ...], x: Any, y: Any = None) -> Batch:
     """A :data:`Batch` from the inputs (an array for a network with one input group, else a mapping
-    by group) and the targets (a mapping by output group, or one array that every output scored
-    against the data's targets gets). The arrays are kept as given (NumPy stays on the host)."""
+    by group) and the targets (a mapping by output group, or one array that every output in
+    ``targets`` -- those scored against the data's targets -- gets). The arrays are kept as given
+    (NumPy stays on the host)."""
     if isinstance(x, Mapping):
         inputs = dict(x)
     elif len(sources) == 1:
@@ -496,8 +497,7 @@ def make_batch(graph: nx.DiGraph, sources: tuple[str, ...], outputs: tuple[str, 
         return {"inputs": inputs, "targets": {}}
     if isinstance(y, Mapping):
         return {"inputs": inputs, "targets": dict(y)}
-    supervised, _ = scored_outputs(graph, sources, outputs)
-    return {"inputs": inputs, "targets": dict.fromkeys(supervised, y)}
+    return {"inputs": inputs, "targets": dict.fromkeys(targets, y)}
 
 
 def _refuse_unmet(spec: Any, asked: list[tuple[tuple[str | int, ...], str]], metrics: Mapping[str, Array]) -> None:

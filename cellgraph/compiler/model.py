@@ -23,7 +23,7 @@ from ..graph import build_graph
 from ..spec.compose import load_spec
 from ..spec.model import Spec
 from .executor import Forward, Plan, check_inputs, feed, init_delayed, layerwise_forward, make_plan, stepwise_forward
-from .losses import make_batch, make_loss
+from .losses import make_batch, make_loss, scored_outputs
 from .protocol import Aux, CompileError
 
 Array = jax.Array
@@ -45,6 +45,7 @@ class Model:
     plan: Plan
     init_state: Callable[[], dict[str, Any]]  # the model state of the groups that keep one (else {})
     predict: Callable[..., dict[str, np.ndarray]]  # (params, inputs, *, batch_size=None): jitted, chunked
+    targets: tuple[str, ...]  # the outputs scored against the data's targets (what batch() feeds)
 
     @property
     def spec(self) -> Spec:
@@ -58,7 +59,7 @@ class Model:
     def batch(self, x: Any, y: Any = None) -> dict[str, dict[str, Any]]:
         """``{"inputs": ..., "targets": ...}`` from one input array (or a mapping by input group)
         and one target array, given to every output trained on labels or values."""
-        return make_batch(self.graph, self.inputs, self.outputs, x, y)
+        return make_batch(self.inputs, self.targets, x, y)
 
 
 def _check_compilable(graph: nx.DiGraph) -> None:
@@ -119,7 +120,10 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     frozen = any(not graph.nodes[n]["trainable"] for n in plan.order)
     mask = trainable_mask if frozen else None
     predict = _make_predict(plan, apply)
-    return Model(graph, init, apply, forward, loss, mask, plan.sources, plan.outputs, plan, init_state, predict)
+    targets = tuple(scored_outputs(graph, plan.sources, plan.outputs)[0])
+    return Model(
+        graph, init, apply, forward, loss, mask, plan.sources, plan.outputs, plan, init_state, predict, targets
+    )
 
 
 PREDICT_CHUNK: Final = 8192

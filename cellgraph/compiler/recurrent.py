@@ -147,30 +147,28 @@ def _forward(
     gates: int,
     cell: StepFwd,
     *,
-    save: bool,
-    last: bool,
     extra: int = 0,
     cell_state: bool = True,
     rebuild: Callable[[Array, tuple[Array, ...]], Array] | None = None,
-) -> tuple[list[Array | None], list[Array], list[Array | None], list[tuple[Array, ...]]]:
-    """Run ``cell`` over time for every chain.
+) -> tuple[list[Array], list[Array], list[Array | None], list[tuple[Array, ...]]]:
+    """Run ``cell`` over time for every chain, keeping what the backward pass needs (the custom
+    VJPs' fwd rule; without a gradient the layers run :func:`_infer`).
 
-    ``cell`` returns ``gates + extra`` values per step for the backward pass. With ``save``, the
-    first ``gates`` of them overwrite the step's input projections in place (a projection is dead
-    once its step has read it), so their buffers need no zero-filling: filling and copying empty
-    buffers took a tenth of the LSTM's training step. The ``extra`` ones get buffers of their own.
+    ``cell`` returns ``gates + extra`` values per step. The first ``gates`` of them overwrite the
+    step's input projections in place (a projection is dead once its step has read it), so their
+    buffers need no zero-filling: filling and copying empty buffers took a tenth of the LSTM's
+    training step. The ``extra`` ones get buffers of their own.
 
-    Returns, per chain: hs (time, rows, n), the state after each step (None when only the final
-    state is wanted and nothing is saved), the final h, the cell states (time, rows, n; with
-    ``save`` and ``cell_state`` only) and the saved values, each (time, rows, n).
-    ``rebuild(cs, saved)`` computes the hidden states after the loop (the LSTM's
-    h = o * tanh(c)) instead of writing them at every step.
+    Returns, per chain: hs (time, rows, n), the final h, the cell states (time, rows, n; with
+    ``cell_state`` only) and the saved values, each (time, rows, n). ``rebuild(cs, saved)``
+    computes the hidden states after the loop (the LSTM's h = o * tanh(c)) instead of writing them
+    at every step.
     """
     n = w_rec.shape[0]
     k = chains_for(x.shape[0])
     projs = [_project(part, w_in, bias, gates) for part in _split(x, k, 0)]
     time, rows = projs[0][0].shape[0], projs[0][0].shape[1]
-    write_h = (save and rebuild is None) or (not save and not last)
+    write_h = rebuild is None
 
     tags = itertools.count(1)
 
@@ -178,26 +176,23 @@ def _forward(
         return _scratch((steps, rows, n), x.dtype, next(tags))
 
     def start(proj: tuple[Array, ...]) -> tuple:
-        kept = (*proj, *(buffer(time) for _ in range(extra))) if save else ()
-        cs = buffer(time) if save and cell_state else None
+        kept = (*proj, *(buffer(time) for _ in range(extra)))
+        cs = buffer(time) if cell_state else None
         zeros = jnp.zeros((rows, n), x.dtype)
         return buffer(time) if write_h else None, cs, zeros, zeros, kept
 
-    def one(t: Array, proj: tuple[Array, ...], carry: tuple) -> tuple:
+    def one(t: Array, carry: tuple) -> tuple:
         hs, cs, h, c, kept = carry
-        h, c, values = cell(tuple(_at(p, t) for p in (kept[:gates] if save else proj)), h, c)
-        if save:
-            cs = _put(cs, c, t) if cell_state else None
-            kept = tuple(_put(buf, v, t) for buf, v in zip(kept, values, strict=True))
+        h, c, values = cell(tuple(_at(p, t) for p in kept[:gates]), h, c)
+        cs = _put(cs, c, t) if cell_state else None
+        kept = tuple(_put(buf, v, t) for buf, v in zip(kept, values, strict=True))
         return _put(hs, h, t) if write_h else None, cs, h, c, kept
 
     def body(t: Array, carry: tuple) -> tuple:
-        return tuple(one(t, proj, chain) for proj, chain in zip(projs, carry, strict=True))
+        return tuple(one(t, chain) for chain in carry)
 
     out = lax.fori_loop(0, time, body, tuple(start(proj) for proj in projs))
-    hs = [o[0] for o in out]
-    if save and rebuild is not None:
-        hs = [rebuild(o[1], o[4]) for o in out]
+    hs = [o[0] if rebuild is None else rebuild(o[1], o[4]) for o in out]
     return hs, [o[2] for o in out], [o[1] for o in out], [o[4] for o in out]
 
 
@@ -272,11 +267,11 @@ def _backward(
     return _join(dx, 0), dw_in, db, du
 
 
-def _outputs(hs: list[Array | None], final: list[Array], last: bool) -> Array:
+def _outputs(hs: list[Array], final: list[Array], last: bool) -> Array:
     """(batch, n) final states or (batch, time, n) sequences, the chains joined again."""
     if last:
         return _join(final, 0)
-    return _join([jnp.swapaxes(h, 0, 1) for h in hs if h is not None], 0)
+    return _join([jnp.swapaxes(h, 0, 1) for h in hs], 0)
 
 
 # ------------------------------------------------------------------------- native CPU kernels
@@ -414,7 +409,7 @@ def _lstm_fwd(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> t
     if _native(x, w_in, bias, w_rec):
         native_saved = _native_forward("lstm", x, w_in, bias, w_rec)
         return _native_outputs(native_saved, last), (x, w_in, w_rec, native_saved)
-    hs, final, cs, saved = _forward(x, w_in, bias, w_rec, 4, _lstm_cell(w_rec), save=True, last=last, rebuild=_lstm_h)
+    hs, final, cs, saved = _forward(x, w_in, bias, w_rec, 4, _lstm_cell(w_rec), rebuild=_lstm_h)
     return _outputs(hs, final, last), (x, w_in, w_rec, (hs, cs, saved))
 
 
@@ -472,9 +467,7 @@ def _gru_fwd(x: Array, w_in: Array, bias: Array, w_rec: Array, last: bool) -> tu
     if _native(x, w_in, bias, w_rec):
         native_saved = _native_forward("gru", x, w_in, bias, w_rec)
         return _native_outputs(native_saved, last), (x, w_in, w_rec, native_saved)
-    hs, final, cs, saved = _forward(
-        x, w_in, bias, w_rec, 3, _gru_cell(w_rec), save=True, last=last, extra=1, cell_state=False
-    )
+    hs, final, cs, saved = _forward(x, w_in, bias, w_rec, 3, _gru_cell(w_rec), extra=1, cell_state=False)
     return _outputs(hs, final, last), (x, w_in, w_rec, (hs, cs, saved))
 
 

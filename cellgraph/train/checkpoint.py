@@ -49,7 +49,7 @@ import jax
 import numpy as np
 from flax import serialization
 
-from ..access import probe_folder, remove_quietly, write_synced
+from ..access import probe_folder, remove_quietly, sync_folder, write_synced
 from .state import TrainingError, TrainState, from_plain, to_plain
 
 FORMAT: Final = 3
@@ -177,7 +177,7 @@ def save_checkpoint(
     data = encode(state, meta)
     path = checkpoint_path(folder, int(jax.device_get(state.step)))
     write_atomically(path, lambda tmp: write_synced(tmp, data))
-    _fsync_dir(folder)
+    sync_folder(folder)
     for old in list_checkpoints(folder)[keep:]:
         remove_quietly(old)
     return path
@@ -359,17 +359,3 @@ def _running(pid: int) -> bool:
     except OSError:  # it exists, owned by someone else
         return True
     return True
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some file systems refuse
-        pass
-    finally:
-        os.close(fd)
