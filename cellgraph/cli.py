@@ -260,6 +260,8 @@ def cmd_render(args: argparse.Namespace) -> int:
             direction=args.direction,
             legend=args.legend,
             max_cells=args.max_cells,
+            labels=args.labels,
+            aspect=args.aspect,
             **_output_kwargs(args),
         )
     except SpecError as err:
@@ -791,6 +793,12 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--direction", choices=("LR", "TB"), help="flow left to right (default) or top to bottom")
     r.add_argument("--legend", action=argparse.BooleanOptionalAction, default=None, help="draw the legend")
     r.add_argument("--max-cells", type=int, default=None, metavar="N", help="cells shown per group without `show:`")
+    r.add_argument(
+        "--labels",
+        metavar="PARTS",
+        help="what group labels say: any of name,type,shape,params (comma-separated), or none",
+    )
+    r.add_argument("--aspect", metavar="W:H", help="the layers view's target width:height (default 16:9)")
     _output_arguments(r, PNG_DPI)
     r.add_argument("-q", "--quiet", action="store_true")
     _allow_argument(r)

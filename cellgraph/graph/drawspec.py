@@ -52,6 +52,10 @@ class OneLine(Text):
         return {"oneOf": [text, {"type": "boolean"}]} if self.allow_bool else text
 
 
+LABEL_PARTS: Final = ("name", "type", "shape", "params")
+"""What a group's label can say, in the order it says it: its name, the chart's type name, its
+shape (H×W×C) and its parameter count."""
+
 THEMES: Final = ("chart", "light", "dark", "print")
 """The themes a drawing can use, defined once: ``draw.theme``, the JSON Schema and the command
 line's ``--theme`` read this; ``render.theme.THEME`` implements one palette per name (tested)."""
@@ -65,6 +69,13 @@ DRAW_KEYS: Final[dict[str, Option]] = {
     "legend": Option(Bool(), True, "draw a legend of the cell types used"),
     "max_cells": Option(IntRange(1, 64), 6, "cells shown per group without `show:` (taller groups get an ellipsis)"),
     "caption": Option(OneLine(), None, "caption (default: the spec's title)"),
+    "labels": Option(
+        ListOf(Choice(LABEL_PARTS)),
+        None,
+        "what each group's label says: name, type, shape, params (layers view: all four; cells view:"
+        " sizes of cut columns, names where the graph branches)",
+    ),
+    "aspect": Option(FloatRange(0.25, 4.0), 16 / 9, "width / height the layers view folds its rows to (a slide: 16:9)"),
     "groups": Option(Text(), None, "per-group settings: show, cells, at, arrange, grid, spacing, handlebars, label"),
     "lines": Option(Text(), None, "cell-level lines such as `x[0] -- r[0], r[1]`"),
 }
@@ -91,18 +102,31 @@ class DrawSettings:
     legend: bool = True
     max_cells: int = 6
     caption: str = ""
+    labels: tuple[str, ...] | None = None  # None: each view's default
+    aspect: float = 16 / 9
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     lines: tuple[tuple[str, int, str, int], ...] = ()  # (group, cell, group, cell)
 
 
+RING_CELLS: Final = 20
+"""Cells a complete graph (a group joined to itself by ``--``) shows without ``show:``: it is
+drawn as a ring, where cutting cells would hide the very structure the drawing is for."""
+
+
+def is_ring(graph: nx.DiGraph, node: str) -> bool:
+    """True for a group joined to itself by a symmetric edge: a complete graph, drawn as a ring."""
+    return bool(graph.has_edge(node, node) and graph.edges[node, node]["kind"] == "symmetric")
+
+
 def shown_count(graph: nx.DiGraph, node: str, group: dict[str, Any], max_cells: int) -> int:
-    """How many cells a group shows: `show`, `cells`, or its size capped at ``max_cells``."""
+    """How many cells a group shows: `show`, `cells`, or its size capped at ``max_cells``
+    (at :data:`RING_CELLS` for a complete graph)."""
     if group.get("cells"):
         return len(group["cells"])
     if group.get("show"):
         return int(group["show"])
     n = graph.nodes[node]["cell"].cells_drawn(graph.nodes[node].get("shape"))
-    return max(1, min(n, max_cells))
+    return max(1, min(n, max(max_cells, RING_CELLS) if is_ring(graph, node) else max_cells))
 
 
 def check_draw(spec: Spec, graph: nx.DiGraph, problems: Problems) -> DrawSettings:
@@ -144,6 +168,8 @@ def check_draw(spec: Spec, graph: nx.DiGraph, problems: Problems) -> DrawSetting
         legend=bool(settings["legend"]),
         max_cells=max_cells,
         caption=str(settings["caption"] or spec.title or spec.name),
+        labels=tuple(settings["labels"]) if isinstance(settings["labels"], list) else None,
+        aspect=float(settings["aspect"]) if isinstance(settings["aspect"], int | float) else 16 / 9,
         groups=groups,
         lines=lines,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -13,11 +13,12 @@ from typing import Any
 import networkx as nx
 
 from ..graph import build_graph
-from ..graph.drawspec import DRAW_KEYS, DrawSettings
+from ..graph.drawspec import DRAW_KEYS, LABEL_PARTS, DrawSettings
 from ..options import Choice
 from ..spec.compose import load_spec
 from ..spec.model import Spec
-from .dot import cells_dot, layers_dot
+from .dot import cells_dot
+from .layers import layers_dot
 from .layout import layout_cells
 from .output import (
     DEFAULT_OUTPUT,
@@ -51,10 +52,11 @@ class Rendering:
     """
 
     dot: str
-    engine: str  # "neato" (pinned cells view) or "dot" (layers view)
+    engine: str  # "neato" (the pinned cells view) or "neato-routed" (the layers view: edges routed)
     name: str
     source: str = field(repr=False)
     options: OutputOptions = DEFAULT_OUTPUT
+    aspect: float | None = None  # the width / height a layers view is padded to
 
     @cached_property
     def sha256(self) -> str:
@@ -67,7 +69,8 @@ class Rendering:
         opts = self.options
         dot = styled_dot(self.dot, opts, fmt)
         if fmt == "png":
-            return png_bytes(lambda dpi: run_graphviz(dot, fmt, self.engine, dpi=dpi), opts)
+            aspect = self.aspect if self.engine == "neato-routed" else None
+            return png_bytes(lambda dpi: run_graphviz(dot, fmt, self.engine, dpi=dpi), opts, aspect)
         data = run_graphviz(dot, fmt, self.engine)
         if fmt == "svg":
             data = portable_fonts(data, opts.font)
@@ -81,15 +84,25 @@ class Rendering:
     def _repr_svg_(self) -> str:  # Jupyter shows the object inline
         return self.svg
 
+    def tikz(self, *, standalone: bool = True) -> str:
+        """The drawing as TikZ: a LaTeX document, or (``standalone=False``) the ``tikzpicture``
+        alone, to ``\\input`` into a Beamer slide."""
+        from .tikz import to_tikz
+
+        return to_tikz(styled_dot(self.dot, self.options, "svg"), self.engine, standalone=standalone)
+
     def save(self, path: str | Path) -> Path:
-        """Write the drawing; the format follows the extension (.svg, .png, .pdf, or .dot)."""
+        """Write the drawing; the format follows the extension (.svg, .png, .pdf, .tex or .dot)."""
         p = Path(path)
         fmt = p.suffix.lower().lstrip(".")
         if fmt == "dot" or fmt == "gv":
             p.write_text(styled_dot(self.dot, self.options, "dot"), encoding="utf-8")
             return p
+        if fmt == "tex":
+            p.write_text(self.tikz(), encoding="utf-8")
+            return p
         if fmt not in FORMATS:
-            raise RenderError(f"cannot tell the format of '{p.name}': use .svg, .png, .pdf or .dot")
+            raise RenderError(f"cannot tell the format of '{p.name}': use .svg, .png, .pdf, .tex or .dot")
         p.write_bytes(self.svg.encode("utf-8") if fmt == "svg" else self.to_bytes(fmt))
         return p
 
@@ -116,6 +129,8 @@ def render(
     font: str | None = None,
     size: str | tuple[float, float] | None = None,
     metadata: str | None = None,
+    labels: str | Sequence[str] | None = None,
+    aspect: str | float | None = None,
 ) -> Rendering:
     """Draw a spec the way the Neural Network Zoo chart draws networks.
 
@@ -134,6 +149,10 @@ def render(
             kept (a PNG gets at most ``size x dpi`` pixels).
         metadata: what the SVG embeds: ``full`` (the spec's text and hash, the default), ``hash``
             (its SHA-256 and name only) or ``none``.
+        labels: what each group's label says, any of ``name``, ``type``, ``shape``, ``params``
+            (a list, or one comma-separated string; ``none`` for no labels).
+        aspect: the width / height the layers view folds its rows to: ``16:9`` (the default),
+            ``4:3``, or a number.
 
     The drawing keyword arguments override the spec's ``draw:`` block; the output ones apply
     when the drawing is written. A bad value raises :class:`RenderError` naming the option.
@@ -150,6 +169,8 @@ def render(
             "direction": direction,
             "legend": legend,
             "max_cells": max_cells,
+            "labels": _labels(labels),
+            "aspect": _aspect(aspect),
         }.items()
         if v is not None
     }
@@ -160,9 +181,39 @@ def render(
     caption = settings.caption
     if settings.view == "layers":
         dot = layers_dot(graph, settings, spec_obj.name, caption)
-        return Rendering(dot, "dot", spec_obj.name, spec_obj.source, opts)
+        return Rendering(dot, "neato-routed", spec_obj.name, spec_obj.source, opts, settings.aspect)
     layout = layout_cells(graph, settings)
     return Rendering(cells_dot(layout, settings, spec_obj.name, caption), "neato", spec_obj.name, spec_obj.source, opts)
+
+
+def _labels(labels: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """``"name,shape"`` or ``["name", "shape"]`` -> a checked tuple; ``"none"`` -> no labels."""
+    if labels is None:
+        return None
+    parts = [p.strip() for p in labels.split(",")] if isinstance(labels, str) else [str(p) for p in labels]
+    if parts == ["none"]:
+        return ()
+    bad = [p for p in parts if p not in LABEL_PARTS]
+    if bad:
+        raise RenderError(f"labels: unknown part '{bad[0]}'; use any of {', '.join(LABEL_PARTS)}, or none")
+    return tuple(p for p in LABEL_PARTS if p in parts)
+
+
+def _aspect(aspect: str | float | None) -> float | None:
+    """``"16:9"``, ``"1.5"`` or 1.5 -> a width / height between 0.25 and 4."""
+    if aspect is None:
+        return None
+    try:
+        if isinstance(aspect, str) and ":" in aspect:
+            w, h = (float(v) for v in aspect.split(":", 1))
+            value = w / h
+        else:
+            value = float(aspect)
+    except (ValueError, ZeroDivisionError):
+        raise RenderError(f"aspect must be W:H (e.g. 16:9) or a number; got '{aspect}'") from None
+    if not 0.25 <= value <= 4.0:
+        raise RenderError(f"aspect must be between 1:4 and 4:1; got '{aspect}'")
+    return value
 
 
 def _choices(key: str) -> tuple[str, ...]:

@@ -14,8 +14,6 @@ import math
 from collections.abc import Iterable
 from typing import Final
 
-import networkx as nx
-
 from ..cells import CELLS
 from ..errors import terminal_safe
 from ..graph.drawspec import DrawSettings
@@ -268,6 +266,10 @@ def place_layout(
         a, b = quote(prefix + line.a), quote(prefix + line.b)
         if line.style == "arc":
             edges.append(f"  {a} -- {b} {_attrs(pos=_arc(pos[line.a], pos[line.b], frame.tb))}")
+        elif line.path:  # a routed arc: its spline as computed, dashed when it runs backwards
+            spline = " ".join(f"{_num(round(px, 2))},{_num(round(py, 2))}" for px, py in (at(*p) for p in line.path))
+            dashed = {"style": "dashed"} if line.style == "back" else {}
+            edges.append(f"  {a} -- {b} {_attrs(pos=spline, **dashed)}")
         elif line.style == "double":
             edges.append(f"  {a} -- {b} {_attrs(color=f'{theme.ink}:invis:{theme.ink}')}")
         else:
@@ -328,71 +330,3 @@ def graph_header(name: str, theme: Theme) -> list[str]:
         f"  graph {_attrs(splines='line', outputorder='edgesfirst', bgcolor=theme.background, pad='0.1')}",
         f"  edge {_attrs(dir='none', color=theme.ink, penwidth=LINE_WIDTH)}",
     ]
-
-
-# ------------------------------------------------------------------------------------ layers view
-
-_EDGE_STYLE: Final = {
-    "symmetric": {"dir": "none", "penwidth": "1.4"},
-    "identity": {"style": "bold", "penwidth": "2", "arrowhead": "empty"},
-}
-
-
-def _box_style(theme: Theme, cell_type: str) -> dict[str, str]:
-    """A layers-view box's own ``style``, only where the theme breaks the outline (``print``)."""
-    outline = theme.outline_style(cell_type)
-    return {"style": f"rounded,filled,{outline}"} if outline else {}
-
-
-def layers_dot(graph: nx.DiGraph, settings: DrawSettings, name: str, caption: str) -> str:
-    """One node per group (repeats collapsed as ``×N``), for ``dot``."""
-    theme = THEME[settings.theme]
-    groups: dict[str, list[str]] = {}
-    for node, d in graph.nodes(data=True):
-        key = d["group"] if d.get("repeat") else node
-        if d.get("origin") and d.get("repeat"):
-            key = node.rsplit(".", 1)[0]
-        groups.setdefault(key, []).append(node)
-    of = {n: key for key, nodes in groups.items() for n in nodes}
-    rankdir = "LR" if settings.direction == "LR" else "TB"
-    caption = caption_text(caption)
-    lines = [
-        f"digraph {quote(name)} {{",
-        f"  graph {_attrs(rankdir=rankdir, bgcolor=theme.background, fontname=FONT, fontcolor=theme.ink, fontsize=_num(TITLE_SIZE), label=caption, labelloc='t', nodesep='0.3', ranksep='0.45')}",
-        f"  node {_attrs(shape='box', style='rounded,filled', fontname=FONT, fontsize='10', margin='0.12,0.06', penwidth='1')}",
-        f"  edge {_attrs(color=theme.ink, penwidth='1', arrowsize='0.7')}",
-    ]
-    for key, nodes in groups.items():
-        d = graph.nodes[nodes[0]]
-        cell = CELLS[d["type"]]
-        shape = d.get("shape")
-        params = sum(graph.nodes[n].get("params", 0) + graph.nodes[n].get("edge_params", 0) for n in nodes)
-        title = key + (f" ×{len(nodes)}" if len(nodes) > 1 else "")
-        marker = {"ring": " ◯", "triangle": " △", "square": " □"}.get(cell.style.marker, "")
-        label = f"{title}\n{d['type']}{marker}\n{'x'.join(map(str, shape)) if shape else '?'} · {params:,} params"
-        lines.append(
-            f"  {quote(key)} {_attrs(label=label, fillcolor=theme.fill(d['type']), color=theme.outline(d['type']), fontcolor='#000000', **_box_style(theme, d['type']))}"
-        )
-    seen: set[tuple[str, str]] = set()
-    for u, v, e in graph.edges(data=True):
-        a, b = of[u], of[v]
-        if a == b and u != v and e["kind"] != "identity":
-            continue  # the chain inside a collapsed repeat
-        if (a, b) in seen:
-            continue
-        seen.add((a, b))
-        attrs = dict(_EDGE_STYLE.get(e["kind"], {}))
-        if e["delay"] or e["feedback"] or (u == v and graph.nodes[u]["cell"].recurrent):
-            attrs |= {
-                "style": "dashed",
-                "constraint": "false",
-                "label": "t−1",
-                "fontsize": "8",
-                "fontname": FONT,
-                "fontcolor": theme.ink,
-            }
-        if e["kind"] == "identity":
-            attrs |= {"constraint": "false"}
-        lines.append(f"  {quote(a)} -> {quote(b)} {_attrs(**attrs)}" if attrs else f"  {quote(a)} -> {quote(b)}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"

@@ -13,12 +13,17 @@ automatic lines between the groups it names.
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import networkx as nx
 
-from ..graph.drawspec import DrawSettings, drawn_groups
+from ..cells import CELLS
+from ..graph.drawspec import DrawSettings, drawn_groups, is_ring
+from . import lanes
+from .theme import LABEL_SIZE, PITCH, text_width
 
 
 @dataclass(frozen=True)
@@ -36,11 +41,17 @@ class DrawnCell:
 
 @dataclass(frozen=True)
 class Line:
-    """A connection between two drawn cells: a straight line, a double line or a skip arc."""
+    """A connection between two drawn cells: a straight line, a double line, or an arc.
+
+    ``arc`` is the chart's skip arc over the top row (its curve follows from its ends);
+    ``route`` (a long connection) and ``back`` (a delayed or feedback one, drawn dashed) follow
+    ``path``, the control points of a cubic Bézier spline in pitches, from cell a to cell b.
+    """
 
     a: str
     b: str
-    style: str = "line"  # "line" | "double" | "arc"
+    style: str = "line"  # "line" | "double" | "arc" | "route" | "back"
+    path: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,26 +81,68 @@ def _real_count(graph: nx.DiGraph, node: str) -> int:
     return int(d["cell"].cells_drawn(d.get("shape")))
 
 
+def size_text(shape: tuple[int, ...] | None) -> str:
+    """A group's size as a label: ``117`` for a vector, ``16×16×8`` for an image (H×W×C)."""
+    if not shape:
+        return "?"
+    return f"{shape[0]:,}" if len(shape) == 1 else "×".join(str(s) for s in shape)
+
+
 def _handlebars(graph: nx.DiGraph, node: str, group: dict[str, Any]) -> bool:
-    """Recurrent-family layers show their self-loops; external memories and opt-outs don't."""
+    """Recurrent-family layers and groups fed back into themselves (``h ~> h``) show their
+    self-loops; external memories and opt-outs don't."""
     if group.get("handlebars") is not None:
         return bool(group["handlebars"])
     d = graph.nodes[node]
-    return bool(d["cell"].recurrent and d["options"].get("slots") is None)
+    if d["cell"].recurrent:
+        return d["options"].get("slots") is None
+    return bool(graph.has_edge(node, node) and graph.edges[node, node]["delay"])
 
 
-def _collapse(graph: nx.DiGraph, settings: DrawSettings) -> dict[str, str]:
-    """Repeat copies past `columns: k` are drawn as copy k: map every node to its drawn node."""
-    out = {}
+AUTO_LIMIT: Final = 6
+"""A repeat of more copies than this, without `columns:`, is collapsed when drawn."""
+AUTO_COLUMNS: Final = 3
+"""Columns a collapsed repeat draws: the first copies, the last of them standing for the rest."""
+
+_COPY: Final = re.compile(r"^(.+)\.(\d+)$")
+
+
+def _collapse(graph: nx.DiGraph, settings: DrawSettings) -> tuple[dict[str, str], dict[str, int]]:
+    """Map every node to the node that draws it, and count the copies each drawn node stands for.
+
+    A repeated group with `columns: k` draws its first k copies, copy k standing for the rest;
+    without the hint, a repeat (or a repeated `use:` chain) of more than :data:`AUTO_LIMIT`
+    copies draws :data:`AUTO_COLUMNS`, so a 50-layer stack does not become 50 columns.
+    """
+    chains: dict[str, int] = {}  # base of a repeated use: chain -> copies
+    for _, d in graph.nodes(data=True):
+        m = _COPY.match(d.get("origin") or "")
+        if m and not d.get("repeat"):
+            chains[m.group(1)] = max(chains.get(m.group(1), 0), int(m.group(2)))
+    out: dict[str, str] = {}
     for node, d in graph.nodes(data=True):
-        group = settings.groups.get(node, {})
-        columns = group.get("columns")
-        if d.get("repeat") and columns is not None and d["repeat"][0] > columns:
+        out[node] = node
+        if d.get("repeat"):
+            index, count = d["repeat"]
             base = node.rsplit(".", 1)[0]
-            out[node] = f"{base}.{columns}"
+            columns = settings.groups.get(node, {}).get("columns")
         else:
-            out[node] = node
-    return out
+            m = _COPY.match(d.get("origin") or "")
+            if not m or chains.get(m.group(1), 0) <= AUTO_LIMIT:
+                continue
+            index, count, columns = int(m.group(2)), chains[m.group(1)], None
+            base = m.group(1)
+        if columns is None and count > AUTO_LIMIT:
+            columns = AUTO_COLUMNS
+        if columns is not None and index > columns:
+            if d.get("repeat"):
+                out[node] = f"{base}.{columns}"
+            else:
+                out[node] = f"{base}.{columns}{node[len(d['origin']) :]}"
+    stands: dict[str, int] = {}
+    for drawn in out.values():
+        stands[drawn] = stands.get(drawn, 0) + 1
+    return out, {n: k for n, k in stands.items() if k > 1}
 
 
 def _octagon(n: int) -> list[tuple[float, float]]:
@@ -145,24 +198,149 @@ def _local_pairs(m: int, n: int, window: int) -> list[tuple[int, int]]:
     return pairs
 
 
+def _notes(
+    graph: nx.DiGraph, settings: DrawSettings, node: str, shortened: bool, stands: int, named: bool
+) -> list[str]:
+    """The text under a column: its `label:`; else what `labels` asks for; else its name where
+    the graph branches (``named``), its real size when cells are cut and the number of layers
+    it stands for when a repeat is collapsed. `label: false` or `labels: none`: nothing."""
+    label = settings.groups.get(node, {}).get("label")
+    if isinstance(label, str):
+        return [label]
+    if label is False:
+        return []
+    d = graph.nodes[node]
+    collapsed = [f"×{stands}"] if stands > 1 else []
+    if settings.labels is not None:
+        parts = {
+            "name": node,
+            "type": CELLS[d["type"]].label.removesuffix(" Cell"),
+            "shape": size_text(d.get("shape")),
+            "params": f"{d.get('params', 0) + d.get('edge_params', 0):,} params",
+        }
+        out = [parts[p] for p in settings.labels]
+        return [*out, *collapsed] if out else []
+    out = [node] if named else []
+    if shortened:
+        out.append(size_text(d.get("shape")))
+    return [*out, *collapsed]
+
+
+def _forward(graph: nx.DiGraph, nodes: list[str], drawn_of: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """The forward connections between drawn groups: (group, group, kind, target node).
+
+    Delayed and feedback edges run backwards, and an edge into a copy that a collapsed repeat
+    hides runs inside the collapse: neither places groups.
+    """
+    shown = set(nodes)
+    out = []
+    for u, v, e in graph.edges(data=True):
+        a, b = drawn_of[u], drawn_of[v]
+        if a != b and a in shown and b in shown and not (e["delay"] or e["feedback"]) and b == v:
+            out.append((a, b, e["kind"], v))
+    return out
+
+
+def _lane_counts(graph: nx.DiGraph, nodes: list[str], drawn_of: dict[str, str]) -> dict[str, int]:
+    """How many groups share each group's layer in the automatic drawing."""
+    layer, _ = lanes.layering(nodes, [(a, b) for a, b, _, _ in _forward(graph, nodes, drawn_of)])
+    counts = Counter(layer.values())
+    return {n: counts[k] for n, k in layer.items()}
+
+
+def _cell_pairs(graph: nx.DiGraph, v: str, kind: str, m: int, n: int) -> list[tuple[int, int]]:
+    """Which shown cells a connection's lines join, by its kind (the chart's rules)."""
+    if kind == "identity":
+        return [(k, k) for k in range(min(m, n))]
+    if kind == "local":
+        window = graph.nodes[v]["options"].get("window") or 3
+        return _local_pairs(m, n, window if isinstance(window, int) else int(window[0]))
+    return [(i, j) for i in range(m) for j in range(n)]
+
+
+@dataclass(frozen=True)
+class _Lanes:
+    """What the automatic placement knows that the lines need: layers and reversed edges."""
+
+    placement: lanes.Placement
+    reversed: frozenset[tuple[str, str]]
+    rings: frozenset[str]
+
+
 def layout_cells(graph: nx.DiGraph, settings: DrawSettings | None = None) -> Layout:
     """Compute the cells view of a checked graph (see the module docstring)."""
     settings = settings or graph.graph["draw"]
-    drawn = drawn_groups(graph, settings)
+    drawn_of, stands = _collapse(graph, settings)
+    drawn = [(n, t, k) for n, t, k in drawn_groups(graph, settings) if drawn_of[n] == n]
     placed: dict[str, list[tuple[float, float]]] = {}
-    shortened: dict[str, int] = {}  # group -> real size, for columns cut by max_cells
+    shortened: set[str] = set()  # columns cut by max_cells
+    rings: set[str] = set()
     auto: list[tuple[str, int]] = []
     for node, _type, shown in drawn:
         group = settings.groups.get(node, {})
         explicit = group.get("show") is not None or group.get("cells")
         if not explicit and _real_count(graph, node) > shown:
-            shortened[node] = _real_count(graph, node)
+            shortened.add(node)
         positions = _arranged(group, shown)
         if positions is None:
             auto.append((node, shown))
+            if is_ring(graph, node):
+                rings.add(node)
         else:
             placed[node] = positions
-    # automatic columns: one pitch apart, after any explicitly placed ones on the left
+    lane_mode = bool(auto) and not placed
+    named = False
+    if lane_mode:
+        per_layer = _lane_counts(graph, [n for n, _ in auto], drawn_of)
+        named = any(k > 1 for k in per_layer.values())
+        for i, (node, shown) in enumerate(auto):  # side by side, groups show fewer cells each
+            group = settings.groups.get(node, {})
+            cap = max(2, settings.max_cells // per_layer[node])
+            if per_layer[node] > 1 and shown > cap and group.get("show") is None and node not in rings:
+                auto[i] = (node, cap)
+                shortened.add(node)
+    notes_of = {n: _notes(graph, settings, n, n in shortened, stands.get(n, 1), named) for n, _, _ in drawn}
+    dots: list[tuple[float, float]] = []
+    lane_info: _Lanes | None = None
+    if not lane_mode:  # the author placed groups: the others line up as columns after them
+        rings.clear()
+        dots = _columns(auto, shortened, placed)
+    else:
+        lane_info = _auto(graph, settings, auto, shortened, rings, notes_of, drawn_of)
+        placed = lane_info.placement.cells
+        for node, _ in auto:
+            rows = lane_info.placement.rows[node]
+            if node in shortened and node not in rings:
+                x = placed[node][0][0]
+                dots.extend((x, rows[-2] + d) for d in (-0.22, 0.0, 0.22))
+    notes: list[Note] = []
+    for node, _, _ in drawn:
+        if placed.get(node):
+            px = sum(p[0] for p in placed[node]) / len(placed[node])
+            bottom = max(p[1] for p in placed[node])
+            notes.extend(Note(px, bottom + 0.75 + lanes.NOTE_ROWS * k, t) for k, t in enumerate(notes_of[node]))
+
+    cells: list[DrawnCell] = []
+    for node, ctype, _shown in drawn:
+        bars = _handlebars(graph, node, settings.groups.get(node, {}))
+        for k, (cx, cy) in enumerate(placed[node]):
+            cells.append(DrawnCell(f"{node}:{k}", node, k, ctype, cx, cy, bars))
+    bars_of = {c.group: c.handlebar and c.group not in rings for c in cells}
+    lines = _lines(graph, settings, placed, bars_of, drawn_of, lane_info)
+    types = tuple(dict.fromkeys(c.type for c in cells))
+    xs = [c.x for c in cells] + [d[0] for d in dots]
+    ys = [c.y for c in cells] + [d[1] for d in dots] + [n.y for n in notes]
+    for line in lines:
+        xs.extend(p[0] for p in line.path)
+        ys.extend(p[1] for p in line.path)
+    bounds = (min(xs), min(ys), max(xs), max(ys)) if cells else (0.0, 0.0, 0.0, 0.0)
+    return Layout(tuple(cells), tuple(lines), tuple(dots), tuple(notes), types, bounds)
+
+
+def _columns(
+    auto: list[tuple[str, int]], shortened: set[str], placed: dict[str, list[tuple[float, float]]]
+) -> list[tuple[float, float]]:
+    """Columns one pitch apart after the explicitly placed groups, centred on their midline."""
     slots = {node: shown + (1 if node in shortened else 0) for node, shown in auto}
     tallest = max([*slots.values(), 1])
     midline = (tallest - 1) / 2
@@ -171,7 +349,6 @@ def layout_cells(graph: nx.DiGraph, settings: DrawSettings | None = None) -> Lay
         midline = (min(ys) + max(ys)) / 2
     x = 0.0
     dots: list[tuple[float, float]] = []
-    notes: list[Note] = []
     for node, shown in auto:
         n_slots = slots[node]
         top = midline - (n_slots - 1) / 2
@@ -179,47 +356,79 @@ def layout_cells(graph: nx.DiGraph, settings: DrawSettings | None = None) -> Lay
         if node in shortened:  # the gap before the last cell holds the ellipsis
             gap = ys.pop(-2)
             dots.extend((x, gap + d) for d in (-0.22, 0.0, 0.22))
-            notes.append(Note(x, ys[-1] + 0.75, f"{shortened[node]:,}"))
         placed[node] = [(x, y) for y in ys[:shown]]
         x += 1.0
-    for node, label in ((n, settings.groups.get(n, {}).get("label")) for n, _, _ in drawn):
-        if isinstance(label, str) and placed.get(node):
-            px = sum(p[0] for p in placed[node]) / len(placed[node])
-            notes.append(Note(px, max(p[1] for p in placed[node]) + 0.75, label))
+    return dots
 
-    cells: list[DrawnCell] = []
-    for node, ctype, _shown in drawn:
-        bars = _handlebars(graph, node, settings.groups.get(node, {}))
-        for k, (cx, cy) in enumerate(placed[node]):
-            cells.append(DrawnCell(f"{node}:{k}", node, k, ctype, cx, cy, bars))
-    lines = _lines(graph, settings, placed, {c.group: c.handlebar for c in cells})
-    types = tuple(dict.fromkeys(c.type for c in cells))
-    xs = [c.x for c in cells] + [d[0] for d in dots]
-    ys = [c.y for c in cells] + [d[1] for d in dots] + [n.y for n in notes]
-    bounds = (min(xs), min(ys), max(xs), max(ys)) if cells else (0.0, 0.0, 0.0, 0.0)
-    return Layout(tuple(cells), tuple(lines), tuple(dots), tuple(notes), types, bounds)
+
+def _auto(
+    graph: nx.DiGraph,
+    settings: DrawSettings,
+    auto: list[tuple[str, int]],
+    shortened: set[str],
+    rings: set[str],
+    notes_of: dict[str, list[str]],
+    drawn_of: dict[str, str],
+) -> _Lanes:
+    """Layers, lanes and gaps for a drawing nobody placed by hand (see ``lanes.py``)."""
+    shown = dict(auto)
+    nodes = [n for n, _ in auto]
+    forward: list[tuple[str, str]] = []
+    kinds: dict[tuple[str, str], tuple[str, str]] = {}  # drawn pair -> (kind, target node)
+    covered = {frozenset((g1, g2)) for g1, _, g2, _ in settings.lines}
+    for a, b, kind, v in _forward(graph, nodes, drawn_of):
+        forward.append((a, b))
+        if frozenset((a, b)) not in covered:
+            kinds.setdefault((a, b), (kind, v))
+    layer, reversed_ = lanes.layering(nodes, forward)
+    order = lanes.order_lanes(nodes, layer, [p for p in forward if p not in reversed_])
+    blocks = [
+        lanes.Block(
+            n,
+            shown[n],
+            shown[n] + (1 if n in shortened and n not in rings else 0),
+            n in rings,
+            len(notes_of[n]),
+            max((text_width(t, LABEL_SIZE) for t in notes_of[n]), default=0.0) / PITCH,
+        )
+        for n in nodes
+    ]
+    pairs = {
+        (a, b): _cell_pairs(graph, v, kind, shown[a], shown[b])
+        for (a, b), (kind, v) in kinds.items()
+        if layer[b] - layer[a] == 1
+    }
+    placement = lanes.place(blocks, order, pairs)
+    return _Lanes(placement, frozenset(reversed_), frozenset(rings))
 
 
 def _lines(
-    graph: nx.DiGraph, settings: DrawSettings, placed: dict[str, list[tuple[float, float]]], bars: dict[str, bool]
+    graph: nx.DiGraph,
+    settings: DrawSettings,
+    placed: dict[str, list[tuple[float, float]]],
+    bars: dict[str, bool],
+    drawn_of: dict[str, str],
+    lane_info: _Lanes | None = None,
 ) -> list[Line]:
-    out: dict[frozenset[str], Line] = {}
+    out: dict[frozenset[str], Line | None] = {}  # None: an arc's place, filled in once routed
 
-    def add(a: str, b: str, style: str = "line") -> None:
+    def add(a: str, b: str, style: str = "line", path: tuple[tuple[float, float], ...] = ()) -> None:
         if a != b:
-            out.setdefault(frozenset((a, b)), Line(a, b, style))
+            out.setdefault(frozenset((a, b)), Line(a, b, style, path))
 
     covered = {frozenset((g1, g2)) for g1, _, g2, _ in settings.lines}
     for g1, i, g2, j in settings.lines:
         if g1 in placed and g2 in placed and i < len(placed[g1]) and j < len(placed[g2]):
             vectors = graph.nodes[g1]["cell"].vector_valued and graph.nodes[g2]["cell"].vector_valued
             add(f"{g1}:{i}", f"{g2}:{j}", "double" if vectors and g1 != g2 else "line")
-    drawn_of = _collapse(graph, settings)
     column_x = {g: sum(p[0] for p in ps) / len(ps) for g, ps in placed.items() if ps}
+    arcs: dict[tuple[str, str, bool], tuple[str, str]] = {}  # (left, right, back) -> kind, target
     for u, v, e in graph.edges(data=True):
         a, b = drawn_of[u], drawn_of[v]
         if a not in placed or b not in placed or frozenset((a, b)) in covered:
             continue
+        if b != v and a != b and lane_info is not None:
+            continue  # an edge into a copy a collapsed repeat hides: it runs inside the collapse
         m, n = len(placed[a]), len(placed[b])
         kind = e["kind"]
         if a == b:
@@ -228,27 +437,94 @@ def _lines(
                     for j in range(i + 1, m):
                         add(f"{a}:{i}", f"{a}:{j}")
             continue
-        if kind == "identity":
-            if abs(column_x[a] - column_x[b]) > 1.01:  # a skip over columns: an arc on top
-                ta = min(range(m), key=lambda k: placed[a][k][1])
-                tb = min(range(n), key=lambda k: placed[b][k][1])
-                add(f"{a}:{ta}", f"{b}:{tb}", "arc")
-            else:
-                for k in range(min(m, n)):
-                    add(f"{a}:{k}", f"{b}:{k}")
-        elif kind == "local":
-            window = graph.nodes[v]["options"].get("window") or 3
-            w = window if isinstance(window, int) else int(window[0])
-            for i, j in _local_pairs(m, n, w):
-                add(f"{a}:{i}", f"{b}:{j}")
-        else:
-            style = "double" if kind == "routing" else "line"
-            for i in range(m):
-                for j in range(n):
-                    add(f"{a}:{i}", f"{b}:{j}", style)
+        if lane_info is not None:
+            layer = lane_info.placement.layer
+            back = bool(e["delay"] or e["feedback"]) or (a, b) in lane_info.reversed
+            if back or layer[b] - layer[a] != 1:
+                left, right = (a, b) if column_x[a] <= column_x[b] else (b, a)
+                if (left, right, back) not in arcs:
+                    arcs[(left, right, back)] = (kind, v)
+                    out[frozenset(("~arc", left, right, str(back)))] = None
+                continue
+        if kind == "identity" and abs(column_x[a] - column_x[b]) > 1.01:  # a skip over columns
+            ta = min(range(m), key=lambda k: placed[a][k][1])
+            tb = min(range(n), key=lambda k: placed[b][k][1])
+            add(f"{a}:{ta}", f"{b}:{tb}", "arc")
+            continue
+        style = "double" if kind == "routing" else "line"
+        for i, j in _cell_pairs(graph, v, kind, m, n):
+            add(f"{a}:{i}", f"{b}:{j}", style)
+    if lane_info is not None and arcs:
+        for (left, right, back), line in zip(arcs, _arc_lines(graph, placed, arcs, lane_info), strict=True):
+            out[frozenset(("~arc", left, right, str(back)))] = line
+    rings = lane_info.rings if lane_info else frozenset()
     for group, on in bars.items():  # chain lines inside recurrent layers
-        if on:
+        if on and group not in rings:
             ordered = sorted(range(len(placed[group])), key=lambda k: placed[group][k][1])
             for k1, k2 in zip(ordered, ordered[1:], strict=False):
                 add(f"{group}:{k1}", f"{group}:{k2}")
-    return list(out.values())
+    return [line for line in out.values() if line is not None]
+
+
+def _arc_lines(
+    graph: nx.DiGraph,
+    placed: dict[str, list[tuple[float, float]]],
+    arcs: dict[tuple[str, str, bool], tuple[str, str]],
+    lane_info: _Lanes,
+) -> list[Line]:
+    """Long and backward connections as arcs between the groups' outer cells.
+
+    A forward identity skip along a plain chain, over columns no taller than its ends, is the
+    chart's own arc (the DRN's); every other one is routed by :func:`lanes.arc_paths`, above
+    the drawing for groups in its upper half, below for the rest, and a backward (delayed or
+    feedback) connection on the other side from the forward ones, dashed.
+    """
+    placement = lane_info.placement
+    lanes_of: dict[int, list[str]] = {}
+    for n, k in placement.layer.items():
+        lanes_of.setdefault(k, []).append(n)
+    centre = {g: sum(p[1] for p in ps) / len(ps) for g, ps in placed.items() if ps}
+    out: list[Line | None] = [None] * len(arcs)
+    todo: list[tuple[int, str, str, bool, bool]] = []
+    for index, ((a, b, back), (kind, _v)) in enumerate(arcs.items()):
+        la, lb = placement.layer[a], placement.layer[b]
+        top_a, top_b = (min(p[1] for p in placed[g]) for g in (a, b))
+        between = [g for k in range(la + 1, lb) for g in lanes_of.get(k, [])]
+        chart_arc = (
+            kind == "identity"
+            and not back
+            and len(lanes_of[la]) == len(lanes_of[lb]) == 1
+            and all(len(lanes_of[k]) == 1 for k in range(la + 1, lb))
+            and all(min(p[1] for p in placed[g]) >= min(top_a, top_b) - 1e-9 for g in between)
+            and not any(
+                x0 < lb and la < x1
+                for (x0, x1) in ((placement.layer[c], placement.layer[d]) for c, d, _ in arcs)
+                if (x0, x1) != (la, lb)
+            )
+        )
+        if chart_arc:
+            ta = min(range(len(placed[a])), key=lambda k: placed[a][k][1])
+            tb = min(range(len(placed[b])), key=lambda k: placed[b][k][1])
+            out[index] = Line(f"{a}:{ta}", f"{b}:{tb}", "arc")
+            continue
+        mean = (centre[a] + centre[b]) / 2
+        up = mean <= placement.midline + 1e-9 if not back else mean < placement.midline - 1e-9
+        # leave on a side with no other group of the same layer in the way
+        tops = {g: min(lanes_of[placement.layer[g]], key=lambda h: centre[h]) == g for g in (a, b)}
+        bottoms = {g: max(lanes_of[placement.layer[g]], key=lambda h: centre[h]) == g for g in (a, b)}
+        if up and not all(tops.values()) and all(bottoms.values()):
+            up = False
+        elif not up and not all(bottoms.values()) and all(tops.values()):
+            up = True
+        todo.append((index, a, b, back, up))
+    specs = []
+    for _, a, b, back, up in todo:
+        pick = min if up else max
+        ka = pick(range(len(placed[a])), key=lambda k: placed[a][k][1])
+        kb = pick(range(len(placed[b])), key=lambda k: placed[b][k][1])
+        (ax, ay), (bx, by) = placed[a][ka], placed[b][kb]
+        specs.append(lanes.Arc(f"{a}:{ka}", f"{b}:{kb}", ax, ay, bx, by, up, back))
+    every = [p for ps in placed.values() for p in ps]
+    for (index, *_), arc, path in zip(todo, specs, lanes.arc_paths(specs, every), strict=True):
+        out[index] = Line(arc.a, arc.b, "back" if arc.back else "route", path)
+    return [line for line in out if line is not None]

@@ -164,14 +164,15 @@ def styled_dot(dot: str, options: OutputOptions, fmt: str) -> str:
     return dot[:end] + f"  graph [{', '.join(extra)}]\n" + dot[end:]
 
 
-def png_bytes(paint: Callable[[float], bytes], options: OutputOptions) -> bytes:
+def png_bytes(paint: Callable[[float], bytes], options: OutputOptions, aspect: float | None = None) -> bytes:
     """A PNG from ``paint(dpi)`` (Graphviz's PNG at that resolution), with even margins and fitted to the box.
 
     The ink is cut out and put on a canvas with :data:`PNG_MARGIN` on every side. With a size
     the drawing is painted again at the resolution that makes ink plus margins fill the box
     (Graphviz draws crisp text at any dpi; scaling pixels would blur it): the PNG is at most
     ``size x dpi`` pixels and as large along the side that binds. The PNG records ``dpi``, so
-    a slide program places it at its size in inches.
+    a slide program places it at its size in inches. With ``aspect`` (the layers view) the canvas
+    then widens or heightens to that width / height, the drawing centred.
     """
     if not options.trim:
         return _png_dpi(paint(options.dpi), options.dpi)
@@ -194,6 +195,8 @@ def png_bytes(paint: Callable[[float], bytes], options: OutputOptions) -> bytes:
         if ink.width > box[0] or ink.height > box[1]:  # pragma: no cover - hinting beyond the margins
             ink.thumbnail(box, Image.Resampling.LANCZOS)
     width, height = ink.width + 2 * margin, ink.height + 2 * margin
+    if aspect is not None and box is None:
+        width, height = max(width, round(height * aspect)), max(height, round(width / aspect))
     if box is not None:  # the side that binds fills the box exactly (hinting can leave it a pixel or two short)
         width, height = (b if b - side <= 3 else min(side, b) for side, b in zip((width, height), box, strict=True))
     if max(width, height) > MAX_PNG_SIDE:
@@ -237,22 +240,52 @@ def _ink(data: bytes, transparent: bool) -> tuple[Any, tuple[int, ...]]:
     return (flat.crop(box) if box else flat), background
 
 
+def graphviz_engine(engine: str) -> tuple[str, int | None]:
+    """The Graphviz program and its ``-n`` level for one of the engines drawings name.
+
+    ``neato``: every node and edge pinned (``-n2``, the cells view); ``neato-routed``: nodes
+    pinned, edges routed around them (``-n``, the layers view); anything else as it is.
+    """
+    if engine == "neato":
+        return "neato", 2
+    if engine == "neato-routed":
+        return "neato", 1
+    return engine, None
+
+
 def run_graphviz(dot: str, fmt: str, engine: str = "neato", dpi: float = PNG_DPI) -> bytes:
     """Lay out (or just paint, for pinned ``neato``) DOT text into ``fmt`` bytes."""
     if fmt not in FORMATS:
         raise RenderError(f"unknown output format '{fmt}'; use one of: {', '.join(FORMATS)}")
     if fmt == "png":
         dot = dot.replace("  graph [", f'  graph [dpi="{dpi:g}", ', 1)
+    data = pipe_graphviz(dot, fmt, engine)
+    return _pin_pdf_dates(data) if fmt == "pdf" else data
+
+
+def pipe_graphviz(dot: str, fmt: str, engine: str) -> bytes:
+    """Graphviz's ``-T<fmt>`` output for DOT text, with its failures as :class:`RenderError`.
+
+    The layers view's obstacle-avoiding router aborts on some layouts with several edges
+    between two boxes (``multispline.c: findMap``); such a drawing is made again with curved
+    edges, which still join the pinned boxes, rather than not at all.
+    """
     import graphviz  # imported when a drawing is made: `import cellgraph` and training never need it
 
+    program, no_op = graphviz_engine(engine)
     try:
-        data = graphviz.pipe(engine, fmt, dot.encode("utf-8"), neato_no_op=2 if engine == "neato" else None, quiet=True)
+        try:
+            return graphviz.pipe(program, fmt, dot.encode("utf-8"), neato_no_op=no_op, quiet=True)
+        except graphviz.CalledProcessError:
+            if engine != "neato-routed" or 'splines="true"' not in dot:
+                raise
+            curved = dot.replace('splines="true"', 'splines="curved"', 1)
+            return graphviz.pipe(program, fmt, curved.encode("utf-8"), neato_no_op=no_op, quiet=True)
     except graphviz.ExecutableNotFound:
         raise RenderError(MSG_NO_GRAPHVIZ) from None
     except graphviz.CalledProcessError as err:
         detail = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
         raise RenderError(f"Graphviz failed: {detail[-1] if detail else err}") from err
-    return _pin_pdf_dates(data) if fmt == "pdf" else data
 
 
 _PDF_DATE: Final = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}[^)]*\)")
