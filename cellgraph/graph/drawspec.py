@@ -52,6 +52,9 @@ class OneLine(Text):
         return {"oneOf": [text, {"type": "boolean"}]} if self.allow_bool else text
 
 
+DEFAULT_ASPECT: Final = 16 / 9
+"""The layers view's width / height unless told: a 16:9 slide."""
+
 LABEL_PARTS: Final = ("name", "type", "shape", "params")
 """What a group's label can say, in the order it says it: its name, the chart's type name, its
 shape (H×W×C) and its parameter count."""
@@ -75,7 +78,9 @@ DRAW_KEYS: Final[dict[str, Option]] = {
         "what each group's label says: name, type, shape, params (layers view: all four; cells view:"
         " sizes of cut columns, names where the graph branches)",
     ),
-    "aspect": Option(FloatRange(0.25, 4.0), 16 / 9, "width / height the layers view folds its rows to (a slide: 16:9)"),
+    "aspect": Option(
+        FloatRange(0.25, 4.0), DEFAULT_ASPECT, "width / height the layers view folds its rows to (a slide: 16:9)"
+    ),
     "groups": Option(Text(), None, "per-group settings: show, cells, at, arrange, grid, spacing, handlebars, label"),
     "lines": Option(Text(), None, "cell-level lines such as `x[0] -- r[0], r[1]`"),
 }
@@ -103,7 +108,7 @@ class DrawSettings:
     max_cells: int = 6
     caption: str = ""
     labels: tuple[str, ...] | None = None  # None: each view's default
-    aspect: float = 16 / 9
+    aspect: float = DEFAULT_ASPECT
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     lines: tuple[tuple[str, int, str, int], ...] = ()  # (group, cell, group, cell)
 
@@ -169,7 +174,7 @@ def check_draw(spec: Spec, graph: nx.DiGraph, problems: Problems) -> DrawSetting
         max_cells=max_cells,
         caption=str(settings["caption"] or spec.title or spec.name),
         labels=tuple(settings["labels"]) if isinstance(settings["labels"], list) else None,
-        aspect=float(settings["aspect"]) if isinstance(settings["aspect"], int | float) else 16 / 9,
+        aspect=float(settings["aspect"]) if isinstance(settings["aspect"], int | float) else DEFAULT_ASPECT,
         groups=groups,
         lines=lines,
     )

@@ -149,15 +149,13 @@ def _width(block: Block) -> float:
     return 2 * ring_radius(block.shown) if block.ring else 0.0
 
 
-def _gap_needed(a_cells: Sequence[Point], b_cells: Sequence[Point], pairs: Iterable[tuple[int, int]]) -> float:
+def _gap_needed(ys_a: Sequence[float], ys_b: Sequence[float], pairs: Iterable[tuple[int, int]]) -> float:
     """The least distance between two columns at which no line between them grazes a third cell.
 
     A line from a cell at height ``y`` to one ``Δ`` rows away, ``g`` to the right, passes a cell
     ``d`` rows from its end (in the same column) at ``g d / sqrt(g² + Δ²)``; keep that ≥ CLEAR.
     """
     need = 0.0
-    ys_a = [y for _, y in a_cells]
-    ys_b = [y for _, y in b_cells]
     for i, j in pairs:
         delta = abs(ys_b[j] - ys_a[i])
         if delta == 0:
@@ -243,10 +241,8 @@ def place(
                 gap = max(gap, sum(words) / 2 + 0.25)
             for (a, b), ps in pairs.items():
                 if layer.get(a) == k - 1 and layer.get(b) == k and not (by_node[a].ring or by_node[b].ring):
-                    ya = [(0.0, y) for y in _shown_rows(rows[a], by_node[a])]
-                    yb = [(0.0, y) for y in _shown_rows(rows[b], by_node[b])]
-                    gap = max(gap, _gap_needed(ya, yb, ps))
-                    gap = _fan_gap([y for _, y in ya], [y for _, y in yb], ps, gap)
+                    ya, yb = _shown_rows(rows[a], by_node[a]), _shown_rows(rows[b], by_node[b])
+                    gap = _fan_gap(ya, yb, ps, max(gap, _gap_needed(ya, yb, ps)))
             x += prev_half + gap + half
         layer_x.append(x)
         for n in lane:

@@ -244,8 +244,6 @@ def layers_dot(
             **_box_style(theme, bx.cell_type, bx.shape),
         }
         lines.append(f"  {quote(key)} {_attrs(**node_attrs)}")
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
     half_w = {k: box[k].width / 2 for k in box}
     half_h = {k: box[k].height / 2 for k in box}
     left = min(pos[k][0] - half_w[k] for k in box) if box else 0.0
@@ -302,7 +300,6 @@ def layers_dot(
         top += title_h
     left, right, top, bottom = left - 12, right + 12, top + 12, bottom - 12  # corners clear of every node
     # pad to the aspect: two invisible corners of a box of the target shape around everything
-    del xs, ys
     width, height = right - left + 2 * PAD, top - bottom + 2 * PAD  # as the SVG will be, pad included
     if width / height < aspect:
         grow = (aspect * height - width) / 2

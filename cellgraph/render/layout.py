@@ -241,13 +241,6 @@ def _forward(graph: nx.DiGraph, nodes: list[str], drawn_of: dict[str, str]) -> l
     return out
 
 
-def _lane_counts(graph: nx.DiGraph, nodes: list[str], drawn_of: dict[str, str]) -> dict[str, int]:
-    """How many groups share each group's layer in the automatic drawing."""
-    layer, _ = lanes.layering(nodes, [(a, b) for a, b, _, _ in _forward(graph, nodes, drawn_of)])
-    counts = Counter(layer.values())
-    return {n: counts[k] for n, k in layer.items()}
-
-
 def _cell_pairs(graph: nx.DiGraph, v: str, kind: str, m: int, n: int) -> list[tuple[int, int]]:
     """Which shown cells a connection's lines join, by its kind (the chart's rules)."""
     if kind == "identity":
@@ -291,7 +284,10 @@ def layout_cells(graph: nx.DiGraph, settings: DrawSettings | None = None) -> Lay
     lane_mode = bool(auto) and not placed
     named = False
     if lane_mode:
-        per_layer = _lane_counts(graph, [n for n, _ in auto], drawn_of)
+        forward = _forward(graph, [n for n, _ in auto], drawn_of)
+        layer, reversed_ = lanes.layering([n for n, _ in auto], [(a, b) for a, b, _, _ in forward])
+        counts = Counter(layer.values())
+        per_layer = {n: counts[k] for n, k in layer.items()}
         named = any(k > 1 for k in per_layer.values())
         for i, (node, shown) in enumerate(auto):  # side by side, groups show fewer cells each
             group = settings.groups.get(node, {})
@@ -306,7 +302,7 @@ def layout_cells(graph: nx.DiGraph, settings: DrawSettings | None = None) -> Lay
         rings.clear()
         dots = _columns(auto, shortened, placed)
     else:
-        lane_info = _auto(graph, settings, auto, shortened, rings, notes_of, drawn_of)
+        lane_info = _auto(graph, settings, auto, shortened, rings, notes_of, forward, layer, reversed_)
         placed = lane_info.placement.cells
         for node, _ in auto:
             rows = lane_info.placement.rows[node]
@@ -368,20 +364,19 @@ def _auto(
     shortened: set[str],
     rings: set[str],
     notes_of: dict[str, list[str]],
-    drawn_of: dict[str, str],
+    forward: list[tuple[str, str, str, str]],
+    layer: dict[str, int],
+    reversed_: set[tuple[str, str]],
 ) -> _Lanes:
-    """Layers, lanes and gaps for a drawing nobody placed by hand (see ``lanes.py``)."""
+    """Lanes and gaps for a drawing nobody placed by hand, its groups' layers known (``lanes.py``)."""
     shown = dict(auto)
     nodes = [n for n, _ in auto]
-    forward: list[tuple[str, str]] = []
     kinds: dict[tuple[str, str], tuple[str, str]] = {}  # drawn pair -> (kind, target node)
     covered = {frozenset((g1, g2)) for g1, _, g2, _ in settings.lines}
-    for a, b, kind, v in _forward(graph, nodes, drawn_of):
-        forward.append((a, b))
+    for a, b, kind, v in forward:
         if frozenset((a, b)) not in covered:
             kinds.setdefault((a, b), (kind, v))
-    layer, reversed_ = lanes.layering(nodes, forward)
-    order = lanes.order_lanes(nodes, layer, [p for p in forward if p not in reversed_])
+    order = lanes.order_lanes(nodes, layer, [(a, b) for a, b, _, _ in forward if (a, b) not in reversed_])
     blocks = [
         lanes.Block(
             n,
@@ -412,9 +407,9 @@ def _lines(
 ) -> list[Line]:
     out: dict[frozenset[str], Line | None] = {}  # None: an arc's place, filled in once routed
 
-    def add(a: str, b: str, style: str = "line", path: tuple[tuple[float, float], ...] = ()) -> None:
+    def add(a: str, b: str, style: str = "line") -> None:
         if a != b:
-            out.setdefault(frozenset((a, b)), Line(a, b, style, path))
+            out.setdefault(frozenset((a, b)), Line(a, b, style))
 
     covered = {frozenset((g1, g2)) for g1, _, g2, _ in settings.lines}
     for g1, i, g2, j in settings.lines:
@@ -447,9 +442,7 @@ def _lines(
                     out[frozenset(("~arc", left, right, str(back)))] = None
                 continue
         if kind == "identity" and abs(column_x[a] - column_x[b]) > 1.01:  # a skip over columns
-            ta = min(range(m), key=lambda k: placed[a][k][1])
-            tb = min(range(n), key=lambda k: placed[b][k][1])
-            add(f"{a}:{ta}", f"{b}:{tb}", "arc")
+            add(_end_cell(placed, a, up=True), _end_cell(placed, b, up=True), "arc")
             continue
         style = "double" if kind == "routing" else "line"
         for i, j in _cell_pairs(graph, v, kind, m, n):
@@ -464,6 +457,12 @@ def _lines(
             for k1, k2 in zip(ordered, ordered[1:], strict=False):
                 add(f"{group}:{k1}", f"{group}:{k2}")
     return [line for line in out.values() if line is not None]
+
+
+def _end_cell(placed: dict[str, list[tuple[float, float]]], group: str, up: bool) -> str:
+    """The id of a group's top cell (``up``) or bottom cell, where an arc leaves or arrives."""
+    pick = min if up else max
+    return f"{group}:{pick(range(len(placed[group])), key=lambda k: placed[group][k][1])}"
 
 
 def _arc_lines(
@@ -503,9 +502,7 @@ def _arc_lines(
             )
         )
         if chart_arc:
-            ta = min(range(len(placed[a])), key=lambda k: placed[a][k][1])
-            tb = min(range(len(placed[b])), key=lambda k: placed[b][k][1])
-            out[index] = Line(f"{a}:{ta}", f"{b}:{tb}", "arc")
+            out[index] = Line(_end_cell(placed, a, up=True), _end_cell(placed, b, up=True), "arc")
             continue
         mean = (centre[a] + centre[b]) / 2
         up = mean <= placement.midline + 1e-9 if not back else mean < placement.midline - 1e-9
@@ -519,11 +516,9 @@ def _arc_lines(
         todo.append((index, a, b, back, up))
     specs = []
     for _, a, b, back, up in todo:
-        pick = min if up else max
-        ka = pick(range(len(placed[a])), key=lambda k: placed[a][k][1])
-        kb = pick(range(len(placed[b])), key=lambda k: placed[b][k][1])
-        (ax, ay), (bx, by) = placed[a][ka], placed[b][kb]
-        specs.append(lanes.Arc(f"{a}:{ka}", f"{b}:{kb}", ax, ay, bx, by, up, back))
+        ends = _end_cell(placed, a, up), _end_cell(placed, b, up)
+        (ax, ay), (bx, by) = (placed[g][int(c.rsplit(":", 1)[1])] for g, c in zip((a, b), ends, strict=True))
+        specs.append(lanes.Arc(*ends, ax, ay, bx, by, up, back))
     every = [p for ps in placed.values() for p in ps]
     for (index, *_), arc, path in zip(todo, specs, lanes.arc_paths(specs, every), strict=True):
         out[index] = Line(arc.a, arc.b, "back" if arc.back else "route", path)
