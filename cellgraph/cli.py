@@ -784,7 +784,7 @@ def make_parser() -> argparse.ArgumentParser:
     s = spec_command("summary", "table of groups, types, shapes and parameter counts")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_summary)
-    r = sub.add_parser("render", help="draw a spec like the Neural Network Zoo chart (svg, png, pdf, dot)")
+    r = sub.add_parser("render", help="draw a spec like the Neural Network Zoo chart (svg, png, pdf, tex, dot)")
     r.add_argument("spec", metavar="SPEC", help="the spec file")
     r.add_argument("-o", "--output", required=True, metavar="FILE", help="output file; the extension picks the format")
     r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a param")
