@@ -127,11 +127,14 @@ def target_option() -> Option:
 
 @dataclass(frozen=True)
 class CellStyle:
-    """How the chart draws the cell (ZOO.md §1.1): fill, outline (None on green) and marker."""
+    """How the chart draws the cell (ZOO.md §1.1): fill, outline (None on green) and marker; and
+    the outline of its box in the layers view (a stack of maps for a kernel, a narrowing
+    trapezium for convolution-or-pool; a layer that enlarges its maps widens instead)."""
 
     fill: str
     outline: str | None
     marker: str  # "none" | "ring" | "triangle" | "square"
+    box: str = "box"  # "box" | "box3d" | "trapezium"
 
 
 class ShapeError(ValueError):

@@ -39,13 +39,8 @@ COL_GAP: Final = 34.0  # points between neighbouring layers
 LANE_GAP: Final = 18.0  # between boxes stacked in one layer
 ROW_GAP: Final = 40.0  # between folded rows
 
-_POOLS: Final = ("max_pool", "avg_pool", "pool", "min_pool")
 LEGEND_ROW: Final = 28.0
 PAD: Final = 14.4  # points Graphviz leaves around the drawing
-_TYPE_GLYPH: Final[dict[str, tuple[str, tuple[tuple[str, str], ...]]]] = {
-    "kernel": ("box3d", ()),
-    "convolution": ("trapezium", (("orientation", "270"),)),
-}
 
 
 @dataclass(frozen=True)
@@ -72,34 +67,33 @@ def _groups(graph: nx.DiGraph) -> dict[str, list[str]]:
 
 
 def _kind_text(d: dict) -> str:
-    """The chart's type name, with what a convolution-or-pool cell does and its window."""
-    label = CELLS[d["type"]].label.removesuffix(" Cell")
-    op = d["options"].get("op")
+    """The chart's type name, or what a convolution-or-pool stage does, with its window."""
+    text = str(d["options"].get("op") or CELLS[d["type"]].label.removesuffix(" Cell")).replace("_", " ")
     window = d["options"].get("window")
-    if d["type"] == "convolution" and op:
-        text = op.replace("_", " ")
-        if window:
-            w = window if isinstance(window, int) else "×".join(map(str, window))
-            text += f" {w}×{w}" if isinstance(window, int) else f" {w}"
-        return text
-    if d["type"] == "kernel" and window:
-        w = window if isinstance(window, int) else "×".join(map(str, window))
-        return f"{label} {w}×{w}" if isinstance(window, int) else f"{label} {w}"
-    return label
+    if isinstance(window, int):
+        return f"{text} {window}×{window}"
+    return f"{text} {'×'.join(map(str, window))}" if window else text
 
 
 def _glyph(d: dict) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """The box outline that tells the kind of layer (pool narrows, up-sampling widens)."""
-    op = d["options"].get("op")
-    if d["type"] == "convolution" and op in _POOLS:
-        return "trapezium", (("orientation", "270"),)
-    if d["type"] == "convolution" and op in ("upsample", "unpool", "transpose"):
-        return "trapezium", (("orientation", "90"),)
-    if d["type"] == "kernel":
-        return "box3d", ()
+    """The box outline that tells the kind of layer: a convolution-or-pool stage (the registry's
+    trapezium) that shrinks its maps narrows and one that enlarges them widens, an external
+    memory is a cylinder, the rest as the registry says."""
+    shape, source = d.get("shape"), d.get("in_shape")
+    resamples = CELLS[d["type"]].style.box == "trapezium"
+    if resamples and shape and source and len(shape) > 1 and len(source) == len(shape):
+        area, before = math.prod(shape[:-1]), math.prod(source[:-1])
+        if area != before:
+            return "trapezium", (("orientation", "270" if area < before else "90"),)
     if d["options"].get("slots") is not None:
         return "cylinder", ()
-    return "box", ()
+    return _type_glyph(d["type"])
+
+
+def _type_glyph(cell_type: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The registry's box for a cell type (a trapezium narrows along the flow)."""
+    box = CELLS[cell_type].style.box
+    return box, ((("orientation", "270"),) if box == "trapezium" else ())
 
 
 def boxes(graph: nx.DiGraph, labels: tuple[str, ...] = LABELS) -> dict[str, Box]:
@@ -254,19 +248,20 @@ def layers_dot(
         lx = right + 30
         for k, t in enumerate(legend):
             ly = top - 8 - k * LEGEND_ROW
+            glyph, turn = _type_glyph(t)
             lines.append(
                 f"  {quote(f'~legend:{t}')} "
                 + _attrs(
                     pos=f"{_num(round(lx, 2))},{_num(round(ly, 2))}",
-                    shape=_TYPE_GLYPH.get(t, ("box", ()))[0],
+                    shape=glyph,
                     label="",
                     width="0.26",
                     height="0.18",
                     fixedsize="true",
                     fillcolor=theme.fill(t),
                     color=theme.outline(t),
-                    **dict(_TYPE_GLYPH.get(t, ("box", ()))[1]),
-                    **_box_style(theme, t, _TYPE_GLYPH.get(t, ("box", ()))[0]),
+                    **dict(turn),
+                    **_box_style(theme, t, glyph),
                 )
             )
             label = CELLS[t].label
