@@ -56,7 +56,6 @@ class Rendering:
     name: str
     source: str = field(repr=False)
     options: OutputOptions = DEFAULT_OUTPUT
-    aspect: float | None = None  # the width / height a layers view is padded to
 
     @cached_property
     def sha256(self) -> str:
@@ -69,8 +68,7 @@ class Rendering:
         opts = self.options
         dot = styled_dot(self.dot, opts, fmt)
         if fmt == "png":
-            aspect = self.aspect if self.engine == "neato-routed" else None
-            return png_bytes(lambda dpi: run_graphviz(dot, fmt, self.engine, dpi=dpi), opts, aspect)
+            return png_bytes(lambda dpi: run_graphviz(dot, fmt, self.engine, dpi=dpi), opts)
         data = run_graphviz(dot, fmt, self.engine)
         if fmt == "svg":
             data = portable_fonts(data, opts.font)
@@ -181,7 +179,7 @@ def render(
     caption = settings.caption
     if settings.view == "layers":
         dot = layers_dot(graph, settings, spec_obj.name, caption)
-        return Rendering(dot, "neato-routed", spec_obj.name, spec_obj.source, opts, settings.aspect)
+        return Rendering(dot, "neato-routed", spec_obj.name, spec_obj.source, opts)
     layout = layout_cells(graph, settings)
     return Rendering(cells_dot(layout, settings, spec_obj.name, caption), "neato", spec_obj.name, spec_obj.source, opts)
 

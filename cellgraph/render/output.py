@@ -164,15 +164,14 @@ def styled_dot(dot: str, options: OutputOptions, fmt: str) -> str:
     return dot[:end] + f"  graph [{', '.join(extra)}]\n" + dot[end:]
 
 
-def png_bytes(paint: Callable[[float], bytes], options: OutputOptions, aspect: float | None = None) -> bytes:
+def png_bytes(paint: Callable[[float], bytes], options: OutputOptions) -> bytes:
     """A PNG from ``paint(dpi)`` (Graphviz's PNG at that resolution), with even margins and fitted to the box.
 
     The ink is cut out and put on a canvas with :data:`PNG_MARGIN` on every side. With a size
     the drawing is painted again at the resolution that makes ink plus margins fill the box
     (Graphviz draws crisp text at any dpi; scaling pixels would blur it): the PNG is at most
     ``size x dpi`` pixels and as large along the side that binds. The PNG records ``dpi``, so
-    a slide program places it at its size in inches. With ``aspect`` (the layers view) the canvas
-    then widens or heightens to that width / height, the drawing centred.
+    a slide program places it at its size in inches.
     """
     if not options.trim:
         return _png_dpi(paint(options.dpi), options.dpi)
@@ -195,8 +194,6 @@ def png_bytes(paint: Callable[[float], bytes], options: OutputOptions, aspect: f
         if ink.width > box[0] or ink.height > box[1]:  # pragma: no cover - hinting beyond the margins
             ink.thumbnail(box, Image.Resampling.LANCZOS)
     width, height = ink.width + 2 * margin, ink.height + 2 * margin
-    if aspect is not None and box is None:
-        width, height = max(width, round(height * aspect)), max(height, round(width / aspect))
     if box is not None:  # the side that binds fills the box exactly (hinting can leave it a pixel or two short)
         width, height = (b if b - side <= 3 else min(side, b) for side, b in zip((width, height), box, strict=True))
     if max(width, height) > MAX_PNG_SIDE:
