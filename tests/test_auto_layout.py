@@ -123,7 +123,7 @@ def test_layers_view_glyphs_loops_and_bypass() -> None:
     lstm = render(ZOO / "lstm.yaml", view="layers").dot
     assert re.search(r'"m1" -> "m1" \[[^]]*t−1', lstm)  # the recurrent loop
     drn = render(ZOO / "drn.yaml", view="layers").dot
-    assert re.search(r'"h" -> "h" \[tailport="w", headport="e", style="bold"', drn)  # a bypass, not a loop
+    assert re.search(r'"h" -> "h" \[pos="[^"]*", style="bold"[^]]*arrowhead="empty"', drn)  # a bypass, not a loop
     assert "~legend:hidden" in drn
 
 
@@ -142,7 +142,65 @@ def test_tikz_output(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", zoo_files(), ids=lambda p: p.stem)
 def test_every_zoo_network_draws_in_the_layers_view(path: Path) -> None:
-    """Including AN, DNC and NTM, whose multi-edges abort Graphviz's router (curved fallback)."""
+    """Including AN, DNC and NTM, whose several edges between two boxes once aborted Graphviz's router."""
     svg = render(path, view="layers").svg
     m = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg)
     assert m and float(m.group(1)) / float(m.group(2)) == pytest.approx(16 / 9, rel=0.03)
+
+
+# ---------------------------------------------------------------------------------- layers routes
+
+
+def _routes(path: Path, **options: object) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """The layers view's edge paths (Bézier control points, page coordinates) from its DOT."""
+    out = {}
+    for m in re.finditer(
+        r'^\s*"([^"]+)" -> "([^"]+)" \[pos="(?:e,[-\d.]+,[-\d.]+ )?([^"]+)"',
+        render(path, view="layers", **options).dot,
+        re.M,
+    ):  # type: ignore[arg-type]
+        out[(m.group(1), m.group(2))] = [tuple(map(float, p.split(","))) for p in m.group(3).split()]
+    return out
+
+
+def test_layers_routes_are_orthogonal_splines_with_rounded_corners() -> None:
+    """Every route is one Bézier (3n + 1 points) whose straight pieces are level or upright."""
+    for (a, b), points in _routes(CORPUS / "dense_skips.yaml").items():
+        assert (len(points) - 1) % 3 == 0, (a, b)
+        ends = points[::3]
+        for p, q in zip(ends, ends[1:], strict=False):
+            dx, dy = abs(p[0] - q[0]), abs(p[1] - q[1])
+            straight = min(dx, dy) < 0.02
+            corner = math.isclose(dx, dy, abs_tol=0.05) and dx <= 5.01  # a rounded corner, radius at most 5 pt
+            assert straight or corner, (a, b, p, q)
+
+
+def test_layers_chain_runs_straight_and_folds_evenly() -> None:
+    """A chain of single boxes is one straight line per row, and twelve layers fold into rows of
+    (nearly) equal length, not a long row and a stub."""
+
+    def bends(path: Path) -> list[tuple[str, str]]:
+        return [
+            (a, b) for (a, b), points in _routes(path).items() if a != b and len({round(y, 2) for _, y in points}) > 1
+        ]
+
+    assert bends(ZOO / "drn.yaml") == []
+    dot = render(CORPUS / "long_chain.yaml", view="layers").dot
+    ys = [float(m.group(1)) for m in re.finditer(r'^\s*"(?:x|h\d+|y)" \[pos="[-\d.]+,([-\d.]+)"', dot, re.M)]
+    assert len(bends(CORPUS / "long_chain.yaml")) == len(set(ys)) - 1  # only the wraps to the next row
+    per_row = sorted(ys.count(y) for y in set(ys))
+    assert len(per_row) > 1 and per_row[-1] - per_row[0] <= 1, per_row
+
+
+def test_layers_wrap_and_back_edges_use_the_channels() -> None:
+    """A back edge (Jordan's y ~> h) runs under its row, dashed, labelled; a skip over the
+    boxes between (inception's b1 -> m) never crosses the row's band."""
+    jordan = render(CORPUS / "jordan.yaml", view="layers").dot
+    edge = re.search(r'"y" -> "h" \[([^]]*)\]', jordan)
+    assert edge and 'style="dashed"' in edge.group(1) and "t−1" in edge.group(1)
+    boxes = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r'^\s*"(\w+)" \[pos="[-\d.]+,([-\d.]+)", shape', jordan, re.M)
+    }
+    below = min(y for _, y in _routes(CORPUS / "jordan.yaml")[("y", "h")])
+    assert below < min(boxes.values()) - 20, "the back edge must pass under every box"

@@ -65,23 +65,7 @@ def test_no_line_passes_through_a_cell(path: Path, view: str) -> None:
     assert not violations, f"{len(violations)} line(s) through cells:\n" + "\n".join(violations[:20])
 
 
-# Known, not hidden: in these three layers views Graphviz's router lays two splines that leave (or enter) one
-# box side by side for 6.5-27 pt (it routes edges without ports along one channel). Strict: the
-# day the router separates them, these pass and the marks must go.
-KNOWN_COINCIDENT = {"dense_skips-layers", "inception-layers", "residual_blocks-layers"}
-COINCIDE_CASES = [
-    pytest.param(
-        *case.values,
-        id=case.id,
-        marks=[pytest.mark.xfail(strict=True, reason="Graphviz routes two edges from one box side by side")]
-        if case.id in KNOWN_COINCIDENT
-        else [],
-    )
-    for case in CASES
-]
-
-
-@pytest.mark.parametrize(("path", "view"), COINCIDE_CASES)
+@pytest.mark.parametrize(("path", "view"), CASES)
 def test_no_two_connections_coincide(path: Path, view: str) -> None:
     violations = sg.coincident_edges(_drawing(path, view))
     assert not violations, f"{len(violations)} coincident pair(s):\n" + "\n".join(violations[:20])

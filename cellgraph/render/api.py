@@ -52,7 +52,7 @@ class Rendering:
     """
 
     dot: str
-    engine: str  # "neato" (the pinned cells view) or "neato-routed" (the layers view: edges routed)
+    engine: str  # "neato": Graphviz only paints what cellgraph placed and routed (both views)
     name: str
     source: str = field(repr=False)
     options: OutputOptions = DEFAULT_OUTPUT
@@ -179,7 +179,7 @@ def render(
     caption = settings.caption
     if settings.view == "layers":
         dot = layers_dot(graph, settings, spec_obj.name, caption)
-        return Rendering(dot, "neato-routed", spec_obj.name, spec_obj.source, opts)
+        return Rendering(dot, "neato", spec_obj.name, spec_obj.source, opts)
     layout = layout_cells(graph, settings)
     return Rendering(cells_dot(layout, settings, spec_obj.name, caption), "neato", spec_obj.name, spec_obj.source, opts)
 

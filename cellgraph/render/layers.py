@@ -24,7 +24,7 @@ import networkx as nx
 
 from ..cells import CELLS
 from ..graph.drawspec import LABEL_PARTS, DrawSettings
-from . import lanes
+from . import lanes, routes
 from .dot import FONT, LABEL_SIZE, _attrs, _num, caption_text, legend_types, quote, text_node
 from .layout import size_text
 from .theme import THEME, TITLE_SIZE, Theme, text_width
@@ -138,24 +138,40 @@ def _edges(graph: nx.DiGraph, of: dict[str, str]) -> list[tuple[str, str, dict]]
     return out
 
 
+def _length(widths: list[float], row: list[int]) -> float:
+    return sum(widths[k] for k in row) + COL_GAP * (len(row) - 1)
+
+
+def _pack(widths: list[float], limit: float) -> list[list[int]]:
+    """Layers in order into rows no longer than ``limit`` (a layer longer than it gets a row alone)."""
+    split: list[list[int]] = [[]]
+    for k in range(len(widths)):
+        if split[-1] and _length(widths, [*split[-1], k]) > limit + 1e-9:
+            split.append([])
+        split[-1].append(k)
+    return split
+
+
 def fold(widths: list[float], heights: list[float], aspect: float, extra_h: float) -> list[list[int]]:
     """Split layers (in order) into rows so that the drawing's width / height comes closest to
-    ``aspect``; ``extra_h`` is the height of the title above the rows."""
-    best: tuple[float, list[list[int]]] | None = None
+    ``aspect``; ``extra_h`` is the height of the title above the rows.
+
+    For each number of rows, the rows are as short as that many rows allow (the shortest longest
+    row, found among the lengths of runs of consecutive layers), filled like lines of text.
+    """
     n = len(widths)
+    lengths = sorted({_length(widths, list(range(i, j))) for i in range(n) for j in range(i + 1, n + 1)})
+    best: tuple[float, list[list[int]]] | None = None
     for rows in range(1, n + 1):
-        total = sum(widths) + COL_GAP * (n - rows)
-        target = total / rows
-        split: list[list[int]] = [[]]
-        run = 0.0
-        for k, w in enumerate(widths):
-            remaining = n - k
-            if split[-1] and run + w / 2 > target and len(split) < rows and remaining >= rows - len(split):
-                split.append([])
-                run = 0.0
-            split[-1].append(k)
-            run += w + COL_GAP
-        width = max(sum(widths[k] for k in row) + COL_GAP * (len(row) - 1) for row in split)
+        lo, hi = 0, len(lengths) - 1  # the shortest limit that packs into at most `rows` rows
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if len(_pack(widths, lengths[mid])) <= rows:
+                hi = mid
+            else:
+                lo = mid + 1
+        split = _pack(widths, lengths[lo])
+        width = max(_length(widths, row) for row in split)
         height = sum(max(heights[k] for k in row) for row in split) + ROW_GAP * (len(split) - 1) + extra_h
         score = abs(math.log(width / height / aspect))
         if best is None or score < best[0] - 1e-9:
@@ -164,13 +180,126 @@ def fold(widths: list[float], heights: list[float], aspect: float, extra_h: floa
     return best[1]
 
 
+@dataclass(frozen=True)
+class _Marks:
+    """What a box carries on its own sides: a loop (``"delay"``: a recurrent group, dashed, t−1;
+    ``"symmetric"``: a group joined to itself, plain), and a residual bypass."""
+
+    loop: str | None = None
+    bypass: bool = False
+
+    def room(self) -> tuple[float, float]:
+        """Space beside the box before (above) and after it across the flow: the bypass takes the
+        upper side, the loop the upper one too unless the bypass is there."""
+        before = routes.LOOP_ROOM if self.loop or self.bypass else 0.0
+        return before, routes.LOOP_ROOM if self.loop and self.bypass else 0.0
+
+
+def _self_marks(graph: nx.DiGraph, box: dict[str, Box], edges: list[tuple[str, str, dict]]) -> dict[str, _Marks]:
+    """Per box, its loop and bypass, from its group's self-edges (the recurrent family's loop
+    when the graph has none)."""
+    marks: dict[str, _Marks] = {}
+    for a, b, e in edges:
+        if a == b:
+            m = marks.get(a, _Marks())
+            if e["kind"] == "identity":
+                marks[a] = _Marks(m.loop, True)
+            else:
+                marks[a] = _Marks("symmetric" if e["kind"] == "symmetric" and not e["delay"] else "delay", m.bypass)
+    for key, bx in box.items():
+        d = graph.nodes[bx.nodes[0]]
+        if d["cell"].recurrent and d["options"].get("slots") is None and not graph.has_edge(bx.nodes[0], bx.nodes[0]):
+            marks[key] = _Marks("delay", marks.get(key, _Marks()).bypass)
+    return marks
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """The boxes placed in flow coordinates, and the frame their routes run in."""
+
+    slots: dict[str, routes.Slot]
+    frame: routes.Frame
+    levels: dict[tuple[int, int], int]
+
+
+def _place(
+    box: dict[str, Box],
+    columns: list[list[str]],
+    rows: list[list[int]],
+    links: list[routes.Link],
+    plans: list[routes.Plan],
+    marks: dict[str, _Marks],
+    tb: bool,
+) -> _Placed:
+    """Columns along the flow with gaps wide enough for their tracks, rows across it with
+    channels tall enough for theirs; a box with a loop or bypass keeps room for it."""
+
+    def along(key: str) -> float:
+        return box[key].height if tb else box[key].width
+
+    def across(key: str) -> float:
+        return box[key].width if tb else box[key].height
+
+    count = routes.gap_tracks(plans)
+    gaps: dict[routes.Gap, tuple[float, float]] = {}
+    col_u: dict[int, tuple[float, float]] = {}
+    for r, row in enumerate(rows):
+        lead = routes.gap_width(count.get(("lead", r), 0), 0.0)
+        gaps[("lead", r)] = (-lead, 0.0)
+        run = 0.0
+        for j, k in enumerate(row):
+            width = max(along(key) for key in columns[k])
+            col_u[k] = (run, run + width)
+            last = j == len(row) - 1
+            gap = routes.gap_width(count.get(("after", k), 0), 0.0 if last else COL_GAP)
+            gaps[("after", k)] = (run + width, run + width + gap)
+            run += width + gap
+    left = min(lo for lo, _ in gaps.values())
+    margin_w = routes.gap_width(count.get(None, 0), 0.0)
+    margin = (left - margin_w, left)
+    levels, tracks = routes.channel_levels(plans, links, gaps, margin)
+    channels: dict[int, tuple[float, float]] = {}
+    stacks = [[(key, *marks.get(key, _Marks()).room()) for key in columns[k]] for k in range(len(columns))]
+    # a column's boxes, with their loops' room, stacked around the row's midline: the boxes (not
+    # their room) centred on it, so that a chain of single boxes stays on one straight line
+    reach: list[tuple[float, float]] = []  # per column: extent above and below the midline
+    centre_of: dict[str, float] = {}  # per box: its centre relative to the midline
+    for stack in stacks:
+        cursor, tops, bottoms = 0.0, [], []
+        for key, before, after in stack:
+            tops.append(cursor - before)
+            centre_of[key] = cursor + across(key) / 2
+            cursor += across(key)
+            bottoms.append(cursor + after)
+            cursor += after + LANE_GAP
+        first_top = tops[0] + next(iter(stack))[1]
+        mid = (first_top + cursor - LANE_GAP - stack[-1][2]) / 2  # between the first box's top and the last's bottom
+        for key, _, _ in stack:
+            centre_of[key] -= mid
+        reach.append((mid - min(tops), max(bottoms) - mid))
+    offset = 0.0
+    slots: dict[str, routes.Slot] = {}
+    for r, row in enumerate(rows):
+        height = routes.channel_height(tracks.get(r, 0), ROW_GAP, inner=r > 0)
+        channels[r] = (offset, offset + height)
+        offset += height
+        up, down = max(reach[k][0] for k in row), max(reach[k][1] for k in row)
+        for k in row:
+            u = (col_u[k][0] + col_u[k][1]) / 2
+            for key, _, _ in stacks[k]:
+                slots[key] = routes.Slot(u, offset + up + centre_of[key], along(key) / 2, across(key) / 2)
+        offset += up + down
+    channels[len(rows)] = (offset, offset + routes.channel_height(tracks.get(len(rows), 0), ROW_GAP, inner=False))
+    return _Placed(slots, routes.Frame(gaps, margin, channels, tracks), levels)
+
+
 def layers_dot(
     graph: nx.DiGraph,
     settings: DrawSettings,
     name: str,
     caption: str,
 ) -> str:
-    """The layers view as DOT text for ``neato -n`` (boxes pinned, edges routed)."""
+    """The layers view as DOT text for ``neato -n2``: boxes and edge routes pinned."""
     theme = THEME[settings.theme]
     labels = LABELS if settings.labels is None else settings.labels
     aspect = settings.aspect
@@ -182,9 +311,14 @@ def layers_dot(
     layer, reversed_ = lanes.layering(keys, forward)
     columns = lanes.order_lanes(keys, layer, [p for p in forward if p not in reversed_])
     tb = settings.direction == "TB"
+    marks = _self_marks(graph, box, edges)
+    loop_room = {k: sum(marks.get(k, _Marks()).room()) for k in box}
     # across the flow, boxes stack; along it, layers follow each other (TB swaps the two)
     along = [max(box[k].height if tb else box[k].width for k in col) for col in columns]
-    across = [sum((box[k].width if tb else box[k].height) + LANE_GAP for k in col) - LANE_GAP for col in columns]
+    across = [
+        sum((box[k].width if tb else box[k].height) + loop_room[k] + LANE_GAP for k in col) - LANE_GAP
+        for col in columns
+    ]
     caption = caption_text(caption)
     title_h = 3.0 * TITLE_SIZE if caption else 0.0
     legend = legend_types(b.cell_type for b in box.values()) if settings.legend else []
@@ -193,32 +327,50 @@ def layers_dot(
     else:
         rows = fold(along, across, aspect, title_h)
     row_of = {k: r for r, row in enumerate(rows) for k in row}
-    pos: dict[str, tuple[float, float]] = {}
-    offset = 0.0  # across the flow, in points, downwards (or rightwards for TB)
-    for row in rows:
-        band = max(across[k] for k in row)
-        run = 0.0
-        for k in row:
-            cursor = offset + (band - across[k]) / 2
-            for key in columns[k]:
-                size = box[key].width if tb else box[key].height
-                centre_along = run + along[k] / 2
-                centre_across = cursor + size / 2
-                pos[key] = (centre_across, -centre_along) if tb else (centre_along, -centre_across)
-                cursor += size + LANE_GAP
-            run += along[k] + COL_GAP
-        offset += band + ROW_GAP
+    first = {r: row[0] for r, row in enumerate(rows)}
+    upper = {key: (j + 0.5) / len(col) <= 0.5 for col in columns for j, key in enumerate(col)}
+    links, styles = [], []
+    for a, b, e in edges:
+        if a == b:
+            continue
+        delayed = bool(e["delay"] or e["feedback"])
+        back = delayed or (a, b) in reversed_ or layer[b] <= layer[a]
+        links.append(routes.Link(a, b, back, "t−1" if delayed else "", arrow=e["kind"] != "symmetric"))
+        style: dict[str, str] = {}
+        if e["kind"] == "symmetric":
+            style |= {"dir": "none", "penwidth": "1.4"}
+        elif e["kind"] == "identity":
+            style |= {"style": "bold", "penwidth": "2", "arrowhead": "empty"}
+        if back:
+            style |= {"style": "dashed"}
+        styles.append(style)
+    layer_of = {key: layer[key] for key in keys}
+    plans = routes.plan(links, layer_of, row_of, first, upper)
+    placed = _place(box, columns, rows, links, plans, marks, tb)
+    paths = routes.route(links, plans, placed.slots, placed.frame, len(rows), placed.levels)
+    for key, m in marks.items():
+        slot = placed.slots[key]
+        if m.bypass:
+            paths.append(routes.bypass(slot, below=False))
+            links.append(routes.Link(key, key, False))
+            styles.append({"style": "bold", "penwidth": "2", "arrowhead": "empty"})
+        if m.loop == "delay":
+            paths.append(routes.loop(slot, below=m.bypass))
+            links.append(routes.Link(key, key, True, "t−1"))
+            styles.append({"style": "dashed"})
+        elif m.loop == "symmetric":
+            paths.append(routes.loop(slot, below=m.bypass, arrow=False))
+            links.append(routes.Link(key, key, False, arrow=False))
+            styles.append({"dir": "none", "penwidth": "1.4"})
+
+    def page(p: routes.Point) -> tuple[float, float]:
+        u, v = p
+        return (v, -u) if tb else (u, -v)
+
+    pos = {key: page((s.u, s.v)) for key, s in placed.slots.items()}
     lines = [
         f"digraph {quote(name)} {{",
-        "  graph "
-        + _attrs(
-            splines="true",
-            outputorder="edgesfirst",
-            bgcolor=theme.background,
-            pad=_num(PAD / 72),
-            sep="+8",
-            esep="+5",
-        ),
+        "  graph " + _attrs(bgcolor=theme.background, pad=_num(PAD / 72)),
         f"  node {_attrs(fontname=FONT, fontsize=_num(BOX_FONT), penwidth='1')}",
         f"  edge {_attrs(color=theme.ink, penwidth='1', arrowsize='0.7', fontname=FONT, fontsize='8', fontcolor=theme.ink)}",
     ]
@@ -234,16 +386,19 @@ def layers_dot(
             "color": theme.outline(bx.cell_type),
             "fontcolor": "#000000",
             "fixedsize": "true",
-            **dict(bx.extra),
+            **_turned(bx.extra, tb),
             **_box_style(theme, bx.cell_type, bx.shape),
         }
         lines.append(f"  {quote(key)} {_attrs(**node_attrs)}")
-    half_w = {k: box[k].width / 2 for k in box}
-    half_h = {k: box[k].height / 2 for k in box}
-    left = min(pos[k][0] - half_w[k] for k in box) if box else 0.0
-    right = max(pos[k][0] + half_w[k] for k in box) if box else 0.0
-    top = max(pos[k][1] + half_h[k] for k in box) if box else 0.0
-    bottom = min(pos[k][1] - half_h[k] for k in box) if box else 0.0
+    xs = [pos[k][0] + s * box[k].width / 2 for k in box for s in (-1, 1)]
+    ys = [pos[k][1] + s * box[k].height / 2 for k in box for s in (-1, 1)]
+    for path in paths:
+        for p in (*path.points, *([path.label_at] if path.label_at else [])):
+            x, y = page(p)
+            xs.append(x)
+            ys.append(y)
+    left, right = (min(xs), max(xs)) if xs else (0.0, 0.0)
+    bottom, top = (min(ys), max(ys)) if ys else (0.0, 0.0)
     if legend:
         lx = right + 30
         for k, t in enumerate(legend):
@@ -260,7 +415,7 @@ def layers_dot(
                     fixedsize="true",
                     fillcolor=theme.fill(t),
                     color=theme.outline(t),
-                    **dict(turn),
+                    **_turned(turn, tb),
                     **_box_style(theme, t, glyph),
                 )
             )
@@ -278,7 +433,7 @@ def layers_dot(
             )
         right = max(right, lx + 24 + max(text_width(CELLS[t].label, LABEL_SIZE + 1) + 16 for t in legend))
         bottom = min(bottom, top - 8 - (len(legend) - 1) * LEGEND_ROW - 10)
-    if caption:  # the title sits just above the boxes, so that padding goes around both
+    if caption:  # the title sits just above the drawing, so that padding goes around both
         tx, ty = (left + right) / 2, top + 0.55 * title_h
         title = _attrs(
             pos=f"{_num(round(tx, 2))},{_num(round(ty, 2))}",
@@ -306,42 +461,27 @@ def layers_dot(
         lines.append(
             f"  {quote(f'~corner{k}')} {_attrs(pos=f'{_num(round(cx, 2))},{_num(round(cy, 2))}', shape='point', style='invis', width='0.01')}"
         )
-    for a, b, e in edges:
-        attrs: dict[str, str] = {}
-        back = bool(e["delay"] or e["feedback"]) or (a, b) in reversed_
-        if e["kind"] == "symmetric":
-            attrs |= {"dir": "none", "penwidth": "1.4"}
-        if a == b and e["kind"] == "identity":  # a residual inside a collapsed repeat: a bypass
-            attrs |= {"tailport": "w", "headport": "e", "style": "bold", "penwidth": "2", "arrowhead": "empty"}
-        elif e["kind"] == "identity":
-            attrs |= {"style": "bold", "penwidth": "2", "arrowhead": "empty"}
-        if e["delay"] or e["feedback"] or (a == b and e["kind"] != "identity"):
-            attrs |= {"style": "dashed", "label": "t−1"}
-            if a == b:
-                attrs |= {"tailport": "ne", "headport": "nw"}
-        elif back:
-            attrs |= {"style": "dashed"}
-        if a != b:
-            attrs |= _ports(row_of[layer[a]], row_of[layer[b]], layer[b] - layer[a], back, tb)
-        lines.append(f"  {quote(a)} -> {quote(b)} {_attrs(**attrs)}" if attrs else f"  {quote(a)} -> {quote(b)}")
-    for key, bx in box.items():  # the recurrent family's loop, when the graph has no self-edge
-        d = graph.nodes[bx.nodes[0]]
-        if d["cell"].recurrent and d["options"].get("slots") is None and not graph.has_edge(bx.nodes[0], bx.nodes[0]):
-            loop = _attrs(style="dashed", label="t−1", tailport="ne", headport="nw")
-            lines.append(f"  {quote(key)} -> {quote(key)} {loop}")
+    for link, path, style in zip(links, paths, styles, strict=True):
+        spline = " ".join(_point(page(p)) for p in path.points)
+        attrs = {"pos": f"e,{_point(page(path.tip))} {spline}" if path.tip else spline, **style}
+        if path.label_at:
+            attrs |= {"label": link.label or "t−1", "lp": _point(page(path.label_at))}
+        lines.append(f"  {quote(link.a)} -> {quote(link.b)} {_attrs(**attrs)}")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _ports(row_a: int, row_b: int, span: int, back: bool, tb: bool) -> dict[str, str]:
-    """Edges to the next layer of the same row run straight along the flow; the router takes
-    every other edge (skips, wraps to the next row, backward edges) around the boxes. (Ports on
-    those make Graphviz's router search for minutes on some layouts, so they get none.)"""
-    if back and row_a == row_b and abs(span) == 1:  # under the forward edge it would lie on
-        return {"tailport": "w", "headport": "w"} if tb else {"tailport": "s", "headport": "s"}
-    if back or row_a != row_b or span != 1:
-        return {}
-    return {"tailport": "s", "headport": "n"} if tb else {"tailport": "e", "headport": "w"}
+def _turned(extra: tuple[tuple[str, str], ...], tb: bool) -> dict[str, str]:
+    """A glyph's attributes for the drawing's direction: a trapezium narrows (or widens) along
+    the flow, which runs downwards in a top-to-bottom drawing."""
+    attrs = dict(extra)
+    if tb and "orientation" in attrs:
+        attrs["orientation"] = {"270": "180", "90": "0"}[attrs["orientation"]]
+    return attrs
+
+
+def _point(p: tuple[float, float]) -> str:
+    return f"{_num(round(p[0], 2))},{_num(round(p[1], 2))}"
 
 
 def _box_style(theme: Theme, cell_type: str, shape: str) -> dict[str, str]:

@@ -240,13 +240,10 @@ def _ink(data: bytes, transparent: bool) -> tuple[Any, tuple[int, ...]]:
 def graphviz_engine(engine: str) -> tuple[str, int | None]:
     """The Graphviz program and its ``-n`` level for one of the engines drawings name.
 
-    ``neato``: every node and edge pinned (``-n2``, the cells view); ``neato-routed``: nodes
-    pinned, edges routed around them (``-n``, the layers view); anything else as it is.
+    ``neato``: every node and edge pinned by cellgraph (``-n2``; both views); anything else as it is.
     """
     if engine == "neato":
         return "neato", 2
-    if engine == "neato-routed":
-        return "neato", 1
     return engine, None
 
 
@@ -261,23 +258,12 @@ def run_graphviz(dot: str, fmt: str, engine: str = "neato", dpi: float = PNG_DPI
 
 
 def pipe_graphviz(dot: str, fmt: str, engine: str) -> bytes:
-    """Graphviz's ``-T<fmt>`` output for DOT text, with its failures as :class:`RenderError`.
-
-    The layers view's obstacle-avoiding router aborts on some layouts with several edges
-    between two boxes (``multispline.c: findMap``); such a drawing is made again with curved
-    edges, which still join the pinned boxes, rather than not at all.
-    """
+    """Graphviz's ``-T<fmt>`` output for DOT text, with its failures as :class:`RenderError`."""
     import graphviz  # imported when a drawing is made: `import cellgraph` and training never need it
 
     program, no_op = graphviz_engine(engine)
     try:
-        try:
-            return graphviz.pipe(program, fmt, dot.encode("utf-8"), neato_no_op=no_op, quiet=True)
-        except graphviz.CalledProcessError:
-            if engine != "neato-routed" or 'splines="true"' not in dot:
-                raise
-            curved = dot.replace('splines="true"', 'splines="curved"', 1)
-            return graphviz.pipe(program, fmt, curved.encode("utf-8"), neato_no_op=no_op, quiet=True)
+        return graphviz.pipe(program, fmt, dot.encode("utf-8"), neato_no_op=no_op, quiet=True)
     except graphviz.ExecutableNotFound:
         raise RenderError(MSG_NO_GRAPHVIZ) from None
     except graphviz.CalledProcessError as err:

@@ -485,8 +485,7 @@ def graphviz_json(dot: str, engine: str) -> dict[str, Any]:
 def to_tikz(dot: str, engine: str, *, standalone: bool = True) -> str:
     """The drawing of ``dot`` (as :class:`~cellgraph.render.api.Rendering` holds it) as TikZ text.
 
-    ``engine`` is the Rendering's (``neato`` for the pinned cells view; ``neato-routed`` or ``dot``
-    for the layers view). With ``standalone`` a whole ``standalone``-class document (``pdflatex`` makes a PDF of
+    ``engine`` is the Rendering's (``neato``: both views come pinned). With ``standalone`` a whole ``standalone``-class document (``pdflatex`` makes a PDF of
     just the drawing); without, the ``tikzpicture`` alone, for ``\\input`` into a paper or slide.
     """
     return tikz_from_json(graphviz_json(dot, engine), standalone=standalone)
