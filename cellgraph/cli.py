@@ -262,6 +262,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             max_cells=args.max_cells,
             labels=args.labels,
             aspect=args.aspect,
+            unroll=args.unroll,
             **_output_kwargs(args),
         )
     except SpecError as err:
@@ -799,6 +800,12 @@ def make_parser() -> argparse.ArgumentParser:
         help="what group labels say: any of name,type,shape,params (comma-separated), or none",
     )
     r.add_argument("--aspect", metavar="W:H", help="the layers view's target width:height (default 16:9)")
+    r.add_argument(
+        "--unroll",
+        type=int,
+        metavar="T",
+        help="a recurrent network unrolled over T time steps beside its rolled drawing (boxes; 1-12)",
+    )
     _output_arguments(r, PNG_DPI)
     r.add_argument("-q", "--quiet", action="store_true")
     _allow_argument(r)

@@ -32,6 +32,7 @@ from .output import (
     run_graphviz,
     styled_dot,
 )
+from .unroll import check_steps, unrolled_dot
 
 
 def _version() -> str:
@@ -129,6 +130,7 @@ def render(
     metadata: str | None = None,
     labels: str | Sequence[str] | None = None,
     aspect: str | float | None = None,
+    unroll: int | None = None,
 ) -> Rendering:
     """Draw a spec the way the Neural Network Zoo chart draws networks.
 
@@ -151,6 +153,9 @@ def render(
             (a list, or one comma-separated string; ``none`` for no labels).
         aspect: the width / height the layers view folds its rows to: ``16:9`` (the default),
             ``4:3``, or a number.
+        unroll: draw a recurrent network unrolled over this many time steps beside its rolled
+            drawing (boxes, as in the layers view; inputs at the bottom, or at the top with
+            ``direction="TB"``).
 
     The drawing keyword arguments override the spec's ``draw:`` block; the output ones apply
     when the drawing is written. A bad value raises :class:`RenderError` naming the option.
@@ -177,6 +182,11 @@ def render(
     settings = dataclasses.replace(base, **changes)
     spec_obj: Spec = graph.graph["spec"]
     caption = settings.caption
+    if unroll is not None:
+        if view == "cells":
+            raise RenderError("unroll draws the layers view's boxes: leave out view='cells' (--view cells)")
+        dot = unrolled_dot(graph, settings, spec_obj.name, caption, check_steps(unroll))
+        return Rendering(dot, "neato", spec_obj.name, spec_obj.source, opts)
     if settings.view == "layers":
         dot = layers_dot(graph, settings, spec_obj.name, caption)
         return Rendering(dot, "neato", spec_obj.name, spec_obj.source, opts)

@@ -1,11 +1,12 @@
-"""The layers view: one box per group, placed for a slide, edges routed by Graphviz.
+"""The layers view: one box per group, placed for a slide, every edge on its own track.
 
 A network of thirty layers drawn as one strip is unreadable on a slide, so this view places the
 boxes itself: groups go in layers by longest path and in lanes within a layer (``lanes.py``, as
 in the cells view), and the layers fold into rows, left to right and then down like text, the
 number of rows chosen so that the drawing comes closest to the target aspect (16:9 by default);
-invisible corner points then pad it to that aspect exactly. Graphviz (``neato -n``) only routes
-the edges around the pinned boxes.
+invisible corner points then pad it to that aspect exactly. ``routes.py`` routes the edges
+through the gaps between columns and the channels between rows; Graphviz (``neato -n2``) only
+paints the :class:`Scene` (``unroll.py`` builds another scene from the same parts).
 
 What a box says is chosen with ``labels``: the group's name, the chart's type name (with the
 pooling or up-sampling it does), its shape as H×W×C, its parameter count. Its outline tells the
@@ -17,6 +18,7 @@ over its box, a recurrent group has its loop, delayed and feedback edges are das
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -66,7 +68,7 @@ def _groups(graph: nx.DiGraph) -> dict[str, list[str]]:
     return out
 
 
-def _kind_text(d: dict) -> str:
+def kind_text(d: dict) -> str:
     """The chart's type name, or what a convolution-or-pool stage does, with its window."""
     text = str(d["options"].get("op") or CELLS[d["type"]].label.removesuffix(" Cell")).replace("_", " ")
     window = d["options"].get("window")
@@ -106,23 +108,29 @@ def boxes(graph: nx.DiGraph, labels: tuple[str, ...] = LABELS) -> dict[str, Box]
         if "name" in labels:
             text.append(key + (f" ×{len(nodes)}" if len(nodes) > 1 else ""))
         if "type" in labels:
-            text.append(_kind_text(d))
+            text.append(kind_text(d))
         if "shape" in labels:
             text.append(size_text(d.get("shape")))
         if "params" in labels and params:
             text.append(f"{params:,} params")
-        shape, extra = _glyph(d)
-        width = max([text_width(t, BOX_FONT) for t in text] + [24.0]) + 2 * PAD_X
-        if shape == "trapezium":
-            width *= 1.35  # the slanted sides take room from the text
-        height = max(len(text), 1) * LINE + 2 * PAD_Y
-        if shape == "cylinder":
-            height += 10
-        out[key] = Box(key, tuple(nodes), tuple(text), width, height, d["type"], shape, extra)
+        out[key] = sized(key, tuple(nodes), tuple(text), d)
     return out
 
 
-def _edges(graph: nx.DiGraph, of: dict[str, str]) -> list[tuple[str, str, dict]]:
+def sized(key: str, nodes: tuple[str, ...], lines: tuple[str, ...], d: dict) -> Box:
+    """A box saying ``lines`` for a group whose first node's data is ``d``: its glyph, and a size
+    that fits the text (slanted sides and a cylinder's rims take room from it)."""
+    shape, extra = _glyph(d)
+    width = max([text_width(t, BOX_FONT) for t in lines] + [24.0]) + 2 * PAD_X
+    if shape == "trapezium":
+        width *= 1.35
+    height = max(len(lines), 1) * LINE + 2 * PAD_Y
+    if shape == "cylinder":
+        height += 10
+    return Box(key, nodes, lines, width, height, d["type"], shape, extra)
+
+
+def group_edges(graph: nx.DiGraph, of: dict[str, str]) -> list[tuple[str, str, dict]]:
     """Group-level edges (one per pair and kind), the chains inside a collapsed repeat left out."""
     seen: set[tuple[str, str, bool]] = set()
     out = []
@@ -181,7 +189,7 @@ def fold(widths: list[float], heights: list[float], aspect: float, extra_h: floa
 
 
 @dataclass(frozen=True)
-class _Marks:
+class Marks:
     """What a box carries on its own sides: a loop (``"delay"``: a recurrent group, dashed, t−1;
     ``"symmetric"``: a group joined to itself, plain), and a residual bypass."""
 
@@ -195,26 +203,26 @@ class _Marks:
         return before, routes.LOOP_ROOM if self.loop and self.bypass else 0.0
 
 
-def _self_marks(graph: nx.DiGraph, box: dict[str, Box], edges: list[tuple[str, str, dict]]) -> dict[str, _Marks]:
+def self_marks(graph: nx.DiGraph, box: dict[str, Box], edges: list[tuple[str, str, dict]]) -> dict[str, Marks]:
     """Per box, its loop and bypass, from its group's self-edges (the recurrent family's loop
     when the graph has none)."""
-    marks: dict[str, _Marks] = {}
+    marks: dict[str, Marks] = {}
     for a, b, e in edges:
         if a == b:
-            m = marks.get(a, _Marks())
+            m = marks.get(a, Marks())
             if e["kind"] == "identity":
-                marks[a] = _Marks(m.loop, True)
+                marks[a] = Marks(m.loop, True)
             else:
-                marks[a] = _Marks("symmetric" if e["kind"] == "symmetric" and not e["delay"] else "delay", m.bypass)
+                marks[a] = Marks("symmetric" if e["kind"] == "symmetric" and not e["delay"] else "delay", m.bypass)
     for key, bx in box.items():
         d = graph.nodes[bx.nodes[0]]
         if d["cell"].recurrent and d["options"].get("slots") is None and not graph.has_edge(bx.nodes[0], bx.nodes[0]):
-            marks[key] = _Marks("delay", marks.get(key, _Marks()).bypass)
+            marks[key] = Marks("delay", marks.get(key, Marks()).bypass)
     return marks
 
 
 @dataclass(frozen=True)
-class _Placed:
+class Placed:
     """The boxes placed in flow coordinates, and the frame their routes run in."""
 
     slots: dict[str, routes.Slot]
@@ -222,17 +230,23 @@ class _Placed:
     levels: dict[tuple[int, int], int]
 
 
-def _place(
+def place(
     box: dict[str, Box],
     columns: list[list[str]],
     rows: list[list[int]],
     links: list[routes.Link],
     plans: list[routes.Plan],
-    marks: dict[str, _Marks],
+    marks: dict[str, Marks],
     tb: bool,
-) -> _Placed:
+    slot_of: dict[str, int] | None = None,
+) -> Placed:
     """Columns along the flow with gaps wide enough for their tracks, rows across it with
-    channels tall enough for theirs; a box with a loop or bypass keeps room for it."""
+    channels tall enough for theirs; a box with a loop or bypass keeps room for it.
+
+    With ``slot_of`` (one row: the unrolled view) boxes go across the flow in slots instead
+    (slot 0 the rolled network, then one per time step), each slot as wide as its widest column,
+    and the channels are the gaps between slots.
+    """
 
     def along(key: str) -> float:
         return box[key].height if tb else box[key].width
@@ -259,7 +273,10 @@ def _place(
     margin = (left - margin_w, left)
     levels, tracks = routes.channel_levels(plans, links, gaps, margin)
     channels: dict[int, tuple[float, float]] = {}
-    stacks = [[(key, *marks.get(key, _Marks()).room()) for key in columns[k]] for k in range(len(columns))]
+    stacks = [[(key, *marks.get(key, Marks()).room()) for key in columns[k]] for k in range(len(columns))]
+    if slot_of is not None:
+        by_slot = _place_slots(stacks, slot_of, tracks, channels, across, along, col_u)
+        return Placed(by_slot, routes.Frame(gaps, margin, channels, tracks), levels)
     # a column's boxes, with their loops' room, stacked around the row's midline: the boxes (not
     # their room) centred on it, so that a chain of single boxes stays on one straight line
     reach: list[tuple[float, float]] = []  # per column: extent above and below the midline
@@ -290,7 +307,48 @@ def _place(
                 slots[key] = routes.Slot(u, offset + up + centre_of[key], along(key) / 2, across(key) / 2)
         offset += up + down
     channels[len(rows)] = (offset, offset + routes.channel_height(tracks.get(len(rows), 0), ROW_GAP, inner=False))
-    return _Placed(slots, routes.Frame(gaps, margin, channels, tracks), levels)
+    return Placed(slots, routes.Frame(gaps, margin, channels, tracks), levels)
+
+
+SLOT_GAP: Final = 36.0  # between two time steps of the unrolled view
+SEPARATOR: Final = 64.0  # between the rolled network and its first time step
+
+
+def _place_slots(
+    stacks: list[list[tuple[str, float, float]]],
+    slot_of: dict[str, int],
+    tracks: dict[int, int],
+    channels: dict[int, tuple[float, float]],
+    across: Callable[[str], float],
+    along: Callable[[str], float],
+    col_u: dict[int, tuple[float, float]],
+) -> dict[str, routes.Slot]:
+    """Boxes across the flow by slot (see :func:`_place`); fills ``channels`` (c before slot c)."""
+    n = max(slot_of.values()) + 1
+    parts = {(k, s): [e for e in stack if slot_of[e[0]] == s] for k, stack in enumerate(stacks) for s in range(n)}
+
+    def extent(part: list[tuple[str, float, float]]) -> float:
+        return sum(across(key) + before + after for key, before, after in part) + LANE_GAP * max(len(part) - 1, 0)
+
+    width = [max(extent(parts[(k, s)]) for k in range(len(stacks))) for s in range(n)]
+    slots: dict[str, routes.Slot] = {}
+    offset = 0.0
+    for s in range(n + 1):
+        least = 0.0 if s in (0, n) else (SEPARATOR if s == 1 else SLOT_GAP)
+        height = routes.channel_height(tracks.get(s, 0), least, inner=0 < s < n)
+        channels[s] = (offset, offset + height)
+        offset += height
+        if s == n:
+            break
+        for k in range(len(stacks)):
+            cursor = offset + (width[s] - extent(parts[(k, s)])) / 2
+            u = (col_u[k][0] + col_u[k][1]) / 2
+            for key, before, after in parts[(k, s)]:
+                cursor += before
+                slots[key] = routes.Slot(u, cursor + across(key) / 2, along(key) / 2, across(key) / 2)
+                cursor += across(key) + after + LANE_GAP
+        offset += width[s]
+    return slots
 
 
 def layers_dot(
@@ -305,23 +363,21 @@ def layers_dot(
     aspect = settings.aspect
     box = boxes(graph, labels)
     of = {n: key for key, b in box.items() for n in b.nodes}
-    edges = _edges(graph, of)
+    edges = group_edges(graph, of)
     keys = list(box)
     forward = [(a, b) for a, b, e in edges if a != b and not (e["delay"] or e["feedback"])]
     layer, reversed_ = lanes.layering(keys, forward)
     columns = lanes.order_lanes(keys, layer, [p for p in forward if p not in reversed_])
     tb = settings.direction == "TB"
-    marks = _self_marks(graph, box, edges)
-    loop_room = {k: sum(marks.get(k, _Marks()).room()) for k in box}
+    marks = self_marks(graph, box, edges)
+    loop_room = {k: sum(marks.get(k, Marks()).room()) for k in box}
     # across the flow, boxes stack; along it, layers follow each other (TB swaps the two)
     along = [max(box[k].height if tb else box[k].width for k in col) for col in columns]
     across = [
         sum((box[k].width if tb else box[k].height) + loop_room[k] + LANE_GAP for k in col) - LANE_GAP
         for col in columns
     ]
-    caption = caption_text(caption)
-    title_h = 3.0 * TITLE_SIZE if caption else 0.0
-    legend = legend_types(b.cell_type for b in box.values()) if settings.legend else []
+    title_h = 3.0 * TITLE_SIZE if caption_text(caption) else 0.0
     if tb:  # rows become columns: fold against the inverse aspect
         rows = fold(along, across, 1 / aspect, 0.0)
     else:
@@ -346,10 +402,21 @@ def layers_dot(
         styles.append(style)
     layer_of = {key: layer[key] for key in keys}
     plans = routes.plan(links, layer_of, row_of, first, upper)
-    placed = _place(box, columns, rows, links, plans, marks, tb)
+    placed = place(box, columns, rows, links, plans, marks, tb)
     paths = routes.route(links, plans, placed.slots, placed.frame, len(rows), placed.levels)
+    paths.extend(self_paths(marks, placed.slots, links, styles))
+    scene = Scene(box, placed.slots, links, paths, styles, [], settings.direction)
+    return scene_dot(scene, theme, name, caption, legend=settings.legend, aspect=aspect)
+
+
+def self_paths(
+    marks: dict[str, Marks], slots: dict[str, routes.Slot], links: list[routes.Link], styles: list[dict[str, str]]
+) -> list[routes.Route]:
+    """The loops and bypasses of the marked boxes; their links and styles are appended to ``links``
+    and ``styles`` in the same order."""
+    paths = []
     for key, m in marks.items():
-        slot = placed.slots[key]
+        slot = slots[key]
         if m.bypass:
             paths.append(routes.bypass(slot, below=False))
             links.append(routes.Link(key, key, False))
@@ -362,12 +429,41 @@ def layers_dot(
             paths.append(routes.loop(slot, below=m.bypass, arrow=False))
             links.append(routes.Link(key, key, False, arrow=False))
             styles.append({"dir": "none", "penwidth": "1.4"})
+    return paths
 
-    def page(p: routes.Point) -> tuple[float, float]:
-        u, v = p
-        return (v, -u) if tb else (u, -v)
 
-    pos = {key: page((s.u, s.v)) for key, s in placed.slots.items()}
+@dataclass(frozen=True)
+class Scene:
+    """A layers-view drawing before it is DOT text: boxes placed in flow coordinates, their edge
+    routes, and free text (``notes``: text, where, font size)."""
+
+    box: dict[str, Box]
+    slots: dict[str, routes.Slot]
+    links: list[routes.Link]
+    paths: list[routes.Route]
+    styles: list[dict[str, str]]
+    notes: list[tuple[str, routes.Point, float]]
+    flow: str  # "LR", "TB" (downwards) or "BT" (upwards)
+
+
+def _page(flow: str) -> Callable[[routes.Point], tuple[float, float]]:
+    """Flow coordinates (u along the flow, v across it) to Graphviz's page (y up)."""
+    if flow == "TB":
+        return lambda p: (p[1], -p[0])
+    if flow == "BT":
+        return lambda p: (p[1], p[0])
+    return lambda p: (p[0], -p[1])
+
+
+def scene_dot(scene: Scene, theme: Theme, name: str, caption: str, *, legend: bool, aspect: float) -> str:
+    """A scene as DOT text for ``neato -n2``: boxes, routes, notes, the title above and the legend
+    beside them, padded to ``aspect``."""
+    page = _page(scene.flow)
+    box = scene.box
+    caption = caption_text(caption)
+    title_h = 3.0 * TITLE_SIZE if caption else 0.0
+    legend_of = legend_types(b.cell_type for b in box.values()) if legend else []
+    pos = {key: page((s.u, s.v)) for key, s in scene.slots.items()}
     lines = [
         f"digraph {quote(name)} {{",
         "  graph " + _attrs(bgcolor=theme.background, pad=_num(PAD / 72)),
@@ -377,7 +473,7 @@ def layers_dot(
     for key, bx in box.items():
         x, y = pos[key]
         node_attrs = {
-            "pos": f"{_num(round(x, 2))},{_num(round(y, 2))}",
+            "pos": _point((x, y)),
             "shape": bx.shape,
             "label": "\n".join(bx.lines),
             "width": _num(round(bx.width / 72, 3)),
@@ -386,28 +482,34 @@ def layers_dot(
             "color": theme.outline(bx.cell_type),
             "fontcolor": "#000000",
             "fixedsize": "true",
-            **_turned(bx.extra, tb),
+            **_turned(bx.extra, scene.flow),
             **_box_style(theme, bx.cell_type, bx.shape),
         }
         lines.append(f"  {quote(key)} {_attrs(**node_attrs)}")
     xs = [pos[k][0] + s * box[k].width / 2 for k in box for s in (-1, 1)]
     ys = [pos[k][1] + s * box[k].height / 2 for k in box for s in (-1, 1)]
-    for path in paths:
+    for path in scene.paths:
         for p in (*path.points, *([path.label_at] if path.label_at else [])):
             x, y = page(p)
             xs.append(x)
             ys.append(y)
+    for k, (text, at, size) in enumerate(scene.notes):
+        x, y = page(at)
+        half = text_width(text, size) / 2 + 4
+        xs.extend((x - half, x + half))
+        ys.extend((y - size, y + size))
+        lines.append(text_node(f"~note{k}", x, y, text, size, theme.ink))  # centred on its point
     left, right = (min(xs), max(xs)) if xs else (0.0, 0.0)
     bottom, top = (min(ys), max(ys)) if ys else (0.0, 0.0)
-    if legend:
+    if legend_of:
         lx = right + 30
-        for k, t in enumerate(legend):
+        for k, t in enumerate(legend_of):
             ly = top - 8 - k * LEGEND_ROW
             glyph, turn = _type_glyph(t)
             lines.append(
                 f"  {quote(f'~legend:{t}')} "
                 + _attrs(
-                    pos=f"{_num(round(lx, 2))},{_num(round(ly, 2))}",
+                    pos=_point((lx, ly)),
                     shape=glyph,
                     label="",
                     width="0.26",
@@ -415,7 +517,7 @@ def layers_dot(
                     fixedsize="true",
                     fillcolor=theme.fill(t),
                     color=theme.outline(t),
-                    **_turned(turn, tb),
+                    **_turned(turn, scene.flow),
                     **_box_style(theme, t, glyph),
                 )
             )
@@ -431,12 +533,12 @@ def layers_dot(
                     width=text_width(label, LABEL_SIZE + 1) + 16,
                 )
             )
-        right = max(right, lx + 24 + max(text_width(CELLS[t].label, LABEL_SIZE + 1) + 16 for t in legend))
-        bottom = min(bottom, top - 8 - (len(legend) - 1) * LEGEND_ROW - 10)
+        right = max(right, lx + 24 + max(text_width(CELLS[t].label, LABEL_SIZE + 1) + 16 for t in legend_of))
+        bottom = min(bottom, top - 8 - (len(legend_of) - 1) * LEGEND_ROW - 10)
     if caption:  # the title sits just above the drawing, so that padding goes around both
         tx, ty = (left + right) / 2, top + 0.55 * title_h
         title = _attrs(
-            pos=f"{_num(round(tx, 2))},{_num(round(ty, 2))}",
+            pos=_point((tx, ty)),
             shape="plaintext",
             label=caption,
             fontname=FONT,
@@ -457,11 +559,11 @@ def layers_dot(
     else:
         grow = (width / aspect - height) / 2
         top, bottom = top + grow, bottom - grow
-    for k, (cx, cy) in enumerate(((left, bottom), (right, top))):
+    for k, corner in enumerate(((left, bottom), (right, top))):
         lines.append(
-            f"  {quote(f'~corner{k}')} {_attrs(pos=f'{_num(round(cx, 2))},{_num(round(cy, 2))}', shape='point', style='invis', width='0.01')}"
+            f"  {quote(f'~corner{k}')} {_attrs(pos=_point(corner), shape='point', style='invis', width='0.01')}"
         )
-    for link, path, style in zip(links, paths, styles, strict=True):
+    for link, path, style in zip(scene.links, scene.paths, scene.styles, strict=True):
         spline = " ".join(_point(page(p)) for p in path.points)
         attrs = {"pos": f"e,{_point(page(path.tip))} {spline}" if path.tip else spline, **style}
         if path.label_at:
@@ -471,12 +573,13 @@ def layers_dot(
     return "\n".join(lines) + "\n"
 
 
-def _turned(extra: tuple[tuple[str, str], ...], tb: bool) -> dict[str, str]:
+def _turned(extra: tuple[tuple[str, str], ...], flow: str) -> dict[str, str]:
     """A glyph's attributes for the drawing's direction: a trapezium narrows (or widens) along
-    the flow, which runs downwards in a top-to-bottom drawing."""
+    the flow, which runs downwards (TB) or upwards (BT) in a vertical drawing."""
     attrs = dict(extra)
-    if tb and "orientation" in attrs:
-        attrs["orientation"] = {"270": "180", "90": "0"}[attrs["orientation"]]
+    if flow in ("TB", "BT") and "orientation" in attrs:
+        turn = {"TB": {"270": "180", "90": "0"}, "BT": {"270": "0", "90": "180"}}[flow]
+        attrs["orientation"] = turn[attrs["orientation"]]
     return attrs
 
 

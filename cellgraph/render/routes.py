@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -52,6 +52,8 @@ class Link:
     back: bool  # runs under its row (delayed, feedback, against the layering)
     label: str = ""  # text beside its run (``t−1``)
     arrow: bool = True  # symmetric connections have none
+    channel: int | None = None  # the channel its run takes, where the caller decides it
+    lane: bool = False  # straight across the flow to the next box of its own column
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,11 @@ def plan(
         la, lb = layer[link.a], layer[link.b]
         ra, rb = row_of[la], row_of[lb]
         g_out, g_in = ("after", la), gap_in(lb, row_of, first)
-        if ra == rb and lb == la + 1 and not link.back:
+        if link.lane:
+            out.append(Plan((), ()))
+        elif link.channel is not None:
+            out.append(Plan((g_out, g_in), (link.channel,), (-1,)))
+        elif ra == rb and lb == la + 1 and not link.back:
             out.append(Plan((g_out,), ()))
         elif ra == rb:
             above = not link.back and upper[link.a] and upper[link.b]
@@ -241,8 +247,9 @@ def ports(
     out_side: dict[str, list[tuple[float, int]]] = defaultdict(list)
     in_side: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for i, link in enumerate(links):
-        out_side[link.a].append((toward[i][0], i))
-        in_side[link.b].append((toward[i][1], i))
+        if not link.lane:  # a lane link leaves and enters across the flow, not at these sides
+            out_side[link.a].append((toward[i][0], i))
+            in_side[link.b].append((toward[i][1], i))
     result: dict[int, list[float]] = {i: [0.0, 0.0] for i in range(len(links))}
     for side, where in ((out_side, 0), (in_side, 1)):
         for key, items in side.items():
@@ -264,11 +271,12 @@ def _straighten(
     outs: dict[str, int] = defaultdict(int)
     ins: dict[str, int] = defaultdict(int)
     for link in links:
-        outs[link.a] += 1
-        ins[link.b] += 1
+        if not link.lane:
+            outs[link.a] += 1
+            ins[link.b] += 1
     out = list(port)
     for i, (link, p) in enumerate(zip(links, plans, strict=True)):
-        if p.channels:
+        if p.channels or link.lane:
             continue
         v_out, v_in = out[i]
         sa, sb = slots[link.a], slots[link.b]
@@ -295,19 +303,31 @@ class Piece:
     turn1: int
 
 
-def _crossings(order: Iterable[Piece]) -> float:
-    """Crossings of the pieces in this track order (left to right), and a heavy penalty where two
-    ends at one height would run along each other."""
-    total = 0.0
-    for (i, s), (j, t) in itertools.permutations(enumerate(tuple(order)), 2):
-        lo, hi = min(t.v0, t.v1), max(t.v0, t.v1)
-        for v, turn in ((s.v0, s.turn0), (s.v1, s.turn1)):
-            side = 1 if j > i else -1  # where t lies from s
-            if side == turn and lo < v < hi:
-                total += 1
-            if side == turn and any(abs(v - w) < 2.0 for w in (t.v0, t.v1)):
-                total += 100  # s's end runs past t's track at the height of one of t's ends: they would overlap
-    return total
+def _one_way(s: Piece, t: Piece, side: int) -> float:
+    """What s's two ends cost with t's track on ``side`` of s's (+1: further along the flow):
+    a crossing where an end's stub passes t's piece, a heavy penalty where it passes one of
+    t's ends at the same height (the two would run along each other)."""
+    lo, hi = min(t.v0, t.v1), max(t.v0, t.v1)
+    cost = 0.0
+    for v, turn in ((s.v0, s.turn0), (s.v1, s.turn1)):
+        if side == turn:
+            cost += 1.0 if lo < v < hi else 0.0
+            cost += 100.0 if abs(v - t.v0) < 2.0 or abs(v - t.v1) < 2.0 else 0.0
+    return cost
+
+
+def _before_costs(pieces: Sequence[Piece]) -> list[list[float]]:
+    """``cost[i][j]``: what pieces i and j cost together when i's track comes before j's. A pair's
+    cost depends only on their relative order, so an order's cost is a sum over its pairs."""
+    n = len(pieces)
+    return [
+        [0.0 if i == j else _one_way(pieces[i], pieces[j], 1) + _one_way(pieces[j], pieces[i], -1) for j in range(n)]
+        for i in range(n)
+    ]
+
+
+def _order_cost(order: Sequence[int], cost: list[list[float]]) -> float:
+    return sum(cost[a][b] for k, a in enumerate(order) for b in order[k + 1 :])
 
 
 EXHAUSTIVE: Final = 6  # gaps with at most this many pieces try every track order
@@ -317,24 +337,34 @@ def order_tracks(pieces: Sequence[Piece]) -> list[Piece]:
     """Pieces of one gap in track order (first nearest the gap's start), crossings kept low:
     every order for a few pieces; for more, a sort by where each goes, then moves of one piece
     to its best place while they help."""
-    if len(pieces) <= EXHAUSTIVE:
-        return list(min(itertools.permutations(pieces), key=_crossings))
-    order = sorted(pieces, key=lambda p: (p.v1 - p.v0 if p.turn0 < 0 else p.v0 - p.v1, p.v0))
-    best = _crossings(order)
+    cost = _before_costs(pieces)
+    n = len(pieces)
+    if n <= EXHAUSTIVE:
+        best = min(itertools.permutations(range(n)), key=lambda o: _order_cost(o, cost))
+        return [pieces[k] for k in best]
+    order = sorted(range(n), key=lambda k: (_heading(pieces[k]), pieces[k].v0))
     improved = True
     while improved:
         improved = False
-        for k in range(len(order)):
-            rest = order[:k] + order[k + 1 :]
-            for j in range(len(order)):
-                trial = rest[:j] + [order[k]] + rest[j:]
-                cost = _crossings(trial)
-                if cost < best:
-                    order, best, improved = trial, cost, True
-                    break
-            if improved:
-                break
-    return order
+        for x in list(order):
+            rest = [e for e in order if e != x]
+            # cost of x at each place p of rest: rest[:p] before x, rest[p:] after it
+            here = sum(cost[x][e] for e in rest)
+            places = [here]
+            for e in rest:
+                here += cost[e][x] - cost[x][e]
+                places.append(here)
+            now = places[order.index(x)]
+            p = min(range(len(places)), key=places.__getitem__)
+            if places[p] < now - 1e-9:
+                order = rest[:p] + [x] + rest[p:]
+                improved = True
+    return [pieces[k] for k in order]
+
+
+def _heading(p: Piece) -> float:
+    """Where a piece goes across the flow, from the side it comes in on (the first sort key)."""
+    return p.v1 - p.v0 if p.turn0 < 0 else p.v0 - p.v1
 
 
 def track_u(span: tuple[float, float], n: int, k: int) -> float:
@@ -375,6 +405,8 @@ def route(
     for i, (link, p) in enumerate(zip(links, plans, strict=True)):
         if p.channels:
             toward.append((chan_v[(i, 0)], chan_v[(i, len(p.channels) - 1)]))
+        elif link.lane:
+            toward.append((0.0, 0.0))
         else:
             toward.append((slots[link.b].v, slots[link.a].v))
     port = _straighten(links, plans, slots, ports(links, plans, slots, toward))
@@ -401,6 +433,9 @@ def route(
     out = []
     for i, (link, p) in enumerate(zip(links, plans, strict=True)):
         sa, sb = slots[link.a], slots[link.b]
+        if link.lane:
+            out.append(_lane(sa, sb, arrow=link.arrow))
+            continue
         start = (sa.u + sa.hu, port[i][0])
         tip = (sb.u - sb.hu, port[i][1])
         corners: list[Point] = [start]
@@ -419,6 +454,15 @@ def route(
             label = ((a_u + b_u) / 2, chan_v[(i, k)] + (LABEL_RISE if below else -LABEL_RISE))
         out.append(Route(smooth(corners), tip if link.arrow else None, label))
     return out
+
+
+def _lane(sa: Slot, sb: Slot, *, arrow: bool) -> Route:
+    """A straight link across the flow between two boxes of one column, facing side to facing side."""
+    side = 1 if sb.v > sa.v else -1
+    u = (max(sa.u - sa.hu, sb.u - sb.hu) + min(sa.u + sa.hu, sb.u + sb.hu)) / 2  # the middle of their overlap
+    start, tip = (u, sa.v + side * sa.hv), (u, sb.v - side * sb.hv)
+    end = (u, tip[1] - side * ARROW) if arrow else tip
+    return Route((start, *_line(start, end)), tip if arrow else None, None)
 
 
 def _clear_shift(
