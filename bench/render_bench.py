@@ -3,9 +3,13 @@
 Measures, as a user would meet them:
 
 * ``cellgraph render specs/zoo/lstm.yaml -o x.svg`` as a subprocess, start-up included (median
-  of 5; target < 1 s);
+  of 5; target < 1 s), and the same for the layers view of the U-Net example and the LSTM
+  unrolled over four steps (``--unroll 4``);
 * ``cellgraph gallery specs/zoo -o DIR``: the 29 zoo specs, an SVG and a PNG each, plus README.md
-  and index.html (median of 3; target < 15 s);
+  and index.html (median of 3; target < 15 s), and ``cellgraph gallery -o DIR``, the gallery the
+  README draws (zoo and examples, thumbnails, the spec pages; median of 3; target < 15 s);
+* every spec of the drawing corpus (``tests/drawing_corpus``, no hand placement) in both views,
+  in-process, to SVG: the slowest of them (target < 1 s);
 * a generated neuron view of 192 cells and 8192 lines (three fully connected groups of 64 cells,
   ``show: 64`` each) rendered to SVG with pinned positions (``neato -n2``), in-process, spec
   loading included (median of 5; target < 0.5 s), and for comparison the same graph laid out by
@@ -32,7 +36,15 @@ from benchdoc import machine_rows, write_section
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = ".venv/bin/python bench/render_bench.py --write docs/benchmarks.md"
 HEADING = "## Rendering"
-TARGETS = {"render": 1.0, "gallery": 15.0, "neurons": 0.5}
+TARGETS = {
+    "render": 1.0,
+    "layers": 1.0,
+    "unroll": 1.0,
+    "gallery": 15.0,
+    "full_gallery": 15.0,
+    "corpus": 1.0,
+    "neurons": 0.5,
+}
 GROUP = 64  # cells per group of the neuron view: 3 groups, 2 * 64 * 64 = 8192 lines
 
 
@@ -85,10 +97,27 @@ def measure(render_runs: int = 5, gallery_runs: int = 3, neuron_runs: int = 5) -
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         render_times = _wall([cli, "render", "specs/zoo/lstm.yaml", "-o", str(out / "x.svg")], render_runs, ROOT)
-        gallery_times = []
+        layers_times = _wall(
+            [cli, "render", "specs/examples/unet.yaml", "--view", "layers", "-o", str(out / "u.svg")], render_runs, ROOT
+        )
+        unroll_times = _wall(
+            [cli, "render", "specs/zoo/lstm.yaml", "--unroll", "4", "-o", str(out / "r.svg")], render_runs, ROOT
+        )
+        gallery_times, full_times = [], []
         for k in range(gallery_runs):
             gallery_times += _wall([cli, "gallery", "specs/zoo", "-o", str(out / f"gallery{k}")], 1, ROOT)
+            full_times += _wall([cli, "gallery", "-o", str(out / f"full{k}")], 1, ROOT)
         drawn = sorted(p.suffix for p in (out / "gallery0").iterdir())
+        full_drawn = sum(1 for _ in (out / "full0").rglob("*.svg"))
+
+        corpus = sorted((ROOT / "tests" / "drawing_corpus").glob("*.yaml"))
+        render(corpus[0]).to_bytes("svg")  # warm-up
+        corpus_times = []
+        for path in corpus:
+            for view in ("cells", "layers"):
+                start = time.perf_counter()
+                render(path, view=view).to_bytes("svg")
+                corpus_times.append(time.perf_counter() - start)
 
         spec = out / "bench_neurons.yaml"
         spec.write_text(neuron_spec(), encoding="utf-8")
@@ -116,7 +145,13 @@ def measure(render_runs: int = 5, gallery_runs: int = 3, neuron_runs: int = 5) -
         jax = subprocess.run([python, "-c", probe], check=True, capture_output=True, text=True, cwd=ROOT).stdout
     return {
         "render": render_times,
+        "layers": layers_times,
+        "unroll": unroll_times,
         "gallery": gallery_times,
+        "full_gallery": full_times,
+        "full_files": full_drawn,
+        "corpus": corpus_times,
+        "corpus_specs": len(corpus),
         "gallery_files": f"{drawn.count('.svg')} SVG + {drawn.count('.png')} PNG",
         "neurons": neuron_times,
         "cells": cells,
@@ -157,10 +192,32 @@ def to_markdown(r: dict[str, object]) -> str:
                 TARGETS["render"],
             ),
             _row(
+                f"`cellgraph render specs/examples/unet.yaml --view layers -o x.svg` (routed layers view), median of {n_render}",
+                r["layers"],  # type: ignore[arg-type]
+                TARGETS["layers"],
+            ),
+            _row(
+                f"`cellgraph render specs/zoo/lstm.yaml --unroll 4 -o x.svg` (unrolled beside rolled), median of {n_render}",
+                r["unroll"],  # type: ignore[arg-type]
+                TARGETS["unroll"],
+            ),
+            _row(
                 f"`cellgraph gallery specs/zoo -o DIR`: 29 specs, {r['gallery_files']}, README.md, index.html; "
                 f"median of {n_gallery}",
                 r["gallery"],  # type: ignore[arg-type]
                 TARGETS["gallery"],
+            ),
+            _row(
+                f"`cellgraph gallery -o DIR`: zoo and examples, {r['full_files']} SVG files with thumbnails and "
+                f"spec pages; median of {n_gallery}",
+                r["full_gallery"],  # type: ignore[arg-type]
+                TARGETS["full_gallery"],
+            ),
+            _row(
+                f"slowest of the {r['corpus_specs']} drawing-corpus specs (automatic layout), each view, in-process to SVG "
+                f"(the row shows the slowest; min and max over all {len(r['corpus'])} drawings)",  # type: ignore[arg-type]
+                [max(r["corpus"]), min(r["corpus"]), max(r["corpus"])],  # type: ignore[arg-type]
+                TARGETS["corpus"],
             ),
             _row(
                 f"neuron view, {r['cells']} cells and {r['lines']:,} lines, to SVG with pinned positions "
