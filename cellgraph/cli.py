@@ -5,7 +5,7 @@ Errors are printed as ``file:line:col: key.path: problem`` plus ``fix:`` lines a
 exits 1; a clean run exits 0. Usage errors exit 2. Only `train`, `predict`, `evaluate` and
 `export` import JAX, when they run, after the spec and the data were checked; they compile
 through JAX's persistent compilation cache (``~/.cache/cellgraph/jax``, see
-:func:`_compilation_cache`), so a repeated command does not pay the compile again.
+:mod:`cellgraph.train.cache`), so a repeated command does not pay the compile again.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -632,40 +631,14 @@ def _write_npz(out: Path, arrays: Mapping[str, Any]) -> None:
     replace_synced(out, buffer.getvalue())
 
 
-CACHE_MIN_COMPILE_SECONDS = 0.1
-"""Programs that compile faster than this are not kept in the persistent cache (JAX's default is 1 s,
-which would leave out most of a small network's programs)."""
-
-
 @contextlib.contextmanager
 def _compilation_cache() -> Iterator[None]:
-    """Compile through JAX's persistent cache for the duration of one command.
+    """JAX's persistent compilation cache while a command runs (:mod:`cellgraph.train.cache`;
+    imported here only when a command needs JAX)."""
+    from .train.cache import compilation_cache
 
-    The cache lives in cellgraph's cache folder (``$CELLGRAPH_CACHE``, else
-    ``$XDG_CACHE_HOME/cellgraph`` or ``~/.cache/cellgraph``), under ``jax/``. Only the command line
-    turns it on, and only while a command runs (the settings are restored after, so calling
-    :func:`main` inside a program changes nothing there); a cache the user set for JAX
-    (``JAX_COMPILATION_CACHE_DIR``) is used as it is; ``CELLGRAPH_JAX_CACHE=0`` turns it off.
-    """
-    if os.environ.get("CELLGRAPH_JAX_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+    with compilation_cache():
         yield
-        return
-    import jax
-
-    from .compiler.native import cache_dir
-
-    if getattr(jax.config, "jax_compilation_cache_dir", None):  # the user's own
-        yield
-        return
-    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
-    before = {name: getattr(jax.config, name) for name in names}
-    jax.config.update(names[0], str(cache_dir() / "jax"))
-    jax.config.update(names[1], CACHE_MIN_COMPILE_SECONDS)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            jax.config.update(name, value)
 
 
 def _writable(runs: str) -> bool:

@@ -566,3 +566,23 @@ def test_a_command_keeps_its_compiled_programs_for_the_next(
         cwd=project.parent,
     )
     assert again.code == 0, again.err
+
+
+def test_train_from_python_keeps_its_compiled_programs_and_leaves_jax_as_it_was(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cellgraph.train turns the persistent cache on in cellgraph's folder for the call only (issue 14)."""
+    from jax.experimental.compilation_cache import compilation_cache as jax_cache
+
+    monkeypatch.setenv("CELLGRAPH_JAX_CACHE", "1")
+    monkeypatch.setenv("CELLGRAPH_CACHE", str(tmp_path / "cache"))
+    before = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", None)  # a program without a cache of its own
+    jax_cache.reset_cache()
+    try:
+        cellgraph.train(str(project), dataset(arrays()), epochs=1, progress=False)
+        assert sorted((tmp_path / "cache" / "jax").iterdir()), "no program was kept"
+        assert jax.config.jax_compilation_cache_dir is None
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
+        jax_cache.reset_cache()

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import EXAMPLES
 
 from cellgraph.errors import SpecError
 from cellgraph.train import (
@@ -499,3 +500,44 @@ def test_unknown_schedule_is_a_located_spec_error(tmp_path: Path) -> None:
         SpecError, match=r"s.yaml:8:\d+: train.optimizer.learning_rate.schedule: unknown optax schedule 'cosine'"
     ):
         load_graph(spec)
+
+
+# ---------------------------------------------------------------------------------- compilations
+
+
+def _count_compilations(run: Callable[[], Any]) -> tuple[int, int]:
+    """(programs XLA compiled or loaded from the persistent cache, of which loaded) while ``run`` ran."""
+    programs: list[float] = []
+    hits: list[str] = []
+
+    def on_duration(event: str, duration: float, **_: Any) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            programs.append(duration)
+
+    def on_event(event: str, **_: Any) -> None:
+        if event == "/jax/compilation_cache/cache_hits":
+            hits.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(on_duration)
+    jax.monitoring.register_event_listener(on_event)
+    try:
+        run()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(on_duration)
+        jax.monitoring.unregister_event_listener(on_event)
+    return len(programs), len(hits)
+
+
+def test_a_small_run_compiles_three_programs_and_a_second_run_none() -> None:
+    """The mushroom MLP (issue 14): its initialisation, its step and one evaluation of every scored
+    split (test and training) are the whole compile budget; nothing runs op by op. The same model
+    trained again compiles nothing: every program comes from the persistent compilation cache."""
+    from cellgraph import compile as compile_spec
+    from cellgraph.train import train
+
+    jax.clear_caches()
+    model = compile_spec(EXAMPLES / "mushroom.yaml")
+    programs, _ = _count_compilations(lambda: train(model, epochs=2, progress=False, score_train=True))
+    assert programs <= 3, f"{programs} programs"
+    programs, loaded = _count_compilations(lambda: train(model, epochs=2, progress=False, score_train=True))
+    assert programs == loaded, f"{programs - loaded} compiled again"

@@ -74,6 +74,7 @@ from flax import serialization
 
 from ..access import probe_folder
 from ..typedefs import Params
+from .cache import compilation_cache
 from .checkpoint import (
     SaveWarning,
     Stored,
@@ -102,8 +103,8 @@ from .setup import (
     stopping,
     validation_split,
 )
-from .state import TrainingError, TrainingInterrupted, TrainState, init_state, is_alive, nonfinite, to_plain
-from .step import Batch, Metrics, ModelLike, make_indexed_eval
+from .state import TrainingError, TrainingInterrupted, TrainState, first_state, is_alive, nonfinite, to_plain
+from .step import Batch, Metrics, ModelLike, make_indexed_eval, make_splits_eval
 
 DROP_REMAINDER_MIN_BATCHES: Final = 10
 """From this many full batches per epoch on, the last partial batch is dropped (see above)."""
@@ -335,7 +336,65 @@ def train(
 
     >>> result = train("specs/examples/mushroom.yaml", epochs=2, progress=False)  # doctest: +SKIP
     >>> result.metrics["accuracy"]  # doctest: +SKIP
+
+    Programs are compiled through JAX's persistent compilation cache (:mod:`.cache`), so the same
+    network trained again, in this process or the next, loads them instead of compiling.
     """
+    with compilation_cache():
+        return _train(
+            model,
+            data,
+            epochs=epochs,
+            steps=steps,
+            batch_size=batch_size,
+            seed=seed,
+            optimizer=optimizer,
+            grad_clip=grad_clip,
+            checkpoint_dir=checkpoint_dir,
+            runs_dir=runs_dir,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            progress=progress,
+            curve_png=curve_png,
+            on_step=on_step,
+            params_override=params_override,
+            drop_remainder=drop_remainder,
+            rule=rule,
+            score_train=score_train,
+            test_data=test_data,
+            validation=validation,
+            validation_data=validation_data,
+            early_stopping=early_stopping,
+        )
+
+
+def _train(
+    model: Any,
+    data: DatasetLike | None,
+    *,
+    epochs: int | None,
+    steps: int | None,
+    batch_size: int | None,
+    seed: int | None,
+    optimizer: str | Mapping[str, Any] | None,
+    grad_clip: float | None,
+    checkpoint_dir: str | os.PathLike[str] | None,
+    runs_dir: str | os.PathLike[str] | None,
+    checkpoint_every: int | None,
+    resume: bool,
+    progress: bool,
+    curve_png: str | os.PathLike[str] | None,
+    on_step: Callable[[StepInfo], None] | None,
+    params_override: Mapping[str, Any] | None,
+    drop_remainder: bool | None,
+    rule: str | None,
+    score_train: bool,
+    test_data: Any,
+    validation: float | None,
+    validation_data: Any,
+    early_stopping: Mapping[str, Any] | int | bool | None,
+) -> TrainResult:
+    """:func:`train`'s body, inside the compilation cache."""
     model, spec, data = resolve(model, data, params_override, test_data=test_data, validation_data=validation_data)
     spec_train = spec.train if spec is not None else {}
     cfg = settings(
@@ -363,7 +422,7 @@ def train(
     located = spec.loc if spec is not None and optimizer is None and grad_clip is None else None
     learner = make_rule(model, cfg, RunInfo(rows(train_set), getattr(data, "classes", None), located))
     plan = _Plan.for_rule(learner, rows(train_set), cfg, drop_remainder)
-    run = _Run(model, learner, plan, cfg["seed"], train_set, test_set, checkpoint_every, val_set, stops)
+    run = _Run(model, learner, plan, cfg["seed"], train_set, test_set, checkpoint_every, val_set, stops, score_train)
     if stops is not None:
         check_watched(spec, stops, run.val_metric_names(), given=early_stopping)
     held = test_set if val_set is None else {"test": test_set, "validation": val_set}  # the key covers both
@@ -381,7 +440,7 @@ def train(
     if scored_on == "train":
         train_metrics = result.metrics
     elif score_train:
-        train_metrics = run.evaluate(run.train_dev, run.plan.examples)
+        train_metrics = run.final_scores()["train"]
     else:
         train_metrics = {}
     return replace(result, model=model, settings=cfg, scored_on=scored_on, train_metrics=train_metrics)
@@ -532,6 +591,7 @@ class _Run:
         checkpoint_every: int | None,
         val_set: dict[str, Any] | None = None,
         stops: EarlyStopping | None = None,
+        score_train: bool = False,
     ) -> None:
         self.plan, self.seed = plan, seed
         self.key: RunKey | None = None  # set by train() once the state's shapes are known
@@ -545,7 +605,10 @@ class _Run:
         self.order = rule.order or _permutation
         self.advice = rule.advice
         self.eval_fn = make_indexed_eval(model)
-        self.state = rule.init(init_state(model.init, None, seed))
+        if rule.traced:  # parameters and the rule's state in one compiled program
+            self.state = first_state(model.init, rule.init, seed)
+        else:  # a host rule's init may use NumPy
+            self.state = rule.init(first_state(model.init, None, seed))
         self.train_dev = jax.device_put(train_set)
         self.train_feed = self.train_dev if rule.traced else train_set  # a host rule reads NumPy
         self.test_dev = jax.device_put(test_set) if test_set is not None else None
@@ -553,6 +616,17 @@ class _Run:
         self.val_dev = jax.device_put(val_set) if val_set is not None else None
         self.n_val = rows(val_set) if val_set is not None else 0
         self.watch = _Watch(stops) if stops is not None else None
+        # what is scored after each epoch, and at the end: by split name, device data and rows
+        self.scored: dict[str, tuple[Any, int]] = {}
+        if self.val_dev is not None:
+            self.scored["validation"] = (self.val_dev, self.n_val)
+        if self.test_dev is not None:
+            self.scored["test"] = (self.test_dev, self.n_test)
+        if score_train or self.test_dev is None:
+            self.scored["train"] = (self.train_dev, plan.examples)
+        # small splits go through one program together (see make_splits_eval); large ones in chunks
+        self.splits_eval = make_splits_eval(model) if all(n <= EVAL_ROWS for _, n in self.scored.values()) else None
+        self.scores: tuple[int, dict[str, dict[str, float]]] | None = None  # (step, scores) of the last scoring
         self.restored = False  # early stopping put an earlier epoch's parameters back
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -796,26 +870,52 @@ class _Run:
         return [f"val_{k}" for k in shapes]
 
     def _row(self) -> dict[str, float]:
-        """The history row of the current epoch: the running sums and a test evaluation."""
+        """The history row of the current epoch: the running sums and the scores of the held-out splits."""
         self.sync()
         epoch = (self.step - 1) // self.plan.steps_per_epoch + 1
         row: dict[str, float] = {"epoch": epoch, "step": self.step}
         row.update({f"train_{k}": v / self.count for k, v in self.sums.items()} if self.count else {})
-        if self.val_dev is not None:
-            row.update({f"val_{k}": v for k, v in self.evaluate(self.val_dev, self.n_val).items()})
-        if self.test_dev is not None:
-            row.update({f"test_{k}": v for k, v in self.evaluate(self.test_dev, self.n_test).items()})
+        if self.val_dev is not None or self.test_dev is not None:
+            scores = self.score(("validation", "test"))
+            for split, prefix in (("validation", "val"), ("test", "test")):
+                row.update({f"{prefix}_{k}": v for k, v in scores.get(split, {}).items()})
         return row
 
+    def score(self, names: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
+        """Metrics of the current parameters on the scored splits (``self.scored``; of those, only
+        ``names`` when the splits are large), kept with the step they were computed at, so that the
+        end of a run does not compute them twice. Small splits are all scored in one program call:
+        the training split's final score then rides along after every epoch for a few milliseconds,
+        where a call of its own would be one more compilation."""
+        params = self.state.params
+        if self.splits_eval is not None:
+            values = jax.device_get(self.splits_eval(params, {k: data for k, (data, _) in self.scored.items()}))
+            scores = {k: {m: float(np.mean(v)) for m, v in metrics.items()} for k, metrics in values.items()}
+        else:
+            scores = {
+                k: evaluate_rows(self.eval_fn, params, data, n)
+                for k, (data, n) in self.scored.items()
+                if names is None or k in names
+            }
+        self.scores = (self.step, scores)
+        return scores
+
+    def final_scores(self) -> dict[str, dict[str, float]]:
+        """Every scored split's metrics of the returned parameters: the last scoring's when this
+        call made it at the last step with these parameters and it covers every split, else
+        computed now (never a stored checkpoint's figures)."""
+        if (
+            self.scores is not None
+            and self.scores[0] == self.step
+            and not self.restored
+            and set(self.scores[1]) == set(self.scored)
+        ):
+            return self.scores[1]
+        return self.score()
+
     def _final_metrics(self, history: list[dict[str, float]]) -> dict[str, float]:
-        """The final metrics, computed now: the last history row's when this call computed that
-        row at the last step, else a fresh evaluation (never a stored checkpoint's figures)."""
-        if self.test_dev is None:
-            return self.evaluate(self.train_dev, self.plan.examples)
-        last = history[-1] if history else {}
-        if last.get("step") == self.step and len(history) > self.fresh_rows and not self.restored:
-            return {k[len("test_") :]: v for k, v in last.items() if k.startswith("test_")}
-        return self.evaluate(self.test_dev, self.n_test)
+        """The final metrics: on the test split, or the training split when there is none."""
+        return self.final_scores()["test" if self.test_dev is not None else "train"]
 
     def evaluate(self, split: Mapping[str, Any], rows: int) -> dict[str, float]:
         """Metrics of the current params on a whole device-resident split (means weighted by rows)."""

@@ -116,3 +116,21 @@ def make_indexed_eval(model: ModelLike) -> Callable[..., Metrics]:
         return {"loss": value, **metrics}
 
     return jax.jit(evaluate, static_argnames="size")
+
+
+def make_splits_eval(model: ModelLike) -> Callable[[Params, Mapping[str, Batch]], dict[str, Metrics]]:
+    """Jitted ``(params, {split: batch}) -> {split: metrics}``: every split a run scores after an
+    epoch (validation, test, the training split's final score) in one program, each split whole.
+
+    One program instead of one per split's shape: a small run's whole compile budget is its
+    initialisation, its step and this.
+    """
+
+    def evaluate(params: Params, splits: Mapping[str, Batch]) -> dict[str, Metrics]:
+        out = {}
+        for name, batch in splits.items():
+            value, metrics = model.loss(params, batch, None)
+            out[name] = {"loss": value, **metrics}
+        return out
+
+    return jax.jit(evaluate)
