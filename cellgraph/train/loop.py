@@ -74,6 +74,7 @@ from flax import serialization
 
 from ..access import probe_folder
 from ..typedefs import Params
+from .ahead import INIT_OPTIONS, abstract, ahead
 from .cache import compilation_cache
 from .checkpoint import (
     SaveWarning,
@@ -103,7 +104,16 @@ from .setup import (
     stopping,
     validation_split,
 )
-from .state import TrainingError, TrainingInterrupted, TrainState, first_state, is_alive, nonfinite, to_plain
+from .state import (
+    TrainingError,
+    TrainingInterrupted,
+    TrainState,
+    first_program,
+    is_alive,
+    nonfinite,
+    seed_key_data,
+    to_plain,
+)
 from .step import Batch, Metrics, ModelLike, make_indexed_eval, make_splits_eval
 
 DROP_REMAINDER_MIN_BATCHES: Final = 10
@@ -601,14 +611,15 @@ class _Run:
             raise TrainingError(f"checkpoint_every must be a positive number of steps, got {checkpoint_every}")
         self.every = checkpoint_every
         self.traced = rule.traced
-        self.step_fn = _device_step(rule.update) if rule.traced else _host_step(rule.update)
         self.order = rule.order or _permutation
         self.advice = rule.advice
         self.eval_fn = make_indexed_eval(model)
-        if rule.traced:  # parameters and the rule's state in one compiled program
-            self.state = first_state(model.init, rule.init, seed)
-        else:  # a host rule's init may use NumPy
-            self.state = rule.init(first_state(model.init, None, seed))
+        # the first state: parameters (and a traced rule's state) in one program, compiled on a
+        # worker thread while the other programs are lowered (see ahead.py)
+        key_data = seed_key_data(seed)
+        make_first = first_program(model.init, rule.init if rule.traced else None)
+        first = ahead(make_first, key_data, options=INIT_OPTIONS)
+        shapes = abstract(jax.eval_shape(make_first, key_data))
         self.train_dev = jax.device_put(train_set)
         self.train_feed = self.train_dev if rule.traced else train_set  # a host rule reads NumPy
         self.test_dev = jax.device_put(test_set) if test_set is not None else None
@@ -625,7 +636,20 @@ class _Run:
         if score_train or self.test_dev is None:
             self.scored["train"] = (self.train_dev, plan.examples)
         # small splits go through one program together (see make_splits_eval); large ones in chunks
-        self.splits_eval = make_splits_eval(model) if all(n <= EVAL_ROWS for _, n in self.scored.values()) else None
+        self.splits_eval: Callable[..., Any] | None = None
+        if all(n <= EVAL_ROWS for _, n in self.scored.values()):
+            self.splits_eval = ahead(
+                make_splits_eval(model), shapes.params, {k: d for k, (d, _) in self.scored.items()}
+            )
+        self.step_fn: Callable[..., Any]
+        if rule.traced:  # the step for the run's batch size, compiled ahead like the others
+            step = _device_step(rule.update)
+            perm = jax.ShapeDtypeStruct((plan.examples,), np.int32)
+            self.step_fn = ahead(step, shapes, self.train_dev, perm, 0, size=plan.batch_size)
+        else:
+            self.step_fn = _host_step(rule.update)
+        # a host rule's init may use NumPy: it runs outside the program
+        self.state = first(key_data) if rule.traced else rule.init(first(key_data))
         self.scores: tuple[int, dict[str, dict[str, float]]] | None = None  # (step, scores) of the last scoring
         self.restored = False  # early stopping put an earlier epoch's parameters back
         self.step = 0

@@ -23,6 +23,7 @@ from flax import struct
 
 from ..errors import CellgraphError
 from ..typedefs import Key, Params
+from .ahead import INIT_OPTIONS, ahead
 
 
 class TrainingError(CellgraphError):
@@ -95,8 +96,10 @@ def init_state(
 
     >>> state = init_state(model.init, optax.adam(1e-3), seed=0)  # doctest: +SKIP
     """
-    data = seed_key_data(seed) if isinstance(seed, int) else jax.random.key_data(jax.random.key(seed))
-    return _jit_fresh(init, tx)(data)
+    if not isinstance(seed, int):  # a traced seed (under vmap, jit): the same computation, traced
+        return _jit_fresh(init, tx)(jax.random.key_data(jax.random.key(seed)))
+    data = seed_key_data(seed)
+    return _compiled_fresh(init, tx)(data)
 
 
 def _fresh_state(
@@ -115,6 +118,14 @@ def _jit_fresh(init: Callable[[Key], Params], tx: optax.GradientTransformation |
     return jax.jit(functools.partial(_fresh_state, init, tx))
 
 
+@functools.lru_cache(maxsize=32)
+def _compiled_fresh(
+    init: Callable[[Key], Params], tx: optax.GradientTransformation | None
+) -> Callable[[Any], TrainState]:
+    """:func:`_jit_fresh` compiled with the options of a program that runs once, as the loop's."""
+    return ahead(_jit_fresh(init, tx), seed_key_data(0), options=INIT_OPTIONS)
+
+
 def seed_key_data(seed: int) -> np.ndarray:
     """The raw data of ``jax.random.key(seed)``, as NumPy: for a seed below 2³² it is plainly
     ``[0, seed]``, so no program is compiled for it (JAX compiles two small ones otherwise)."""
@@ -123,10 +134,11 @@ def seed_key_data(seed: int) -> np.ndarray:
     return np.asarray(jax.random.key_data(jax.random.key(seed)))
 
 
-def first_state(
-    init: Callable[[Key], Params], rule_init: Callable[[TrainState], TrainState] | None, seed: int
-) -> TrainState:
-    """:func:`init_state` for ``seed``, then ``rule_init`` (a traced rule's), as one compiled program.
+def first_program(
+    init: Callable[[Key], Params], rule_init: Callable[[TrainState], TrainState] | None
+) -> Callable[[Any], TrainState]:
+    """The jitted ``key data -> first state``: :func:`init_state`'s computation, then ``rule_init``
+    (a traced rule's), as one program.
 
     Run op by op, a network's initialisation dispatches dozens of primitives, each compiled on its
     own the first time (28 compilations, 0.6 s for the mushroom MLP); one jitted program is one
@@ -137,7 +149,15 @@ def first_state(
         state = _fresh_state(init, None, key_data)
         return rule_init(state) if rule_init is not None else state
 
-    return jax.jit(make)(seed_key_data(seed))
+    return jax.jit(make)
+
+
+def first_state(
+    init: Callable[[Key], Params], rule_init: Callable[[TrainState], TrainState] | None, seed: int
+) -> TrainState:
+    """The first state of a run (see :func:`first_program`), compiled and run now."""
+    data = seed_key_data(seed)
+    return ahead(first_program(init, rule_init), data, options=INIT_OPTIONS)(data)
 
 
 def optimizer_state(tx: optax.GradientTransformation, params: Params) -> Any:
