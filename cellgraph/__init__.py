@@ -9,7 +9,6 @@ never imports JAX.
 
 from typing import Any as _Any
 
-from . import render as render  # a callable module: cellgraph.render(spec, ...)
 from .errors import CellgraphError as CellgraphError
 from .errors import LimitError as LimitError
 from .errors import Problem as Problem
@@ -18,8 +17,6 @@ from .errors import SpecError as SpecError
 from .graph import build_graph as build_graph
 from .graph import load_graph as load_graph
 from .graph import summarize as summarize
-from .render import RenderError as RenderError
-from .render import Rendering as Rendering
 from .spec.compose import load_spec as load_spec
 from .spec.compose import load_spec_text as load_spec_text
 from .spec.limits import Limits as Limits
@@ -50,7 +47,12 @@ __all__ = [
     "train",
 ]
 
-_LAZY = {  # public name -> (module, attribute): each imports JAX, so it loads on first use
+_LAZY: dict[str, tuple[str, str | None]] = {  # public name -> (module, attribute): loaded on first use
+    # drawing (Graphviz's wrapper and the layout code): not needed to validate or train
+    "render": ("cellgraph.render", None),  # a callable module: cellgraph.render(spec, ...)
+    "Rendering": ("cellgraph.render", "Rendering"),
+    "RenderError": ("cellgraph.render", "RenderError"),
+    # these import JAX
     "compile": ("cellgraph.compiler", "compile"),
     "train": ("cellgraph.train", "train"),
     "evaluate": ("cellgraph.train.loop", "evaluate"),
@@ -63,10 +65,12 @@ _LAZY = {  # public name -> (module, attribute): each imports JAX, so it loads o
 
 def __getattr__(name: str) -> _Any:
     """``cellgraph.compile``, ``train``, ``evaluate``, ``save``, ``load``, ``load_run`` and
-    ``export`` import JAX, so they load on first use."""
+    ``export`` import JAX, and ``render`` the drawing code, so they load on first use (a command
+    that trains does not wait for the drawing code, nor one that draws for JAX)."""
     if name in _LAZY:
         import importlib
 
         module, attribute = _LAZY[name]
-        return getattr(importlib.import_module(module), attribute)
+        loaded = importlib.import_module(module)
+        return loaded if attribute is None else getattr(loaded, attribute)
     raise AttributeError(f"module 'cellgraph' has no attribute '{name}'")

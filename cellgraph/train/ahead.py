@@ -32,8 +32,18 @@ _POOL: ThreadPoolExecutor | None = None
 def _pool() -> ThreadPoolExecutor:
     global _POOL
     if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)), thread_name_prefix="cellgraph-xla")
+        # a run's three programs at once, even on two cores: the step and the initialisation are
+        # waited for first, and the evaluation's share of the cores only lengthens them a little
+        _POOL = ThreadPoolExecutor(max_workers=max(3, min(4, os.cpu_count() or 3)), thread_name_prefix="cellgraph-xla")
     return _POOL
+
+
+def finish() -> None:
+    """Wait for every compilation still running (before a process ends without finalising)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=True)
+        _POOL = None
 
 
 def compile_later(lowered: Any, options: Mapping[str, Any] | None = None) -> Future[Any]:

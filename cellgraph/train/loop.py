@@ -635,19 +635,20 @@ class _Run:
             self.scored["test"] = (self.test_dev, self.n_test)
         if score_train or self.test_dev is None:
             self.scored["train"] = (self.train_dev, plan.examples)
+        # the step (needed first) for the run's batch size, then the evaluation, compiled ahead too
+        self.step_fn: Callable[..., Any]
+        if rule.traced:
+            step = _device_step(rule.update)
+            perm = jax.ShapeDtypeStruct((plan.examples,), np.int32)
+            self.step_fn = ahead(step, shapes, self.train_dev, perm, 0, size=plan.batch_size)
+        else:
+            self.step_fn = _host_step(rule.update)
         # small splits go through one program together (see make_splits_eval); large ones in chunks
         self.splits_eval: Callable[..., Any] | None = None
         if all(n <= EVAL_ROWS for _, n in self.scored.values()):
             self.splits_eval = ahead(
                 make_splits_eval(model), shapes.params, {k: d for k, (d, _) in self.scored.items()}
             )
-        self.step_fn: Callable[..., Any]
-        if rule.traced:  # the step for the run's batch size, compiled ahead like the others
-            step = _device_step(rule.update)
-            perm = jax.ShapeDtypeStruct((plan.examples,), np.int32)
-            self.step_fn = ahead(step, shapes, self.train_dev, perm, 0, size=plan.batch_size)
-        else:
-            self.step_fn = _host_step(rule.update)
         # a host rule's init may use NumPy: it runs outside the program
         self.state = first(key_data) if rule.traced else rule.init(first(key_data))
         self.scores: tuple[int, dict[str, dict[str, float]]] | None = None  # (step, scores) of the last scoring
