@@ -722,6 +722,12 @@ class _Run:
         self.fresh_rows = len(history)
         self.checkpoint = path
 
+    def stamped(self) -> TrainState:
+        """The state with the loop's step count on it (a rule's update need not advance
+        ``state.step``; see the rule protocol), kept as the current state."""
+        self.state = self.state.replace(step=jax.device_put(np.asarray(self.step, np.int32)))  # a copy, no program
+        return self.state
+
     def save(self, *, final: bool = False) -> Path | None:
         """Checkpoint the current state (after a sync), unless it is already on disk.
 
@@ -750,7 +756,7 @@ class _Run:
                 for old in list_checkpoints(self.folder):
                     old.unlink(missing_ok=True)
                 self.clear_old = False
-            path = save_checkpoint(self.folder, self.state, meta)
+            path = save_checkpoint(self.folder, self.stamped(), meta)
         except OSError as err:
             first = self.save_error is None
             self.save_error = (
@@ -794,7 +800,7 @@ class _Run:
                         self.step += 1
                         self.pending.append((self.step, epoch, size, metrics))
                         if on_step is not None:
-                            on_step(StepInfo(self.step, epoch + 1, self.state, metrics))
+                            on_step(StepInfo(self.step, epoch + 1, self.stamped(), metrics))
                         every = self.every is not None and self.every > 0 and self.step % self.every == 0
                         if self.step % per_epoch == 0:
                             self._end_epoch()
@@ -828,8 +834,9 @@ class _Run:
                 "folder (--checkpoint-dir DIR, checkpoint_dir= from Python)"
             )
         curve = self._write_curve(history, curve_png) if curve_png is not None else None
+        state = self.stamped()
         return TrainResult(
-            params=self.state.params,
+            params=state.params,
             history=history,
             metrics=metrics,
             steps=self.step,
@@ -837,7 +844,7 @@ class _Run:
             checkpoint=str(self.checkpoint) if kept and self.checkpoint is not None else None,
             curve=curve,
             problems=tuple(self.problems),
-            state=self.state,
+            state=state,
             val_metrics=self._val_metrics(history),
             stopped_early=self.stopped,
             best_epoch=self.watch.epoch if self.watch is not None and self.watch.epoch else None,
@@ -998,7 +1005,7 @@ class _Run:
         saved: Path | None = None
         failed = ""
         if self.folder is not None:
-            if is_alive(self.state) and int(self.state.step) == self.step:
+            if is_alive(self.state):
                 saved = self.save()
             if saved is None:  # a second Ctrl-C inside a step (the state is not whole), or a failed save
                 failed = f" ({self.save_error})" if self.save_error else ""

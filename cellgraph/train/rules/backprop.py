@@ -23,7 +23,7 @@ def backprop(model: ModelLike, cfg: Mapping[str, Any], info: RunInfo) -> Rule:
     def init(state: TrainState) -> TrainState:
         return state.replace(rule_state=optimizer_state(tx, state.params))
 
-    return Rule(init, make_update(model, tx))
+    return Rule(init, make_update(model, tx, count=False))  # the loop counts the steps
 
 
 __all__ = ["backprop"]

@@ -62,8 +62,9 @@ class Rule(NamedTuple):
         init: ``state -> state``: the fresh state (parameters from the model's init, empty model
             and rule state) made ready for this rule: its rule state set, and its starting
             parameters where the rule has its own (the perceptron starts from zero).
-        update: ``(state, batch) -> (state, metrics)``: one update; it advances ``state.step`` by
-            one. ``metrics`` are scalars (or per-example values) averaged by the loop over an
+        update: ``(state, batch) -> (state, metrics)``: one update. It need not advance
+            ``state.step``: the loop counts updates and stamps its count on the state whenever it
+            hands the state out (checkpoints, ``on_step``, the result). ``metrics`` are scalars (or per-example values) averaged by the loop over an
             epoch's examples; a ``"loss"`` among them is checked for nan/inf at every sync, and
             a rule without one has its parameters checked instead.
         feed: how the loop cuts the data into updates (:data:`Feed`).
