@@ -13,33 +13,10 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras
+from hand_keras import network
 from ttr_data import LOADERS
 from ttr_jobs import JOBS
 from workloads import BY_NAME
-
-
-def network(family: str, sizes: tuple[int, ...]) -> keras.Model:
-    if family == "mlp":
-        hidden = [keras.layers.Dense(n, activation="relu") for n in sizes[1:-1]]
-        return keras.Sequential(
-            [keras.Input((sizes[0],)), *hidden, keras.layers.Dense(sizes[-1], activation="softmax")]
-        )
-    if family == "lstm":
-        return keras.Sequential(
-            [keras.Input((None, sizes[0])), keras.layers.LSTM(sizes[1]), keras.layers.Dense(sizes[2])]
-        )
-    return keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Flatten(),
-            keras.layers.Dense(64, activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
 
 
 def main() -> None:
@@ -47,7 +24,7 @@ def main() -> None:
     w = BY_NAME[job.workload]
     data = LOADERS[job.name]()
     keras.utils.set_random_seed(0)
-    model = network(w.family, w.sizes)
+    model = network(w.family, w.sizes, softmax=job.metric == "accuracy")
     if job.metric == "accuracy":
         model.compile(
             optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"]

@@ -553,8 +553,8 @@ def test_a_command_keeps_its_compiled_programs_for_the_next(
     monkeypatch.setenv("JAX_PLATFORMS", "cpu")
     first = run_cli_subprocess("train", project, "--data", "data.npz", "--json", cwd=project.parent)
     assert first.code == 0, first.err
-    kept = sorted(p.name for p in (tmp_path / "cache" / "jax").iterdir())
-    assert kept  # the training step and the evaluation, at least
+    kept = sorted(p.name for p in (tmp_path / "cache" / "programs").iterdir())
+    assert len(kept) == 3, kept  # the run's initialisation, step and evaluation (cellgraph.train.ahead)
     again = run_cli_subprocess(
         "evaluate",
         project,
@@ -571,7 +571,8 @@ def test_a_command_keeps_its_compiled_programs_for_the_next(
 def test_train_from_python_keeps_its_compiled_programs_and_leaves_jax_as_it_was(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """cellgraph.train turns the persistent cache on in cellgraph's folder for the call only (issue 14)."""
+    """cellgraph.train keeps a spec's compiled programs in cellgraph's folder (issue 14) and leaves
+    JAX's own settings as they were."""
     from jax.experimental.compilation_cache import compilation_cache as jax_cache
 
     monkeypatch.setenv("CELLGRAPH_JAX_CACHE", "1")
@@ -581,7 +582,7 @@ def test_train_from_python_keeps_its_compiled_programs_and_leaves_jax_as_it_was(
     jax_cache.reset_cache()
     try:
         cellgraph.train(str(project), dataset(arrays()), epochs=1, progress=False)
-        assert sorted((tmp_path / "cache" / "jax").iterdir()), "no program was kept"
+        assert len(sorted((tmp_path / "cache" / "programs").iterdir())) == 3, "the run's programs were not kept"
         assert jax.config.jax_compilation_cache_dir is None
     finally:
         jax.config.update("jax_compilation_cache_dir", before)

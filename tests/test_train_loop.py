@@ -541,3 +541,59 @@ def test_a_small_run_compiles_three_programs_and_a_second_run_none() -> None:
     assert programs <= 3, f"{programs} programs"
     programs, loaded = _count_compilations(lambda: train(model, epochs=2, progress=False, score_train=True))
     assert programs == loaded, f"{programs - loaded} compiled again"
+
+
+@pytest.fixture
+def no_jax_cache() -> Any:
+    """JAX's persistent cache off for one test (the suite turns it on: conftest.py), as in a
+    program that never set one."""
+    from jax.experimental.compilation_cache import compilation_cache as jax_cache
+
+    before = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", None)
+    jax_cache.reset_cache()
+    yield
+    jax.config.update("jax_compilation_cache_dir", before)
+    jax_cache.reset_cache()
+
+
+def test_a_spec_run_keeps_its_programs_and_the_next_run_traces_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_jax_cache: None
+) -> None:
+    """Trained from its spec, a run keeps its compiled programs in cellgraph's cache folder; the
+    same command again loads them (no compilation, no trace: JAX's compile events stay silent),
+    gives the same parameters bit for bit, and a setting that changes a program (the batch size)
+    or a damaged file compiles afresh."""
+    from cellgraph.train import train
+
+    monkeypatch.setenv("CELLGRAPH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CELLGRAPH_JAX_CACHE", "1")
+    spec = EXAMPLES / "mushroom.yaml"
+    results = []
+
+    def run(**kw: Any) -> None:
+        results.append(train(spec, epochs=1, progress=False, **kw))
+
+    first, _ = _count_compilations(run)
+    kept = sorted((tmp_path / "cache" / "programs").glob("*.bin"))
+    assert first == 3 and len(kept) == 3, (first, kept)
+    again, _ = _count_compilations(run)
+    assert again == 0, f"{again} programs compiled or loaded by JAX on the second run"
+    same = jax.tree.leaves(jax.tree.map(lambda a, b: bool(np.array_equal(a, b)), results[0].params, results[1].params))
+    assert all(same)
+    other, _ = _count_compilations(lambda: run(batch_size=64))
+    assert other >= 2  # its step and initialisation (the evaluation's shapes did not change)
+    step = next(p for p in kept if p.name.startswith("step-"))
+    step.write_bytes(b"not a program")
+    damaged, _ = _count_compilations(run)
+    assert damaged == 1 and results[-1].metrics == results[1].metrics
+    assert step.read_bytes() != b"not a program"  # replaced by the program compiled again
+
+
+def test_programs_are_not_kept_with_the_caches_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cellgraph.train import train
+
+    monkeypatch.setenv("CELLGRAPH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CELLGRAPH_JAX_CACHE", "0")
+    train(EXAMPLES / "mushroom.yaml", epochs=1, progress=False)
+    assert not (tmp_path / "cache" / "programs").exists()

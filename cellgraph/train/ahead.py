@@ -11,16 +11,33 @@ for only when it is first called.
 A :class:`Program` calls its compiled executable when called with the arguments it was compiled
 for, and falls back to the plain ``jax.jit`` function otherwise (a last, smaller batch): what runs
 is the same program either way.
+
+**Kept programs.** On a repeated command JAX's persistent cache spares the compilation, but not
+the tracing and lowering that compute its key (a third of a second for the mushroom MLP, most of
+it the process's first lowering). A run that knows what its programs are made of -- a
+:func:`program_store` recipe: the spec's texts and params, the settings, the data's shapes -- keeps
+each compiled program in cellgraph's cache folder (``programs/``) under a key of that recipe,
+cellgraph's own code, the library versions, JAX's settings, ``XLA_FLAGS``, the device and the
+CPU's features, and loads it the next time without tracing anything. Anything else that changes
+a program changes one of those; a program that does not load (another JAX, a damaged file) is
+compiled again and stored anew.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import pickle
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Final
 
 import jax
+
+from . import cache
 
 INIT_OPTIONS: Final[Mapping[str, Any]] = {"xla_backend_optimization_level": 0}
 """XLA options of programs that run once (a run's initialisation): optimising them costs more
@@ -46,11 +63,39 @@ def finish() -> None:
         _POOL = None
 
 
-def compile_later(lowered: Any, options: Mapping[str, Any] | None = None) -> Future[Any]:
-    """``lowered.compile()`` on a worker thread (through the persistent cache when it is on)."""
-    if options:
-        return _pool().submit(lowered.compile, compiler_options=dict(options))
-    return _pool().submit(lowered.compile)
+def compile_later(lowered: Any, options: Mapping[str, Any] | None = None, store: Path | None = None) -> Future[Any]:
+    """``lowered.compile()`` on a worker thread (through the persistent cache when it is on),
+    kept at ``store`` when given."""
+
+    def work() -> Any:
+        _LOADED.discard(threading.get_ident())
+        compiled = lowered.compile(compiler_options=dict(options)) if options else lowered.compile()
+        # kept only when XLA really compiled it (an executable JAX loaded from its own cache stops
+        # working once serialized again: "Function ... not found"), and before anyone runs it
+        if store is not None and threading.get_ident() not in _LOADED:
+            _keep(compiled, store)
+        return compiled
+
+    _watch_cache_hits()
+    return _pool().submit(work)
+
+
+_LOADED: set[int] = set()
+"""Threads whose last compilation JAX's persistent cache answered."""
+_WATCHING: list[bool] = []
+
+
+def _watch_cache_hits() -> None:
+    """Note, per thread, when JAX loads a program from its persistent cache (once per process)."""
+    if _WATCHING:
+        return
+    _WATCHING.append(True)
+
+    def seen(event: str, **_: Any) -> None:
+        if event == "/jax/compilation_cache/cache_hits":
+            _LOADED.add(threading.get_ident())
+
+    jax.monitoring.register_event_listener(seen)
 
 
 class Program:
@@ -75,6 +120,96 @@ def ahead(jitted: Any, *args: Any, options: Mapping[str, Any] | None = None, **s
     """Lower ``jitted`` for ``args`` (arrays or ``jax.ShapeDtypeStruct``) and ``static`` now,
     compile it on a worker thread, and return it as a :class:`Program`."""
     return Program(jitted, compile_later(jitted.lower(*args, **static), options), static)
+
+
+def prepared(
+    jitted: Any,
+    store: Path | None,
+    make_args: Callable[[], tuple[Any, ...]],
+    options: Mapping[str, Any] | None = None,
+    **static: Any,
+) -> Program:
+    """:func:`ahead`, or the program kept at ``store`` (loaded, nothing traced); ``make_args``
+    gives the arguments to lower for only when the program must be compiled."""
+    if store is not None:
+        loaded = _load(store)
+        if loaded is not None:
+            done: Future[Any] = Future()
+            done.set_result(loaded)
+            return Program(jitted, done, static)
+    return Program(jitted, compile_later(jitted.lower(*make_args(), **static), options, store), static)
+
+
+STORE_VERSION: Final = 1
+"""Bumped when what a kept program's key covers changes."""
+_UNKEYED_CONFIG: Final = ("cache", "log", "debug", "explain")
+"""JAX settings that change no program (the caches' own, logging): left out of the key."""
+
+
+def program_store(recipe: Mapping[str, Any]) -> Path | None:
+    """Where the program made from ``recipe`` (plain JSON data saying what it is made of) is kept,
+    or None when cellgraph's caches are off (``CELLGRAPH_JAX_CACHE=0``)."""
+    if not cache.enabled():
+        return None
+    from ..compiler.native import _cpu_features, cache_dir
+    from .runkey import code_digest, library_versions
+
+    config = {k: repr(v) for k, v in jax.config.values.items() if not any(w in k for w in _UNKEYED_CONFIG)}
+    device = jax.devices()[0]
+    libraries = {**library_versions(), "ml_dtypes": _version("ml_dtypes")}
+    key = {
+        "version": STORE_VERSION,
+        "recipe": recipe,
+        "code": code_digest(),
+        "libraries": libraries,
+        "config": config,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "device": [device.platform, device.device_kind, getattr(device.client, "platform_version", "")],
+        "cpu": hashlib.sha256(_cpu_features().encode()).hexdigest(),
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    return cache_dir() / "programs" / f"{recipe.get('program', 'program')}-{digest[:40]}.bin"
+
+
+def _version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _keep(compiled: Any, store: Path) -> None:
+    """Write a compiled program to ``store`` (whole or not at all); a failure only loses the saving."""
+    from jax.experimental import serialize_executable
+
+    try:
+        payload, in_tree, out_tree = serialize_executable.serialize(compiled)
+        data = pickle.dumps((payload, in_tree, out_tree), protocol=pickle.HIGHEST_PROTOCOL)
+        store.parent.mkdir(parents=True, exist_ok=True)
+        partial = store.with_name(f"{store.name}.{os.getpid()}.part")
+        partial.write_bytes(data)
+        os.replace(partial, store)
+    except Exception:  # a program that cannot be serialized, a full disk: compiled next time
+        return
+
+
+def _load(store: Path) -> Any | None:
+    """The program kept at ``store``, loaded and ready to call, or None (absent or unloadable: the
+    caller compiles it again, and the new one replaces the file).
+
+    The file is as trusted as JAX's own compilation cache: both live in the user's cache folder.
+    """
+    from jax.experimental import serialize_executable
+
+    try:
+        payload, in_tree, out_tree = pickle.loads(store.read_bytes())
+        return serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
+    except FileNotFoundError:
+        return None
+    except Exception:  # another JAX's or a damaged file: compiled again, stored anew
+        return None
 
 
 def abstract(tree: Any) -> Any:

@@ -74,7 +74,7 @@ from flax import serialization
 
 from ..access import probe_folder
 from ..typedefs import Params
-from .ahead import INIT_OPTIONS, abstract, ahead
+from .ahead import INIT_OPTIONS, abstract, prepared, program_store
 from .cache import compilation_cache
 from .checkpoint import (
     SaveWarning,
@@ -90,7 +90,7 @@ from .checkpoint import (
 )
 from .progress import Progress, wants_bar
 from .rules import Rule, RunInfo, get_rule
-from .runkey import RunKey, differences, run_key
+from .runkey import RunKey, differences, plain, run_key, shape_digest, spec_digest
 from .setup import (
     DatasetLike,
     EarlyStopping,
@@ -124,6 +124,8 @@ SYNC_SECONDS: Final = 0.25
 """How often the host reads metrics while a progress bar shows."""
 CHECKPOINT_SECONDS: Final = 30.0
 """Without ``checkpoint_every``: the least time between two end-of-epoch checkpoints."""
+LOOP_ONLY: Final = ("epochs", "steps", "seed", "early_stopping")
+"""Settings that change how often the loop calls its programs, never what they compute."""
 EVAL_ROWS: Final = 8192
 """Evaluation runs on chunks of at most this many examples (exact for mean metrics)."""
 
@@ -347,10 +349,12 @@ def train(
     >>> result = train("specs/examples/mushroom.yaml", epochs=2, progress=False)  # doctest: +SKIP
     >>> result.metrics["accuracy"]  # doctest: +SKIP
 
-    Programs are compiled through JAX's persistent compilation cache (:mod:`.cache`), so the same
-    network trained again, in this process or the next, loads them instead of compiling.
+    A spec's programs are kept in cellgraph's cache folder and loaded by the next run that needs
+    the same ones (:mod:`.ahead`); a compiled model's go through JAX's persistent compilation
+    cache (:mod:`.cache`). Either way the same network trained again compiles nothing.
     """
-    with compilation_cache():
+    own = not callable(getattr(model, "init", None))  # compiled here from a spec: its programs are kept (ahead.py)
+    with compilation_cache(jax_persistent=not own):
         return _train(
             model,
             data,
@@ -405,6 +409,7 @@ def _train(
     early_stopping: Mapping[str, Any] | int | bool | None,
 ) -> TrainResult:
     """:func:`train`'s body, inside the compilation cache."""
+    model_arg = model
     model, spec, data = resolve(model, data, params_override, test_data=test_data, validation_data=validation_data)
     spec_train = spec.train if spec is not None else {}
     cfg = settings(
@@ -432,7 +437,21 @@ def _train(
     located = spec.loc if spec is not None and optimizer is None and grad_clip is None else None
     learner = make_rule(model, cfg, RunInfo(rows(train_set), getattr(data, "classes", None), located))
     plan = _Plan.for_rule(learner, rows(train_set), cfg, drop_remainder)
-    run = _Run(model, learner, plan, cfg["seed"], train_set, test_set, checkpoint_every, val_set, stops, score_train)
+    recipe = None
+    if spec is not None and not callable(getattr(model_arg, "init", None)):  # compiled here, from the spec alone
+        recipe = {
+            "spec": spec_digest(spec),
+            # every setting, less those only the loop reads (the seed is an argument of the programs)
+            "settings": plain(
+                {k: v for k, v in {**cfg, "drop_remainder": drop_remainder}.items() if k not in LOOP_ONLY}
+            ),
+            "data": shape_digest({"train": train_set, "test": test_set, "validation": val_set}),
+            "classes": getattr(data, "classes", None),
+            "score_train": score_train,
+        }
+    run = _Run(
+        model, learner, plan, cfg["seed"], train_set, test_set, checkpoint_every, val_set, stops, score_train, recipe
+    )
     if stops is not None:
         check_watched(spec, stops, run.val_metric_names(), given=early_stopping)
     held = test_set if val_set is None else {"test": test_set, "validation": val_set}  # the key covers both
@@ -602,6 +621,7 @@ class _Run:
         val_set: dict[str, Any] | None = None,
         stops: EarlyStopping | None = None,
         score_train: bool = False,
+        recipe: Mapping[str, Any] | None = None,
     ) -> None:
         self.plan, self.seed = plan, seed
         self.key: RunKey | None = None  # set by train() once the state's shapes are known
@@ -616,10 +636,21 @@ class _Run:
         self.eval_fn = make_indexed_eval(model)
         # the first state: parameters (and a traced rule's state) in one program, compiled on a
         # worker thread while the other programs are lowered (see ahead.py)
+        # (or loaded, when this spec's run kept them before: see ahead.py; recipe None: not kept)
         key_data = seed_key_data(seed)
         make_first = first_program(model.init, rule.init if rule.traced else None)
-        first = ahead(make_first, key_data, options=INIT_OPTIONS)
-        shapes = abstract(jax.eval_shape(make_first, key_data))
+
+        def store(program: str, **more: Any) -> Path | None:
+            return program_store({**recipe, "program": program, **more}) if recipe is not None else None
+
+        first = prepared(make_first, store("init"), lambda: (key_data,), options=INIT_OPTIONS)
+        shaped: list[Any] = []
+
+        def shapes() -> Any:  # the first state's shapes, traced only when a program must be lowered
+            if not shaped:
+                shaped.append(abstract(jax.eval_shape(make_first, key_data)))
+            return shaped[0]
+
         self.train_dev = jax.device_put(train_set)
         self.train_feed = self.train_dev if rule.traced else train_set  # a host rule reads NumPy
         self.test_dev = jax.device_put(test_set) if test_set is not None else None
@@ -640,14 +671,20 @@ class _Run:
         if rule.traced:
             step = _device_step(rule.update)
             perm = jax.ShapeDtypeStruct((plan.examples,), np.int32)
-            self.step_fn = ahead(step, shapes, self.train_dev, perm, 0, size=plan.batch_size)
+            self.step_fn = prepared(
+                step,
+                store("step", size=plan.batch_size),
+                lambda: (shapes(), self.train_dev, perm, 0),
+                size=plan.batch_size,
+            )
         else:
             self.step_fn = _host_step(rule.update)
         # small splits go through one program together (see make_splits_eval); large ones in chunks
         self.splits_eval: Callable[..., Any] | None = None
         if all(n <= EVAL_ROWS for _, n in self.scored.values()):
-            self.splits_eval = ahead(
-                make_splits_eval(model), shapes.params, {k: d for k, (d, _) in self.scored.items()}
+            splits = {k: d for k, (d, _) in self.scored.items()}
+            self.splits_eval = prepared(
+                make_splits_eval(model), store("evaluate", splits=sorted(splits)), lambda: (shapes().params, splits)
             )
         # a host rule's init may use NumPy: it runs outside the program
         self.state = first(key_data) if rule.traced else rule.init(first(key_data))
