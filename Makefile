@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_DIRS := $(wildcard cellgraph tests scripts bench)
 
-.PHONY: help setup fmt lint typecheck test check gallery golden size bench bench-train docs fuzz
+.PHONY: help setup fmt lint typecheck test check gallery golden size bench bench-train bench-ttr docs fuzz
 
 help:
 	@echo "make setup    create .venv and install cellgraph[dev] (scripts/setup.sh)"
@@ -17,7 +17,8 @@ help:
 	@echo "make docs     regenerate docs/cells.md and docs/cellgraph.schema.json"
 	@echo "make size     lines per file of cellgraph/"
 	@echo "make bench    validation, rendering and prediction benchmarks -> docs/benchmarks.md"
-	@echo "make bench-train  training vs hand-written JAX, Flax, PyTorch -> docs/benchmarks.md (installs torch==2.13.0)"
+	@echo "make bench-train  training vs hand-written JAX, Flax, Keras 3, PyTorch -> docs/benchmarks.md (installs .[bench])"
+	@echo "make bench-ttr    whole training commands vs Keras 3, JAX, PyTorch -> docs/benchmarks.md (installs .[bench])"
 	@echo "make gallery  redraw the committed gallery/ and zoo poster (bash scripts/demo.sh draws into out/gallery/)"
 	@echo "make golden   refresh tests/golden/*.dot (review the diff)"
 	@echo "make fuzz     100,000 mutated specs through validation and drawing -> tmp/fuzz/ (FUZZ_ARGS='--cases 2000')"
@@ -71,3 +72,7 @@ bench: setup
 bench-train: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python bench/train_bench.py --seconds 6 --blocks 30 --write docs/benchmarks.md
+
+bench-ttr: setup
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python bench/ttr_bench.py --runs 5 --write docs/benchmarks.md

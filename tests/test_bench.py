@@ -2,8 +2,8 @@
 
 bench/train_bench.py's ratios mean something only if the hand-written JAX, Flax and PyTorch
 versions have exactly the parameters of the compiled spec and read the same batches. This checks
-the parameter counts (shapes only, nothing trained) and the batch shapes; PyTorch is checked
-when it is installed (an optional benchmark dependency).
+the parameter counts (shapes only, nothing trained) and the batch shapes; PyTorch and Keras 3
+are checked when they are installed (optional benchmark dependencies).
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ def _count(tree: object) -> int:
 def _library_biases(w: workloads.Workload, library: str) -> int:
     """Bias vectors the libraries' own recurrent cells add to the spec's (one bias per gate):
     PyTorch's LSTM and GRU keep a second bias for the recurrent product, Flax's GRUCell one for
-    the candidate's (h U_h + b). A few hundred additions per step, no matmul: the same network."""
+    the candidate's (h U_h + b), Keras's GRU (reset_after) a second bias per gate. A few hundred
+    additions per step, no matmul: the same network."""
     if w.family not in ("lstm", "gru"):
         return 0
     gates, n = (4 if w.family == "lstm" else 3), w.sizes[1]
-    if library == "torch":
+    if library == "torch" or (library == "keras" and w.family == "gru"):
         return gates * n
     return n if w.family == "gru" else 0
 
@@ -60,6 +61,11 @@ def test_every_contender_builds_the_spec_network(name: str) -> None:
 
         got = sum(p.numel() for p in hand_torch.module(w).parameters())
         assert got == expected + _library_biases(w, "torch")
+    if importlib.util.find_spec("keras") is not None:
+        import hand_keras
+
+        got = hand_keras.network(w.family, w.sizes).count_params()
+        assert got == expected + _library_biases(w, "keras")
 
 
 @pytest.mark.parametrize("name", NAMES)
