@@ -105,10 +105,17 @@ class Program:
     are not passed to a compiled executable); any other call goes to ``jitted``.
     """
 
-    def __init__(self, jitted: Callable[..., Any], compiled: Future[Any], static: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        jitted: Callable[..., Any],
+        compiled: Future[Any],
+        static: Mapping[str, Any] | None = None,
+        out_info: Any = None,
+    ):
         self.jitted = jitted
         self.future = compiled
         self.static = dict(static or {})
+        self.out_info = out_info  # the outputs' shapes and dtypes, when it was lowered here (None: loaded)
 
     def __call__(self, *args: Any, **static: Any) -> Any:
         if static == self.static:
@@ -137,7 +144,8 @@ def prepared(
             done: Future[Any] = Future()
             done.set_result(loaded)
             return Program(jitted, done, static)
-    return Program(jitted, compile_later(jitted.lower(*make_args(), **static), options, store), static)
+    lowered = jitted.lower(*make_args(), **static)
+    return Program(jitted, compile_later(lowered, options, store), static, lowered.out_info)
 
 
 STORE_VERSION: Final = 1

@@ -646,9 +646,10 @@ class _Run:
         first = prepared(make_first, store("init"), lambda: (key_data,), options=INIT_OPTIONS)
         shaped: list[Any] = []
 
-        def shapes() -> Any:  # the first state's shapes, traced only when a program must be lowered
+        def shapes() -> Any:  # the first state's shapes: from its lowering, or traced when it was loaded
             if not shaped:
-                shaped.append(abstract(jax.eval_shape(make_first, key_data)))
+                info = first.out_info if first.out_info is not None else jax.eval_shape(make_first, key_data)
+                shaped.append(abstract(info))
             return shaped[0]
 
         self.train_dev = jax.device_put(train_set)
