@@ -14,7 +14,8 @@ JAX programs JAX's persistent cache turned on in an empty folder, every program 
 both columns. cellgraph's native LSTM kernels are built before timing and copied into each fresh
 folder: only the compilation cache is cold. Also reported: the programs XLA compiled in a cold run
 (``JAX_LOG_COMPILES``, in a run of its own, untimed) and the test figure each contender reached,
-which shows they did the same work.
+which shows they did the same work. Every process runs with Python's default of writing and reusing
+bytecode (``PYTHONDONTWRITEBYTECODE`` is removed from the environment).
 
     .venv/bin/python bench/ttr_bench.py                        # print the table
     .venv/bin/python bench/ttr_bench.py --runs 5 --write docs/benchmarks.md
@@ -73,6 +74,9 @@ def _env(contender: str, cache: Path, kernels: list[Path], log: bool = False) ->
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))}
     env["JAX_PLATFORMS"] = "cpu"
     env["KERAS_BACKEND"] = "jax"
+    # Python's default: bytecode written on the first import and read after (an editable install's
+    # modules would otherwise be compiled from source in every process; installed libraries are not)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("CELLGRAPH_JAX_CACHE", None)
     if contender == "cellgraph":
         env["CELLGRAPH_CACHE"] = str(cache)

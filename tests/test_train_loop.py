@@ -597,3 +597,29 @@ def test_programs_are_not_kept_with_the_caches_off(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("CELLGRAPH_JAX_CACHE", "0")
     train(EXAMPLES / "mushroom.yaml", epochs=1, progress=False)
     assert not (tmp_path / "cache" / "programs").exists()
+
+
+def test_programs_that_call_out_of_xla_are_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_jax_cache: None
+) -> None:
+    """An LSTM's step calls cellgraph's native kernel and its initialisation LAPACK's QR (custom
+    calls, registered with XLA while tracing): loaded untraced in a later process they crashed it.
+    They are compiled each time; the programs without custom calls are kept, and a second run
+    trains the same."""
+    from cellgraph.train import train
+
+    monkeypatch.setenv("CELLGRAPH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CELLGRAPH_JAX_CACHE", "1")
+    spec = tmp_path / "lstm.yaml"
+    spec.write_text(
+        "cellgraph: 1\nname: tiny_lstm\ncells:\n  x: {type: input, size: 2, sequence: true}\n"
+        "  m: {type: memory, size: 4, emit: last}\n  y: {type: output, size: 1, activation: linear}\n"
+        "edges:\n  - x -> m -> y\ntrain: {loss: mse, batch_size: 16, epochs: 1}\n"
+        "data: {source: adding, n: 64, steps: 6, split: {test: 0.25, seed: 0}}\n",
+        encoding="utf-8",
+    )
+    first = train(spec, progress=False)
+    kept = sorted(p.name.split("-")[0] for p in (tmp_path / "cache" / "programs").glob("*.bin"))
+    assert "step" not in kept and "init" not in kept, kept
+    again = train(spec, progress=False)
+    assert again.metrics == first.metrics

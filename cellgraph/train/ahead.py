@@ -145,7 +145,18 @@ def prepared(
             done.set_result(loaded)
             return Program(jitted, done, static)
     lowered = jitted.lower(*make_args(), **static)
+    if store is not None and _calls_out(lowered):
+        store = None
     return Program(jitted, compile_later(lowered, options, store), static, lowered.out_info)
+
+
+def _calls_out(lowered: Any) -> bool:
+    """Whether a program calls a function outside XLA (a custom call: cellgraph's native LSTM and
+    GRU kernels, LAPACK's QR behind an orthogonal initialisation): such a program is not kept.
+    Those functions are registered with XLA when a program using them is traced; a later process
+    that loads the program without tracing never registers them, and calling it crashed
+    (SIGSEGV, for the native kernels and for LAPACK alike)."""
+    return "custom_call" in lowered.as_text()
 
 
 STORE_VERSION: Final = 1
