@@ -347,7 +347,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     runs = None if args.checkpoint_dir else _default_run_dir()
     if runs is not None and not _writable(runs):  # every rule keeps checkpoints in its run folder
         return 1
-    return _train(args, graph, data, runs)  # train() keeps its programs itself (cellgraph.train.ahead)
+    return _train(args, graph, data, runs)  # train() turns the caches on itself (cellgraph.train.cache, .ahead)
 
 
 def _train(args: argparse.Namespace, graph: Any, data: Any, runs: str | None) -> int:

@@ -20,7 +20,9 @@ each compiled program in cellgraph's cache folder (``programs/``) under a key of
 cellgraph's own code, the library versions, JAX's settings, ``XLA_FLAGS``, the device and the
 CPU's features, and loads it the next time without tracing anything. Anything else that changes
 a program changes one of those; a program that does not load (another JAX, a damaged file) is
-compiled again and stored anew.
+compiled again and stored anew. Only programs XLA really compiled are kept: one JAX loaded from its
+own persistent cache cannot be serialized again (its payload lacks the compiled functions), so it
+is used as it is, and programs with custom calls are never kept (see :func:`_calls_out`).
 """
 
 from __future__ import annotations
@@ -210,13 +212,24 @@ def _keep(compiled: Any, store: Path) -> None:
         partial = store.with_name(f"{store.name}.{os.getpid()}.part")
         partial.write_bytes(data)
         os.replace(partial, store)
+        _prune(store.parent)
     except Exception:  # a program that cannot be serialized, a full disk: compiled next time
         return
 
 
+KEEP_AT_MOST: Final = 256
+"""Programs kept in the folder; the least recently written go first (every code change makes new keys)."""
+
+
+def _prune(folder: Path) -> None:
+    kept = sorted(folder.glob("*.bin"), key=lambda p: p.stat().st_mtime)
+    for old in kept[: max(0, len(kept) - KEEP_AT_MOST)]:
+        old.unlink(missing_ok=True)
+
+
 def _load(store: Path) -> Any | None:
-    """The program kept at ``store``, loaded and ready to call, or None (absent or unloadable: the
-    caller compiles it again, and the new one replaces the file).
+    """The program kept at ``store``, loaded and ready to call, or None (absent, or unloadable and
+    then removed: the caller compiles it again).
 
     The file is as trusted as JAX's own compilation cache: both live in the user's cache folder.
     """
@@ -227,7 +240,8 @@ def _load(store: Path) -> Any | None:
         return serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
     except FileNotFoundError:
         return None
-    except Exception:  # another JAX's or a damaged file: compiled again, stored anew
+    except Exception:  # another JAX's or a damaged file: removed, the program compiled (or loaded by JAX)
+        store.unlink(missing_ok=True)
         return None
 
 

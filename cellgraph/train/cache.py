@@ -34,14 +34,9 @@ def enabled() -> bool:
 
 
 @contextlib.contextmanager
-def compilation_cache(jax_persistent: bool = True) -> Iterator[None]:
-    """Compile through the persistent cache in cellgraph's cache folder while the block runs.
-
-    ``jax_persistent=False``: leave JAX's cache off, for a run whose programs cellgraph keeps itself
-    (:func:`cellgraph.train.ahead.program_store`): an executable JAX loads from its cache cannot be
-    kept again, so such a run compiles afresh once and loads its own programs from then on.
-    """
-    if not enabled() or not jax_persistent:
+def compilation_cache() -> Iterator[None]:
+    """Compile through the persistent cache in cellgraph's cache folder while the block runs."""
+    if not enabled():
         yield
         return
     import jax

@@ -350,11 +350,10 @@ def train(
     >>> result.metrics["accuracy"]  # doctest: +SKIP
 
     A spec's programs are kept in cellgraph's cache folder and loaded by the next run that needs
-    the same ones (:mod:`.ahead`); a compiled model's go through JAX's persistent compilation
-    cache (:mod:`.cache`). Either way the same network trained again compiles nothing.
+    the same ones (:mod:`.ahead`); the others compile through JAX's persistent compilation cache
+    (:mod:`.cache`). Either way the same network trained again compiles nothing.
     """
-    own = not callable(getattr(model, "init", None))  # compiled here from a spec: its programs are kept (ahead.py)
-    with compilation_cache(jax_persistent=not own):
+    with compilation_cache():
         return _train(
             model,
             data,
