@@ -216,3 +216,20 @@ def test_importing_cellgraph_never_imports_jax() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_load_spec_text_takes_a_path_for_its_file(tmp_path: Path) -> None:
+    """``file`` may be a Path as well as a str: it names the text in errors and anchors ``use:``."""
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "block.yaml").write_text(
+        "cellgraph: 1\nname: block\ncells:\n  x: {type: input, size: 3}\n  h: {type: hidden, size: 4}\nedges:\n  - x -> h\n",
+        encoding="utf-8",
+    )
+    text = (
+        "cellgraph: 1\nname: net\ncells:\n  x: {type: input, size: 3}\n"
+        "  b: {use: parts/block.yaml, bind: {x: x}}\n  y: {type: output, size: 2}\nedges:\n  - b -> y\n"
+    )
+    spec = cellgraph.load_spec_text(text, tmp_path / "net.yaml")
+    assert spec.name == "net"
+    with pytest.raises(cellgraph.SpecError, match=r"bad\.yaml"):
+        cellgraph.load_spec_text("cells: {", tmp_path / "bad.yaml")

@@ -12,6 +12,7 @@ the previous copy's last group (``chain:`` names them when the part has several)
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -120,11 +121,13 @@ def load_spec_unchecked(
 
 def load_spec_text(
     text: str,
-    file: str = "<spec>",
+    file: str | os.PathLike[str] = "<spec>",
     overrides: Mapping[str, Any] | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Spec:
-    """Like :func:`load_spec` for text in memory (relative ``use:`` paths start at the cwd)."""
+    """Like :func:`load_spec` for text in memory; ``file`` names it in messages and, when it is a
+    path (a ``str`` or a ``Path``), is where relative ``use:`` paths start (else the cwd)."""
+    file = os.fspath(file)
     shared = _Shared(allowed_roots(_folder(file), limits.allow))
     ctx = _Context(limits, (file,), shared=shared)
     spec = _build(text, file, ctx, overrides=dict(overrides or {}), override_loc=CLI_LOC)
