@@ -351,6 +351,57 @@ def _place_slots(
     return slots
 
 
+@dataclass(frozen=True)
+class Structure:
+    """A graph as the layers view sees it: its boxes, their edges, layers, lanes and self-marks."""
+
+    box: dict[str, Box]
+    edges: list[tuple[str, str, dict]]
+    layer: dict[str, int]
+    reversed: set[tuple[str, str]]  # forward edges turned back to break a cycle
+    columns: list[list[str]]
+    marks: dict[str, Marks]
+
+
+def structure(graph: nx.DiGraph, labels: tuple[str, ...]) -> Structure:
+    """Boxes, group-level edges, layers by longest path over the forward edges, lanes, marks."""
+    box = boxes(graph, labels)
+    edges = group_edges(graph, {n: key for key, b in box.items() for n in b.nodes})
+    keys = list(box)
+    forward = [(a, b) for a, b, e in edges if a != b and not (e["delay"] or e["feedback"])]
+    layer, reversed_ = lanes.layering(keys, forward)
+    columns = lanes.order_lanes(keys, layer, [p for p in forward if p not in reversed_])
+    return Structure(box, edges, layer, reversed_, columns, self_marks(graph, box, edges))
+
+
+def edge_style(e: dict, *, dashed: bool) -> dict[str, str]:
+    """How an edge of this kind is drawn: symmetric without arrowheads, identity bold with an open
+    arrowhead; dashed when it runs backwards."""
+    style: dict[str, str] = {}
+    if e["kind"] == "symmetric":
+        style |= {"dir": "none", "penwidth": "1.4"}
+    elif e["kind"] == "identity":
+        style |= {"style": "bold", "penwidth": "2", "arrowhead": "empty"}
+    if dashed:
+        style |= {"style": "dashed"}
+    return style
+
+
+def group_links(st: Structure, back_channel: int | None = None) -> tuple[list[routes.Link], list[dict[str, str]]]:
+    """The links between different boxes and their styles; delayed and feedback edges are labelled
+    ``t−1``, and backward ones run in ``back_channel`` when given (else under their row)."""
+    links, styles = [], []
+    for a, b, e in st.edges:
+        if a == b:
+            continue
+        delayed = bool(e["delay"] or e["feedback"])
+        back = delayed or (a, b) in st.reversed or st.layer[b] <= st.layer[a]
+        channel = back_channel if back else None
+        links.append(routes.Link(a, b, back, "t−1" if delayed else "", e["kind"] != "symmetric", channel=channel))
+        styles.append(edge_style(e, dashed=back))
+    return links, styles
+
+
 def layers_dot(
     graph: nx.DiGraph,
     settings: DrawSettings,
@@ -359,17 +410,10 @@ def layers_dot(
 ) -> str:
     """The layers view as DOT text for ``neato -n2``: boxes and edge routes pinned."""
     theme = THEME[settings.theme]
-    labels = LABELS if settings.labels is None else settings.labels
     aspect = settings.aspect
-    box = boxes(graph, labels)
-    of = {n: key for key, b in box.items() for n in b.nodes}
-    edges = group_edges(graph, of)
-    keys = list(box)
-    forward = [(a, b) for a, b, e in edges if a != b and not (e["delay"] or e["feedback"])]
-    layer, reversed_ = lanes.layering(keys, forward)
-    columns = lanes.order_lanes(keys, layer, [p for p in forward if p not in reversed_])
+    st = structure(graph, LABELS if settings.labels is None else settings.labels)
+    box, layer, columns, marks = st.box, st.layer, st.columns, st.marks
     tb = settings.direction == "TB"
-    marks = self_marks(graph, box, edges)
     loop_room = {k: sum(marks.get(k, Marks()).room()) for k in box}
     # across the flow, boxes stack; along it, layers follow each other (TB swaps the two)
     along = [max(box[k].height if tb else box[k].width for k in col) for col in columns]
@@ -385,23 +429,8 @@ def layers_dot(
     row_of = {k: r for r, row in enumerate(rows) for k in row}
     first = {r: row[0] for r, row in enumerate(rows)}
     upper = {key: (j + 0.5) / len(col) <= 0.5 for col in columns for j, key in enumerate(col)}
-    links, styles = [], []
-    for a, b, e in edges:
-        if a == b:
-            continue
-        delayed = bool(e["delay"] or e["feedback"])
-        back = delayed or (a, b) in reversed_ or layer[b] <= layer[a]
-        links.append(routes.Link(a, b, back, "t−1" if delayed else "", arrow=e["kind"] != "symmetric"))
-        style: dict[str, str] = {}
-        if e["kind"] == "symmetric":
-            style |= {"dir": "none", "penwidth": "1.4"}
-        elif e["kind"] == "identity":
-            style |= {"style": "bold", "penwidth": "2", "arrowhead": "empty"}
-        if back:
-            style |= {"style": "dashed"}
-        styles.append(style)
-    layer_of = {key: layer[key] for key in keys}
-    plans = routes.plan(links, layer_of, row_of, first, upper)
+    links, styles = group_links(st)
+    plans = routes.plan(links, layer, row_of, first, upper)
     placed = place(box, columns, rows, links, plans, marks, tb)
     paths = routes.route(links, plans, placed.slots, placed.frame, len(rows), placed.levels)
     paths.extend(self_paths(marks, placed.slots, links, styles))

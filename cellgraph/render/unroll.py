@@ -20,21 +20,21 @@ from typing import Final
 import networkx as nx
 
 from ..graph.drawspec import DrawSettings
-from . import lanes, routes
+from . import routes
 from .layers import (
     LABELS,
     Box,
     Marks,
     Placed,
     Scene,
-    boxes,
-    group_edges,
+    edge_style,
+    group_links,
     kind_text,
     place,
     scene_dot,
-    self_marks,
     self_paths,
     sized,
+    structure,
 )
 from .output import RenderError
 from .theme import THEME
@@ -62,14 +62,9 @@ def unrolled_dot(graph: nx.DiGraph, settings: DrawSettings, name: str, caption: 
     steps = check_steps(steps)
     theme = THEME[settings.theme]
     labels = LABELS if settings.labels is None else settings.labels
-    box = boxes(graph, labels)
-    of = {n: key for key, b in box.items() for n in b.nodes}
-    edges = group_edges(graph, of)
+    st = structure(graph, labels)
+    box, edges, layer, reversed_, columns, marks = st.box, st.edges, st.layer, st.reversed, st.columns, st.marks
     keys = list(box)
-    forward = [(a, b) for a, b, e in edges if a != b and not (e["delay"] or e["feedback"])]
-    layer, reversed_ = lanes.layering(keys, forward)
-    columns = lanes.order_lanes(keys, layer, [p for p in forward if p not in reversed_])
-    marks = self_marks(graph, box, edges)
     temporal = _temporal(edges, marks)
     if not temporal:
         raise RenderError(
@@ -81,17 +76,7 @@ def unrolled_dot(graph: nx.DiGraph, settings: DrawSettings, name: str, caption: 
     stacks = [col + [copy_key(key, t) for t in range(1, steps + 1) for key in col] for col in columns]
     slot_of = {key: 0 for key in keys} | {copy_key(key, t): t for key in keys for t in range(1, steps + 1)}
     position = {key: (k, j) for k, col in enumerate(stacks) for j, key in enumerate(col)}
-    links: list[routes.Link] = []
-    styles: list[dict[str, str]] = []
-    for a, b, e in edges:  # the rolled network, its backward runs on its far side (channel 0)
-        if a == b:
-            continue
-        delayed = bool(e["delay"] or e["feedback"])
-        back = delayed or (a, b) in reversed_ or layer[b] <= layer[a]
-        links.append(
-            routes.Link(a, b, back, "t−1" if delayed else "", e["kind"] != "symmetric", channel=0 if back else None)
-        )
-        styles.append(_style(e, dashed=back))
+    links, styles = group_links(st, back_channel=0)  # the rolled network: backward runs on its far side
     for t in range(1, steps + 1):  # each step: the connections within it
         for a, b, e in edges:
             if a == b or e["delay"] or e["feedback"]:
@@ -102,7 +87,7 @@ def unrolled_dot(graph: nx.DiGraph, settings: DrawSettings, name: str, caption: 
             links.append(
                 routes.Link(copy_key(a, t), copy_key(b, t), back, arrow=arrow, channel=t + 1 if skips else None)
             )
-            styles.append(_style(e, dashed=back))
+            styles.append(edge_style(e, dashed=back))
     for t in range(1, steps):  # what step t hands to step t + 1
         for a, b in temporal:
             src, dst = copy_key(a, t), copy_key(b, t + 1)
@@ -149,17 +134,6 @@ def _copies(graph: nx.DiGraph, box: dict[str, Box], steps: int, labels: tuple[st
                 lines.append(kind_text(d))
             out[copy_key(key, t)] = sized(copy_key(key, t), (), tuple(lines), d)
     return out
-
-
-def _style(e: dict, *, dashed: bool) -> dict[str, str]:
-    style: dict[str, str] = {}
-    if e["kind"] == "symmetric":
-        style |= {"dir": "none", "penwidth": "1.4"}
-    elif e["kind"] == "identity":
-        style |= {"style": "bold", "penwidth": "2", "arrowhead": "empty"}
-    if dashed:
-        style |= {"style": "dashed"}
-    return style
 
 
 def _notes(placed: Placed, steps: int) -> list[tuple[str, routes.Point, float]]:

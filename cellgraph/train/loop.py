@@ -254,6 +254,7 @@ class _Plan:
         return index * self.batch_size, self.batch_size if index < self.full else self.remainder
 
 
+@compilation_cache()  # a context manager as a decorator: the caches are on for each call
 def train(
     model: Any,
     data: DatasetLike | None = None,
@@ -353,61 +354,6 @@ def train(
     the same ones (:mod:`.ahead`); the others compile through JAX's persistent compilation cache
     (:mod:`.cache`). Either way the same network trained again compiles nothing.
     """
-    with compilation_cache():
-        return _train(
-            model,
-            data,
-            epochs=epochs,
-            steps=steps,
-            batch_size=batch_size,
-            seed=seed,
-            optimizer=optimizer,
-            grad_clip=grad_clip,
-            checkpoint_dir=checkpoint_dir,
-            runs_dir=runs_dir,
-            checkpoint_every=checkpoint_every,
-            resume=resume,
-            progress=progress,
-            curve_png=curve_png,
-            on_step=on_step,
-            params_override=params_override,
-            drop_remainder=drop_remainder,
-            rule=rule,
-            score_train=score_train,
-            test_data=test_data,
-            validation=validation,
-            validation_data=validation_data,
-            early_stopping=early_stopping,
-        )
-
-
-def _train(
-    model: Any,
-    data: DatasetLike | None,
-    *,
-    epochs: int | None,
-    steps: int | None,
-    batch_size: int | None,
-    seed: int | None,
-    optimizer: str | Mapping[str, Any] | None,
-    grad_clip: float | None,
-    checkpoint_dir: str | os.PathLike[str] | None,
-    runs_dir: str | os.PathLike[str] | None,
-    checkpoint_every: int | None,
-    resume: bool,
-    progress: bool,
-    curve_png: str | os.PathLike[str] | None,
-    on_step: Callable[[StepInfo], None] | None,
-    params_override: Mapping[str, Any] | None,
-    drop_remainder: bool | None,
-    rule: str | None,
-    score_train: bool,
-    test_data: Any,
-    validation: float | None,
-    validation_data: Any,
-    early_stopping: Mapping[str, Any] | int | bool | None,
-) -> TrainResult:
-    """:func:`train`'s body, inside the compilation cache."""
     model_arg = model
     model, spec, data = resolve(model, data, params_override, test_data=test_data, validation_data=validation_data)
     spec_train = spec.train if spec is not None else {}
