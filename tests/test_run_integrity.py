@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from flax import serialization
 from test_train_loop import RUN, same_tree, tiny_data, tiny_model
 
 import cellgraph.access as access
@@ -293,7 +292,9 @@ DAMAGE: dict[str, Callable[[bytes, Any], bytes]] = {
     "empty": lambda b, _: b"",
     "garbage": lambda b, _: np.random.default_rng(0).bytes(len(b)),
     "text": lambda b, _: b"not a checkpoint\n",
-    "msgpack-of-something-else": lambda b, _: serialization.msgpack_serialize({"format": 1, "meta": 3}),
+    "msgpack-of-something-else": lambda b, _: checkpoint_module.serialization().msgpack_serialize(
+        {"format": 1, "meta": 3}
+    ),
 }
 
 
@@ -330,6 +331,7 @@ def test_when_every_checkpoint_is_damaged_the_run_starts_over(saved_run: tuple[P
 
 
 def test_a_format_1_checkpoint_is_refused_clearly(tmp_path: Path) -> None:
+    serialization = checkpoint_module.serialization()  # flax.serialization, TrainState registered
     state = serialization.to_state_dict(_template().replace(rng=np.zeros(2, np.uint32)))
     old = serialization.msgpack_serialize({"format": 1, "meta": {"step": 30}, "state": state})
     (tmp_path / "step-00000030.msgpack").write_bytes(old)

@@ -599,6 +599,21 @@ def test_programs_are_not_kept_with_the_caches_off(tmp_path: Path, monkeypatch: 
     assert not (tmp_path / "cache" / "programs").exists()
 
 
+def test_a_compile_option_this_xla_does_not_know_is_left_out() -> None:
+    """The initialisation's options name XLA flags (INIT_OPTIONS); a later XLA that drops one must
+    still compile the program, with the options it knows, rather than fail the run."""
+    import jax
+
+    from cellgraph.train.ahead import INIT_OPTIONS, compile_later
+
+    lowered = jax.jit(lambda x: x * 2.0 + 1.0).lower(jax.ShapeDtypeStruct((3,), np.float32))
+    options = {**INIT_OPTIONS, "xla_no_such_option_anywhere": True}
+    compiled = compile_later(lowered, options).result()
+    assert compiled(np.arange(3, dtype=np.float32)).tolist() == [1.0, 3.0, 5.0]
+    with pytest.raises(Exception, match="No such compile option"):  # the plain call fails: the fallback is needed
+        lowered.compile(compiler_options={"xla_no_such_option_anywhere": True})
+
+
 def test_programs_that_call_out_of_xla_are_not_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_jax_cache: None
 ) -> None:

@@ -35,19 +35,20 @@ are kept.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import re
 import struct
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Final
 
 import jax
 import numpy as np
-from flax import serialization
 
 from ..access import probe_folder, remove_quietly, sync_folder, write_synced
 from .state import TrainingError, TrainState, from_plain, to_plain
@@ -131,6 +132,29 @@ def prepare_folder(directory: str | os.PathLike[str]) -> Path:
     return folder
 
 
+@functools.cache
+def serialization() -> ModuleType:
+    """``flax.serialization``, imported at a run's first save or load rather than with the
+    package (importing Flax takes a tenth of a second, which a short run's start is spared), with
+    :class:`TrainState` registered in the form ``flax.struct`` gave it: a dict of its fields."""
+    from flax import serialization as flax_serialization
+
+    def to_dict(state: TrainState) -> dict[str, Any]:
+        return {f.name: flax_serialization.to_state_dict(getattr(state, f.name)) for f in fields(TrainState)}
+
+    def from_dict(template: TrainState, saved: dict[str, Any]) -> TrainState:
+        names = [f.name for f in fields(TrainState)]
+        missing, unknown = [n for n in names if n not in saved], sorted(set(saved) - set(names))
+        if missing or unknown:
+            raise ValueError(f"the state's fields are {sorted(saved)}, expected {names}")
+        return template.replace(
+            **{n: flax_serialization.from_state_dict(getattr(template, n), saved[n], name=n) for n in names}
+        )
+
+    flax_serialization.register_serialization_state(TrainState, to_dict, from_dict, override=True)
+    return flax_serialization
+
+
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """``write(tmp)`` to a temporary file beside ``path``, then ``os.replace`` it into place.
 
@@ -150,7 +174,7 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
 def encode(state: TrainState, meta: dict[str, Any]) -> bytes:
     """The bytes of a checkpoint file (header and payload) for ``state`` and ``meta``."""
     host = jax.device_get(to_plain(state))
-    payload = serialization.msgpack_serialize({"meta": meta, "state": serialization.to_state_dict(host)})
+    payload = serialization().msgpack_serialize({"meta": meta, "state": serialization().to_state_dict(host)})
     head = MAGIC + struct.pack("<IQ", FORMAT, len(payload))
     return _HEADER.pack(MAGIC, FORMAT, len(payload), _digest(head, payload)) + payload
 
@@ -213,7 +237,7 @@ def restore_tree(path: str | os.PathLike[str], saved: Any, template: Any) -> Any
         TrainingError: the tree has another structure, shape or dtype (another network or optimizer).
     """
     try:
-        restored = serialization.from_state_dict(template, saved)
+        restored = serialization().from_state_dict(template, saved)
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise _mismatch(path, str(err)) from err
     wanted = jax.tree_util.tree_leaves_with_path(template)
@@ -294,7 +318,7 @@ def decode(blob: bytes, path: str | os.PathLike[str]) -> tuple[dict[str, Any], A
             "train with resume=False (--no-resume) to start over, or use another checkpoint folder"
         )
     try:
-        raw = serialization.msgpack_restore(payload)
+        raw = serialization().msgpack_restore(payload)
     except Exception as err:  # whatever msgpack raises, the file is unusable
         raise CorruptCheckpoint(f"its payload does not decode ({type(err).__name__})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("meta"), dict) or "state" not in raw:
@@ -326,7 +350,7 @@ def _is_format_1(blob: bytes) -> bool:
     if not blob or blob[0] & 0xF0 != 0x80:  # a msgpack fixmap
         return False
     try:
-        raw = serialization.msgpack_restore(blob)
+        raw = serialization().msgpack_restore(blob)
     except Exception:  # not msgpack at all
         return False
     return isinstance(raw, dict) and raw.get("format") == 1 and "state" in raw
