@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cellgraph.cells import CELLS
+from cellgraph.cells.features import FEATURES
 from cellgraph.data.catalog import SOURCES, SPLIT_OPTIONS
 from cellgraph.graph.build import EDGE_KINDS, EDGE_OPTIONS
 from cellgraph.graph.drawspec import DRAW_KEYS, GROUP_KEYS
@@ -89,10 +90,33 @@ def cells_md() -> str:
             f"| {', '.join(traits) or '—'} |"
         )
     out.append("")
+    out += _features_md(cells)
     for c in cells:
         out += [f"## {c.name}", "", f"**{c.label}** ({c.abbr}, {c.family} family). {c.doc}", ""]
         out += _options_table(c.options)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _features_md(cells: list[Any]) -> list[str]:
+    """The group features (cellgraph/cells/features.py): building blocks beside the cell types."""
+    out = [
+        "## Group features",
+        "",
+        "Building blocks a group carries beside its cell type, each one option wide (as dropout or layer "
+        "normalisation are layers of their own in Keras or Flax). *pre*: applied to the group's weighted "
+        "sum, before skips and the activation; *post*: to the group's value. Both diagram views name them "
+        "under the group.",
+        "",
+        "| option | accepts | default | where | parameters | taken by | meaning |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for f in FEATURES.values():
+        takers = ", ".join(f"`{c.name}`" for c in cells if f.name in c.options) or "—"
+        out.append(
+            f"| `{f.name}` | {_cell(f.option.kind.describe())} | {_default(f.option.default)} | {f.stage} "
+            f"| {_cell(f.params_doc)} | {takers} | {_cell(f.doc)} |"
+        )
+    return [*out, ""]
 
 
 def _rule_rows() -> list[str]:

@@ -64,7 +64,7 @@ def test_every_contender_builds_the_spec_network(name: str) -> None:
     if importlib.util.find_spec("keras") is not None:
         import hand_keras
 
-        got = hand_keras.network(w.family, w.sizes).count_params()
+        got = hand_keras.network(w.family, w.sizes, layer_norm=w.layer_norm, dropout=w.dropout).count_params()
         assert got == expected + _library_biases(w, "keras")
 
 

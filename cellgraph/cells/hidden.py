@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ..typedefs import Shape
+from .features import feature_options
 from .registry import (
     CELLS,
     PALETTE,
@@ -46,6 +47,7 @@ HIDDEN = make_cell(
     options={
         **common_compute_options("relu"),
         "width": Option(FloatRange(0.0, lo_open=True), 1.0, "radius of a gaussian (RBF) unit"),
+        **feature_options("dropout", "norm"),
     },
     style=CellStyle(_GREEN, None, "none"),
     infer_shape=dense_shape,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..typedefs import Shape
+from .features import feature_options
 from .registry import (
     PALETTE,
     Bool,
@@ -35,7 +36,7 @@ INPUT = make_cell(
     abbr="In",
     family="input",
     doc="Where data enters; one cell holds one component of the input vector (spatial inputs keep their shape).",
-    options={"size": size_option(), "shape": shape_option(), "sequence": _SEQUENCE},
+    options={"size": size_option(), "shape": shape_option(), "sequence": _SEQUENCE, **feature_options("dropout")},
     style=CellStyle(PALETTE.yellow, PALETTE.yellow_line, "none"),
     infer_shape=source_shape,
     count_params=_no_params,
@@ -84,6 +85,7 @@ NOISY_INPUT = make_cell(
         "size": size_option(),
         "shape": shape_option(),
         "sequence": _SEQUENCE,
+        **feature_options("dropout"),
         "noise": Option(
             Choice(("masking", "gaussian", "salt_and_pepper")),
             "masking",

@@ -7,6 +7,7 @@ These keep state across time steps, so their self-recurrence is implied (the cha
 from __future__ import annotations
 
 from ..typedefs import Shape
+from .features import feature_options
 from .registry import (
     ELMAN,
     GRU,
@@ -31,7 +32,7 @@ _EMIT = Option(Choice(("sequence", "last")), "sequence", "pass on every time ste
 
 def _recurrent_options(activation: str) -> dict[str, Option]:
     base = {k: v for k, v in common_compute_options(activation).items() if k not in ("shape", "window")}
-    return {**base, "emit": _EMIT}
+    return {**base, "emit": _EMIT, **feature_options("dropout")}
 
 
 def _vector_shape(s: ShapeIn) -> Shape:

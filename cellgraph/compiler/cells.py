@@ -14,6 +14,7 @@ neurons, external memories, ...) raise a :class:`CompileError` naming the group.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -115,7 +116,10 @@ def _add_terms(pre: Array, inp: Inputs, lead: int) -> Array:
 def _finish(pre: Array, inp: Inputs, ctx: Ctx) -> Out:
     """Shape to the group, add the skips and delayed terms before the activation, activate."""
     info, lead = ctx.info, ctx.lead
-    pre = _add_terms(pre.reshape(*pre.shape[:lead], *info.out_shape), inp, lead)
+    pre = pre.reshape(*pre.shape[:lead], *info.out_shape)
+    if ctx.normalize is not None:  # `norm:` normalises the weighted sum itself, before skips are added
+        pre = ctx.normalize(pre)
+    pre = _add_terms(pre, inp, lead)
     return Out(ops.ACTIVATIONS[info.options.get("activation", "linear")](pre), Aux(pre=pre))
 
 
@@ -123,7 +127,7 @@ def _apply_dense(params: Params, inp: Inputs, ctx: Ctx) -> Out:
     x = inp.x
     if x is None:  # fed only through delayed or symmetric edges: its bias, then the delayed terms
         pre = jnp.broadcast_to(params.get("bias", 0.0), ctx.info.out_shape)[None]
-        return _finish(pre, inp, Ctx(ctx.info, 1, ctx.key, ctx.train, ctx.state))
+        return _finish(pre, inp, dataclasses.replace(ctx, lead=1))
     return _finish(_pre_dense(params, x, ctx.info, ctx.lead), inp, ctx)
 
 

@@ -20,6 +20,7 @@ Both return ``(values, aux)``: every group's value and its :class:`~.protocol.Au
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,9 +30,10 @@ import jax
 import jax.numpy as jnp
 import networkx as nx
 
+from ..cells.features import Feature, active_features
 from ..errors import SourceLoc, spec_error
 from ..graph.checks import forward_graph
-from .protocol import Aux, CellFns, CompileError, Ctx, Inputs, NodeInfo, Out, cell_fns
+from .protocol import Aux, CellFns, CompileError, Ctx, FeatureFns, Inputs, NodeInfo, Out, cell_fns, feature_fns
 
 Array = jax.Array
 Values = dict[str, Array]
@@ -54,6 +56,14 @@ class Plan:
     fns: Mapping[str, CellFns]
     timed: Mapping[str, bool]  # the group's value is a sequence (batch, time, ...)
     where: Mapping[str, tuple[SourceLoc, str]]  # each group's place in the spec, for located errors
+    features: Mapping[str, tuple[tuple[Feature, FeatureFns], ...]]  # each group's active features
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether a training pass draws random numbers (noisy inputs, sampled units, dropout)."""
+        return any(f.stochastic for fs in self.features.values() for f, _ in fs) or any(
+            fns.stochastic for fns in self.fns.values()
+        )
 
     def feeders(self, n: str) -> tuple[str, ...]:
         """Every group merged into one of ``n``'s ports."""
@@ -100,6 +110,7 @@ def make_plan(graph: nx.DiGraph) -> Plan:
         fns={n: cell_fns(graph.nodes[n]["cell"]) for n in order},  # every pointer resolves (tested)
         timed={n: bool(graph.nodes[n].get("timed")) for n in order},
         where={n: (graph.nodes[n]["loc"], graph.nodes[n]["path"]) for n in order},
+        features={n: tuple((f, feature_fns(f)) for f in active_features(graph.nodes[n]["options"])) for n in order},
     )
 
 
@@ -148,6 +159,7 @@ Run = Callable[[str, Inputs, Ctx], Out]
 
 def _walk(
     plan: Plan,
+    params: Mapping[str, Any],
     fed: Mapping[str, Array],
     run: Run,
     *,
@@ -157,24 +169,57 @@ def _walk(
     state: Mapping[str, Any],
     delayed_of: Callable[[str], tuple[Array, ...]] = lambda n: (),
 ) -> tuple[Values, dict[str, Aux]]:
-    """Every group once, in order: sources from ``fed``, the others through ``run``."""
+    """Every group once, in order: sources from ``fed``, the others through ``run``; each group's
+    features around it (:func:`_features`)."""
     values: Values = {}
     aux: dict[str, Aux] = {}
     for n in plan.order:
         info = plan.infos[n]
+        ctx = Ctx(info, 1, keys.get(n), train, state.get(n))
+        normalize, post = _features(plan, n, params.get(n, {}), ctx)
         if n in plan.sources:
             x = fed[n]
             aux[n] = Aux(clean=x)  # the clean value: a noisy input's target
             if info.cell.noisy and train and n in keys:
                 x = corrupt(x, info.options, keys[n])
-            values[n] = x
+            values[n] = post(x)
             continue
         lead = lead_of(n)
         ports = {p: merge([values[u] for u in us], plan.merge[n][p], lead) for p, us in plan.ports[n].items()}
         inputs = Inputs(ports, info.cell.main_port, tuple(values[s] for s in plan.skips[n]), delayed_of(n))
-        out = run(n, inputs, Ctx(info, lead, keys.get(n), train, state.get(n)))
-        values[n], aux[n] = out.value, out.aux
+        out = run(n, inputs, dataclasses.replace(ctx, lead=lead, normalize=normalize))
+        values[n], aux[n] = post(out.value), out.aux
     return values, aux
+
+
+def _features(
+    plan: Plan, n: str, params: Mapping[str, Any], ctx: Ctx
+) -> tuple[Callable[[Array], Array] | None, Callable[[Array], Array]]:
+    """The group's ``pre`` features as one ``normalize`` function for its cell (None without
+    any), and its ``post`` features as one function of its value. A stochastic feature draws from
+    a key of its own, folded from the group's (which its cell may use too)."""
+    chosen = plan.features[n]
+    if not chosen:
+        return None, _same
+
+    def stage(name: str) -> Callable[[Array], Array] | None:
+        fns = [(i, f, impl) for i, (f, impl) in enumerate(chosen) if f.stage == name]
+        if not fns:
+            return None
+
+        def apply(x: Array) -> Array:
+            for i, f, impl in fns:
+                key = jax.random.fold_in(ctx.key, i + 1) if f.stochastic and ctx.key is not None else None
+                x = impl.apply(dict(params), x, dataclasses.replace(ctx, key=key))
+            return x
+
+        return apply
+
+    return stage("pre"), stage("post") or _same
+
+
+def _same(x: Array) -> Array:
+    return x
 
 
 def _keys(plan: Plan, key: Array | None) -> dict[str, Array]:
@@ -283,7 +328,7 @@ def layerwise_forward(plan: Plan) -> Forward:
             assert apply is not None  # only sources have none, and they are fed
             return apply(params.get(n, {}), inp, ctx)
 
-        return _walk(plan, fed, run, lead_of=lead_of, keys=_keys(plan, key), train=train, state=state or {})
+        return _walk(plan, params, fed, run, lead_of=lead_of, keys=_keys(plan, key), train=train, state=state or {})
 
     return forward
 
@@ -343,6 +388,7 @@ def stepwise_forward(plan: Plan) -> Forward:
 
             values, aux = _walk(
                 plan,
+                params,
                 {**static, **slices},
                 run,
                 lead_of=lambda n: 1,

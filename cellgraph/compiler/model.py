@@ -53,8 +53,8 @@ class Model:
 
     @property
     def stochastic(self) -> bool:
-        """Whether a training pass draws random numbers (noisy inputs, sampled units)."""
-        return any(fns.stochastic for fns in self.plan.fns.values())
+        """Whether a training pass draws random numbers (noisy inputs, sampled units, dropout)."""
+        return self.plan.stochastic
 
     def batch(self, x: Any, y: Any = None) -> dict[str, dict[str, Any]]:
         """``{"inputs": ..., "targets": ...}`` from one input array (or a mapping by input group)
@@ -95,6 +95,8 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
         params: Params = {}
         for k, n in zip(jax.random.split(k_groups, len(plan.order)), plan.order, strict=True):
             p = plan.fns[n].init(k, plan.infos[n])
+            for i, (_, fns) in enumerate(plan.features[n]):  # a feature's parameters join its group's
+                p = {**p, **fns.init(jax.random.fold_in(k, i + 1), plan.infos[n])}
             if p:
                 params[n] = p
         if k_delayed is not None:  # the delayed edges' matrices join their target groups'

@@ -30,6 +30,7 @@ from typing import Any, Final, NamedTuple
 
 import jax
 
+from ..cells.features import Feature
 from ..cells.registry import CELLS, CellType, Recurrence
 from ..errors import CellgraphError
 from ..typedefs import Shape
@@ -95,6 +96,9 @@ class Ctx:
     key: Array | None = None  # present only while training a type that draws random numbers
     train: bool = False
     state: State = None
+    # the group's `norm:` (a pre-stage feature), which a cell that computes a weighted sum applies
+    # to it before the skips, delayed terms and activation; None: nothing to apply
+    normalize: Callable[[Array], Array] | None = None
 
 
 class Aux(NamedTuple):
@@ -137,20 +141,44 @@ class CellFns:
     init_state: Callable[[NodeInfo], State] | None = None
 
 
+@dataclass(frozen=True)
+class FeatureFns:
+    """The JAX half of a group feature (:mod:`cellgraph.cells.features`).
+
+    ``init`` gives the parameters it adds to its group's (named ``norm_scale``, ...: they live in the
+    group's dict beside the cell's own), ``apply(params, value, ctx)`` transforms the group's
+    weighted sum (a ``pre`` feature) or its value (a ``post`` one); ``ctx.key`` is the feature's own
+    key while training a stochastic feature.
+    """
+
+    init: Init
+    apply: Callable[[Params, Array, Ctx], Array]
+
+
 @functools.cache
-def _resolve(pointer: str) -> CellFns:
+def _resolve(pointer: str) -> Any:
     module, _, attr = pointer.partition(":")
-    fns = getattr(importlib.import_module(module), attr)
-    if not isinstance(fns, CellFns):
-        raise TypeError(f"{pointer} is a {type(fns).__name__}, not CellFns")
-    return fns
+    return getattr(importlib.import_module(module), attr)
 
 
 def cell_fns(cell: CellType) -> CellFns:
     """The JAX half of ``cell``, found through its registry pointer (imported on first use)."""
     if not cell.impl:
         raise CompileError(f"cell type '{cell.name}' has no compiled implementation (its `impl` is empty)")
-    return _resolve(cell.impl)
+    fns = _resolve(cell.impl)
+    if not isinstance(fns, CellFns):
+        raise TypeError(f"{cell.impl} is a {type(fns).__name__}, not CellFns")
+    return fns
+
+
+def feature_fns(feature: Feature) -> FeatureFns:
+    """The JAX half of ``feature``, found through its registry pointer (imported on first use)."""
+    if not feature.impl:
+        raise CompileError(f"feature '{feature.name}' has no compiled implementation (its `impl` is empty)")
+    fns = _resolve(feature.impl)
+    if not isinstance(fns, FeatureFns):
+        raise TypeError(f"{feature.impl} is a {type(fns).__name__}, not FeatureFns")
+    return fns
 
 
 class _CellFnsByName(Mapping[str, CellFns]):

@@ -15,6 +15,7 @@ from typing import Any, Final
 import networkx as nx
 
 from ..cells import CELLS, CellType
+from ..cells.features import active_features
 from ..cells.registry import INITS
 from ..errors import Problems, did_you_mean, known_list
 from ..options import Bool, Choice, FloatRange, Option, PortName, check_options
@@ -88,6 +89,11 @@ def _check_cell_options(c: CellSpec, cell: CellType, problems: Problems) -> bool
         problems.add(loc, f"{c.path}.{key}", message, fix)
 
     check_options(dict(c.options), dict(cell.options), report, f"{_article(cell.name)} {cell.name} group")
+    if len(problems) == before:  # a feature the group's other options rule out (norm on a radial unit)
+        for feature in active_features(cell.resolve(c.options)):
+            conflict = feature.conflict(cell.resolve(c.options))
+            if conflict is not None:
+                problems.add(c.option_loc(feature.name), f"{c.path}.{feature.name}", *conflict)
     if c.options.get("size") is not None and c.options.get("shape") is not None:
         problems.add(
             c.option_loc("shape"),

@@ -21,6 +21,7 @@ from typing import Any, Final
 import networkx as nx
 
 from ..cells import CELLS
+from ..cells.features import feature_words
 from ..graph.drawspec import DrawSettings, drawn_groups, is_ring
 from . import lanes
 from .theme import LABEL_SIZE, PITCH, text_width
@@ -211,6 +212,7 @@ def _notes(
         return []
     d = graph.nodes[node]
     collapsed = [f"×{stands}"] if stands > 1 else []
+    features = [" · ".join(feature_words(d["options"]))] if feature_words(d["options"]) else []  # dropout, norm
     if settings.labels is not None:
         parts = {
             "name": node,
@@ -219,11 +221,13 @@ def _notes(
             "params": f"{d.get('params', 0) + d.get('edge_params', 0):,} params",
         }
         out = [parts[p] for p in settings.labels]
+        if "type" in settings.labels:
+            out += features
         return [*out, *collapsed] if out else []
     out = [node] if named else []
     if shortened:
         out.append(size_text(d.get("shape")))
-    return [*out, *collapsed]
+    return [*out, *features, *collapsed]
 
 
 def _forward(graph: nx.DiGraph, nodes: list[str], drawn_of: dict[str, str]) -> list[tuple[str, str, str, str]]:

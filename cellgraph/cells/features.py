@@ -1,0 +1,135 @@
+"""Group features: building blocks a group carries beside its cell type (dropout, normalisation).
+
+The chart's fourteen cell types say what a group *is*; a feature is something any group of a
+suitable type may *also* do, one option wide, as in Keras or Flax where dropout and layer
+normalisation are layers of their own. A :class:`Feature` is defined here once, beside the cell
+types and in their style: its option (kind, default, doc), the parameters it adds to its group,
+where the compiler applies it, how the diagrams name it, and a lazy ``impl`` pointer to its JAX
+half (``cellgraph.compiler.features``), so this module stays JAX-free.
+
+Which cell types take a feature is said where each type is defined: the type's options include
+the feature's option (``feature_options("dropout", "norm")``), so validation, ``cellgraph cells``,
+the docs and the JSON Schema know it without further wiring; a test checks that every type
+offering a feature compiles it.
+
+May import: ``cellgraph.options``, ``cellgraph.typedefs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ..options import Choice, FloatRange, Nullable, Option
+from ..typedefs import Shape
+
+STAGES: Final = ("pre", "post")
+"""pre: applied to the group's weighted sum, before skips, delayed terms and the activation (the
+place Ioffe & Szegedy and Ba et al. normalise); post: applied to the group's value."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One group feature: its option, parameters, place in the forward pass and drawing."""
+
+    name: str  # the option that turns it on (`dropout: 0.3`, `norm: layer`)
+    label: str  # what diagrams call it
+    doc: str
+    option: Option
+    stage: str  # one of STAGES
+    active: Callable[[Any], bool]  # whether the option's value turns the feature on
+    count_params: Callable[[Any, Shape], int]  # (option value, group shape) -> parameters it adds
+    params_doc: str  # the parameters it adds, in words (for the docs)
+    describe: Callable[[Any], str]  # the diagram's words for an active value ("dropout 0.3")
+    stochastic: bool = False  # draws random numbers while training, so the group gets a key
+    # a group's other options that rule the feature out: (problem, fix), or None
+    conflict: Callable[[Mapping[str, Any]], tuple[str, str] | None] = lambda options: None
+    impl: str = ""  # "module:attribute" of its JAX half (a FeatureFns)
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"feature {self.name!r}: stage {self.stage!r} is not one of {STAGES}")
+
+
+FEATURES: dict[str, Feature] = {}
+
+
+def register_feature(feature: Feature) -> Feature:
+    """Add a feature to :data:`FEATURES`."""
+    if feature.name in FEATURES:
+        raise ValueError(f"feature {feature.name!r} registered twice")
+    FEATURES[feature.name] = feature
+    return feature
+
+
+def feature_options(*names: str) -> dict[str, Option]:
+    """The options of the named features, for a cell type's ``options``."""
+    return {name: FEATURES[name].option for name in names}
+
+
+def active_features(options: Mapping[str, Any]) -> tuple[Feature, ...]:
+    """The features a group's (resolved) options turn on, in registry order."""
+    return tuple(f for name, f in FEATURES.items() if name in options and f.active(options[name]))
+
+
+def feature_params(options: Mapping[str, Any], shape: Shape) -> int:
+    """Parameters the group's active features add to its own."""
+    return sum(f.count_params(options[f.name], shape) for f in active_features(options))
+
+
+def feature_words(options: Mapping[str, Any]) -> tuple[str, ...]:
+    """How the diagrams name the group's active features ("dropout 0.3", "layer norm")."""
+    return tuple(f.describe(options[f.name]) for f in active_features(options))
+
+
+def _per_feature(shape: Shape) -> int:
+    """Features (channels) along the last axis: what a normalisation learns one scale and offset for."""
+    return int(shape[-1]) if shape else 1
+
+
+DROPOUT = register_feature(
+    Feature(
+        name="dropout",
+        label="Dropout",
+        doc="While training, each value of the group is zeroed with this probability and the rest are "
+        "scaled by 1 / (1 - p) (inverted dropout, Srivastava et al. 2014); evaluation and prediction "
+        "use every value as it is. Driven by the step's PRNG key.",
+        option=Option(FloatRange(0.0, 1.0, hi_open=True), 0.0, "probability of zeroing each value while training"),
+        stage="post",
+        active=lambda p: float(p) > 0.0,
+        count_params=lambda p, shape: 0,
+        params_doc="none",
+        describe=lambda p: f"dropout {float(p):g}",
+        stochastic=True,
+        impl="cellgraph.compiler.features:DROPOUT",
+    )
+)
+
+NORM = register_feature(
+    Feature(
+        name="norm",
+        label="Normalisation",
+        doc="Normalise the group's weighted sum before its activation. `layer` (Ba et al. 2016): over "
+        "each example's features (the last axis), then a learned scale and offset per feature; the "
+        "same computation in training and evaluation.",
+        option=Option(Nullable(Choice(("layer",))), None, "normalise the weighted sum before the activation: layer"),
+        stage="pre",
+        active=lambda kind: kind is not None,
+        count_params=lambda kind, shape: 2 * _per_feature(shape),
+        params_doc="a scale and an offset per feature (`norm_scale`, `norm_offset`)",
+        describe=lambda kind: f"{kind} norm",
+        impl="cellgraph.compiler.features:NORM",
+        conflict=lambda options: (
+            (
+                "a radial-basis unit (activation: gaussian) has no weighted sum to normalise",
+                "remove `norm:`, or use another activation",
+            )
+            if options.get("activation") == "gaussian"
+            else None
+        ),
+    )
+)
+
+NORM_EPSILON: Final = 1e-6
+"""Added to the variance before its square root (Flax's LayerNorm default)."""
