@@ -15,18 +15,25 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
-from hand_jax import runner
+from hand_jax import runner, stochastic_runner
 from workloads import Workload
 
 
 class MLP(nn.Module):
     sizes: tuple[int, ...]
     dtype: Any = jnp.float32
+    layer_norm: bool = False
+    dropout: float = 0.0
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         for width in self.sizes[1:-1]:
-            x = nn.relu(nn.Dense(width, dtype=self.dtype)(x))
+            z = nn.Dense(width, dtype=self.dtype)(x)
+            if self.layer_norm:
+                z = nn.LayerNorm(epsilon=1e-6, dtype=self.dtype)(z)
+            x = nn.relu(z)
+            if self.dropout:
+                x = nn.Dropout(self.dropout)(x, deterministic=not self.has_rng("dropout"))  # on with a key
         return nn.Dense(self.sizes[-1], dtype=self.dtype)(x)
 
 
@@ -57,7 +64,7 @@ class DCN(nn.Module):
 def module(w: Workload, dtype: Any = jnp.float32) -> nn.Module:
     """The network from Flax's layers; ``dtype`` is the compute dtype (parameters stay float32)."""
     if w.family == "mlp":
-        return MLP(w.sizes, dtype)
+        return MLP(w.sizes, dtype, w.layer_norm, w.dropout)
     if w.family in ("lstm", "gru"):
         return Recurrent(w.sizes, w.family, dtype)
     return DCN(dtype)
@@ -70,10 +77,11 @@ def build(
     net = module(w, jnp.dtype(precision))
     params = net.init(jax.random.key(0), jnp.asarray(data[0]["x"]))
 
-    def loss(params: Any, batch: dict[str, jax.Array]) -> jax.Array:
-        out = net.apply(params, batch["x"]).astype(jnp.float32)
+    def loss(params: Any, batch: dict[str, jax.Array], *key: jax.Array) -> jax.Array:
+        rngs = {"dropout": key[0]} if key else None
+        out = net.apply(params, batch["x"], rngs=rngs).astype(jnp.float32)
         if w.loss == "xent":
             return optax.softmax_cross_entropy_with_integer_labels(out, batch["y"]).mean()
         return jnp.mean(jnp.square(out - batch["y"]))
 
-    return runner(loss, params, data)
+    return stochastic_runner(loss, params, data) if w.stochastic else runner(loss, params, data)

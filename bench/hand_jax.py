@@ -38,6 +38,27 @@ def mlp_apply(params: list[dict[str, jax.Array]], x: jax.Array) -> jax.Array:
     return x @ params[-1]["w"] + params[-1]["b"]
 
 
+def mlp_dln_init(key: jax.Array, sizes: tuple[int, ...]) -> list[dict[str, jax.Array]]:
+    """An MLP whose hidden layers also learn a layer norm's scale ``g`` and offset ``s``."""
+    layers = mlp_init(key, sizes)
+    for layer in layers[:-1]:
+        n = layer["b"].shape[0]
+        layer["g"], layer["s"] = jnp.ones((n,)), jnp.zeros((n,))
+    return layers
+
+
+def mlp_dln_apply(params: list[dict[str, jax.Array]], x: jax.Array, key: jax.Array, rate: float) -> jax.Array:
+    """Dense -> layer norm -> ReLU -> dropout (training mode) per hidden layer, then the output layer."""
+    keys = jax.random.split(key, len(params) - 1)
+    for layer, k in zip(params[:-1], keys, strict=True):
+        z = x @ layer["w"] + layer["b"]
+        mean = z.mean(-1, keepdims=True)
+        z = (z - mean) * lax.rsqrt(jnp.square(z - mean).mean(-1, keepdims=True) + 1e-6) * layer["g"] + layer["s"]
+        x = jax.nn.relu(z)
+        x = jnp.where(jax.random.bernoulli(k, 1.0 - rate, x.shape), x / (1.0 - rate), 0.0)
+    return x @ params[-1]["w"] + params[-1]["b"]
+
+
 def rnn_init(key: jax.Array, sizes: tuple[int, ...], gates: int) -> dict[str, Any]:
     n_in, n, n_out = sizes
     k1, k2, k3 = jax.random.split(key, 3)
@@ -103,8 +124,12 @@ def dcn_apply(params: dict[str, Any], x: jax.Array) -> jax.Array:
     return x @ params["y"]["w"] + params["y"]["b"]
 
 
-def network(w: Workload) -> tuple[Callable[[jax.Array], Any], Callable[[Any, jax.Array], jax.Array]]:
-    """(init, apply) of the workload's network, written by hand."""
+def network(w: Workload) -> tuple[Callable[[jax.Array], Any], Callable[..., jax.Array]]:
+    """(init, apply) of the workload's network, written by hand; a stochastic workload's apply
+    takes ``(params, x, key)``."""
+    if w.family == "mlp" and (w.layer_norm or w.dropout):
+        assert w.layer_norm and w.dropout, "the hand-written MLPs have both or neither"
+        return (lambda key: mlp_dln_init(key, w.sizes)), lambda p, x, key: mlp_dln_apply(p, x, key, w.dropout)
     if w.family == "mlp":
         return (lambda key: mlp_init(key, w.sizes)), mlp_apply
     if w.family == "lstm":
@@ -114,17 +139,15 @@ def network(w: Workload) -> tuple[Callable[[jax.Array], Any], Callable[[Any, jax
     return dcn_init, dcn_apply
 
 
-def loss_of(
-    w: Workload, apply: Callable[[Any, jax.Array], jax.Array], precision: str = "float32"
-) -> Callable[[Any, Any], jax.Array]:
+def loss_of(w: Workload, apply: Callable[..., jax.Array], precision: str = "float32") -> Callable[..., jax.Array]:
     """Mean loss of a batch; in bfloat16, parameters and inputs are cast down and the output back up
     (mixed precision: float32 master weights, float32 loss), as cellgraph's ``precision`` does."""
     dtype = jnp.dtype(precision)
 
-    def loss(params: Any, batch: dict[str, jax.Array]) -> jax.Array:
+    def loss(params: Any, batch: dict[str, jax.Array], *key: jax.Array) -> jax.Array:
         if dtype != jnp.float32:
             params = jax.tree.map(lambda a: a.astype(dtype), params)
-        out = apply(params, batch["x"].astype(dtype)).astype(jnp.float32)
+        out = apply(params, batch["x"].astype(dtype), *key).astype(jnp.float32)
         if w.loss == "xent":
             return optax.softmax_cross_entropy_with_integer_labels(out, batch["y"]).mean()
         return jnp.mean(jnp.square(out - batch["y"]))
@@ -140,6 +163,8 @@ def build(
 ) -> tuple[Callable[[int], None], Callable[[], None]]:
     """``(step(i), sync())``: one training step on batch ``i % len(data)``, and wait for the device."""
     init, apply = network(w)
+    if w.stochastic:
+        return stochastic_runner(loss_of(w, apply, precision), init(jax.random.key(0)), data)
     return runner(loss_of(w, apply, precision), init(jax.random.key(0)), data)
 
 
@@ -162,6 +187,36 @@ def runner(
 
     def step(i: int) -> None:
         state["params"], state["opt"], state["loss"] = step_fn(state["params"], state["opt"], device[i % len(device)])
+
+    def sync() -> None:
+        jax.block_until_ready(state["params"])
+
+    return step, sync
+
+
+def stochastic_runner(
+    loss: Callable[[Any, Any, jax.Array], jax.Array], params: Any, data: list[dict[str, Any]]
+) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """:func:`runner` for a network that draws random numbers while training (dropout): the step
+    also carries a PRNG key and splits a fresh one off it each time, inside the jitted step."""
+    tx = optax.adam(LEARNING_RATE)
+
+    def _step(
+        params: Any, opt_state: Any, key: jax.Array, batch: dict[str, jax.Array]
+    ) -> tuple[Any, Any, jax.Array, jax.Array]:
+        key, sub = jax.random.split(key)
+        value, grads = jax.value_and_grad(loss)(params, batch, sub)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, key, value
+
+    step_fn = jax.jit(_step, donate_argnums=(0, 1, 2))
+    device = [jax.device_put(b) for b in data]
+    state = {"params": params, "opt": tx.init(params), "key": jax.random.key(1), "loss": None}
+
+    def step(i: int) -> None:
+        state["params"], state["opt"], state["key"], state["loss"] = step_fn(
+            state["params"], state["opt"], state["key"], device[i % len(device)]
+        )
 
     def sync() -> None:
         jax.block_until_ready(state["params"])

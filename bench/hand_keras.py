@@ -18,9 +18,20 @@ import keras  # after KERAS_BACKEND is set
 from workloads import LEARNING_RATE, Workload
 
 
-def network(family: str, sizes: tuple[int, ...], softmax: bool = False) -> keras.Model:
+def network(
+    family: str, sizes: tuple[int, ...], softmax: bool = False, layer_norm: bool = False, dropout: float = 0.0
+) -> keras.Model:
     """The workload's network; ``softmax`` puts the classifier's softmax in the model (a Keras
     user's usual ``sparse_categorical_crossentropy`` on probabilities) rather than in the loss."""
+    if family == "mlp" and (layer_norm or dropout):
+        hidden = []
+        for n in sizes[1:-1]:
+            hidden.append(keras.layers.Dense(n))
+            hidden += [keras.layers.LayerNormalization(epsilon=1e-6)] if layer_norm else []
+            hidden.append(keras.layers.Activation("relu"))
+            hidden += [keras.layers.Dropout(dropout)] if dropout else []
+        out = keras.layers.Dense(sizes[-1], activation="softmax" if softmax else None)
+        return keras.Sequential([keras.Input((sizes[0],)), *hidden, out])
     if family == "mlp":
         hidden = [keras.layers.Dense(n, activation="relu") for n in sizes[1:-1]]
         out = keras.layers.Dense(sizes[-1], activation="softmax" if softmax else None)
@@ -49,7 +60,7 @@ def build(
     left to wait for (each step already returned its loss)."""
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
     keras.utils.set_random_seed(0)
-    model = network(w.family, w.sizes)
+    model = network(w.family, w.sizes, layer_norm=w.layer_norm, dropout=w.dropout)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True) if w.loss == "xent" else "mse"
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss)
     batches = [(b["x"], b["y"]) for b in data]

@@ -33,7 +33,8 @@ def module(w: Workload) -> nn.Module:
     if w.family == "mlp":
         layers: list[nn.Module] = []
         for a, b in zip(w.sizes[:-2], w.sizes[1:-1], strict=True):
-            layers += [nn.Linear(a, b), nn.ReLU()]
+            layers += [nn.Linear(a, b), *([nn.LayerNorm(b, eps=1e-6)] if w.layer_norm else []), nn.ReLU()]
+            layers += [nn.Dropout(w.dropout)] if w.dropout else []
         return nn.Sequential(*layers, nn.Linear(w.sizes[-2], w.sizes[-1]))
     if w.family in ("lstm", "gru"):
         return Recurrent(w.sizes, w.family)

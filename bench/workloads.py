@@ -36,6 +36,8 @@ class Workload:
             hidden cells, outputs; for ``dcn``: unused (the digits net is fixed).
         loss: ``xent`` (softmax cross-entropy on integer labels) or ``mse``.
         params: spec parameter overrides.
+        layer_norm: for ``mlp``: each hidden layer's weighted sum is layer-normalised before its ReLU.
+        dropout: for ``mlp``: each hidden layer's output is dropped out with this probability.
     """
 
     name: str
@@ -47,6 +49,13 @@ class Workload:
     sizes: tuple[int, ...]
     loss: str
     params: dict[str, Any] = field(default_factory=dict)
+    layer_norm: bool = False
+    dropout: float = 0.0
+
+    @property
+    def stochastic(self) -> bool:
+        """Each step draws random numbers (dropout masks): the contenders give it a fresh key."""
+        return self.dropout > 0
 
     def at(self, batch: int) -> Workload:
         return replace(self, batch=batch)
@@ -57,10 +66,23 @@ class Workload:
 
 
 MUSHROOM, MNIST, DFF = "specs/examples/mushroom.yaml", "bench/specs/mnist_mlp.yaml", "bench/specs/deep_dff.yaml"
+MNIST_DLN = "bench/specs/mnist_mlp_dln.yaml"
 WORKLOADS: tuple[Workload, ...] = (
     Workload("mlp128", "MLP 117-64-64-2, mushroom", MUSHROOM, "mlp", 128, 128, (117, 64, 64, 2), "xent"),
     Workload("mlp4096", "MLP 117-64-64-2, mushroom", MUSHROOM, "mlp", 4096, 65536, (117, 64, 64, 2), "xent"),
     Workload("mnist", "MLP 784-512-512-10", MNIST, "mlp", 128, 4096, (784, 512, 512, 10), "xent"),
+    Workload(
+        "mnist_dln",
+        "MLP 784-512-512-10, layer norm + dropout 0.2",
+        MNIST_DLN,
+        "mlp",
+        128,
+        4096,
+        (784, 512, 512, 10),
+        "xent",
+        layer_norm=True,
+        dropout=0.2,
+    ),
     Workload("dff40", "DFF 40 x 32, two spirals", DFF, "mlp", 128, 4096, (2, *([32] * 40), 2), "xent"),
     Workload("lstm", "LSTM 64, T = 100", "bench/specs/lstm_h64.yaml", "lstm", 64, 1024, (2, 64, 1), "mse"),
     Workload("gru", "GRU 64, T = 100", "bench/specs/gru_h64.yaml", "gru", 64, 1024, (2, 64, 1), "mse"),
@@ -77,7 +99,7 @@ def batches(w: Workload, n: int = N_BATCHES, seed: int = 0) -> list[dict[str, np
     images ``(b, 8, 8, 1)`` (channels last; the PyTorch contender transposes once, before timing).
     """
     rng = np.random.default_rng(seed)
-    if w.name == "mnist":
+    if w.spec in (MNIST, MNIST_DLN):
         x = rng.random((n * w.batch, 784), dtype=np.float32)
         y = rng.integers(0, 10, n * w.batch).astype(np.int32)
     else:
