@@ -127,10 +127,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
         header = ("group", "type", "shape", "params", "drawn", "note")
         table = [header]
         for r in rows:
-            fixed = "" if r.trainable or r.params == 0 else "fixed"
+            notes = [] if r.trainable or r.params == 0 else ["fixed"]
+            if r.shares is not None:
+                notes.append(f"uses {r.shares}'s parameters")
+            if r.shared_with:
+                notes.append(f"shared with {', '.join(r.shared_with)}")
             shape = r.shape + (" (seq)" if r.timed else "")
             name, kind = terminal_safe(r.name), terminal_safe(r.type)  # names come from the user
-            table.append((name, kind, terminal_safe(shape), f"{r.params:,}", str(drawn.get(r.name, "-")), fixed))
+            note = terminal_safe("; ".join(notes))
+            table.append((name, kind, terminal_safe(shape), f"{r.params:,}", str(drawn.get(r.name, "-")), note))
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for i, row in enumerate(table):
             print(

@@ -66,6 +66,10 @@ def _cell_schema() -> dict[str, Any]:
             "description": "identity skip g.i => g.(i+k) in a repeat",
         },
         "style": {"type": "object", "description": "drawing overrides (Graphviz node attributes)"},
+        "share": {
+            "anyOf": [{"type": "string"}, {"type": "boolean"}],
+            "description": "use this group's parameters instead of its own (true: a repeat's copies use the first's)",
+        },
     }
     variants = []
     for cell in sorted(CELLS.values(), key=lambda c: c.legend_order):
@@ -97,6 +101,11 @@ def _cell_schema() -> dict[str, Any]:
                     "description": "part input -> group of this spec",
                 },
                 "style": {"type": "object"},
+                "share": {
+                    "anyOf": [{"type": "string"}, {"type": "boolean"}],
+                    "description": "each of the part's groups uses that `use:` group's namesake's parameters "
+                    "(true: every copy uses the first copy's)",
+                },
             },
             "required": ["use"],
             "additionalProperties": False,

@@ -68,8 +68,8 @@ def cells_md() -> str:
         "The chart's 14 cell types, as the registry (`cellgraph/cells/`) defines them. "
         "`cellgraph cells [TYPE]` prints the same in a terminal. Besides these options, every group "
         "takes the structural keys `type`, `repeat` (chain N copies `g.1 … g.N`), `residual` "
-        "(identity skips across a repeat) and `style` (drawing overrides); see "
-        "[spec-format.md](spec-format.md).",
+        "(identity skips across a repeat), `share` (use another group's parameters) and `style` "
+        "(drawing overrides); see [spec-format.md](spec-format.md).",
         "",
         "| type | the chart's cell | short | family | colour | traits |",
         "| --- | --- | --- | --- | --- | --- |",

@@ -57,6 +57,7 @@ class Plan:
     timed: Mapping[str, bool]  # the group's value is a sequence (batch, time, ...)
     where: Mapping[str, tuple[SourceLoc, str]]  # each group's place in the spec, for located errors
     features: Mapping[str, tuple[tuple[Feature, FeatureFns], ...]]  # each group's active features
+    owner: Mapping[str, str]  # whose parameters each group computes with: its own, or a shared group's
 
     @property
     def stochastic(self) -> bool:
@@ -111,6 +112,7 @@ def make_plan(graph: nx.DiGraph) -> Plan:
         timed={n: bool(graph.nodes[n].get("timed")) for n in order},
         where={n: (graph.nodes[n]["loc"], graph.nodes[n]["path"]) for n in order},
         features={n: tuple((f, feature_fns(f)) for f in active_features(graph.nodes[n]["options"])) for n in order},
+        owner={n: graph.nodes[n].get("owner") or n for n in order},
     )
 
 
@@ -176,7 +178,7 @@ def _walk(
     for n in plan.order:
         info = plan.infos[n]
         ctx = Ctx(info, 1, keys.get(n), train, state.get(n))
-        normalize, post = _features(plan, n, params.get(n, {}), ctx)
+        normalize, post = _features(plan, n, params.get(plan.owner[n], {}), ctx)
         if n in plan.sources:
             x = fed[n]
             aux[n] = Aux(clean=x)  # the clean value: a noisy input's target
@@ -326,7 +328,7 @@ def layerwise_forward(plan: Plan) -> Forward:
         def run(n: str, inp: Inputs, ctx: Ctx) -> Out:
             apply = plan.fns[n].apply
             assert apply is not None  # only sources have none, and they are fed
-            return apply(params.get(n, {}), inp, ctx)
+            return apply(params.get(plan.owner[n], {}), inp, ctx)
 
         return _walk(plan, params, fed, run, lead_of=lead_of, keys=_keys(plan, key), train=train, state=state or {})
 
@@ -381,10 +383,10 @@ def stepwise_forward(plan: Plan) -> Forward:
                 fns = plan.fns[n]
                 if n in new:
                     assert fns.step is not None
-                    out, new[n] = fns.step(params.get(n, {}), inp, carries[n], ctx)
+                    out, new[n] = fns.step(params.get(plan.owner[n], {}), inp, carries[n], ctx)
                     return out
                 assert fns.apply is not None
-                return fns.apply(params.get(n, {}), inp, ctx)
+                return fns.apply(params.get(plan.owner[n], {}), inp, ctx)
 
             values, aux = _walk(
                 plan,

@@ -94,6 +94,8 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
         k_groups, k_delayed = jax.random.split(key) if plan.stepwise else (key, None)
         params: Params = {}
         for k, n in zip(jax.random.split(k_groups, len(plan.order)), plan.order, strict=True):
+            if plan.owner[n] != n:  # `share:`: it computes with its owner's parameters, made once
+                continue
             p = plan.fns[n].init(k, plan.infos[n])
             for i, (_, fns) in enumerate(plan.features[n]):  # a feature's parameters join its group's
                 p = {**p, **fns.init(jax.random.fold_in(k, i + 1), plan.infos[n])}

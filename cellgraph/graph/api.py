@@ -19,6 +19,7 @@ from .build import add_cells, add_edges
 from .checks import check_cycles, check_data, check_rule, check_sources, check_targets, check_text
 from .drawspec import check_draw
 from .shapes import count_params, infer_shapes
+from .sharing import resolve_shares
 
 
 def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
@@ -41,6 +42,7 @@ def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
     check_targets(spec, graph, problems)
     check_cycles(graph, problems)
     infer_shapes(graph, problems, limits)
+    resolve_shares(graph, problems)
     _check_bindings(spec, graph, problems)
     problems.raise_if_any()  # rules and drawing need a sound graph
     graph.graph["params"] = count_params(graph, limits)
@@ -100,10 +102,17 @@ class Row:
     params: int
     trainable: bool
     timed: bool
+    shares: str | None = None  # the group whose parameters it uses (`share:`)
+    shared_with: tuple[str, ...] = ()  # the groups that use this one's parameters
 
 
 def summarize(graph: nx.DiGraph) -> list[Row]:
-    """One row per group, in drawing order: name, type, shape, parameters it owns."""
+    """One row per group, in drawing order: name, type, shape, parameters it owns, and whose
+    parameters it uses or who uses its own (`share:`)."""
+    users: dict[str, list[str]] = {}
+    for n, d in graph.nodes(data=True):
+        if d.get("owner") is not None:
+            users.setdefault(d["owner"], []).append(n)
     rows = []
     for n, d in graph.nodes(data=True):
         shape = d.get("shape")
@@ -115,6 +124,8 @@ def summarize(graph: nx.DiGraph) -> list[Row]:
                 params=d.get("params", 0) + d.get("edge_params", 0),
                 trainable=d["trainable"],
                 timed=d.get("timed", False),
+                shares=d.get("owner"),
+                shared_with=tuple(users.get(n, ())),
             )
         )
     return rows

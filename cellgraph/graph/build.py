@@ -69,6 +69,9 @@ def add_cells(graph: nx.DiGraph, spec: Spec, problems: Problems) -> None:
             group=c.group,
             repeat=c.repeat,
             broken=not ok,  # bad options: no shape is inferred for it (nor reported twice)
+            shares=c.shares,  # `share:` (resolved and checked by graph.sharing)
+            share_loc=c.share_loc,
+            share_implied=c.share_implied,
         )
 
 

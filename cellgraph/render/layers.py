@@ -25,11 +25,10 @@ from typing import Final
 import networkx as nx
 
 from ..cells import CELLS
-from ..cells.features import feature_words
 from ..graph.drawspec import LABEL_PARTS, DrawSettings
 from . import lanes, routes
 from .dot import FONT, LABEL_SIZE, _attrs, _num, caption_text, legend_types, quote, text_node
-from .layout import size_text
+from .layout import group_words, size_text
 from .theme import THEME, TITLE_SIZE, Theme, text_width
 
 LABELS: Final = LABEL_PARTS
@@ -110,8 +109,7 @@ def boxes(graph: nx.DiGraph, labels: tuple[str, ...] = LABELS) -> dict[str, Box]
             text.append(key + (f" ×{len(nodes)}" if len(nodes) > 1 else ""))
         if "type" in labels:
             text.append(kind_text(d))
-            if feature_words(d["options"]):  # dropout, norm: part of what the layer is
-                text.append(" · ".join(feature_words(d["options"])))
+            text.extend(group_words(d))  # dropout, norm, shared parameters: part of what the layer is
         if "shape" in labels:
             text.append(size_text(d.get("shape")))
         if "params" in labels and params:

@@ -199,6 +199,15 @@ def _local_pairs(m: int, n: int, window: int) -> list[tuple[int, int]]:
     return pairs
 
 
+def group_words(d: dict[str, Any]) -> list[str]:
+    """What both diagram views say under a group besides its name, type and size: its features
+    (``dropout 0.3 · layer norm``) and whose parameters it uses (``shares tower_a.h``)."""
+    words = [" · ".join(feature_words(d["options"]))] if feature_words(d["options"]) else []
+    if d.get("owner") is not None:
+        words.append(f"shares {d['owner']}")
+    return words
+
+
 def _notes(
     graph: nx.DiGraph, settings: DrawSettings, node: str, shortened: bool, stands: int, named: bool
 ) -> list[str]:
@@ -212,7 +221,7 @@ def _notes(
         return []
     d = graph.nodes[node]
     collapsed = [f"×{stands}"] if stands > 1 else []
-    features = [" · ".join(feature_words(d["options"]))] if feature_words(d["options"]) else []  # dropout, norm
+    features = group_words(d)  # dropout, norm, shared parameters
     if settings.labels is not None:
         parts = {
             "name": node,

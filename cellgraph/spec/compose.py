@@ -30,7 +30,7 @@ from .params import collect_params, substitute
 from .validate import CELL_NAME, STRUCTURAL_CELL_KEYS, check_keys, check_positive_int, check_top, kind_of
 
 EDGE_MAPPING_KEYS: Final = ("from", "to", "kind", "delay")
-USE_KEYS: Final = ("use", "params", "bind", "repeat", "residual", "chain", "style")
+USE_KEYS: Final = ("use", "params", "bind", "repeat", "residual", "chain", "style", "share")
 CLI_LOC: Final = SourceLoc("<command line>")
 # a part declares itself a spec by its top-level `cellgraph:` key; any other file is refused
 # before it is parsed, so no error can show its content (an SSH key, a `.env`)
@@ -330,8 +330,11 @@ def _expand_group(
     ctx.cells_total += count
     _check_cell_total(ctx, doc.key_loc(path), where)
     names = tuple(f"{name}.{i}" for i in range(1, count + 1)) if "repeat" in body else (name,)
+    share = _share_value(doc, body, path, problems)
+    share_loc = doc.loc((*path, "share")) if "share" in body else None
     out = _Composed()
     for i, final in enumerate(names, start=1):
+        shares = share if isinstance(share, str) else (names[0] if share is True and i > 1 else None)
         out.cells.append(
             CellSpec(
                 name=final,
@@ -345,6 +348,8 @@ def _expand_group(
                 group=name,
                 repeat=(i, count) if "repeat" in body else None,
                 style=MappingProxyType(style),
+                shares=shares,
+                share_loc=share_loc if shares is not None else None,
             )
         )
     out.groups.entries[name], out.groups.exits[name], out.groups.members[name] = names[:1], names[-1:], names
@@ -520,11 +525,21 @@ def _compose_part(
     chain = _part_chain(doc, body, path, ref, sub, ctx, problems)
     if chain is None:
         return None
+    share = _share_value(doc, body, path, problems)
+    tied = (share, doc.loc((*path, "share"))) if share is not None else None
     if not chain.links:  # neither `repeat:` nor `residual:`: the part once, as written
-        out = _prefix_part(name, sub, {b.dropped.name: b.target for b in bindings})
+        if share is True:
+            problems.add(
+                doc.loc((*path, "share")),
+                f"{format_path(path)}.share",
+                "`share: true` ties the copies of a repeated group, and this `use:` group is used once",
+                "name the `use:` group to share parameters with (`share: other`), or add `repeat: N`",
+            )
+            tied = None
+        out = _prefix_part(name, sub, {b.dropped.name: b.target for b in bindings}, tied)
         out.bindings = bindings
         return out
-    return _chain_copies(doc, name, path, sub, bindings, chain)
+    return _chain_copies(doc, name, path, sub, bindings, chain, tied)
 
 
 def _resolve_part(
@@ -729,13 +744,56 @@ def _bind_part(
     return bindings
 
 
-def _prefix_part(name: str, sub: Spec, dropped: Mapping[str, str]) -> _Composed:
+def _share_value(doc: Document, body: dict[str, Any], path: KeyPath, problems: Problems) -> str | bool | None:
+    """A group's `share:`: the name of the group whose parameters it uses, ``True`` (the copies of a
+    repeated group use the first copy's), or None (not written, ``false``, or reported as unusable)."""
+    if "share" not in body:
+        return None
+    value, where, loc = body["share"], f"{format_path(path)}.share", doc.loc((*path, "share"))
+    if value is False:
+        return None
+    if value is True:
+        if "repeat" not in body:
+            problems.add(
+                loc,
+                where,
+                "`share: true` ties the copies of a repeated group, and this group is not repeated",
+                "name the group to share parameters with (`share: other`), or add `repeat: N`",
+            )
+            return None
+        return True
+    if not isinstance(value, str) or not value or not all(CELL_NAME.match(part) for part in value.split(".")):
+        problems.add(
+            loc,
+            where,
+            f"expected the name of a group (or true for a repeated group's copies), got {kind_of(value)}",
+            "write `share: other_group` to use another group's parameters",
+        )
+        return None
+    return value
+
+
+def _tie(c: CellSpec, prefix: str, tied: tuple[str | bool, SourceLoc] | None) -> dict[str, Any]:
+    """The share of a part's cell once inlined under ``prefix``: the `use:` group's (``tied``:
+    the same group of the shared part, implied) or its own, renamed with the part."""
+    if tied is not None and isinstance(tied[0], str):
+        return {"shares": f"{tied[0]}.{c.name}", "share_loc": tied[1], "share_implied": True}
+    if c.shares is not None:
+        return {"shares": prefix + c.shares, "share_loc": c.share_loc, "share_implied": c.share_implied}
+    return {}
+
+
+def _prefix_part(
+    name: str, sub: Spec, dropped: Mapping[str, str], tied: tuple[str | bool, SourceLoc] | None = None
+) -> _Composed:
     """The part's cells and edges renamed ``name.X`` (a bound group: its parent group), and its groups.
 
     The group ``name`` is entered at the part's sources and left at its sinks (counting only
     forward edges: delayed, symmetric and self edges do not make a cell an inner one); the
     part's own groups stay addressable as ``name.inner``, and their inherited
-    `draw.groups.X.show` comes along.
+    `draw.groups.X.show` comes along. ``tied`` is the `use:` group's `share:` (a group name: each
+    of the part's groups shares that group's ``X``) and where it was written; a share written
+    inside the part is renamed with the part.
     """
     prefix = f"{name}."
     out = _Composed()
@@ -753,6 +811,7 @@ def _prefix_part(name: str, sub: Spec, dropped: Mapping[str, str]) -> _Composed:
             repeat=c.repeat,
             origin=prefix + c.origin if c.origin else name,
             style=c.style,
+            **_tie(c, prefix, tied),
         )
         for c in sub.cells
         if c.name not in dropped
@@ -1024,7 +1083,13 @@ def _link_target(inner: str, outer: Any, ref: _PartRef, sub: Spec, sources: list
 
 
 def _chain_copies(
-    doc: Document, name: str, path: KeyPath, sub: Spec, bindings: list[Binding], chain: _Chain
+    doc: Document,
+    name: str,
+    path: KeyPath,
+    sub: Spec,
+    bindings: list[Binding],
+    chain: _Chain,
+    tied: tuple[str | bool, SourceLoc] | None = None,
 ) -> _Composed:
     """The part once per copy, each copy's chained inputs bound to the previous copy's groups.
 
@@ -1036,7 +1101,9 @@ def _chain_copies(
     out = _Composed()
     for i, prefix in enumerate(chain.prefixes):
         chained = {link.inner: f"{chain.prefixes[i - 1]}.{link.outer}" for link in chain.links} if i else {}
-        out.merge(_prefix_part(prefix, sub, {**bound, **chained}))
+        # `share: true`: every copy after the first uses the first copy's parameters
+        each = (chain.prefixes[0], tied[1]) if tied is not None and tied[0] is True and i else tied
+        out.merge(_prefix_part(prefix, sub, {**bound, **chained}, each if each and each[0] is not True else None))
     out.bindings = [*bindings, *_chained_bindings(sub, chain)]
     out.edges.extend(_residual_skips(doc, path, chain, bound))
     _name_the_whole(out.groups, name, chain, tuple(link.inner for link in chain.links if link.inner not in bound))

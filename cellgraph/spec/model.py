@@ -36,6 +36,12 @@ class CellSpec:
     repeat: tuple[int, int] | None = None  # (index from 1, count) for repeated groups
     origin: str = ""  # prefix of the `use:` group this cell came from ("" at top level)
     style: Mapping[str, Any] = field(default_factory=_empty)
+    # `share:`: the group whose parameters this one uses instead of its own (a final name), where
+    # the spec says so (share_loc), and whether it follows from a `use:` group's `share:` (each of
+    # the part's groups shares its namesake; a group without parameters then simply has none)
+    shares: str | None = None
+    share_loc: SourceLoc | None = None
+    share_implied: bool = False
 
     def option_loc(self, key: str) -> SourceLoc:
         return self.option_locs.get(key, self.loc)

@@ -24,7 +24,7 @@ FORMAT_VERSION: Final = 1
 TOP_KEYS: Final = ("cellgraph", "name", "title", "description", "params", "cells", "edges", "train", "data", "draw")
 REQUIRED_KEYS: Final = ("cellgraph", "name", "cells", "edges")
 # keys of a cell group that shape the graph rather than configure the cell
-STRUCTURAL_CELL_KEYS: Final = ("type", "repeat", "residual", "use", "params", "bind", "chain", "style")
+STRUCTURAL_CELL_KEYS: Final = ("type", "repeat", "residual", "use", "params", "bind", "chain", "style", "share")
 SPEC_NAME: Final = re.compile(r"^[a-z][a-z0-9_-]*\Z")
 CELL_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 NAME_MAX: Final = 64  # a spec's or a group's name: it names files, folders and DOT nodes
