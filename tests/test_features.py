@@ -76,7 +76,7 @@ HOSTS: dict[str, tuple[dict[str, Any], list[str], tuple[int, ...]]] = {
     ),
 }
 OFFERED = sorted((t, f) for t, cell in CELLS.items() for f in FEATURES if f in cell.options)
-ON = {"dropout": 0.5, "norm": "layer"}
+ON = {"dropout": 0.5, "norm": "layer", "vocab": 7}
 
 
 def test_the_hosts_cover_every_type_that_offers_a_feature() -> None:
@@ -96,7 +96,7 @@ def test_every_type_offering_a_feature_compiles_it_with_the_counted_parameters(
     params = model.init(jax.random.key(0))
     assert sum(a.size for a in jax.tree.leaves(params)) == model.graph.graph["params"]["total"]
     assert [f.name for f in active_features(model.graph.nodes[host]["options"])] == [feature]
-    x = _x(shape)
+    x = _x(shape) if feature != "vocab" else jnp.arange(shape[0]) % 7  # an embedding reads token ids
     first, again = model.apply(params, x)["y"], model.apply(params, x)["y"]
     np.testing.assert_array_equal(first, again)
     a = model.apply(params, x, key=jax.random.key(1), train=True)["y"]

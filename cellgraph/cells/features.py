@@ -21,12 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..options import Choice, FloatRange, Nullable, Option
+from ..options import Choice, FloatRange, IntRange, Nullable, Option
 from ..typedefs import Shape
 
-STAGES: Final = ("pre", "post")
-"""pre: applied to the group's weighted sum, before skips, delayed terms and the activation (the
-place Ioffe & Szegedy and Ba et al. normalise); post: applied to the group's value."""
+STAGES: Final = ("source", "pre", "post")
+"""source: applied to the data an input group is fed, before anything reads them (an embedding
+looks its tokens up); pre: applied to the group's weighted sum, before skips, delayed terms and
+the activation (the place Ioffe & Szegedy and Ba et al. normalise); post: applied to the group's
+value."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Feature:
     stochastic: bool = False  # draws random numbers while training, so the group gets a key
     # a group's other options that rule the feature out: (problem, fix), or None
     conflict: Callable[[Mapping[str, Any]], tuple[str, str] | None] = lambda options: None
+    # a source feature: what the data hold per example (per step) for the group's shape; None: the shape
+    fed_shape: Callable[[Any, Shape], Shape] | None = None
     impl: str = ""  # "module:attribute" of its JAX half (a FeatureFns)
 
     def __post_init__(self) -> None:
@@ -76,6 +80,21 @@ def active_features(options: Mapping[str, Any]) -> tuple[Feature, ...]:
 def feature_params(options: Mapping[str, Any], shape: Shape) -> int:
     """Parameters the group's active features add to its own."""
     return sum(f.count_params(options[f.name], shape) for f in active_features(options))
+
+
+def fed_shape(options: Mapping[str, Any], shape: Shape) -> Shape:
+    """What the data hold per example (per time step) for an input group of ``shape``: the shape
+    itself, or what a source feature reads instead (an embedding: one token id, shape ``()``)."""
+    for f in active_features(options):
+        if f.fed_shape is not None:
+            shape = f.fed_shape(options[f.name], shape)
+    return shape
+
+
+def token_range(options: Mapping[str, Any]) -> int | None:
+    """The number of distinct tokens an input group's data may hold (ids 0 .. n-1), or None."""
+    vocab = options.get("vocab")
+    return int(vocab) if vocab is not None else None
 
 
 def feature_words(options: Mapping[str, Any]) -> tuple[str, ...]:
@@ -128,6 +147,36 @@ NORM = register_feature(
             if options.get("activation") == "gaussian"
             else None
         ),
+    )
+)
+
+EMBEDDING = register_feature(
+    Feature(
+        name="vocab",
+        label="Embedding",
+        doc="The group reads integer tokens (ids 0 .. vocab-1; one per example, or one per step with "
+        "`sequence: true`) and passes on a learned vector of `size` values for each: an embedding "
+        "table, trained with the rest (Keras's Embedding, Flax's nn.Embed).",
+        option=Option(
+            Nullable(IntRange(2)),
+            None,
+            "the input holds token ids 0 .. vocab-1, each looked up as a learned vector of `size`",
+        ),
+        stage="source",
+        active=lambda vocab: vocab is not None,
+        count_params=lambda vocab, shape: int(vocab) * _per_feature(shape),
+        params_doc="a table of vocab x size (`embedding`)",
+        describe=lambda vocab: f"embedding of {int(vocab):,} tokens",
+        impl="cellgraph.compiler.features:EMBEDDING",
+        conflict=lambda options: (
+            (
+                "an embedding gives each token a vector of `size` values, not a map of `shape`",
+                "give the vector's length as `size:`",
+            )
+            if options.get("shape") is not None
+            else None
+        ),
+        fed_shape=lambda vocab, shape: (),
     )
 )
 

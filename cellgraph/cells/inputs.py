@@ -36,7 +36,12 @@ INPUT = make_cell(
     abbr="In",
     family="input",
     doc="Where data enters; one cell holds one component of the input vector (spatial inputs keep their shape).",
-    options={"size": size_option(), "shape": shape_option(), "sequence": _SEQUENCE, **feature_options("dropout")},
+    options={
+        "size": size_option(),
+        "shape": shape_option(),
+        "sequence": _SEQUENCE,
+        **feature_options("dropout", "vocab"),
+    },
     style=CellStyle(PALETTE.yellow, PALETTE.yellow_line, "none"),
     infer_shape=source_shape,
     count_params=_no_params,

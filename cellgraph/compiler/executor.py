@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import networkx as nx
 
-from ..cells.features import Feature, active_features
+from ..cells.features import Feature, active_features, fed_shape
 from ..errors import SourceLoc, spec_error
 from ..graph.checks import forward_graph
 from .protocol import Aux, CellFns, CompileError, Ctx, FeatureFns, Inputs, NodeInfo, Out, cell_fns, feature_fns
@@ -58,6 +58,7 @@ class Plan:
     where: Mapping[str, tuple[SourceLoc, str]]  # each group's place in the spec, for located errors
     features: Mapping[str, tuple[tuple[Feature, FeatureFns], ...]]  # each group's active features
     owner: Mapping[str, str]  # whose parameters each group computes with: its own, or a shared group's
+    fed: Mapping[str, tuple[int, ...]]  # what the data hold per example (step) for each input group
 
     @property
     def stochastic(self) -> bool:
@@ -113,6 +114,7 @@ def make_plan(graph: nx.DiGraph) -> Plan:
         where={n: (graph.nodes[n]["loc"], graph.nodes[n]["path"]) for n in order},
         features={n: tuple((f, feature_fns(f)) for f in active_features(graph.nodes[n]["options"])) for n in order},
         owner={n: graph.nodes[n].get("owner") or n for n in order},
+        fed={n: fed_shape(graph.nodes[n]["options"], tuple(graph.nodes[n]["shape"])) for n in order},
     )
 
 
@@ -178,9 +180,9 @@ def _walk(
     for n in plan.order:
         info = plan.infos[n]
         ctx = Ctx(info, 1, keys.get(n), train, state.get(n))
-        normalize, post = _features(plan, n, params.get(plan.owner[n], {}), ctx)
+        source, normalize, post = _features(plan, n, params.get(plan.owner[n], {}), ctx)
         if n in plan.sources:
-            x = fed[n]
+            x = source(fed[n]) if source is not None else fed[n]  # tokens -> their vectors
             aux[n] = Aux(clean=x)  # the clean value: a noisy input's target
             if info.cell.noisy and train and n in keys:
                 x = corrupt(x, info.options, keys[n])
@@ -196,13 +198,14 @@ def _walk(
 
 def _features(
     plan: Plan, n: str, params: Mapping[str, Any], ctx: Ctx
-) -> tuple[Callable[[Array], Array] | None, Callable[[Array], Array]]:
-    """The group's ``pre`` features as one ``normalize`` function for its cell (None without
-    any), and its ``post`` features as one function of its value. A stochastic feature draws from
-    a key of its own, folded from the group's (which its cell may use too)."""
+) -> tuple[Callable[[Array], Array] | None, Callable[[Array], Array] | None, Callable[[Array], Array]]:
+    """The group's ``source`` features as one function of its fed data and its ``pre`` features
+    as one ``normalize`` function for its cell (each None without any), and its ``post`` features
+    as one function of its value. A stochastic feature draws from a key of its own, folded from
+    the group's (which its cell may use too)."""
     chosen = plan.features[n]
     if not chosen:
-        return None, _same
+        return None, None, _same
 
     def stage(name: str) -> Callable[[Array], Array] | None:
         fns = [(i, f, impl) for i, (f, impl) in enumerate(chosen) if f.stage == name]
@@ -217,7 +220,7 @@ def _features(
 
         return apply
 
-    return stage("pre"), stage("post") or _same
+    return stage("source"), stage("pre"), stage("post") or _same
 
 
 def _same(x: Array) -> Array:
@@ -251,9 +254,7 @@ def _shaped(plan: Plan, inputs: Array | Mapping[str, Array]) -> tuple[dict[str, 
     """Each source's array as (batch, [time,] *shape), and the batch size."""
     fed = feed(inputs, plan.sources)
     batch = check_inputs(plan, fed)
-    shaped = {
-        s: x.reshape(batch, *((x.shape[1],) if plan.timed[s] else ()), *plan.infos[s].out_shape) for s, x in fed.items()
-    }
+    shaped = {s: x.reshape(batch, *((x.shape[1],) if plan.timed[s] else ()), *plan.fed[s]) for s, x in fed.items()}
     return shaped, batch
 
 
@@ -273,13 +274,13 @@ def check_input(plan: Plan, group: str, shape: tuple[int, ...]) -> None:
     """An input array's shape against its group: ``(batch, [time,] features...)`` whose features
     hold exactly the group's cells (an 8x8 image feeds a size-64 group). A located error naming the
     group and the shape expected, never a reshape traceback from inside the trace."""
-    info = plan.infos[group]
-    cells = math.prod(info.out_shape)
+    per = plan.fed[group]  # the group's cells, or one token id per example (step) for an embedding
+    cells = math.prod(per)
     timed = plan.timed[group]
     lead = 2 if timed else 1
-    want = f"(examples, {'time, ' if timed else ''}{', '.join(map(str, info.out_shape))})"
+    want = "(" + ", ".join(["examples", *(["time"] if timed else []), *map(str, per)]) + ")"
     loc, path = plan.where[group]
-    if shape == tuple(info.out_shape) or (not timed and len(shape) < 1) or (timed and len(shape) < 2):
+    if shape == tuple(per) or (not timed and len(shape) < 1) or (timed and len(shape) < 2):
         raise spec_error(
             loc,
             path,

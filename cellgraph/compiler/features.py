@@ -49,6 +49,18 @@ def _layer_norm(params: Params, x: Array, ctx: Ctx) -> Array:
     return (y * params["norm_scale"] + params["norm_offset"]).astype(x.dtype)
 
 
+def _init_embedding(key: Array, info: NodeInfo) -> Params:
+    """Flax's nn.Embed default: normal with variance 1 / size (fan-in along the vector)."""
+    init = jax.nn.initializers.variance_scaling(1.0, "fan_in", "normal", out_axis=0)
+    return {"embedding": init(key, (int(info.options["vocab"]), info.out_shape[-1]), jnp.float32)}
+
+
+def _embed(params: Params, x: Array, ctx: Ctx) -> Array:
+    """Each token id's row of the table: (batch, [time]) ids -> (batch, [time], size). The ids
+    were checked against the vocabulary with the data (a traced lookup could only clamp them)."""
+    return jnp.take(params["embedding"], x.astype(jnp.int32), axis=0)
+
+
 _NORMS: Final = {"layer": _layer_norm}
 """Each `norm:` kind the registry's option offers (a test checks they agree)."""
 
@@ -58,4 +70,5 @@ def _normalise(params: Params, x: Array, ctx: Ctx) -> Array:
 
 
 DROPOUT: Final = FeatureFns(_no_params, _dropout)
+EMBEDDING: Final = FeatureFns(_init_embedding, _embed)
 NORM: Final = FeatureFns(_init_norm, _normalise)

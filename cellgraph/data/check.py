@@ -416,7 +416,30 @@ def _check_input(slot: Slot, a: np.ndarray, split: str, problems: Problems) -> N
                 _resize_fix(slot, per, given),
             )
         return
-    _check_finite(slot, a, split, problems)
+    if _check_finite(slot, a, split, problems) and slot.vocab is not None:
+        _check_tokens(slot, a, split, problems)
+
+
+def _check_tokens(slot: Slot, a: np.ndarray, split: str, problems: Problems) -> None:
+    """An embedding input's data: whole numbers from 0 to vocab - 1 (a traced lookup would clamp
+    any other id to the table's edge, silently)."""
+    assert slot.vocab is not None
+    if a.size == 0:
+        return
+    whole = a == np.round(a) if a.dtype.kind == "f" else np.ones(a.shape, bool)
+    bad = ~whole | (a < 0) | (a >= slot.vocab)
+    if not bad.any():
+        return
+    flat = bad.reshape(len(a), -1)
+    example = int(np.argmax(flat.any(axis=1)))
+    value = a.reshape(len(a), -1)[example][np.argmax(flat[example])]
+    problems.add(
+        slot.size_loc,
+        f"{slot.path}.vocab",
+        f"{split} for `{slot.group}` holds {value.item()} (first at example {example}), but an embedding reads "
+        f"token ids 0 .. {slot.vocab - 1} (`vocab: {slot.vocab}`)",
+        f"number the tokens 0 .. {slot.vocab - 1}, or raise `vocab:` to the number of distinct tokens",
+    )
 
 
 def _resize_fix(slot: Slot, per: tuple[int, ...], given: int) -> str:

@@ -45,8 +45,9 @@ class Slot:
     loc: SourceLoc
     path: str
     size_loc: SourceLoc
-    size_key: str = ""  # "size", "shape", or "" where the shape is inferred
+    size_key: str = ""  # "size", "shape", "vocab" (an embedding's token ids), or "" where the shape is inferred
     sequence_loc: SourceLoc | None = None  # where `sequence:` is written (an input)
+    vocab: int | None = None  # an embedding input: its data are token ids 0 .. vocab-1 (shape ())
 
     @property
     def features(self) -> int:

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import networkx as nx
 
+from ..cells.features import token_range
 from ..data.check import check_data
 from ..data.layout import BITS, CLASSES, LABELS, OTHER, VALUES, Layout, Slot, Target
 from ..errors import SourceLoc
@@ -146,7 +147,12 @@ def data_layout(graph: nx.DiGraph) -> Layout:
         if cell is None or attrs.get("shape") is None:
             continue
         if cell.is_source:
-            inputs.append(Slot(node, **_written(attrs), sequence_loc=_option_loc(attrs, "sequence")))
+            vocab = token_range(attrs.get("options", {}))
+            written = _written(attrs)
+            if vocab is not None:  # the data hold token ids, one per example (step), not the vectors
+                written = {**written, "shape": (), "size_loc": _option_loc(attrs, "vocab") or written["loc"]}
+                written["size_key"] = "vocab"
+            inputs.append(Slot(node, **written, sequence_loc=_option_loc(attrs, "sequence"), vocab=vocab))
         elif node in supervised:
             options = attrs.get("options", {})
             activation = options.get("activation", "linear")
