@@ -36,6 +36,7 @@ __all__ = [
     "compile",
     "evaluate",
     "export",
+    "flax_module",
     "load",
     "load_graph",
     "load_run",
@@ -57,6 +58,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {  # public name -> (module, attribut
     "train": ("cellgraph.train", "train"),
     "evaluate": ("cellgraph.train.loop", "evaluate"),
     "export": ("cellgraph.compiler.export", "export"),
+    "flax_module": ("cellgraph.compiler.linen", "flax_module"),  # imports Flax too
     "save": ("cellgraph.artifact", "save"),
     "load": ("cellgraph.artifact", "load"),
     "load_run": ("cellgraph.artifact", "load_run"),

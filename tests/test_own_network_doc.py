@@ -29,7 +29,7 @@ def test_the_tutorial_runs_as_written(run_cli: Any, tmp_path: Path, monkeypatch:
     scope: dict[str, Any] = {}
     printed = io.StringIO()
     blocks = _blocks("python")
-    assert len(blocks) >= 5
+    assert len(blocks) >= 6
     with contextlib.redirect_stdout(printed):
         for block in blocks:
             exec(compile(block, str(DOC), "exec"), scope)
@@ -37,6 +37,8 @@ def test_the_tutorial_runs_as_written(run_cli: Any, tmp_path: Path, monkeypatch:
     assert "wide_deep.yaml:17:29: cells.wide.size: input group `wide` takes 8 values" in shown  # as the page says
     assert "fix: set `size: 5` on `wide`" in shown
     assert scope["result"].metrics["accuracy"] >= 0.9
+    flax_accuracy = float((scope["logits"].argmax(-1) == scope["test"]["y"]).mean())  # the Flax model, fine-tuned
+    assert flax_accuracy >= 0.9, flax_accuracy
     commands = [line[2:] for block in _blocks("console") for line in block.splitlines() if line.startswith("$ ")]
     assert len(commands) == 4
     for command in commands:
