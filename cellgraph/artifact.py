@@ -94,7 +94,10 @@ class Trained:
         yield self.params
 
     def predict(self, inputs: Any, *, batch_size: int | None = None) -> Any:
-        """The outputs for ``inputs`` by output group (``model.predict(params, inputs)``)."""
+        """The outputs for ``inputs`` by output group (``model.predict(params, inputs)``, with the
+        model state of a network that keeps one)."""
+        if getattr(self.model, "stateful", False):
+            return self.model.predict(self.params, inputs, batch_size=batch_size, state=self.model_state)
         return self.model.predict(self.params, inputs, batch_size=batch_size)
 
     def evaluate(self, data: Any = None, *, split: str | None = None) -> dict[str, float]:
@@ -340,7 +343,7 @@ def load(path: str | os.PathLike[str]) -> Trained:
         model=model,
         params=params,
         opt_state=arrays.get("rule_state", {}),
-        model_state=arrays.get("model_state", {}),
+        model_state=_checked_state(where, model, arrays.get("model_state")),
         step=int(arrays.get("step", info.get("step", 0))),
         rng=arrays.get("rng"),
         metrics=metrics,
@@ -476,12 +479,25 @@ def _read_arrays(where: Path) -> dict[str, Any]:
 def _checked_params(where: Path, model: Any, stored: Any) -> Any:
     """The stored parameters in the model's structure, each of the shape and dtype it expects."""
     import jax
+
+    if stored is None:
+        raise ArtifactError(f"{where} holds no parameters: the saved model is damaged")
+    return _checked_tree(where, jax.eval_shape(model.init, jax.random.key(0)), stored, "parameter")
+
+
+def _checked_state(where: Path, model: Any, stored: Any) -> Any:
+    """The stored model state (batch norm's running statistics) in the model's structure; ``{}``
+    for a network that keeps none."""
+    if not getattr(model, "stateful", False):
+        return stored or {}
+    return _checked_tree(where, model.init_state(), stored or {}, "model state")
+
+
+def _checked_tree(where: Path, template: Any, stored: Any, what: str) -> Any:
+    import jax
     import numpy as np
     from flax import serialization
 
-    template = jax.eval_shape(model.init, jax.random.key(0))
-    if stored is None:
-        raise ArtifactError(f"{where} holds no parameters: the saved model is damaged")
     want = {jax.tree_util.keystr(p): (tuple(a.shape), np.dtype(a.dtype)) for p, a in _leaves(template)}
     got = {jax.tree_util.keystr(p): (tuple(np.shape(a)), np.dtype(a.dtype)) for p, a in _leaves(stored)}
     for place in sorted(set(want) | set(got)):
@@ -489,7 +505,7 @@ def _checked_params(where: Path, model: Any, stored: Any) -> Any:
             w = want.get(place)
             g = got.get(place)
             raise ArtifactError(
-                f"{where}: parameter {place} is {_describe(g)} there, this cellgraph's model expects {_describe(w)}; "
+                f"{where}: {what} {place} is {_describe(g)} there, this cellgraph's model expects {_describe(w)}; "
                 f"fix: load it with cellgraph {_saved_by(where)}, or retrain"
             )
     return serialization.from_state_dict(template, stored)
@@ -558,7 +574,7 @@ def load_run(spec: Any, folder: str | os.PathLike[str], params_override: Mapping
         model=model,
         params=params,
         opt_state=state.get("rule_state") or {},
-        model_state=state.get("model_state") or {},
+        model_state=_checked_state(where, model, state.get("model_state")),
         step=int(stored.meta.get("step", 0)),
         rng=state.get("rng"),
         metrics={},

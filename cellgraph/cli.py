@@ -132,6 +132,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
                 notes.append(f"uses {r.shares}'s parameters")
             if r.shared_with:
                 notes.append(f"shared with {', '.join(r.shared_with)}")
+            if r.state:
+                notes.append(f"+ {r.state:,} running statistics (model state)")
             shape = r.shape + (" (seq)" if r.timed else "")
             name, kind = terminal_safe(r.name), terminal_safe(r.type)  # names come from the user
             note = terminal_safe("; ".join(notes))
@@ -146,7 +148,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
             )
             if i == 0:
                 print("  ".join("-" * w for w in widths).rstrip())
-        print(f"total: {totals['total']:,} parameters ({totals['trainable']:,} trainable, {totals['fixed']:,} fixed)\n")
+        kept = sum(r.state for r in rows)
+        state = f"; {kept:,} values of model state" if kept else ""
+        print(
+            f"total: {totals['total']:,} parameters ({totals['trainable']:,} trainable, {totals['fixed']:,} fixed){state}\n"
+        )
     return status
 
 
@@ -575,7 +581,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         from .compiler.export import export, signature
 
         trained = _trained(args, graph)
-        exported = export(trained.model, trained.params, out, batch=args.batch, time=args.time)
+        exported = export(
+            trained.model, trained.params, out, batch=args.batch, time=args.time, state=trained.model_state
+        )
     if not args.quiet:
         inputs, outputs = signature(exported)
         if len(trained.model.inputs) == 1:

@@ -108,6 +108,22 @@ def test_every_type_offering_a_feature_compiles_it_with_the_counted_parameters(
         np.testing.assert_allclose(a, first, rtol=1e-6)
 
 
+@pytest.mark.parametrize("cell_type", sorted(t for t, f in OFFERED if f == "norm"))
+def test_every_type_offering_norm_keeps_the_counted_batch_statistics(tmp_path: Path, cell_type: str) -> None:
+    """`norm: batch` on each type that offers `norm`: the model state the registry counts (shown by
+    `summary`) is the state compiled, a training pass moves it, evaluation reads it unchanged."""
+    cells, edges, shape = HOSTS[cell_type]
+    cells = {**cells, "g": {**cells["g"], "norm": "batch"}, "y": {"type": "output", "size": 3}}
+    model = cellgraph.compile(_spec(tmp_path, cells, edges))
+    state = model.init_state()
+    assert sum(a.size for a in jax.tree.leaves(state)) == model.graph.nodes["g"]["state"] > 0
+    params, x = model.init(jax.random.key(0)), _x(shape)
+    _, moved = model.apply_with_state(params, x, key=jax.random.key(1), train=True, state=state)
+    assert not np.allclose(moved["g"]["norm_mean"], state["g"]["norm_mean"])
+    _, same = model.apply_with_state(params, x, state=moved)
+    jax.tree.map(np.testing.assert_array_equal, same, moved)
+
+
 # -------------------------------------------------------------------------------- semantics
 
 
@@ -221,7 +237,7 @@ def test_gradients_through_dropout_and_layer_norm_are_right(tmp_path: Path) -> N
     [
         ({"dropout": 1}, "cells.h.dropout", "[0, 1)"),
         ({"dropout": -0.1}, "cells.h.dropout", "[0, 1)"),
-        ({"norm": "group"}, "cells.h.norm", "expected one of layer"),
+        ({"norm": "group"}, "cells.h.norm", "expected one of layer, batch"),
         ({"norm": "layer", "activation": "gaussian"}, "cells.h.norm", "radial-basis unit"),
     ],
 )

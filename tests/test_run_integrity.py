@@ -142,7 +142,10 @@ def test_changing_the_csv_labels_is_a_new_run(run_cli: Any, project: Path) -> No
 
 def test_changing_cellgraph_code_is_a_new_run(run_cli: Any, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     train_json(run_cli, project)
-    monkeypatch.setattr(runkey, "code_digest", lambda: "0" * 64)  # as if a cell's code had been edited
+    # as if a cell's code had been edited: another digest, but one of this code (a constant one
+    # would also key the compiled programs kept from earlier test sessions, of other code)
+    edited = runkey.code_digest()[::-1]
+    monkeypatch.setattr(runkey, "code_digest", lambda: edited)
     _, result = train_json(run_cli, project)
     assert "already trained" not in result.err
     assert len(run_folders()) == 2

@@ -283,7 +283,8 @@ def test_shipped_spec_that_trains_today_reports_every_metric_it_asks_for(path: P
     spec = model.graph.graph["spec"]
     data = load_dataset(spec.data, path.parent)
     batch = model.batch(data.x_train[:8], None if data.y_train is None else data.y_train[:8])
-    _, metrics = jax.eval_shape(model.loss, params, batch, None)  # shapes only: no step is run
+    state = model.init_state() if model.stateful else None  # batch norm reads its running statistics
+    _, metrics = jax.eval_shape(model.loss, params, batch, None, state)  # shapes only: no step is run
     assert {m for _, m in metric_names(spec.train.get("metrics"))} <= set(metrics)
 
 

@@ -45,6 +45,9 @@ class Feature:
     params_doc: str  # the parameters it adds, in words (for the docs)
     describe: Callable[[Any], str]  # the diagram's words for an active value ("dropout 0.3")
     stochastic: bool = False  # draws random numbers while training, so the group gets a key
+    # (option value, group shape) -> values of model state it keeps beside the parameters (running
+    # statistics), updated by training passes rather than by gradients
+    count_state: Callable[[Any, Shape], int] = lambda value, shape: 0
     # a group's other options that rule the feature out: (problem, fix), or None
     conflict: Callable[[Mapping[str, Any]], tuple[str, str] | None] = lambda options: None
     # a source feature: what the data hold per example (per step) for the group's shape; None: the shape
@@ -80,6 +83,11 @@ def active_features(options: Mapping[str, Any]) -> tuple[Feature, ...]:
 def feature_params(options: Mapping[str, Any], shape: Shape) -> int:
     """Parameters the group's active features add to its own."""
     return sum(f.count_params(options[f.name], shape) for f in active_features(options))
+
+
+def feature_state(options: Mapping[str, Any], shape: Shape) -> int:
+    """Values of model state the group's active features keep (running statistics), not parameters."""
+    return sum(f.count_state(options[f.name], shape) for f in active_features(options))
 
 
 def fed_shape(options: Mapping[str, Any], shape: Shape) -> Shape:
@@ -129,14 +137,23 @@ NORM = register_feature(
     Feature(
         name="norm",
         label="Normalisation",
-        doc="Normalise the group's weighted sum before its activation. `layer` (Ba et al. 2016): over "
-        "each example's features (the last axis), then a learned scale and offset per feature; the "
-        "same computation in training and evaluation.",
-        option=Option(Nullable(Choice(("layer",))), None, "normalise the weighted sum before the activation: layer"),
+        doc="Normalise the group's weighted sum before its activation, then apply a learned scale and "
+        "offset per feature (the last axis: units, or a map's channels). `layer` (Ba et al. 2016): over "
+        "each example's own features; the same computation in training and evaluation. `batch` (Ioffe & "
+        "Szegedy 2015): each feature over the batch (and a map's positions, a sequence's steps) while "
+        "training, which also updates a running mean and variance kept as model state (momentum "
+        "0.99); evaluation and prediction use those running statistics instead.",
+        option=Option(
+            Nullable(Choice(("layer", "batch"))),
+            None,
+            "normalise the weighted sum before the activation: layer, or batch (running statistics as model state)",
+        ),
         stage="pre",
         active=lambda kind: kind is not None,
         count_params=lambda kind, shape: 2 * _per_feature(shape),
-        params_doc="a scale and an offset per feature (`norm_scale`, `norm_offset`)",
+        params_doc="a scale and an offset per feature (`norm_scale`, `norm_offset`); `batch` also keeps a "
+        "running mean and variance per feature as model state (`norm_mean`, `norm_var`), not parameters",
+        count_state=lambda kind, shape: 2 * _per_feature(shape) if kind == "batch" else 0,
         describe=lambda kind: f"{kind} norm",
         impl="cellgraph.compiler.features:NORM",
         conflict=lambda options: (
@@ -181,4 +198,11 @@ EMBEDDING = register_feature(
 )
 
 NORM_EPSILON: Final = 1e-6
-"""Added to the variance before its square root (Flax's LayerNorm default)."""
+"""Added to the variance before its square root by layer normalisation (Flax's LayerNorm default)."""
+
+BATCH_NORM_EPSILON: Final = 1e-5
+"""Added to the variance before its square root by batch normalisation (Flax's and PyTorch's default)."""
+
+BATCH_NORM_MOMENTUM: Final = 0.99
+"""How much of the running statistics each training pass keeps (Flax's and Keras's default; PyTorch
+writes the same as momentum=0.01)."""

@@ -117,10 +117,11 @@ def _finish(pre: Array, inp: Inputs, ctx: Ctx) -> Out:
     """Shape to the group, add the skips and delayed terms before the activation, activate."""
     info, lead = ctx.info, ctx.lead
     pre = pre.reshape(*pre.shape[:lead], *info.out_shape)
+    state = None
     if ctx.normalize is not None:  # `norm:` normalises the weighted sum itself, before skips are added
-        pre = ctx.normalize(pre)
+        pre, state = ctx.normalize(pre)  # batch norm's running statistics, updated while training
     pre = _add_terms(pre, inp, lead)
-    return Out(ops.ACTIVATIONS[info.options.get("activation", "linear")](pre), Aux(pre=pre))
+    return Out(ops.ACTIVATIONS[info.options.get("activation", "linear")](pre), Aux(pre=pre, state=state))
 
 
 def _apply_dense(params: Params, inp: Inputs, ctx: Ctx) -> Out:

@@ -177,54 +177,108 @@ def _walk(
     features around it (:func:`_features`)."""
     values: Values = {}
     aux: dict[str, Aux] = {}
+    current = dict(state)  # model state, by owning group: a shared group's uses follow one another
     for n in plan.order:
         info = plan.infos[n]
-        ctx = Ctx(info, 1, keys.get(n), train, state.get(n))
-        source, normalize, post = _features(plan, n, params.get(plan.owner[n], {}), ctx)
+        owner = plan.owner[n]
+        ctx = Ctx(info, 1, keys.get(n), train, current.get(owner))
+        source, normalize, post = _features(plan, n, params.get(owner, {}), ctx)
         if n in plan.sources:
-            x = source(fed[n]) if source is not None else fed[n]  # tokens -> their vectors
-            aux[n] = Aux(clean=x)  # the clean value: a noisy input's target
+            x, fed_state = source(fed[n]) if source is not None else (fed[n], None)  # tokens -> their vectors
+            clean = x
             if info.cell.noisy and train and n in keys:
                 x = corrupt(x, info.options, keys[n])
-            values[n] = post(x)
-            continue
-        lead = lead_of(n)
-        ports = {p: merge([values[u] for u in us], plan.merge[n][p], lead) for p, us in plan.ports[n].items()}
-        inputs = Inputs(ports, info.cell.main_port, tuple(values[s] for s in plan.skips[n]), delayed_of(n))
-        out = run(n, inputs, dataclasses.replace(ctx, lead=lead, normalize=normalize))
-        values[n], aux[n] = post(out.value), out.aux
+            values[n], post_state = post(x)
+            aux[n] = Aux(clean=clean, state=_updated(ctx.state, fed_state, post_state))  # clean: a denoiser's target
+        else:
+            lead = lead_of(n)
+            ports = {p: merge([values[u] for u in us], plan.merge[n][p], lead) for p, us in plan.ports[n].items()}
+            inputs = Inputs(ports, info.cell.main_port, tuple(values[s] for s in plan.skips[n]), delayed_of(n))
+            out = run(n, inputs, dataclasses.replace(ctx, lead=lead, normalize=normalize))
+            values[n], post_state = post(out.value)
+            aux[n] = out.aux._replace(state=_updated(ctx.state, out.aux.state, post_state))
+        if aux[n].state is not None:
+            current[owner] = aux[n].state
     return values, aux
 
 
-def _features(
-    plan: Plan, n: str, params: Mapping[str, Any], ctx: Ctx
-) -> tuple[Callable[[Array], Array] | None, Callable[[Array], Array] | None, Callable[[Array], Array]]:
+Stage = Callable[[Array], tuple[Array, Any]]
+"""A group's features of one stage as one function: ``x -> (x, the state entries they updated or None)``."""
+
+
+def _features(plan: Plan, n: str, params: Mapping[str, Any], ctx: Ctx) -> tuple[Stage | None, Stage | None, Stage]:
     """The group's ``source`` features as one function of its fed data and its ``pre`` features
     as one ``normalize`` function for its cell (each None without any), and its ``post`` features
     as one function of its value. A stochastic feature draws from a key of its own, folded from
-    the group's (which its cell may use too)."""
+    the group's (which its cell may use too); a feature with model state reads the group's
+    (``ctx.state``) and returns the entries it updated."""
     chosen = plan.features[n]
     if not chosen:
         return None, None, _same
 
-    def stage(name: str) -> Callable[[Array], Array] | None:
+    def stage(name: str) -> Stage | None:
         fns = [(i, f, impl) for i, (f, impl) in enumerate(chosen) if f.stage == name]
         if not fns:
             return None
 
-        def apply(x: Array) -> Array:
+        def apply(x: Array) -> tuple[Array, Any]:
+            updated = None
             for i, f, impl in fns:
                 key = jax.random.fold_in(ctx.key, i + 1) if f.stochastic and ctx.key is not None else None
-                x = impl.apply(dict(params), x, dataclasses.replace(ctx, key=key))
-            return x
+                x, new = impl.apply(dict(params), x, dataclasses.replace(ctx, key=key))
+                updated = new if updated is None else {**updated, **(new or {})}
+            return x, updated
 
         return apply
 
     return stage("source"), stage("pre"), stage("post") or _same
 
 
-def _same(x: Array) -> Array:
-    return x
+def _updated(old: Any, *parts: Any) -> Any:
+    """The group's state after its cell and features updated some entries (None: nothing
+    updated). Features update entries of a dict; a cell type of one's own may keep any pytree,
+    which then comes back whole."""
+    changed = [p for p in parts if p is not None]
+    if not changed:
+        return None
+    if len(changed) == 1 and not isinstance(changed[0], Mapping):
+        return changed[0]
+    merged = dict(old) if isinstance(old, Mapping) else {}
+    for p in changed:
+        merged.update(p)
+    return merged
+
+
+def _same(x: Array) -> tuple[Array, Any]:
+    return x, None
+
+
+def initial_state(plan: Plan) -> dict[str, Any]:
+    """The model state of the groups that keep one, by owning group (``{}`` for most networks):
+    their cells' and features' entries in one dict per group, like their parameters."""
+    state: dict[str, Any] = {}
+    for n in plan.order:
+        if plan.owner[n] != n:
+            continue
+        info, parts = plan.infos[n], []
+        cell_state = plan.fns[n].init_state
+        if cell_state is not None:
+            parts.append(cell_state(info))
+        parts += [make(info) for _, impl in plan.features[n] if (make := impl.init_state) is not None]
+        merged = _updated({}, *parts)
+        if merged is not None and (not isinstance(merged, Mapping) or merged):
+            state[n] = merged
+    return state
+
+
+def collect_state(plan: Plan, aux: Mapping[str, Aux], old: Mapping[str, Any]) -> dict[str, Any]:
+    """The model state after a forward pass: ``old`` with each group's updated entries (a shared
+    group's last use holds its uses' updates in turn). In evaluation nothing changes."""
+    new = dict(old)
+    for n in plan.order:
+        if aux[n].state is not None:
+            new[plan.owner[n]] = aux[n].state
+    return new
 
 
 def _keys(plan: Plan, key: Array | None) -> dict[str, Array]:
@@ -410,7 +464,12 @@ def stepwise_forward(plan: Plan) -> Forward:
             return jax.tree.map(lambda v: jnp.swapaxes(v, 0, 1) if plan.timed[n] else v[-1], tree)
 
         values, aux = stacked
-        return {n: unstack(n, v) for n, v in values.items()}, {n: unstack(n, a) for n, a in aux.items()}
+        # model state came back once per step: the running statistics moved by every step's batch
+        # statistics alike (their mean), which is one update towards the whole sequence's
+        states = {n: jax.tree.map(lambda v: jnp.mean(v, axis=0), a.state) for n, a in aux.items()}
+        return {n: unstack(n, v) for n, v in values.items()}, {
+            n: unstack(n, a._replace(state=None))._replace(state=states[n]) for n, a in aux.items()
+        }
 
     return forward
 

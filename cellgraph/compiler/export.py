@@ -65,6 +65,7 @@ def export(
     batch: int | None = None,
     time: int | None = None,
     platforms: Sequence[str] | None = None,
+    state: Mapping[str, Any] | None = None,
 ) -> jax_export.Exported:
     """The model's forward pass (evaluation mode, ``params`` as constants) as a ``jax.export.Exported``.
 
@@ -75,6 +76,8 @@ def export(
         batch: a fixed batch size; default: any (a symbolic dimension).
         time: a fixed sequence length for sequence inputs; default: any.
         platforms: the platforms the export runs on (``("cpu", "cuda")``); default: this machine's.
+        state: the model state of a network that keeps one (batch norm's running statistics: a
+            training result's or loaded model's ``model_state``), baked in as constants too.
 
     Raises:
         ExportError: the model cannot be traced for a symbolic size (naming the fix), or a bad argument.
@@ -93,9 +96,17 @@ def export(
         )
     timed = any(model.plan.timed[n] for n in model.inputs)
     free = {"b": batch is None, "t": timed and time is None}  # the sizes left symbolic
+    if getattr(model, "stateful", False) and not state:
+        raise ExportError(
+            f"{name} keeps model state (the running statistics of {', '.join(model.state_groups)}: norm: batch), "
+            "which its forward pass reads; fix: pass state=result.model_state (a loaded model's .model_state)"
+        )
     constants = jax.tree.map(jnp.asarray, dict(params))
+    kept = jax.tree.map(jnp.asarray, dict(state or {}))
 
     def forward(x: Any) -> dict[str, jax.Array]:  # a fresh function: no trace made with native kernels is reused
+        if kept:
+            return dict(model.apply(constants, x, state=kept))
         return dict(model.apply(constants, x))
 
     try:

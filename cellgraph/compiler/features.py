@@ -13,8 +13,8 @@ from typing import Final
 import jax
 import jax.numpy as jnp
 
-from ..cells.features import NORM_EPSILON
-from .protocol import Ctx, FeatureFns, NodeInfo, Params
+from ..cells.features import BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, NORM_EPSILON
+from .protocol import Ctx, FeatureFns, NodeInfo, Params, State
 
 Array = jax.Array
 
@@ -23,14 +23,14 @@ def _no_params(key: Array, info: NodeInfo) -> Params:
     return {}
 
 
-def _dropout(params: Params, x: Array, ctx: Ctx) -> Array:
+def _dropout(params: Params, x: Array, ctx: Ctx) -> tuple[Array, State]:
     """Inverted dropout while training (each value kept with probability 1 - p, scaled by
     1 / (1 - p), so the expected value is unchanged); the identity otherwise."""
     if not ctx.train or ctx.key is None:
-        return x
+        return x, None
     keep = 1.0 - float(ctx.info.options["dropout"])
     kept = jax.random.bernoulli(ctx.key, keep, x.shape)
-    return jnp.where(kept, x / jnp.asarray(keep, x.dtype), jnp.zeros((), x.dtype))
+    return jnp.where(kept, x / jnp.asarray(keep, x.dtype), jnp.zeros((), x.dtype)), None
 
 
 def _init_norm(key: Array, info: NodeInfo) -> Params:
@@ -38,15 +38,50 @@ def _init_norm(key: Array, info: NodeInfo) -> Params:
     return {"norm_scale": jnp.ones((features,), jnp.float32), "norm_offset": jnp.zeros((features,), jnp.float32)}
 
 
-def _layer_norm(params: Params, x: Array, ctx: Ctx) -> Array:
+def _wide(x: Array) -> Array:
+    """Statistics in at least float32 whatever the compute precision (bfloat16's 8 bits of mantissa
+    lose a variance)."""
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
+def _layer_norm(params: Params, x: Array, ctx: Ctx) -> tuple[Array, State]:
     """Each example's (and position's) features to mean 0 and variance 1, then the learned scale
-    and offset; statistics in at least float32 whatever the compute precision (bfloat16's 8 bits of
-    mantissa lose a variance)."""
-    wide = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    and offset."""
+    wide = _wide(x)
     mean = jnp.mean(wide, axis=-1, keepdims=True)
     var = jnp.mean(jnp.square(wide - mean), axis=-1, keepdims=True)
     y = (wide - mean) * jax.lax.rsqrt(var + NORM_EPSILON)
-    return (y * params["norm_scale"] + params["norm_offset"]).astype(x.dtype)
+    return (y * params["norm_scale"] + params["norm_offset"]).astype(x.dtype), None
+
+
+def _init_norm_state(info: NodeInfo) -> State:
+    """Batch norm's running statistics: mean 0 and variance 1 per feature until training moves them."""
+    if info.options.get("norm") != "batch":
+        return None
+    features = info.out_shape[-1]
+    return {"norm_mean": jnp.zeros((features,), jnp.float32), "norm_var": jnp.ones((features,), jnp.float32)}
+
+
+def _batch_norm(params: Params, x: Array, ctx: Ctx) -> tuple[Array, State]:
+    """Training: each feature over every other axis (batch, positions, steps) of this batch, and
+    the running statistics moved towards the batch's (its plain variance, as Flax's nn.BatchNorm
+    and Keras keep; PyTorch keeps the n / (n - 1) corrected one). Evaluation: the running
+    statistics, so one example's output does not depend on the others in its batch."""
+    wide = _wide(x)
+    axes = tuple(range(x.ndim - 1))
+    running = ctx.state or {}
+    if ctx.train:
+        mean = jnp.mean(wide, axis=axes)
+        var = jnp.mean(jnp.square(wide - mean), axis=axes)
+        m = BATCH_NORM_MOMENTUM
+        new = {
+            "norm_mean": m * running["norm_mean"] + (1 - m) * jax.lax.stop_gradient(mean),
+            "norm_var": m * running["norm_var"] + (1 - m) * jax.lax.stop_gradient(var),
+        }
+    else:
+        mean, var, new = running["norm_mean"], running["norm_var"], None
+    y = (wide - mean) * jax.lax.rsqrt(var + BATCH_NORM_EPSILON)
+    return (y * params["norm_scale"] + params["norm_offset"]).astype(x.dtype), new
 
 
 def _init_embedding(key: Array, info: NodeInfo) -> Params:
@@ -55,20 +90,20 @@ def _init_embedding(key: Array, info: NodeInfo) -> Params:
     return {"embedding": init(key, (int(info.options["vocab"]), info.out_shape[-1]), jnp.float32)}
 
 
-def _embed(params: Params, x: Array, ctx: Ctx) -> Array:
+def _embed(params: Params, x: Array, ctx: Ctx) -> tuple[Array, State]:
     """Each token id's row of the table: (batch, [time]) ids -> (batch, [time], size). The ids
     were checked against the vocabulary with the data (a traced lookup could only clamp them)."""
-    return jnp.take(params["embedding"], x.astype(jnp.int32), axis=0)
+    return jnp.take(params["embedding"], x.astype(jnp.int32), axis=0), None
 
 
-_NORMS: Final = {"layer": _layer_norm}
+_NORMS: Final = {"layer": _layer_norm, "batch": _batch_norm}
 """Each `norm:` kind the registry's option offers (a test checks they agree)."""
 
 
-def _normalise(params: Params, x: Array, ctx: Ctx) -> Array:
+def _normalise(params: Params, x: Array, ctx: Ctx) -> tuple[Array, State]:
     return _NORMS[ctx.info.options["norm"]](params, x, ctx)
 
 
 DROPOUT: Final = FeatureFns(_no_params, _dropout)
 EMBEDDING: Final = FeatureFns(_init_embedding, _embed)
-NORM: Final = FeatureFns(_init_norm, _normalise)
+NORM: Final = FeatureFns(_init_norm, _normalise, _init_norm_state)

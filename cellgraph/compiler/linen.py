@@ -18,7 +18,9 @@ is not work for every trace), and make the layer inside ``@nn.compact`` code -- 
 
 With ``train=True`` a network that draws random numbers while training (dropout, noisy inputs,
 sampled units) takes them from the ``dropout`` PRNG stream (``rngs={"dropout": key}``), as Flax's
-own ``nn.Dropout`` does. Inputs are an array (a network with one input group) or a mapping by
+own ``nn.Dropout`` does. A network with batch normalisation keeps its running statistics in the
+``batch_stats`` collection, as ``nn.BatchNorm`` does: a training pass updates them, so it is
+applied with ``mutable=["batch_stats"]``; evaluation reads them. Inputs are an array (a network with one input group) or a mapping by
 input group; the output is the output group's array, or a mapping by output group when there are
 several (Keras's convention).
 """
@@ -39,6 +41,10 @@ from .model import Model, compile
 RNG_STREAM = "dropout"
 """The Flax PRNG stream a training pass draws from (the stream Flax's ``nn.Dropout`` uses)."""
 
+STATE_COLLECTION = "batch_stats"
+"""The Flax collection the model state lives in (where ``nn.BatchNorm`` keeps its statistics), one
+entry per group that keeps state, with cellgraph's layout (``{"h": {"norm_mean", "norm_var"}}``)."""
+
 
 class GraphModule(nn.Module):
     """A compiled cellgraph network as a Linen module (see the module docstring).
@@ -51,10 +57,19 @@ class GraphModule(nn.Module):
 
     @nn.compact
     def __call__(self, inputs: jax.Array | Mapping[str, jax.Array], *, train: bool = False) -> Any:
-        params = {group: self.param(group, _group_init(self.model, group)) for group in _owners(self.model)}
-        key = self.make_rng(RNG_STREAM) if train and self.model.stochastic else None
-        outputs = self.model.apply(params, inputs, key=key, train=train)
-        return outputs[self.model.outputs[0]] if len(self.model.outputs) == 1 else outputs
+        model = self.model
+        params = {group: self.param(group, _group_init(model, group)) for group in _owners(model)}
+        key = self.make_rng(RNG_STREAM) if train and model.stochastic else None
+        if model.stateful:  # batch norm's running statistics, in Flax's batch_stats collection
+            stats = {g: self.variable(STATE_COLLECTION, g, _group_state(model, g)) for g in model.state_groups}
+            state = {g: v.value for g, v in stats.items()}
+            outputs, new = model.apply_with_state(params, inputs, key=key, train=train, state=state)
+            if train and not self.is_initializing():  # as nn.BatchNorm: apply(..., mutable=["batch_stats"])
+                for g, v in stats.items():
+                    v.value = new[g]
+        else:
+            outputs = model.apply(params, inputs, key=key, train=train)
+        return outputs[model.outputs[0]] if len(model.outputs) == 1 else outputs
 
 
 def flax_module(
@@ -70,6 +85,15 @@ def _owners(model: Model) -> tuple[str, ...]:
     """The groups that own parameters, in the network's order (a shared group uses its owner's)."""
     shapes = jax.eval_shape(model.init, jax.random.key(0))
     return tuple(n for n in model.plan.order if n in shapes)
+
+
+def _group_state(model: Model, group: str) -> Any:
+    """The initial model state of one group (a Flax variable's initialiser takes no key)."""
+
+    def init() -> Any:
+        return model.init_state()[group]
+
+    return init
 
 
 def _group_init(model: Model, group: str) -> Any:

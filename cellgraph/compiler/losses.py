@@ -284,8 +284,10 @@ def make_loss(
     forward: Callable[..., tuple[dict[str, Array], dict[str, Aux]]],
     sources: tuple[str, ...],
     outputs: tuple[str, ...],
-) -> Callable[[Any, Mapping[str, Any], Array | None], tuple[Array, dict[str, Array]]]:
-    """Build ``loss(params, batch, key) -> (scalar, metrics)``; a key means training mode.
+) -> Callable[..., tuple[Array, dict[str, Array], dict[str, Aux]]]:
+    """Build ``loss(params, batch, key, state) -> (scalar, metrics, aux)``; a key means training
+    mode, ``state`` is the model state the forward pass reads, and ``aux`` every group's
+    :class:`~.protocol.Aux` record (the model collects the updated state from it).
 
     A planned loss or metric (see :func:`~cellgraph.graph.checks.check_implemented`), or a metric
     that none of the scored outputs defines, makes the loss raise a located
@@ -336,9 +338,11 @@ def make_loss(
     weights = {o: owned[o][2] for o in owned}
     own_options = {o: owned[o][1] for o in supervised}
 
-    def loss_fn(params: Any, batch: Mapping[str, Any], key: Array | None) -> tuple[Array, dict[str, Array]]:
+    def loss_fn(
+        params: Any, batch: Mapping[str, Any], key: Array | None, state: Mapping[str, Any]
+    ) -> tuple[Array, dict[str, Array], dict[str, Aux]]:
         planned.raise_if_any()  # a planned name: refused where training starts, never substituted
-        values, aux = forward(params, batch["inputs"], key=key, train=key is not None)
+        values, aux = forward(params, batch["inputs"], key=key, train=key is not None, state=state)
         total = jnp.zeros((), jnp.float32)
         metrics: dict[str, Array] = {}
         seen.clear()
@@ -403,7 +407,7 @@ def make_loss(
         if supervised or recon:  # else the rule's own trainer measures the network (Hopfield recall)
             _refuse_unmet(spec, asked, metrics)
         metrics["loss"] = total
-        return total, metrics
+        return total, metrics, aux
 
     return loss_fn
 

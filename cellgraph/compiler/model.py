@@ -22,7 +22,18 @@ import numpy as np
 from ..graph import build_graph
 from ..spec.compose import load_spec
 from ..spec.model import Spec
-from .executor import Forward, Plan, check_inputs, feed, init_delayed, layerwise_forward, make_plan, stepwise_forward
+from .executor import (
+    Forward,
+    Plan,
+    check_inputs,
+    collect_state,
+    feed,
+    init_delayed,
+    initial_state,
+    layerwise_forward,
+    make_plan,
+    stepwise_forward,
+)
 from .losses import make_batch, make_loss, scored_outputs
 from .protocol import Aux, CompileError
 
@@ -36,20 +47,32 @@ class Model:
 
     graph: nx.DiGraph
     init: Callable[[Array], Params]
-    apply: Callable[..., dict[str, Array]]
+    apply: Callable[..., dict[str, Array]]  # (params, inputs, *, key=None, train=False, state=None)
     forward: Forward  # every group's value, and its Aux record
-    loss: Callable[[Params, Mapping[str, Any], Array | None], tuple[Array, dict[str, Array]]]
+    # (params, batch, key, state=None) -> (loss, metrics); a key means training mode
+    loss: Callable[..., tuple[Array, dict[str, Array]]]
     trainable_mask: Callable[[Params], Any] | None  # None when no group is frozen: no optimizer mask
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     plan: Plan
     init_state: Callable[[], dict[str, Any]]  # the model state of the groups that keep one (else {})
-    predict: Callable[..., dict[str, np.ndarray]]  # (params, inputs, *, batch_size=None): jitted, chunked
+    predict: Callable[..., dict[str, np.ndarray]]  # (params, inputs, *, batch_size=None, state=None): jitted, chunked
     targets: tuple[str, ...]  # the outputs scored against the data's targets (what batch() feeds)
+    # (params, batch, key, state) -> (loss, (metrics, next state)): the training step's loss
+    loss_with_state: Callable[..., tuple[Array, tuple[dict[str, Array], dict[str, Any]]]]
+    # (params, inputs, *, key=None, train=False, state=None) -> (outputs, next state)
+    apply_with_state: Callable[..., tuple[dict[str, Array], dict[str, Any]]]
+    state_groups: tuple[str, ...]  # the groups that keep model state (batch norm's running statistics)
 
     @property
     def spec(self) -> Spec:
         return self.graph.graph["spec"]
+
+    @property
+    def stateful(self) -> bool:
+        """Whether the network keeps model state beside its parameters (batch norm's running
+        statistics): training updates it, and evaluation and prediction need it (``state=``)."""
+        return bool(self.state_groups)
 
     @property
     def stochastic(self) -> bool:
@@ -107,26 +130,82 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
         return params
 
     def init_state() -> dict[str, Any]:
-        return {n: f.init_state(plan.infos[n]) for n, f in plan.fns.items() if f.init_state is not None}
+        return initial_state(plan)
+
+    state_groups = tuple(initial_state(plan))
+
+    def state_for(state: Mapping[str, Any] | None, train: bool) -> Mapping[str, Any]:
+        """The state a pass reads: the one given, else the initial one -- refused in evaluation,
+        where running statistics that were never trained would give quietly wrong outputs."""
+        if state is not None:
+            return state
+        if state_groups and not train:
+            raise missing_state(state_groups)
+        return init_state() if state_groups else {}
+
+    def apply_with_state(
+        params: Params,
+        inputs: Array | Mapping[str, Array],
+        *,
+        key: Array | None = None,
+        train: bool = False,
+        state: Mapping[str, Any] | None = None,
+    ) -> tuple[dict[str, Array], dict[str, Any]]:
+        state = state_for(state, train)
+        values, aux = forward(params, inputs, key=key, train=train, state=state)
+        return {o: values[o] for o in plan.outputs}, collect_state(plan, aux, state)
 
     def apply(
-        params: Params, inputs: Array | Mapping[str, Array], *, key: Array | None = None, train: bool = False
+        params: Params,
+        inputs: Array | Mapping[str, Array],
+        *,
+        key: Array | None = None,
+        train: bool = False,
+        state: Mapping[str, Any] | None = None,
     ) -> dict[str, Array]:
-        values, _ = forward(params, inputs, key=key, train=train)
+        values, _ = forward(params, inputs, key=key, train=train, state=state_for(state, train))
         return {o: values[o] for o in plan.outputs}
 
     def trainable_mask(params: Params) -> Any:
         flags = {n: bool(graph.nodes[n]["trainable"]) for n in params}
         return {n: jax.tree_util.tree_map(lambda _, f=flags[n]: f, p) for n, p in params.items()}
 
-    loss = make_loss(graph, forward, plan.sources, plan.outputs)
+    scored = make_loss(graph, forward, plan.sources, plan.outputs)
+
+    def loss(
+        params: Params, batch: Mapping[str, Any], key: Array | None, state: Mapping[str, Any] | None = None
+    ) -> tuple[Array, dict[str, Array]]:
+        value, metrics, _ = scored(params, batch, key, state_for(state, key is not None))
+        return value, metrics
+
+    def loss_with_state(
+        params: Params, batch: Mapping[str, Any], key: Array | None, state: Mapping[str, Any] | None
+    ) -> tuple[Array, tuple[dict[str, Array], dict[str, Any]]]:
+        state = state_for(state, key is not None)
+        value, metrics, aux = scored(params, batch, key, state)
+        return value, (metrics, collect_state(plan, aux, state))
+
     # without frozen groups the optimizer needs no mask (optax.partition costs time every step)
     frozen = any(not graph.nodes[n]["trainable"] for n in plan.order)
     mask = trainable_mask if frozen else None
-    predict = _make_predict(plan, apply)
+    predict = _make_predict(plan, apply, state_groups)
     targets = tuple(scored_outputs(graph, plan.sources, plan.outputs)[0])
     return Model(
-        graph, init, apply, forward, loss, mask, plan.sources, plan.outputs, plan, init_state, predict, targets
+        graph,
+        init,
+        apply,
+        forward,
+        loss,
+        mask,
+        plan.sources,
+        plan.outputs,
+        plan,
+        init_state,
+        predict,
+        targets,
+        loss_with_state,
+        apply_with_state,
+        state_groups,
     )
 
 
@@ -135,11 +214,26 @@ PREDICT_CHUNK: Final = 8192
 small enough that a big data set is never one device allocation."""
 
 
-def _make_predict(plan: Plan, apply: Callable[..., dict[str, Array]]) -> Callable[..., dict[str, np.ndarray]]:
-    jitted = jax.jit(apply)
+def missing_state(groups: tuple[str, ...]) -> CompileError:
+    """The refusal of an evaluation pass without the model state it reads."""
+    return CompileError(
+        f"this network keeps model state (the running statistics of {', '.join(map(repr, groups))}: norm: batch), "
+        "and evaluation and prediction use it; fix: pass state=... (a training result's or a loaded model's `.model_state`), or call `result.predict(...)` "
+        "or `cellgraph.evaluate(result, ...)`, which pass it",
+    )
+
+
+def _make_predict(
+    plan: Plan, apply: Callable[..., dict[str, Array]], state_groups: tuple[str, ...]
+) -> Callable[..., dict[str, np.ndarray]]:
+    jitted = jax.jit(lambda params, inputs, state: apply(params, inputs, state=state))
 
     def predict(
-        params: Params, inputs: Array | Mapping[str, Array], *, batch_size: int | None = None
+        params: Params,
+        inputs: Array | Mapping[str, Array],
+        *,
+        batch_size: int | None = None,
+        state: Mapping[str, Any] | None = None,
     ) -> dict[str, np.ndarray]:
         """Every output group's values for ``inputs`` (an array for one input group, else a mapping
         by group), as NumPy arrays, in evaluation mode.
@@ -147,7 +241,8 @@ def _make_predict(plan: Plan, apply: Callable[..., dict[str, Array]]) -> Callabl
         The inputs are checked against their groups first (a located error naming the group and the
         shape expected), then run in chunks of ``batch_size`` examples (default
         :data:`PREDICT_CHUNK`) through one jitted forward pass; a last, smaller chunk is padded so
-        that every chunk reuses one compilation.
+        that every chunk reuses one compilation. ``state``: the model state, for a network that
+        keeps one (batch norm's running statistics: ``result.model_state``).
         """
         fed: dict[str, np.ndarray] = feed(inputs, plan.sources, np.asarray)
         n = check_inputs(plan, fed)
@@ -155,13 +250,16 @@ def _make_predict(plan: Plan, apply: Callable[..., dict[str, Array]]) -> Callabl
         if size < 1:
             raise CompileError(f"batch_size must be a positive number of examples, got {batch_size}")
         device_params = jax.device_put(params)
+        if state is None and state_groups:
+            raise missing_state(state_groups)
+        device_state = jax.device_put(dict(state or {}))
         parts = []
         for start in range(0, n, size):
             chunk = {s: x[start : start + size] for s, x in fed.items()}
             short = size - len(next(iter(chunk.values())))
             if short:  # pad the last chunk: one shape, one compilation
                 chunk = {s: np.concatenate([x, np.zeros((short, *x.shape[1:]), x.dtype)]) for s, x in chunk.items()}
-            parts.append((jitted(device_params, chunk), size - short))
+            parts.append((jitted(device_params, chunk, device_state), size - short))
         host = jax.device_get([p for p, _ in parts])
         return {o: np.concatenate([h[o][:k] for h, (_, k) in zip(host, parts, strict=True)]) for o in plan.outputs}
 

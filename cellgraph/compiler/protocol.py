@@ -98,7 +98,8 @@ class Ctx:
     state: State = None
     # the group's `norm:` (a pre-stage feature), which a cell that computes a weighted sum applies
     # to it before the skips, delayed terms and activation; None: nothing to apply
-    normalize: Callable[[Array], Array] | None = None
+    # (returning the weighted sum and the model state entries it updated, or None)
+    normalize: Callable[[Array], tuple[Array, State]] | None = None
 
 
 class Aux(NamedTuple):
@@ -146,13 +147,18 @@ class FeatureFns:
     """The JAX half of a group feature (:mod:`cellgraph.cells.features`).
 
     ``init`` gives the parameters it adds to its group's (named ``norm_scale``, ...: they live in the
-    group's dict beside the cell's own), ``apply(params, value, ctx)`` transforms the group's
-    weighted sum (a ``pre`` feature) or its value (a ``post`` one); ``ctx.key`` is the feature's own
-    key while training a stochastic feature.
+    group's dict beside the cell's own). ``apply(params, value, ctx) -> (value, state)`` transforms
+    the group's fed data (a ``source`` feature), weighted sum (``pre``) or value (``post``);
+    ``ctx.key`` is the feature's own key while training a stochastic feature. ``init_state`` is
+    given by a feature that keeps model state (batch norm's running statistics, in the group's
+    state dict beside other features' entries; None when the group's options need none):
+    ``ctx.state`` holds the group's current state, and ``apply`` returns the entries it updates
+    (None: nothing to update, as in evaluation).
     """
 
     init: Init
-    apply: Callable[[Params, Array, Ctx], Array]
+    apply: Callable[[Params, Array, Ctx], tuple[Array, State]]
+    init_state: Callable[[NodeInfo], State] | None = None
 
 
 @functools.cache

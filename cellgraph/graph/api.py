@@ -104,6 +104,7 @@ class Row:
     timed: bool
     shares: str | None = None  # the group whose parameters it uses (`share:`)
     shared_with: tuple[str, ...] = ()  # the groups that use this one's parameters
+    state: int = 0  # values of model state it keeps beside its parameters (batch norm's running statistics)
 
 
 def summarize(graph: nx.DiGraph) -> list[Row]:
@@ -126,6 +127,7 @@ def summarize(graph: nx.DiGraph) -> list[Row]:
                 timed=d.get("timed", False),
                 shares=d.get("owner"),
                 shared_with=tuple(users.get(n, ())),
+                state=d.get("state", 0),
             )
         )
     return rows

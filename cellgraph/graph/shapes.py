@@ -14,7 +14,7 @@ from typing import Any
 import networkx as nx
 
 from ..cells import ShapeError, ShapeIn
-from ..cells.features import feature_params
+from ..cells.features import feature_params, feature_state
 from ..cells.registry import declared_shape, numel
 from ..errors import LimitError, Problem, Problems
 from ..spec.limits import Limits
@@ -137,6 +137,7 @@ def _infer_node(graph: nx.DiGraph, node: str, problems: Problems) -> None:
     d["in_shape"] = incoming  # what the compiler's weights read: the main port's merged forward input
     d["in_shapes"] = in_shapes  # every fed port's
     d["params"] = cell.count_params(s_in, shape) + feature_params(options, shape)  # features: dropout, norm
+    d["state"] = feature_state(options, shape)  # model state beside the parameters: batch norm's statistics
 
 
 def _target_shape(graph: nx.DiGraph, node: str, problems: Problems) -> Shape | None:

@@ -53,7 +53,7 @@ def resolve_shares(graph: nx.DiGraph, problems: Problems) -> None:
             )
         if problem is not None or d["shares"] is None:
             continue
-        d["owner"], d["shared_params"], d["params"] = owner, own[n], 0
+        d["owner"], d["shared_params"], d["params"], d["state"] = owner, own[n], 0, 0
 
 
 def _owner(graph: nx.DiGraph, n: str) -> str | None:

@@ -186,8 +186,18 @@ class TrainResult:
     best_epoch: int | None = None
 
     def predict(self, inputs: Any, *, batch_size: int | None = None) -> dict[str, np.ndarray]:
-        """The trained model's outputs for ``inputs`` (``model.predict(params, inputs)``)."""
-        return _model_of(self).predict(self.params, inputs, batch_size=batch_size)
+        """The trained model's outputs for ``inputs`` (``model.predict(params, inputs)``, with the
+        model state of a network that keeps one)."""
+        model = _model_of(self)
+        if _stateful(model):
+            return model.predict(self.params, inputs, batch_size=batch_size, state=self.model_state)
+        return model.predict(self.params, inputs, batch_size=batch_size)
+
+    @property
+    def model_state(self) -> Any:
+        """The model state beside ``params`` (batch norm's running statistics; ``{}`` for most
+        networks): what evaluation and prediction read."""
+        return self.state.model_state if self.state is not None else {}
 
     def evaluate(self, data: Any = None, *, split: str | None = None) -> dict[str, float]:
         """The trained model's metrics on ``data`` (see :func:`evaluate`)."""
@@ -464,7 +474,8 @@ def evaluate(
     if split is not None and split not in SPLITS:
         raise TrainingError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     batch = scored_rows(model, data, split)
-    return evaluate_rows(_eval_fn(model), params, jax.device_put(batch), rows(batch))
+    state = _model_state_of(target, model)
+    return evaluate_rows(_eval_fn(model), params, jax.device_put(batch), rows(batch), state)
 
 
 def scored_rows(model: Any, data: Any, split: str | None = None) -> dict[str, Any]:
@@ -516,6 +527,24 @@ def _model_and_params(target: Any, params: Params | None) -> tuple[Any, Params]:
     return model, chosen
 
 
+def _stateful(model: Any) -> bool:
+    """Whether the model keeps model state (batch norm's running statistics) beside its parameters."""
+    return bool(getattr(model, "stateful", False))
+
+
+def _model_state_of(target: Any, model: Any) -> Any:
+    """The model state a trained result or a loaded model carries (``{}`` for a network without);
+    a bare model or spec carries none, and evaluating a network that needs it is refused."""
+    if not _stateful(model):
+        return {}
+    state = getattr(target, "model_state", None)
+    if not state:
+        from ..compiler.model import missing_state
+
+        raise missing_state(model.state_groups)
+    return state
+
+
 def _model_of(result: Any) -> Any:
     model = getattr(result, "model", None)
     if model is None:
@@ -542,7 +571,7 @@ def _eval_fn(model: Any) -> Callable[..., Metrics]:
 
 
 def evaluate_rows(
-    eval_fn: Callable[..., Metrics], params: Params, split: Mapping[str, Any], n: int
+    eval_fn: Callable[..., Metrics], params: Params, split: Mapping[str, Any], n: int, model_state: Any = None
 ) -> dict[str, float]:
     """Metrics of ``params`` on a whole device-resident split, in chunks of at most
     :data:`EVAL_ROWS` rows (exact for mean metrics: each chunk's mean is weighted by its rows)."""
@@ -550,7 +579,7 @@ def evaluate_rows(
     sums: dict[str, float] = {}
     for start in range(0, n, chunk):
         size = min(chunk, n - start)
-        values = jax.device_get(eval_fn(params, split, start, size=size))
+        values = jax.device_get(eval_fn(params, split, start, model_state, size=size))
         for k, v in values.items():
             sums[k] = sums.get(k, 0.0) + float(np.mean(v)) * size
     return {k: v / n for k, v in sums.items()}
@@ -601,7 +630,11 @@ class _Run:
         # worker thread while the other programs are lowered (see ahead.py)
         # (or loaded, when this spec's run kept them before: see ahead.py; recipe None: not kept)
         key_data = seed_key_data(seed)
-        make_first = first_program(model.init, rule.init if rule.traced else None)
+        make_first = first_program(
+            model.init,
+            rule.init if rule.traced else None,
+            getattr(model, "init_state", None) if _stateful(model) else None,
+        )
 
         def store(program: str, **more: Any) -> Path | None:
             return program_store({**recipe, "program": program, **more}) if recipe is not None else None
@@ -648,7 +681,9 @@ class _Run:
         if all(n <= EVAL_ROWS for _, n in self.scored.values()):
             splits = {k: d for k, (d, _) in self.scored.items()}
             self.splits_eval = prepared(
-                make_splits_eval(model), store("evaluate", splits=sorted(splits)), lambda: (shapes().params, splits)
+                make_splits_eval(model),
+                store("evaluate", splits=sorted(splits)),
+                lambda: (shapes().params, splits, shapes().model_state),
             )
         if saves:  # Flax's serialization, needed for the first save: imported while XLA compiles
             serialization()
@@ -900,7 +935,11 @@ class _Run:
         if self.val_dev is None:
             return []
         shapes = jax.eval_shape(
-            partial(self.eval_fn, size=min(self.n_val, EVAL_ROWS)), self.state.params, self.val_dev, 0
+            partial(self.eval_fn, size=min(self.n_val, EVAL_ROWS)),
+            self.state.params,
+            self.val_dev,
+            0,
+            self.state.model_state,
         )
         return [f"val_{k}" for k in shapes]
 
@@ -922,13 +961,13 @@ class _Run:
         end of a run does not compute them twice. Small splits are all scored in one program call:
         the training split's final score then rides along after every epoch for a few milliseconds,
         where a call of its own would be one more compilation."""
-        params = self.state.params
+        params, kept = self.state.params, self.state.model_state
         if self.splits_eval is not None:
-            values = jax.device_get(self.splits_eval(params, {k: data for k, (data, _) in self.scored.items()}))
+            values = jax.device_get(self.splits_eval(params, {k: data for k, (data, _) in self.scored.items()}, kept))
             scores = {k: {m: float(np.mean(v)) for m, v in metrics.items()} for k, metrics in values.items()}
         else:
             scores = {
-                k: evaluate_rows(self.eval_fn, params, data, n)
+                k: evaluate_rows(self.eval_fn, params, data, n, kept)
                 for k, (data, n) in self.scored.items()
                 if names is None or k in names
             }
@@ -954,7 +993,7 @@ class _Run:
 
     def evaluate(self, split: Mapping[str, Any], rows: int) -> dict[str, float]:
         """Metrics of the current params on a whole device-resident split (means weighted by rows)."""
-        return evaluate_rows(self.eval_fn, self.state.params, split, rows)
+        return evaluate_rows(self.eval_fn, self.state.params, split, rows, self.state.model_state)
 
     # ------------------------------------------------------------------------------ host syncs
 

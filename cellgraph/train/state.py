@@ -89,6 +89,7 @@ def init_state(
     init: Callable[[Key], Params],
     tx: optax.GradientTransformation | None = None,
     seed: int | jax.Array = 0,
+    model_state: Callable[[], Any] | None = None,
 ) -> TrainState:
     """The state before the first step: parameters from ``init`` and, with ``tx``, a fresh
     optimizer state as the rule state (the backprop rule's; other rules set theirs in their ``init``).
@@ -97,38 +98,45 @@ def init_state(
     initial parameters and the key that the steps split from (noise, dropout, sampling). It is
     computed as one compiled program, like the training loop's (:func:`first_state`), so that
     both give the same parameters to the last bit (XLA's fused arithmetic can differ from
-    op-by-op dispatch in the last place).
+    op-by-op dispatch in the last place). ``model_state``: the model's initial state
+    (``model.init_state``) for a network that keeps one; else ``{}``.
 
     >>> state = init_state(model.init, optax.adam(1e-3), seed=0)  # doctest: +SKIP
     """
     if not isinstance(seed, int):  # a traced seed (under vmap, jit): the same computation, traced
-        return _jit_fresh(init, tx)(jax.random.key_data(jax.random.key(seed)))
+        return _jit_fresh(init, tx, model_state)(jax.random.key_data(jax.random.key(seed)))
     data = seed_key_data(seed)
-    return _compiled_fresh(init, tx)(data)
+    return _compiled_fresh(init, tx, model_state)(data)
 
 
 def _fresh_state(
-    init: Callable[[Key], Params], tx: optax.GradientTransformation | None, key_data: jax.Array
+    init: Callable[[Key], Params],
+    tx: optax.GradientTransformation | None,
+    model_state: Callable[[], Any] | None,
+    key_data: jax.Array,
 ) -> TrainState:
     init_key, rng = jax.random.split(jax.random.wrap_key_data(key_data))
     params = init(init_key)
     rule_state = optimizer_state(tx, params) if tx is not None else {}
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state={}, rule_state=rule_state, rng=rng)
+    kept = model_state() if model_state is not None else {}
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=kept, rule_state=rule_state, rng=rng)
 
 
 @functools.lru_cache(maxsize=32)
-def _jit_fresh(init: Callable[[Key], Params], tx: optax.GradientTransformation | None) -> Callable[[Any], TrainState]:
+def _jit_fresh(
+    init: Callable[[Key], Params], tx: optax.GradientTransformation | None, model_state: Callable[[], Any] | None
+) -> Callable[[Any], TrainState]:
     """:func:`_fresh_state` jitted once per (init, optimizer): repeated calls compile once (the
     cache is bounded: a search over thousands of models must not keep them all alive)."""
-    return jax.jit(functools.partial(_fresh_state, init, tx))
+    return jax.jit(functools.partial(_fresh_state, init, tx, model_state))
 
 
 @functools.lru_cache(maxsize=32)
 def _compiled_fresh(
-    init: Callable[[Key], Params], tx: optax.GradientTransformation | None
+    init: Callable[[Key], Params], tx: optax.GradientTransformation | None, model_state: Callable[[], Any] | None
 ) -> Callable[[Any], TrainState]:
     """:func:`_jit_fresh` compiled with the options of a program that runs once, as the loop's."""
-    return ahead(_jit_fresh(init, tx), seed_key_data(0), options=INIT_OPTIONS)
+    return ahead(_jit_fresh(init, tx, model_state), seed_key_data(0), options=INIT_OPTIONS)
 
 
 def seed_key_data(seed: int) -> np.ndarray:
@@ -140,7 +148,9 @@ def seed_key_data(seed: int) -> np.ndarray:
 
 
 def first_program(
-    init: Callable[[Key], Params], rule_init: Callable[[TrainState], TrainState] | None
+    init: Callable[[Key], Params],
+    rule_init: Callable[[TrainState], TrainState] | None,
+    model_state: Callable[[], Any] | None = None,
 ) -> Callable[[Any], TrainState]:
     """The jitted ``key data -> first state``: :func:`init_state`'s computation, then ``rule_init``
     (a traced rule's), as one program.
@@ -151,18 +161,21 @@ def first_program(
     """
 
     def make(key_data: jax.Array) -> TrainState:
-        state = _fresh_state(init, None, key_data)
+        state = _fresh_state(init, None, model_state, key_data)
         return rule_init(state) if rule_init is not None else state
 
     return jax.jit(make)
 
 
 def first_state(
-    init: Callable[[Key], Params], rule_init: Callable[[TrainState], TrainState] | None, seed: int
+    init: Callable[[Key], Params],
+    rule_init: Callable[[TrainState], TrainState] | None,
+    seed: int,
+    model_state: Callable[[], Any] | None = None,
 ) -> TrainState:
     """The first state of a run (see :func:`first_program`), compiled and run now."""
     data = seed_key_data(seed)
-    return ahead(first_program(init, rule_init), data, options=INIT_OPTIONS)(data)
+    return ahead(first_program(init, rule_init, model_state), data, options=INIT_OPTIONS)(data)
 
 
 def optimizer_state(tx: optax.GradientTransformation, params: Params) -> Any:

@@ -44,8 +44,17 @@ class ModelLike(Protocol):
     def trainable_mask(self) -> Callable[[Params], Any] | None: ...
 
 
+StatefulLossFn = Callable[..., tuple[jax.Array, tuple[Mapping[str, jax.Array], Any]]]
+"""``(params, batch, key, model_state) -> (loss, (metrics, next model state))``."""
+
+
 def step_fn(
-    loss: LossFn, tx: optax.GradientTransformationExtraArgs, *, stochastic: bool = True, count: bool = True
+    loss: LossFn,
+    tx: optax.GradientTransformationExtraArgs,
+    *,
+    stochastic: bool = True,
+    count: bool = True,
+    stateful_loss: StatefulLossFn | None = None,
 ) -> Callable[..., tuple[TrainState, Metrics]]:
     """The pure, unjitted step: ``(state, batch) -> (next state, metrics of this batch)``.
 
@@ -58,24 +67,37 @@ def step_fn(
     itself and stamps the count on the state whenever it hands the state out: the increment in
     the compiled step cost the 40-layer DFF's step 8-15 % on this 2-core CPU (XLA schedules the
     scalar add as a fusion of its own), in interleaved runs of the training benchmark.
+
+    ``stateful_loss`` is given for a network with model state (batch norm's running statistics):
+    the step then reads ``state.model_state`` and keeps what the training pass made of it.
     """
 
     def step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         rng, key = jax.random.split(state.rng) if stochastic else (state.rng, state.rng)
 
-        def value_fn(params: Params) -> jax.Array:  # for line-search optimizers (lbfgs)
-            return loss(params, batch, key)[0]
+        if stateful_loss is None:
 
-        (value, metrics), grads = jax.value_and_grad(loss, has_aux=True)(state.params, batch, key)
+            def value_fn(params: Params) -> jax.Array:  # for line-search optimizers (lbfgs)
+                return loss(params, batch, key)[0]
+
+            (value, metrics), grads = jax.value_and_grad(loss, has_aux=True)(state.params, batch, key)
+            model_state = state.model_state
+        else:
+
+            def value_fn(params: Params) -> jax.Array:
+                return stateful_loss(params, batch, key, state.model_state)[0]
+
+            (value, (metrics, model_state)), grads = jax.value_and_grad(stateful_loss, has_aux=True)(
+                state.params, batch, key, state.model_state
+            )
         updates, opt_state = tx.update(
             grads, state.rule_state, state.params, value=value, grad=grads, value_fn=value_fn
         )
         params = optax.apply_updates(state.params, updates)
+        changes = {"params": params, "rule_state": opt_state, "rng": rng, "model_state": model_state}
         if count:
-            out = state.replace(step=state.step + 1, params=params, rule_state=opt_state, rng=rng)
-        else:
-            out = state.replace(params=params, rule_state=opt_state, rng=rng)
-        return out, {"loss": value, **metrics}
+            changes["step"] = state.step + 1
+        return state.replace(**changes), {"loss": value, **metrics}
 
     return step
 
@@ -101,47 +123,58 @@ def make_update(
     A model that says it draws no random numbers while training (``stochastic = False``) gets the
     state's key unsplit; one that does not say is assumed to draw them.
     """
-    return step_fn(model.loss, tx, stochastic=bool(getattr(model, "stochastic", True)), count=count)
+    stateful = bool(getattr(model, "stateful", False))
+    return step_fn(
+        model.loss,
+        tx,
+        stochastic=bool(getattr(model, "stochastic", True)),
+        count=count,
+        stateful_loss=getattr(model, "loss_with_state", None) if stateful else None,
+    )
 
 
-def make_eval(model: ModelLike) -> Callable[[Params, Batch], Metrics]:
-    """Jitted ``(params, batch) -> metrics`` in evaluation mode.
-
-    Evaluation calls ``model.loss(params, batch, None)``: no key means no training-time noise
-    (a ``noisy_input`` passes its input through, dropout keeps every unit).
-    """
-
-    def evaluate(params: Params, batch: Batch) -> Metrics:
+def _scored(model: ModelLike, params: Params, batch: Batch, model_state: Any) -> Metrics:
+    """The loss and metrics in evaluation mode: ``model.loss(params, batch, None)`` -- no key means
+    no training-time noise (a ``noisy_input`` passes its input through, dropout keeps every unit)
+    -- with the model state for a network that keeps one (batch norm's running statistics)."""
+    if getattr(model, "stateful", False):
+        value, metrics = model.loss(params, batch, None, model_state)  # type: ignore[call-arg]
+    else:
         value, metrics = model.loss(params, batch, None)
-        return {"loss": value, **metrics}
+    return {"loss": value, **metrics}
+
+
+def make_eval(model: ModelLike) -> Callable[..., Metrics]:
+    """Jitted ``(params, batch, model_state=None) -> metrics`` in evaluation mode (see :func:`_scored`)."""
+
+    def evaluate(params: Params, batch: Batch, model_state: Any = None) -> Metrics:
+        return _scored(model, params, batch, model_state)
 
     return jax.jit(evaluate)
 
 
 def make_indexed_eval(model: ModelLike) -> Callable[..., Metrics]:
-    """:func:`make_eval` on the rows ``start:start + size`` of a device-resident split."""
+    """:func:`make_eval` on the rows ``start:start + size`` of a device-resident split:
+    ``(params, data, start, model_state=None, *, size)``."""
 
-    def evaluate(params: Params, data: Mapping[str, jax.Array], start: jax.Array, size: int) -> Metrics:
+    def evaluate(
+        params: Params, data: Mapping[str, jax.Array], start: jax.Array, model_state: Any = None, *, size: int
+    ) -> Metrics:
         batch = jax.tree.map(lambda v: jax.lax.dynamic_slice_in_dim(v, start, size), data)
-        value, metrics = model.loss(params, batch, None)
-        return {"loss": value, **metrics}
+        return _scored(model, params, batch, model_state)
 
     return jax.jit(evaluate, static_argnames="size")
 
 
-def make_splits_eval(model: ModelLike) -> Callable[[Params, Mapping[str, Batch]], dict[str, Metrics]]:
-    """Jitted ``(params, {split: batch}) -> {split: metrics}``: every split a run scores after an
+def make_splits_eval(model: ModelLike) -> Callable[..., dict[str, Metrics]]:
+    """Jitted ``(params, {split: batch}, model_state=None) -> {split: metrics}``: every split a run scores after an
     epoch (validation, test, the training split's final score) in one program, each split whole.
 
     One program instead of one per split's shape: a small run's whole compile budget is its
     initialisation, its step and this.
     """
 
-    def evaluate(params: Params, splits: Mapping[str, Batch]) -> dict[str, Metrics]:
-        out = {}
-        for name, batch in splits.items():
-            value, metrics = model.loss(params, batch, None)
-            out[name] = {"loss": value, **metrics}
-        return out
+    def evaluate(params: Params, splits: Mapping[str, Batch], model_state: Any = None) -> dict[str, Metrics]:
+        return {name: _scored(model, params, batch, model_state) for name, batch in splits.items()}
 
     return jax.jit(evaluate)
