@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
-from hand_jax import runner, stochastic_runner
+from hand_jax import runner, stateful_runner, stochastic_runner
 from workloads import Workload
 
 
@@ -51,13 +51,19 @@ class Recurrent(nn.Module):
 
 class DCN(nn.Module):
     dtype: Any = jnp.float32
+    batch_norm: bool = False  # in training mode: nn.BatchNorm's running statistics updated
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        def norm(z: jax.Array) -> jax.Array:
+            if not self.batch_norm:
+                return z
+            return nn.BatchNorm(use_running_average=False, momentum=0.99, epsilon=1e-5, dtype=self.dtype)(z)
+
         for channels in (16, 32):
-            x = nn.relu(nn.Conv(channels, (3, 3), padding="SAME", dtype=self.dtype)(x))
+            x = nn.relu(norm(nn.Conv(channels, (3, 3), padding="SAME", dtype=self.dtype)(x)))
             x = nn.max_pool(x, (2, 2), strides=(2, 2))
-        x = nn.relu(nn.Dense(64, dtype=self.dtype)(x.reshape(x.shape[0], -1)))
+        x = nn.relu(norm(nn.Dense(64, dtype=self.dtype)(x.reshape(x.shape[0], -1))))
         return nn.Dense(10, dtype=self.dtype)(x)
 
 
@@ -67,7 +73,7 @@ def module(w: Workload, dtype: Any = jnp.float32) -> nn.Module:
         return MLP(w.sizes, dtype, w.layer_norm, w.dropout)
     if w.family in ("lstm", "gru"):
         return Recurrent(w.sizes, w.family, dtype)
-    return DCN(dtype)
+    return DCN(dtype, w.batch_norm)
 
 
 def build(
@@ -76,6 +82,14 @@ def build(
     """``(step(i), sync())``: one training step on batch ``i % len(data)``, and wait for the device."""
     net = module(w, jnp.dtype(precision))
     params = net.init(jax.random.key(0), jnp.asarray(data[0]["x"]))
+    if w.batch_norm:  # the batch_stats collection is the model state, updated by each step
+
+        def stateful(p: Any, stats: Any, batch: dict[str, jax.Array]) -> tuple[jax.Array, Any]:
+            out, changed = net.apply({"params": p, "batch_stats": stats}, batch["x"], mutable=["batch_stats"])
+            value = optax.softmax_cross_entropy_with_integer_labels(out.astype(jnp.float32), batch["y"]).mean()
+            return value, changed["batch_stats"]
+
+        return stateful_runner(stateful, params["params"], params["batch_stats"], data)
 
     def loss(params: Any, batch: dict[str, jax.Array], *key: jax.Array) -> jax.Array:
         rngs = {"dropout": key[0]} if key else None

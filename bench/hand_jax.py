@@ -124,9 +124,50 @@ def dcn_apply(params: dict[str, Any], x: jax.Array) -> jax.Array:
     return x @ params["y"]["w"] + params["y"]["b"]
 
 
+BN_MOMENTUM, BN_EPSILON = 0.99, 1e-5
+"""Flax's nn.BatchNorm defaults, which cellgraph's `norm: batch` uses too."""
+
+
+def dcn_bn_init(key: jax.Array) -> dict[str, Any]:
+    """The DCN's parameters and, per normalised layer, a batch norm's scale ``g`` and offset ``s``."""
+    params = dcn_init(key)
+    for name, n in (("c1", 16), ("c2", 32), ("h", 64)):
+        params[name]["g"], params[name]["s"] = jnp.ones((n,)), jnp.zeros((n,))
+    return params
+
+
+def dcn_bn_state() -> dict[str, Any]:
+    """The running mean and variance of each normalised layer: the model state."""
+    return {name: {"mean": jnp.zeros((n,)), "var": jnp.ones((n,))} for name, n in (("c1", 16), ("c2", 32), ("h", 64))}
+
+
+def _batch_norm(z: jax.Array, p: dict[str, jax.Array], s: dict[str, jax.Array]) -> tuple[jax.Array, Any]:
+    """Training mode: each channel over every other axis of the batch; the running statistics moved."""
+    axes = tuple(range(z.ndim - 1))
+    mean = z.mean(axes)
+    var = jnp.square(z - mean).mean(axes)
+    y = (z - mean) * lax.rsqrt(var + BN_EPSILON) * p["g"] + p["s"]
+    m = BN_MOMENTUM
+    return y, {"mean": m * s["mean"] + (1 - m) * mean, "var": m * s["var"] + (1 - m) * var}
+
+
+def dcn_bn_apply(params: dict[str, Any], state: dict[str, Any], x: jax.Array) -> tuple[jax.Array, dict[str, Any]]:
+    """Conv -> batch norm -> ReLU -> max pool, twice; dense -> batch norm -> ReLU; the output layer."""
+    new = {}
+    for name in ("c1", "c2"):
+        p = params[name]
+        z = lax.conv_general_dilated(x, p["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")) + p["b"]
+        z, new[name] = _batch_norm(z, p, state[name])
+        x = lax.reduce_window(jax.nn.relu(z), -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+    z, new["h"] = _batch_norm(x.reshape(x.shape[0], -1) @ params["h"]["w"] + params["h"]["b"], params["h"], state["h"])
+    return jax.nn.relu(z) @ params["y"]["w"] + params["y"]["b"], new
+
+
 def network(w: Workload) -> tuple[Callable[[jax.Array], Any], Callable[..., jax.Array]]:
     """(init, apply) of the workload's network, written by hand; a stochastic workload's apply
-    takes ``(params, x, key)``."""
+    takes ``(params, x, key)``, a batch-normalised one's ``(params, state, x) -> (out, state)``."""
+    if w.batch_norm:
+        return dcn_bn_init, dcn_bn_apply
     if w.family == "mlp" and (w.layer_norm or w.dropout):
         assert w.layer_norm and w.dropout, "the hand-written MLPs have both or neither"
         return (lambda key: mlp_dln_init(key, w.sizes)), lambda p, x, key: mlp_dln_apply(p, x, key, w.dropout)
@@ -163,6 +204,8 @@ def build(
 ) -> tuple[Callable[[int], None], Callable[[], None]]:
     """``(step(i), sync())``: one training step on batch ``i % len(data)``, and wait for the device."""
     init, apply = network(w)
+    if w.batch_norm:
+        return stateful_runner(stateful_loss_of(w, apply), init(jax.random.key(0)), dcn_bn_state(), data)
     if w.stochastic:
         return stochastic_runner(loss_of(w, apply, precision), init(jax.random.key(0)), data)
     return runner(loss_of(w, apply, precision), init(jax.random.key(0)), data)
@@ -187,6 +230,43 @@ def runner(
 
     def step(i: int) -> None:
         state["params"], state["opt"], state["loss"] = step_fn(state["params"], state["opt"], device[i % len(device)])
+
+    def sync() -> None:
+        jax.block_until_ready(state["params"])
+
+    return step, sync
+
+
+def stateful_loss_of(w: Workload, apply: Callable[..., Any]) -> Callable[..., tuple[jax.Array, Any]]:
+    """``(params, state, batch) -> (mean loss, next state)`` for a network with model state."""
+
+    def loss(params: Any, state: Any, batch: dict[str, jax.Array]) -> tuple[jax.Array, Any]:
+        out, state = apply(params, state, batch["x"])
+        return optax.softmax_cross_entropy_with_integer_labels(out, batch["y"]).mean(), state
+
+    return loss
+
+
+def stateful_runner(
+    loss: Callable[..., tuple[jax.Array, Any]], params: Any, model_state: Any, data: list[dict[str, Any]]
+) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """:func:`runner` for a network with model state (batch norm's running statistics): the step
+    carries the state too, returned by the loss beside its value (the Flax contender's as well)."""
+    tx = optax.adam(LEARNING_RATE)
+
+    def _step(params: Any, opt_state: Any, kept: Any, batch: dict[str, jax.Array]) -> tuple[Any, Any, Any, jax.Array]:
+        (value, kept), grads = jax.value_and_grad(loss, has_aux=True)(params, kept, batch)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, kept, value
+
+    step_fn = jax.jit(_step, donate_argnums=(0, 1, 2))
+    device = [jax.device_put(b) for b in data]
+    state = {"params": params, "opt": tx.init(params), "kept": model_state, "loss": None}
+
+    def step(i: int) -> None:
+        state["params"], state["opt"], state["kept"], state["loss"] = step_fn(
+            state["params"], state["opt"], state["kept"], device[i % len(device)]
+        )
 
     def sync() -> None:
         jax.block_until_ready(state["params"])

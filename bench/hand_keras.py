@@ -19,7 +19,12 @@ from workloads import LEARNING_RATE, Workload
 
 
 def network(
-    family: str, sizes: tuple[int, ...], softmax: bool = False, layer_norm: bool = False, dropout: float = 0.0
+    family: str,
+    sizes: tuple[int, ...],
+    softmax: bool = False,
+    layer_norm: bool = False,
+    dropout: float = 0.0,
+    batch_norm: bool = False,
 ) -> keras.Model:
     """The workload's network; ``softmax`` puts the classifier's softmax in the model (a Keras
     user's usual ``sparse_categorical_crossentropy`` on probabilities) rather than in the loss."""
@@ -39,6 +44,24 @@ def network(
     if family in ("lstm", "gru"):
         layer = keras.layers.LSTM if family == "lstm" else keras.layers.GRU
         return keras.Sequential([keras.Input((None, sizes[0])), layer(sizes[1]), keras.layers.Dense(sizes[2])])
+    if batch_norm:
+
+        def normed(layer: Any) -> list[Any]:
+            bn = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-5)
+            return [layer, bn, keras.layers.Activation("relu")]
+
+        return keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                *normed(keras.layers.Conv2D(16, 3, padding="same")),
+                keras.layers.MaxPooling2D(2),
+                *normed(keras.layers.Conv2D(32, 3, padding="same")),
+                keras.layers.MaxPooling2D(2),
+                keras.layers.Flatten(),
+                *normed(keras.layers.Dense(64)),
+                keras.layers.Dense(10, activation="softmax" if softmax else None),
+            ]
+        )
     return keras.Sequential(
         [
             keras.Input((8, 8, 1)),
@@ -60,7 +83,7 @@ def build(
     left to wait for (each step already returned its loss)."""
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
     keras.utils.set_random_seed(0)
-    model = network(w.family, w.sizes, layer_norm=w.layer_norm, dropout=w.dropout)
+    model = network(w.family, w.sizes, layer_norm=w.layer_norm, dropout=w.dropout, batch_norm=w.batch_norm)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True) if w.loss == "xent" else "mse"
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss)
     batches = [(b["x"], b["y"]) for b in data]

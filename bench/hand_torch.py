@@ -38,15 +38,22 @@ def module(w: Workload) -> nn.Module:
         return nn.Sequential(*layers, nn.Linear(w.sizes[-2], w.sizes[-1]))
     if w.family in ("lstm", "gru"):
         return Recurrent(w.sizes, w.family)
+
+    def norm(layer: type[nn.Module], n: int) -> list[nn.Module]:  # PyTorch's momentum 0.01 is Flax's 0.99
+        return [layer(n, eps=1e-5, momentum=0.01)] if w.batch_norm else []
+
     return nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1),
+        *norm(nn.BatchNorm2d, 16),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3, padding=1),
+        *norm(nn.BatchNorm2d, 32),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
         nn.Linear(128, 64),
+        *norm(nn.BatchNorm1d, 64),
         nn.ReLU(),
         nn.Linear(64, 10),
     )

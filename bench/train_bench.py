@@ -70,9 +70,10 @@ TARGETS = {
     "lstm": 1.05,
     "gru": 1.05,
     "dcn": 1.05,
+    "dcn_bn": 1.05,
 }
 """cellgraph / hand-written JAX must stay at or below these ratios (the issues' targets)."""
-TORCH_TARGETS = {"dcn": 1.2, "mnist_dln": 1.0}
+TORCH_TARGETS = {"dcn": 1.2, "mnist_dln": 1.0, "dcn_bn": 1.0}
 """cellgraph must be at least this many times faster than PyTorch eager on these workloads."""
 PEAK_N = 2048
 """The side of the float32 matrix product that measures the machine's peak in each run."""
@@ -93,7 +94,7 @@ def build_cellgraph(w: Workload, data: list[dict[str, Any]], precision: str = "f
 
     model = cellgraph.compile(ROOT / w.spec, w.params, precision=precision)
     tx = make_optimizer(model.spec.train, model.trainable_mask)
-    state = {"s": init_state(model.init, tx, seed=0)}
+    state = {"s": init_state(model.init, tx, seed=0, model_state=model.init_state if model.stateful else None)}
     # the backprop rule's update as the training loop jits it (the loop counts steps itself)
     step_fn = jax.jit(make_update(model, tx, count=False), donate_argnums=0)
     device = [jax.device_put(model.batch(b["x"], b["y"])) for b in data]  # keyed by group
@@ -246,7 +247,8 @@ def _step_flops(w: Workload, data: list[dict[str, Any]]) -> float:
     model = cellgraph.compile(ROOT / w.spec, w.params)
     tx = make_optimizer(model.spec.train, model.trainable_mask)
     batch = jax.device_put(model.batch(data[0]["x"], data[0]["y"]))
-    compiled = jax.jit(make_update(model, tx, count=False)).lower(init_state(model.init, tx, 0), batch).compile()
+    first = init_state(model.init, tx, 0, model_state=model.init_state if model.stateful else None)
+    compiled = jax.jit(make_update(model, tx, count=False)).lower(first, batch).compile()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return float(cost.get("flops", 0.0))

@@ -38,6 +38,8 @@ class Workload:
         params: spec parameter overrides.
         layer_norm: for ``mlp``: each hidden layer's weighted sum is layer-normalised before its ReLU.
         dropout: for ``mlp``: each hidden layer's output is dropped out with this probability.
+        batch_norm: for ``dcn``: each convolution's and the dense layer's weighted sum is
+            batch-normalised before its ReLU (running statistics kept as model state).
     """
 
     name: str
@@ -51,6 +53,7 @@ class Workload:
     params: dict[str, Any] = field(default_factory=dict)
     layer_norm: bool = False
     dropout: float = 0.0
+    batch_norm: bool = False
 
     @property
     def stochastic(self) -> bool:
@@ -87,6 +90,17 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("lstm", "LSTM 64, T = 100", "bench/specs/lstm_h64.yaml", "lstm", 64, 1024, (2, 64, 1), "mse"),
     Workload("gru", "GRU 64, T = 100", "bench/specs/gru_h64.yaml", "gru", 64, 1024, (2, 64, 1), "mse"),
     Workload("dcn", "DCN digits 8x8", "specs/examples/digits_dcn.yaml", "dcn", 256, 4096, (64, 10), "xent"),
+    Workload(
+        "dcn_bn",
+        "DCN digits 8x8, batch norm",
+        "specs/examples/digits_dcn_bn.yaml",
+        "dcn",
+        256,
+        4096,
+        (64, 10),
+        "xent",
+        batch_norm=True,
+    ),
 )
 
 BY_NAME = {w.name: w for w in WORKLOADS}

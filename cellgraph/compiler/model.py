@@ -135,9 +135,10 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     state_groups = tuple(initial_state(plan))
 
     def state_for(state: Mapping[str, Any] | None, train: bool) -> Mapping[str, Any]:
-        """The state a pass reads: the one given, else the initial one -- refused in evaluation,
-        where running statistics that were never trained would give quietly wrong outputs."""
-        if state is not None:
+        """The state a pass reads: the one given, else (None, or ``{}`` as a state made without
+        ``model_state=``) the initial one -- refused in evaluation, where running statistics that
+        were never trained would give quietly wrong outputs."""
+        if state is not None and (state or not state_groups):
             return state
         if state_groups and not train:
             raise missing_state(state_groups)
