@@ -459,8 +459,8 @@ def random_value(rng: random.Random, corpus: Corpus, depth: int = 0) -> Any:
         return rng.choice((True, False))
     if kind == 4:
         return None
-    if kind == 5:
-        return rng.choice(corpus.values[rng.choice(corpus.keys)])
+    if kind == 5:  # a copy: the case's later mutations must never reach the corpus
+        return copy.deepcopy(rng.choice(corpus.values[rng.choice(corpus.keys)]))
     if kind == 6:
         return rng.choice(corpus.cell_types)
     if kind == 7:

@@ -10,6 +10,8 @@ from .registry import (
     CellStyle,
     Choice,
     FloatRange,
+    Name,
+    Nullable,
     Option,
     ShapeIn,
     make_cell,
@@ -20,6 +22,12 @@ from .registry import (
 )
 
 _SEQUENCE = Option(Bool(), False, "the group carries a sequence: values arrive one time step at a time")
+_TEACHER = Option(
+    Nullable(Name()),
+    None,
+    "teacher forcing: fed the named output's target tokens one step late (a start token first) while "
+    "training; prediction feeds back the network's own outputs",
+)
 
 
 def _no_params(s: ShapeIn, out: Shape) -> int:
@@ -41,6 +49,7 @@ INPUT = make_cell(
         "shape": shape_option(),
         "sequence": _SEQUENCE,
         **feature_options("dropout", "vocab"),
+        "teacher": _TEACHER,
     },
     style=CellStyle(PALETTE.yellow, PALETTE.yellow_line, "none"),
     infer_shape=source_shape,

@@ -35,10 +35,25 @@ def _recurrent_options(activation: str) -> dict[str, Option]:
     return {**base, "emit": _EMIT, **feature_options("dropout")}
 
 
+STATE_PORT = "state"
+"""The port through which another group's value starts a recurrent layer (its initial state: an
+encoder's final state starting a decoder); the main port ``in`` reads the sequence."""
+
+_PORTS = ("in", STATE_PORT)
+
+
 def _vector_shape(s: ShapeIn) -> Shape:
     if s.options.get("size") is None:
         raise ShapeError("a recurrent group needs a size", "add `size: N` (the number of units)")
-    return (int(s.options["size"]),)
+    n = int(s.options["size"])
+    state = s.ports.get(STATE_PORT)
+    if state is not None and numel(state) != n:
+        raise ShapeError(
+            f"its `state` port starts its {n} units, but is fed {numel(state)} values",
+            f"feed it from a group of {n} cells (give the encoder `size: {n}`, or put a hidden group of {n} "
+            "cells between them)",
+        )
+    return (n,)
 
 
 def _gated_params(gates: int) -> ParamRule:  # a small factory of ParamRules
@@ -63,6 +78,7 @@ RECURRENT = make_cell(
     count_params=_gated_params(ELMAN.gates),
     order=10,
     recurrence=ELMAN,
+    ports=_PORTS,
     impl="cellgraph.compiler.cells:RECURRENT",
 )
 
@@ -70,6 +86,8 @@ RECURRENT = make_cell(
 def _memory_shape(s: ShapeIn) -> Shape:
     if s.options.get("slots") is None:
         return _vector_shape(s)
+    if STATE_PORT in s.ports:
+        raise ShapeError("an external memory (`slots:`) takes no initial state", "remove the edge's `port: state`")
     if s.options.get("width") is None:
         raise ShapeError("an external memory needs the width of a row", "add `width: W` next to `slots:`")
     return (int(s.options["heads"]) * int(s.options["width"]),)  # the read vectors
@@ -104,6 +122,7 @@ MEMORY = make_cell(
     count_params=_memory_params,
     order=11,
     recurrence=LSTM,
+    ports=_PORTS,
     impl="cellgraph.compiler.cells:RECURRENT",
 )
 
@@ -119,5 +138,6 @@ GATED_MEMORY = make_cell(
     count_params=_gated_params(GRU.gates),
     order=12,
     recurrence=GRU,
+    ports=_PORTS,
     impl="cellgraph.compiler.cells:RECURRENT",
 )

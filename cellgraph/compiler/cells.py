@@ -22,6 +22,7 @@ from typing import Any, Final
 import jax
 import jax.numpy as jnp
 
+from ..cells.recurrent import STATE_PORT
 from ..cells.registry import window_tuple
 from . import ops, recurrent
 from .protocol import Aux, CellFns, CompileError, Ctx, Inputs, NodeInfo, Out, Params
@@ -274,6 +275,13 @@ def _init_carry(info: NodeInfo, batch: int, dtype: Any) -> Any:
     return tuple(zero for _ in carry) if len(carry) > 1 else zero
 
 
+def _started(info: NodeInfo, start: Array, dtype: Any) -> Any:
+    """The carry a `state` port's value starts: the hidden state ``h`` (an LSTM's cell value ``c``
+    starts at zero, as when the state is its ``h`` alone)."""
+    h = start.reshape(start.shape[0], info.out_shape[0]).astype(dtype)
+    return (h, *(jnp.zeros_like(h) for _ in info.recurrence.carry[1:])) if len(info.recurrence.carry) > 1 else h
+
+
 def _activation(info: NodeInfo) -> Callable[[Array], Array]:
     return ops.ACTIVATIONS[info.options.get("activation", "tanh")]
 
@@ -305,13 +313,14 @@ def _apply_recurrent(params: Params, inp: Inputs, ctx: Ctx) -> Out:
     x = ops.flatten_features(x, 2)  # (batch, time, features)
     last = info.options.get("emit") == "last" or ctx.lead == 1
     tanh = info.options.get("activation", "tanh") == "tanh"
-    fused = _FUSED.get(info.recurrence.name) if tanh and not inp.skips else None
+    start = inp.ports.get(STATE_PORT)  # another group's value starts it (an encoder's final state)
+    fused = _FUSED.get(info.recurrence.name) if tanh and not inp.skips and start is None else None
     if fused is not None:
         bias = params.get("bias", jnp.zeros(params["w_in"].shape[1], x.dtype))
         out = fused(x, params["w_in"], bias, params["w_rec"], last)
         return Out(out, Aux(pre=out))
     proj = ops.dense(x, params["w_in"], params.get("bias"))  # (batch, time, g*n): hoisted
-    carry = _init_carry(info, x.shape[0], proj.dtype)
+    carry = _init_carry(info, x.shape[0], proj.dtype) if start is None else _started(info, start, proj.dtype)
     step = ops.STEPS[info.recurrence.name]
     hs = jnp.swapaxes(ops.scan_steps(step, jnp.swapaxes(proj, 0, 1), params["w_rec"], _activation(info), carry), 0, 1)
     for s in inp.skips:

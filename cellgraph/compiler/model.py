@@ -20,6 +20,7 @@ import networkx as nx
 import numpy as np
 
 from ..graph import build_graph
+from ..graph.decoding import teachers
 from ..spec.compose import load_spec
 from ..spec.model import Spec
 from .executor import (
@@ -112,6 +113,10 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     forward = stepwise_forward(plan) if plan.stepwise else layerwise_forward(plan)
     if precision != "float32":
         forward = _in_precision(forward, PRECISIONS[precision])
+    taught = teachers(graph)  # teacher inputs: fed from the targets in training, decoded otherwise
+    given = tuple(s for s in plan.sources if s not in taught)  # the inputs a user's data hold
+    if taught:
+        forward = _decoding(forward, plan, taught, given)
 
     def init(key: Array) -> Params:
         k_groups, k_delayed = jax.random.split(key) if plan.stepwise else (key, None)
@@ -176,21 +181,21 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     def loss(
         params: Params, batch: Mapping[str, Any], key: Array | None, state: Mapping[str, Any] | None = None
     ) -> tuple[Array, dict[str, Array]]:
-        value, metrics, _ = scored(params, batch, key, state_for(state, key is not None))
+        value, metrics, _ = scored(params, _taught(batch, taught), key, state_for(state, key is not None))
         return value, metrics
 
     def loss_with_state(
         params: Params, batch: Mapping[str, Any], key: Array | None, state: Mapping[str, Any] | None
     ) -> tuple[Array, tuple[dict[str, Array], dict[str, Any]]]:
         state = state_for(state, key is not None)
-        value, metrics, aux = scored(params, batch, key, state)
+        value, metrics, aux = scored(params, _taught(batch, taught), key, state)
         return value, (metrics, collect_state(plan, aux, state))
 
     # without frozen groups the optimizer needs no mask (optax.partition costs time every step)
     frozen = any(not graph.nodes[n]["trainable"] for n in plan.order)
     mask = trainable_mask if frozen else None
-    predict = _make_predict(plan, apply, state_groups)
-    targets = tuple(scored_outputs(graph, plan.sources, plan.outputs)[0])
+    predict = _make_predict(plan, apply, state_groups, given)
+    targets = tuple(scored_outputs(graph, given, plan.outputs)[0])
     return Model(
         graph,
         init,
@@ -198,7 +203,7 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
         forward,
         loss,
         mask,
-        plan.sources,
+        given,
         plan.outputs,
         plan,
         init_state,
@@ -225,7 +230,7 @@ def missing_state(groups: tuple[str, ...]) -> CompileError:
 
 
 def _make_predict(
-    plan: Plan, apply: Callable[..., dict[str, Array]], state_groups: tuple[str, ...]
+    plan: Plan, apply: Callable[..., dict[str, Array]], state_groups: tuple[str, ...], given: tuple[str, ...]
 ) -> Callable[..., dict[str, np.ndarray]]:
     jitted = jax.jit(lambda params, inputs, state: apply(params, inputs, state=state))
 
@@ -245,7 +250,7 @@ def _make_predict(
         that every chunk reuses one compilation. ``state``: the model state, for a network that
         keeps one (batch norm's running statistics: ``result.model_state``).
         """
-        fed: dict[str, np.ndarray] = feed(inputs, plan.sources, np.asarray)
+        fed: dict[str, np.ndarray] = feed(inputs, given, np.asarray)  # a teacher input is decoded
         n = check_inputs(plan, fed)
         size = min(n, batch_size or PREDICT_CHUNK)
         if size < 1:
@@ -265,6 +270,69 @@ def _make_predict(
         return {o: np.concatenate([h[o][:k] for h, (_, k) in zip(host, parts, strict=True)]) for o in plan.outputs}
 
     return predict
+
+
+def _taught(batch: Mapping[str, Any], taught: Mapping[str, tuple[str, int]]) -> Mapping[str, Any]:
+    """The batch with each teacher input fed its output's target tokens one step late, the start
+    token first (teacher forcing); a batch that already holds them is left as it is."""
+    missing = [t for t in taught if t not in batch["inputs"]]
+    if not missing:
+        return batch
+    inputs = dict(batch["inputs"])
+    for t in missing:
+        output, start = taught[t]
+        y = batch["targets"].get(output)
+        if y is None:
+            raise CompileError(
+                f"input group '{t}' is fed '{output}'s targets (teacher: {output}), and this batch has none; "
+                f"fix: give the targets of '{output}', or the tokens of '{t}' themselves"
+            )
+        y = jnp.asarray(y)
+        ids = (jnp.argmax(y, axis=-1) if y.ndim == 3 else y).astype(jnp.int32)  # one-hot targets: their ids
+        inputs[t] = jnp.concatenate([jnp.full((ids.shape[0], 1), start, jnp.int32), ids[:, :-1]], axis=1)
+    return {**batch, "inputs": inputs}
+
+
+def _decoding(forward: Forward, plan: Plan, taught: Mapping[str, tuple[str, int]], given: tuple[str, ...]) -> Forward:
+    """``forward`` that decodes greedily where the teacher inputs are not given: each teacher input
+    starts as the start token, and one pass after another fills in step ``i + 1`` with the token its
+    output chose at step ``i``. The validated graph reaches the output from the teacher only
+    through groups that read the past, so step ``i``'s output never depends on later tokens, and
+    the last pass gives what the network computes on its own choices (``steps`` passes: the
+    length of the longest sequence fed, unless ``steps=`` says otherwise)."""
+
+    def decode(
+        params: Params,
+        inputs: Array | Mapping[str, Array],
+        *,
+        steps: int | None = None,
+        **kw: Any,
+    ) -> tuple[dict[str, Array], dict[str, Aux]]:
+        if isinstance(inputs, Mapping) and all(t in inputs for t in taught):
+            return forward(params, inputs, **kw)  # teacher-forced: the tokens are given
+        fed = feed(inputs, given)
+        if steps is None:
+            lengths = [x.shape[1] for s, x in fed.items() if plan.timed[s]]
+            if not lengths:
+                raise CompileError(
+                    f"the network decodes {', '.join(o for o, _ in taught.values())} one step at a time, and no "
+                    "sequence is fed to say how many steps; fix: pass steps=N"
+                )
+            steps = max(lengths)
+        rows = next(iter(fed.values())).shape[0]
+        tokens = {t: jnp.full((rows, steps), start, jnp.int32) for t, (_, start) in taught.items()}
+
+        def one(i: Array, tokens: dict[str, Array]) -> dict[str, Array]:
+            values, _ = forward(params, {**fed, **tokens}, **kw)
+            return {
+                t: tokens[t].at[:, i + 1].set(jnp.argmax(values[o][:, i], axis=-1).astype(jnp.int32))
+                for t, (o, _) in taught.items()
+            }
+
+        tokens = jax.lax.fori_loop(0, steps - 1, one, tokens)
+        return forward(params, {**fed, **tokens}, **kw)
+
+    return decode
 
 
 def _in_precision(forward: Forward, dtype: Any) -> Forward:

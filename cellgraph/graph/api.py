@@ -17,6 +17,7 @@ from ..spec.model import Spec
 from ..typedefs import NodeName
 from .build import add_cells, add_edges
 from .checks import check_cycles, check_data, check_rule, check_sources, check_targets, check_text
+from .decoding import check_decoding
 from .drawspec import check_draw
 from .shapes import count_params, infer_shapes
 from .sharing import resolve_shares
@@ -42,6 +43,7 @@ def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
     check_targets(spec, graph, problems)
     check_cycles(graph, problems)
     infer_shapes(graph, problems, limits)
+    check_decoding(graph, problems)
     resolve_shares(graph, problems)
     _check_bindings(spec, graph, problems)
     problems.raise_if_any()  # rules and drawing need a sound graph

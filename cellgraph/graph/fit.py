@@ -146,6 +146,8 @@ def data_layout(graph: nx.DiGraph) -> Layout:
         groups[node] = (attrs.get("loc") or SourceLoc("<spec>"), attrs.get("path", ""))
         if cell is None or attrs.get("shape") is None:
             continue
+        if cell.is_source and attrs.get("options", {}).get("teacher"):
+            continue  # teacher forcing: fed its output's targets, one step late, not data of its own
         if cell.is_source:
             vocab = token_range(attrs.get("options", {}))
             written = _written(attrs)

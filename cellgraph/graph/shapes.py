@@ -190,7 +190,10 @@ def check_time_axes(graph: nx.DiGraph, problems: Problems) -> None:
         into = [
             (u, e)
             for u, _, e in graph.in_edges(n, data=True)
-            if e["kind"] not in ("symmetric", "attention") and u != n and graph.nodes[u].get("shape") is not None
+            if e["kind"] not in ("symmetric", "attention")
+            and u != n
+            and graph.nodes[u].get("shape") is not None
+            and (e.get("options") or {}).get("port") != "state"  # a recurrent layer's initial state: once
         ]
         timed = [u for u, _ in into if graph.nodes[u]["timed"]]
         static = [(u, e) for u, e in into if not graph.nodes[u]["timed"]]

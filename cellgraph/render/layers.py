@@ -25,10 +25,11 @@ from typing import Final
 import networkx as nx
 
 from ..cells import CELLS
+from ..cells.recurrent import STATE_PORT
 from ..graph.drawspec import LABEL_PARTS, DrawSettings
 from . import lanes, routes
 from .dot import FONT, LABEL_SIZE, _attrs, _num, caption_text, legend_types, quote, text_node
-from .layout import group_words, size_text
+from .layout import drawn_kind, group_words, size_text
 from .theme import THEME, TITLE_SIZE, Theme, text_width
 
 LABELS: Final = LABEL_PARTS
@@ -398,8 +399,9 @@ def group_links(st: Structure, back_channel: int | None = None) -> tuple[list[ro
         delayed = bool(e["delay"] or e["feedback"])
         back = delayed or (a, b) in st.reversed or st.layer[b] <= st.layer[a]
         channel = back_channel if back else None
-        links.append(routes.Link(a, b, back, "t−1" if delayed else "", e["kind"] != "symmetric", channel=channel))
-        styles.append(edge_style(e, dashed=back))
+        label = "t−1" if delayed else "state" if (e.get("options") or {}).get("port") == STATE_PORT else ""
+        links.append(routes.Link(a, b, back, label, e["kind"] != "symmetric", channel=channel))
+        styles.append(edge_style({**e, "kind": drawn_kind(e)}, dashed=back))  # a state copy: one-to-one
     return links, styles
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -22,6 +23,7 @@ import networkx as nx
 
 from ..cells import CELLS
 from ..cells.features import feature_words
+from ..cells.recurrent import STATE_PORT
 from ..graph.drawspec import DrawSettings, drawn_groups, is_ring
 from . import lanes
 from .theme import LABEL_SIZE, PITCH, text_width
@@ -199,13 +201,25 @@ def _local_pairs(m: int, n: int, window: int) -> list[tuple[int, int]]:
     return pairs
 
 
-def group_words(d: dict[str, Any]) -> list[str]:
+def group_words(d: dict[str, Any], *, started: bool = True) -> list[str]:
     """What both diagram views say under a group besides its name, type and size: its features
-    (``dropout 0.3 · layer norm``) and whose parameters it uses (``shares tower_a.h``)."""
+    (``dropout 0.3 · layer norm``), whose parameters it uses (``shares tower_a.h``), whose final
+    state starts it (``starts from enc's state``) and whose targets it is taught (``teacher: y``).
+    ``started=False`` leaves the state out: the cells view draws it, one line per cell."""
     words = [" · ".join(feature_words(d["options"]))] if feature_words(d["options"]) else []
     if d.get("owner") is not None:
         words.append(f"shares {d['owner']}")
+    if started and d.get("started_by"):
+        words.append(f"starts from {d['started_by']}'s state")
+    if d["options"].get("teacher"):
+        words.append(f"teacher: {d['options']['teacher']}, one step late")
     return words
+
+
+def drawn_kind(e: Mapping[str, Any]) -> str:
+    """How an edge's lines join cells: by its kind, except that a recurrent layer's initial state
+    (`port: state`) is copied cell by cell, so it is drawn one-to-one as the chart draws identity."""
+    return "identity" if (e.get("options") or {}).get("port") == STATE_PORT else str(e["kind"])
 
 
 def _notes(
@@ -221,7 +235,7 @@ def _notes(
         return []
     d = graph.nodes[node]
     collapsed = [f"×{stands}"] if stands > 1 else []
-    features = group_words(d)  # dropout, norm, shared parameters
+    features = group_words(d, started=False)  # dropout, norm, shared parameters, teacher forcing
     if settings.labels is not None:
         parts = {
             "name": node,
@@ -250,7 +264,7 @@ def _forward(graph: nx.DiGraph, nodes: list[str], drawn_of: dict[str, str]) -> l
     for u, v, e in graph.edges(data=True):
         a, b = drawn_of[u], drawn_of[v]
         if a != b and a in shown and b in shown and not (e["delay"] or e["feedback"]) and b == v:
-            out.append((a, b, e["kind"], v))
+            out.append((a, b, drawn_kind(e), v))
     return out
 
 
@@ -438,7 +452,7 @@ def _lines(
         if b != v and a != b and lane_info is not None:
             continue  # an edge into a copy a collapsed repeat hides: it runs inside the collapse
         m, n = len(placed[a]), len(placed[b])
-        kind = e["kind"]
+        kind = drawn_kind(e)
         if a == b:
             if kind == "symmetric":  # all-to-all inside the group, no self-connections
                 for i in range(m):
