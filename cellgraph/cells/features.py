@@ -24,11 +24,12 @@ from typing import Any, Final
 from ..options import Choice, FloatRange, IntRange, Nullable, Option
 from ..typedefs import Shape
 
-STAGES: Final = ("source", "pre", "post")
+STAGES: Final = ("source", "pre", "post", "cell")
 """source: applied to the data an input group is fed, before anything reads them (an embedding
 looks its tokens up); pre: applied to the group's weighted sum, before skips, delayed terms and
 the activation (the place Ioffe & Szegedy and Ba et al. normalise); post: applied to the group's
-value."""
+value; cell: inside the cell's own computation, by the cell (recurrent dropout masks the state a
+recurrent layer feeds back), so the executor only hands it the group's key."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,29 @@ DROPOUT = register_feature(
         describe=lambda p: f"dropout {float(p):g}",
         stochastic=True,
         impl="cellgraph.compiler.features:DROPOUT",
+    )
+)
+
+RECURRENT_DROPOUT = register_feature(
+    Feature(
+        name="recurrent_dropout",
+        label="Recurrent dropout",
+        doc="While training, the state a recurrent layer feeds back into itself (h_(t-1) in h_(t-1) U) "
+        "is multiplied by one dropout mask per sequence, the same at every step (variational dropout, "
+        "Gal & Ghahramani 2016; Keras's recurrent_dropout), scaled by 1 / (1 - p); evaluation uses the "
+        "whole state. A training pass then runs the layer's plain scan rather than its fused kernel.",
+        option=Option(
+            FloatRange(0.0, 1.0, hi_open=True),
+            0.0,
+            "probability of dropping each unit of the fed-back state while training",
+        ),
+        stage="cell",
+        active=lambda p: float(p) > 0.0,
+        count_params=lambda p, shape: 0,
+        params_doc="none",
+        describe=lambda p: f"recurrent dropout {float(p):g}",
+        stochastic=True,
+        impl="cellgraph.compiler.features:RECURRENT_DROPOUT",
     )
 )
 

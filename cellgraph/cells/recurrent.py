@@ -32,7 +32,7 @@ _EMIT = Option(Choice(("sequence", "last")), "sequence", "pass on every time ste
 
 def _recurrent_options(activation: str) -> dict[str, Option]:
     base = {k: v for k, v in common_compute_options(activation).items() if k not in ("shape", "window")}
-    return {**base, "emit": _EMIT, **feature_options("dropout")}
+    return {**base, "emit": _EMIT, **feature_options("dropout", "recurrent_dropout")}
 
 
 STATE_PORT = "state"

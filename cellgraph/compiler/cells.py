@@ -275,6 +275,23 @@ def _init_carry(info: NodeInfo, batch: int, dtype: Any) -> Any:
     return tuple(zero for _ in carry) if len(carry) > 1 else zero
 
 
+def _recurrent_mask(ctx: Ctx, batch: int) -> Array | None:
+    """Recurrent dropout's mask of the fed-back state, (batch, units), scaled by 1 / (1 - p): drawn
+    from the group's key while training, None otherwise."""
+    rate = float(ctx.info.options.get("recurrent_dropout") or 0.0)
+    if rate <= 0.0 or not ctx.train or ctx.key is None:
+        return None
+    keep = 1.0 - rate
+    kept = jax.random.bernoulli(
+        jax.random.fold_in(ctx.key, RECURRENT_MASK_STREAM), keep, (batch, ctx.info.out_shape[0])
+    )
+    return kept.astype(jnp.float32) / keep
+
+
+RECURRENT_MASK_STREAM: Final = 7919
+"""Folded into the group's key for its recurrent dropout mask (features fold 1, 2, ...)."""
+
+
 def _started(info: NodeInfo, start: Array, dtype: Any) -> Any:
     """The carry a `state` port's value starts: the hidden state ``h`` (an LSTM's cell value ``c``
     starts at zero, as when the state is its ``h`` alone)."""
@@ -297,7 +314,8 @@ def _step_recurrent(params: Params, inp: Inputs, carry: Any, ctx: Ctx) -> tuple[
         p = p + inp.x.reshape(batch, -1) @ params["w_in"]
     for e in inp.delayed:
         p = p + e
-    h, carry = ops.STEPS[info.recurrence.name](p, carry, params["w_rec"], _activation(info))
+    mask = _recurrent_mask(ctx, batch)  # a step-by-step network: a fresh mask each step
+    h, carry = ops.STEPS[info.recurrence.name](p, carry, params["w_rec"], _activation(info), mask)
     for s in inp.skips:
         h = h + s.reshape(h.shape)
     return Out(h, Aux(pre=h)), carry
@@ -314,7 +332,9 @@ def _apply_recurrent(params: Params, inp: Inputs, ctx: Ctx) -> Out:
     last = info.options.get("emit") == "last" or ctx.lead == 1
     tanh = info.options.get("activation", "tanh") == "tanh"
     start = inp.ports.get(STATE_PORT)  # another group's value starts it (an encoder's final state)
-    fused = _FUSED.get(info.recurrence.name) if tanh and not inp.skips and start is None else None
+    mask = _recurrent_mask(ctx, x.shape[0])  # recurrent dropout while training: one mask per sequence
+    plain = not inp.skips and start is None and mask is None
+    fused = _FUSED.get(info.recurrence.name) if tanh and plain else None
     if fused is not None:
         bias = params.get("bias", jnp.zeros(params["w_in"].shape[1], x.dtype))
         out = fused(x, params["w_in"], bias, params["w_rec"], last)
@@ -322,7 +342,8 @@ def _apply_recurrent(params: Params, inp: Inputs, ctx: Ctx) -> Out:
     proj = ops.dense(x, params["w_in"], params.get("bias"))  # (batch, time, g*n): hoisted
     carry = _init_carry(info, x.shape[0], proj.dtype) if start is None else _started(info, start, proj.dtype)
     step = ops.STEPS[info.recurrence.name]
-    hs = jnp.swapaxes(ops.scan_steps(step, jnp.swapaxes(proj, 0, 1), params["w_rec"], _activation(info), carry), 0, 1)
+    hs = ops.scan_steps(step, jnp.swapaxes(proj, 0, 1), params["w_rec"], _activation(info), carry, mask)
+    hs = jnp.swapaxes(hs, 0, 1)
     for s in inp.skips:
         hs = hs + s.reshape(hs.shape) if s.ndim == hs.ndim else hs + s[:, None]
     if last:

@@ -111,6 +111,13 @@ def _normalise(params: Params, x: Array, ctx: Ctx) -> tuple[Array, State]:
     return _NORMS[ctx.info.options["norm"]](params, x, ctx)
 
 
+def _in_the_cell(params: Params, x: Array, ctx: Ctx) -> tuple[Array, State]:
+    """A `cell` stage feature: the cell applies it (cellgraph.compiler.cells reads the option and
+    the group's key); the executor never calls this."""
+    return x, None
+
+
 DROPOUT: Final = FeatureFns(_no_params, _dropout)
+RECURRENT_DROPOUT: Final = FeatureFns(_no_params, _in_the_cell)
 EMBEDDING: Final = FeatureFns(_init_embedding, _embed)
 NORM: Final = FeatureFns(_init_norm, _normalise, _init_norm_state)

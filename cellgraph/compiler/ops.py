@@ -248,41 +248,54 @@ def gru_gates(
     return (1.0 - z) * h + z * cand, (z, r, cand)
 
 
-def rnn_step(p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Sigmoid) -> tuple[jax.Array, jax.Array]:
+def _fed_back(h: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """The state as the recurrent product reads it: with recurrent dropout, through its mask."""
+    return h if mask is None else h * mask.astype(h.dtype)
+
+
+def rnn_step(
+    p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Sigmoid, mask: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array]:
     """One step of a plain recurrent layer: h' = act(p + h U)."""
-    h = act(p + h @ w_rec)
+    h = act(p + _fed_back(h, mask) @ w_rec)
     return h, h
 
 
 def lstm_step(
-    p: jax.Array, state: tuple[jax.Array, jax.Array], w_rec: jax.Array, act: Sigmoid
+    p: jax.Array, state: tuple[jax.Array, jax.Array], w_rec: jax.Array, act: Sigmoid, mask: jax.Array | None = None
 ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """One LSTM step; the carry is ``(h, c)``."""
     h, c = state
-    zi, zf, zg, zo = jnp.split(p + h @ w_rec, 4, axis=-1)  # all four gates in one matmul
+    zi, zf, zg, zo = jnp.split(p + _fed_back(h, mask) @ w_rec, 4, axis=-1)  # all four gates in one matmul
     h, c, _ = lstm_gates(zi, zf, zg, zo, c, jax.nn.sigmoid, act)
     return h, (h, c)
 
 
-def gru_step(p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Sigmoid) -> tuple[jax.Array, jax.Array]:
-    """One GRU step; the carry is ``h``."""
+def gru_step(
+    p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Sigmoid, mask: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array]:
+    """One GRU step; the carry is ``h`` (the mask reaches the recurrent product, not the kept state)."""
     pz, pr, ph = jnp.split(p, 3, axis=-1)
-    rz, rr, rh = jnp.split(h @ w_rec, 3, axis=-1)
+    rz, rr, rh = jnp.split(_fed_back(h, mask) @ w_rec, 3, axis=-1)
     h, _ = gru_gates(pz, pr, ph, rz, rr, rh, h, jax.nn.sigmoid, act)
     return h, h
 
 
-Step = Callable[[jax.Array, Any, jax.Array, Sigmoid], tuple[jax.Array, Any]]
+Step = Callable[..., tuple[jax.Array, Any]]
+"""``(p, carry, w_rec, act, mask=None) -> (h, carry)``."""
 
 STEPS: Final[dict[str, Step]] = {"elman": rnn_step, "lstm": lstm_step, "gru": gru_step}
 """One time step of each registered :class:`~cellgraph.cells.Recurrence`, by its name."""
 
 
-def scan_steps(step: Step, proj: jax.Array, w_rec: jax.Array, act: Sigmoid, carry: Any) -> jax.Array:
-    """``step`` over time from ``carry``: proj (time, batch, g·n) -> hidden states (time, batch, n)."""
+def scan_steps(
+    step: Step, proj: jax.Array, w_rec: jax.Array, act: Sigmoid, carry: Any, mask: jax.Array | None = None
+) -> jax.Array:
+    """``step`` over time from ``carry``: proj (time, batch, g·n) -> hidden states (time, batch, n);
+    ``mask``: recurrent dropout's, the same at every step."""
 
     def one(carry: Any, p: jax.Array) -> tuple[Any, jax.Array]:
-        h, carry = step(p, carry, w_rec, act)
+        h, carry = step(p, carry, w_rec, act, mask)
         return carry, h
 
     return lax.scan(one, carry, proj)[1]
