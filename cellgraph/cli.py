@@ -132,6 +132,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
                 notes.append(f"uses {r.shares}'s parameters")
             if r.shared_with:
                 notes.append(f"shared with {', '.join(r.shared_with)}")
+            if r.tied_to is not None:
+                notes.append(f"uses {r.tied_to}'s weights, transposed")
             if r.state:
                 notes.append(f"+ {r.state:,} running statistics (model state)")
             shape = r.shape + (" (seq)" if r.timed else "")
@@ -191,6 +193,7 @@ def cmd_cells(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    width = max((len(k) for c in cells for k in c.options), default=12)  # one column for every type's keys
     for c in cells:
         if args.type and c.name not in args.type:
             continue
@@ -199,7 +202,7 @@ def cmd_cells(args: argparse.Namespace) -> int:
         print(f"    {c.doc}")
         for k, o in c.options.items():
             default = "-" if o.default is None else json.dumps(o.default)
-            print(f"    {k:<12} {o.kind.describe():<34} default {default:<10} {o.doc}")
+            print(f"    {k:<{width}} {o.kind.describe():<34} default {default:<10} {o.doc}")
         print()
     return 0
 

@@ -24,6 +24,7 @@ from .registry import (
     dense_shape,
     make_cell,
     numel,
+    tie_option,
     window_tuple,
 )
 
@@ -48,6 +49,7 @@ HIDDEN = make_cell(
         **common_compute_options("relu"),
         "width": Option(FloatRange(0.0, lo_open=True), 1.0, "radius of a gaussian (RBF) unit"),
         **feature_options("dropout", "norm"),
+        "tie": tie_option(),
     },
     style=CellStyle(_GREEN, None, "none"),
     infer_shape=dense_shape,

@@ -14,6 +14,7 @@ from .registry import (
     loss_options,
     make_cell,
     target_option,
+    tie_option,
 )
 
 OUTPUT = make_cell(
@@ -23,7 +24,7 @@ OUTPUT = make_cell(
     family="output",
     doc="Where the answer leaves the network; compared with a supervised target (the data's labels, "
     "or with `target:` an input group it reconstructs).",
-    options={**common_compute_options("linear"), "target": target_option(), **loss_options()},
+    options={**common_compute_options("linear"), "target": target_option(), **loss_options(), "tie": tie_option()},
     style=CellStyle(PALETTE.orange, PALETTE.orange_line, "none"),
     infer_shape=dense_shape,
     count_params=dense_params,
@@ -45,6 +46,7 @@ MATCH_INPUT_OUTPUT = make_cell(
             Nullable(Name()), None, "the input group it reconstructs (default: the first input group), or `labels`"
         ),
         "loss_weight": loss_options()["loss_weight"],
+        "tie": tie_option(),
     },
     style=CellStyle(PALETTE.orange, PALETTE.orange_line, "ring"),
     infer_shape=dense_shape,

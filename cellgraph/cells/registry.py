@@ -71,6 +71,14 @@ INITS: Final = (
 """Weight initialisers, one list for cells and edges; the compiler implements each one (tested)."""
 
 
+def tie_option() -> Option:
+    """`tie: h`: the group computes with the transpose of group h's weight matrix (a tied
+    autoencoder's decoder); a type offering it computes a plain dense weighted sum, as h must."""
+    return Option(
+        Nullable(Name()), None, "use this group's weight matrix, transposed (a tied decoder); only the bias is its own"
+    )
+
+
 def size_option() -> Option:
     return Option(Nullable(IntRange(1)), None, "number of cells in the group (a vector group)")
 

@@ -24,7 +24,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import jax
 import jax.numpy as jnp
@@ -58,6 +58,7 @@ class Plan:
     where: Mapping[str, tuple[SourceLoc, str]]  # each group's place in the spec, for located errors
     features: Mapping[str, tuple[tuple[Feature, FeatureFns], ...]]  # each group's active features
     owner: Mapping[str, str]  # whose parameters each group computes with: its own, or a shared group's
+    tied: Mapping[str, str]  # `tie:`: the group whose weight matrix each such group uses, transposed
     fed: Mapping[str, tuple[int, ...]]  # what the data hold per example (step) for each input group
 
     @property
@@ -114,6 +115,7 @@ def make_plan(graph: nx.DiGraph) -> Plan:
         where={n: (graph.nodes[n]["loc"], graph.nodes[n]["path"]) for n in order},
         features={n: tuple((f, feature_fns(f)) for f in active_features(graph.nodes[n]["options"])) for n in order},
         owner={n: graph.nodes[n].get("owner") or n for n in order},
+        tied={n: graph.nodes[n]["tied_to"] for n in order if graph.nodes[n].get("tied_to") is not None},
         fed={n: fed_shape(graph.nodes[n]["options"], tuple(graph.nodes[n]["shape"])) for n in order},
     )
 
@@ -182,7 +184,7 @@ def _walk(
         info = plan.infos[n]
         owner = plan.owner[n]
         ctx = Ctx(info, 1, keys.get(n), train, current.get(owner))
-        source, normalize, post = _features(plan, n, params.get(owner, {}), ctx)
+        source, normalize, post = _features(plan, n, group_params(plan, params, n), ctx)
         if n in plan.sources:
             x, fed_state = source(fed[n]) if source is not None else (fed[n], None)  # tokens -> their vectors
             clean = x
@@ -251,6 +253,21 @@ def _updated(old: Any, *parts: Any) -> Any:
 
 def _same(x: Array) -> tuple[Array, Any]:
     return x, None
+
+
+TIED_WEIGHTS: Final = "kernel"
+"""The parameter a `tie:` group takes, transposed, from the tied group: a dense layer's weight matrix."""
+
+
+def group_params(plan: Plan, params: Mapping[str, Any], n: str) -> Any:
+    """The parameters group ``n`` computes with: its own, its owner's (`share:`), or its own bias
+    with the transpose of the tied group's weight matrix (`tie:`), so the gradients of both uses
+    add into that one matrix."""
+    own = params.get(plan.owner[n], {})
+    tied = plan.tied.get(n)
+    if tied is None:
+        return own
+    return {**own, TIED_WEIGHTS: params[tied][TIED_WEIGHTS].T}
 
 
 def initial_state(plan: Plan) -> dict[str, Any]:
@@ -383,7 +400,7 @@ def layerwise_forward(plan: Plan) -> Forward:
         def run(n: str, inp: Inputs, ctx: Ctx) -> Out:
             apply = plan.fns[n].apply
             assert apply is not None  # only sources have none, and they are fed
-            return apply(params.get(plan.owner[n], {}), inp, ctx)
+            return apply(group_params(plan, params, n), inp, ctx)
 
         return _walk(plan, params, fed, run, lead_of=lead_of, keys=_keys(plan, key), train=train, state=state or {})
 
@@ -438,10 +455,10 @@ def stepwise_forward(plan: Plan) -> Forward:
                 fns = plan.fns[n]
                 if n in new:
                     assert fns.step is not None
-                    out, new[n] = fns.step(params.get(plan.owner[n], {}), inp, carries[n], ctx)
+                    out, new[n] = fns.step(group_params(plan, params, n), inp, carries[n], ctx)
                     return out
                 assert fns.apply is not None
-                return fns.apply(params.get(plan.owner[n], {}), inp, ctx)
+                return fns.apply(group_params(plan, params, n), inp, ctx)
 
             values, aux = _walk(
                 plan,

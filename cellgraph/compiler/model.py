@@ -24,6 +24,7 @@ from ..graph.decoding import teachers
 from ..spec.compose import load_spec
 from ..spec.model import Spec
 from .executor import (
+    TIED_WEIGHTS,
     Forward,
     Plan,
     check_inputs,
@@ -127,6 +128,8 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
             p = plan.fns[n].init(k, plan.infos[n])
             for i, (_, fns) in enumerate(plan.features[n]):  # a feature's parameters join its group's
                 p = {**p, **fns.init(jax.random.fold_in(k, i + 1), plan.infos[n])}
+            if n in plan.tied:  # `tie:`: the matrix is the tied group's, transposed; the bias its own
+                p = {k: v for k, v in p.items() if k != TIED_WEIGHTS}
             if p:
                 params[n] = p
         if k_delayed is not None:  # the delayed edges' matrices join their target groups'

@@ -20,7 +20,7 @@ from .checks import check_cycles, check_data, check_rule, check_sources, check_t
 from .decoding import check_decoding
 from .drawspec import check_draw
 from .shapes import count_params, infer_shapes
-from .sharing import resolve_shares
+from .sharing import resolve_shares, resolve_ties
 
 
 def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
@@ -45,6 +45,7 @@ def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
     infer_shapes(graph, problems, limits)
     check_decoding(graph, problems)
     resolve_shares(graph, problems)
+    resolve_ties(graph, problems)
     _check_bindings(spec, graph, problems)
     problems.raise_if_any()  # rules and drawing need a sound graph
     graph.graph["params"] = count_params(graph, limits)
@@ -107,6 +108,7 @@ class Row:
     shares: str | None = None  # the group whose parameters it uses (`share:`)
     shared_with: tuple[str, ...] = ()  # the groups that use this one's parameters
     state: int = 0  # values of model state it keeps beside its parameters (batch norm's running statistics)
+    tied_to: str | None = None  # the group whose weight matrix it uses, transposed (`tie:`)
 
 
 def summarize(graph: nx.DiGraph) -> list[Row]:
@@ -130,6 +132,7 @@ def summarize(graph: nx.DiGraph) -> list[Row]:
                 shares=d.get("owner"),
                 shared_with=tuple(users.get(n, ())),
                 state=d.get("state", 0),
+                tied_to=d.get("tied_to"),
             )
         )
     return rows

@@ -9,14 +9,19 @@ parameters and checks that the two can use the same arrays: the same cell type, 
 shapes, options that shape parameters, and training flag. It runs after shape inference, before
 the parameters are counted, and leaves on each sharing node ``owner`` (the owning group) and
 ``params`` 0 (``shared_params``: what it would own).
+
+`tie: other` is the transposed kind of sharing (a tied autoencoder's decoder): the group computes
+with ``other``'s weight matrix transposed and keeps only its bias (:func:`resolve_ties`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 import networkx as nx
 
+from ..cells.registry import numel
 from ..errors import Problems, did_you_mean
 
 PARAMETER_OPTIONS: Final = ("use_bias", "window", "norm", "distribution", "activation")
@@ -112,3 +117,62 @@ def _a(word: str) -> str:
 
 def _shape(shape: Any) -> str:
     return "nothing" if not shape else "x".join(str(s) for s in shape)
+
+
+def resolve_ties(graph: nx.DiGraph, problems: Problems) -> None:
+    """Set ``tied_to`` on every group with `tie:` that can compute with the transpose of the named
+    group's weight matrix, and take that matrix out of its own parameter count; report why not.
+
+    Both must compute a plain dense weighted sum (their types offer `tie:`; no `window:`, no
+    radial-basis units), the named group owns its matrix (it is neither tied nor sharing), and the
+    shapes transpose: this group reads as many values as the other has cells, and has as many
+    cells as the other reads.
+    """
+    for n, d in graph.nodes(data=True):
+        target = d["options"].get("tie")
+        if target is None:
+            continue
+        problem = _tie_problem(graph, n, target)
+        if problem is not None:
+            locs = getattr(d.get("spec"), "option_locs", {}) or {}
+            problems.add(
+                locs.get("tie", d["loc"]), f"{d['path']}.tie", f"'{n}' ties to '{target}': {problem[0]}", problem[1]
+            )
+            continue
+        n_in, n_out = numel(d["in_shape"]), numel(d["shape"])
+        d["tied_to"] = target
+        d["params"] = int(d.get("params", 0)) - n_in * n_out  # the matrix is counted where it is owned
+
+
+def _dense(d: Mapping[str, Any]) -> bool:
+    """The group computes a plain dense weighted sum with a weight matrix of its own."""
+    options = d["options"]
+    return "tie" in d["cell"].options and options.get("window") is None and options.get("activation") != "gaussian"
+
+
+def _tie_problem(graph: nx.DiGraph, n: str, target: str) -> tuple[str, str] | None:
+    d = graph.nodes[n]
+    if target == n:
+        return "a group cannot use its own matrix transposed", "name the encoder group whose matrix it mirrors"
+    if target not in graph:
+        return f"no such group{did_you_mean(target, list(graph.nodes))}", "name a group of this spec"
+    t = graph.nodes[target]
+    if not _dense(d) or not _dense(t):
+        which = n if not _dense(d) else target
+        return (
+            f"'{which}' has no plain dense weight matrix (a window, radial-basis units or another type)",
+            "tie two dense groups (hidden, output): the decoder to its encoder",
+        )
+    if t["options"].get("tie") is not None or t.get("owner") is not None or d.get("owner") is not None:
+        return "a tied or shared group's matrix belongs to another", "tie to the group that owns the matrix"
+    if d.get("in_shape") is None or t.get("in_shape") is None or d.get("shape") is None or t.get("shape") is None:
+        return "its shapes are unknown", "fix the shape problems reported above"
+    n_in, n_out = numel(d["in_shape"]), numel(d["shape"])
+    t_in, t_out = numel(t["in_shape"]), numel(t["shape"])
+    if (n_in, n_out) != (t_out, t_in):
+        return (
+            f"'{target}''s matrix is {t_in} x {t_out}, so its transpose reads {t_out} values into {t_in} cells, but "
+            f"'{n}' reads {n_in} into {n_out}",
+            f"give '{n}' {t_in} cells and feed it {t_out} values (the encoder's mirror image)",
+        )
+    return None

@@ -209,6 +209,8 @@ def group_words(d: dict[str, Any], *, started: bool = True) -> list[str]:
     words = [" · ".join(feature_words(d["options"]))] if feature_words(d["options"]) else []
     if d.get("owner") is not None:
         words.append(f"shares {d['owner']}")
+    if d.get("tied_to") is not None:
+        words.append(f"{d['tied_to']}'s weights, transposed")
     if started and d.get("started_by"):
         words.append(f"starts from {d['started_by']}'s state")
     if d["options"].get("teacher"):
