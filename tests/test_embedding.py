@@ -133,3 +133,15 @@ def test_an_embedding_in_a_two_input_network_of_ones_own(tmp_path: Path) -> None
 def test_both_views_name_the_embedding() -> None:
     for view in ("cells", "layers"):
         assert "embedding of 16 tokens" in cellgraph.render(TOKEN_ORDER, view=view).dot
+
+
+def test_prediction_refuses_token_ids_outside_the_vocabulary() -> None:
+    """The data check guards training; predict checks its own ids the same way, located at `vocab:`
+    (a traced lookup would clamp them to the table's edge, silently)."""
+    model = cellgraph.compile(TOKEN_ORDER)
+    params = model.init(jax.random.key(0))
+    with pytest.raises(cellgraph.SpecError) as caught:
+        model.predict(params, {"tokens": np.array([[1, 2, 16]])})
+    text = caught.value.format()
+    assert "token_order.yaml:" in text and "cells.tokens.vocab" in text and "hold 16" in text
+    assert model.predict(params, {"tokens": np.array([[1, 2, 15]])})["y"].shape == (1, 2)

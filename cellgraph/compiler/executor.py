@@ -29,8 +29,9 @@ from typing import Any, Final
 import jax
 import jax.numpy as jnp
 import networkx as nx
+import numpy as np
 
-from ..cells.features import Feature, active_features, fed_shape
+from ..cells.features import Feature, active_features, fed_shape, token_range
 from ..errors import SourceLoc, spec_error
 from ..graph.checks import forward_graph
 from .protocol import Aux, CellFns, CompileError, Ctx, FeatureFns, Inputs, NodeInfo, Out, cell_fns, feature_fns
@@ -375,6 +376,26 @@ def check_input(plan: Plan, group: str, shape: tuple[int, ...]) -> None:
             f"the array for input group '{group}' has shape {shape}: {features} values per "
             f"{'step' if timed else 'example'}, but the group has {cells} cells{seq}",
             f"give an array of shape {want}, or resize the group to the data's {features} features",
+        )
+
+
+def check_tokens(plan: Plan, group: str, ids: np.ndarray) -> None:
+    """A token input's ids on the host, before prediction: whole numbers 0 .. vocab - 1. Inside
+    the traced lookup an id beyond the table would be clamped to its edge, silently."""
+    vocab = token_range(plan.infos[group].options)
+    if vocab is None or ids.size == 0:
+        return
+    whole = ids == np.round(ids) if ids.dtype.kind == "f" else np.ones(ids.shape, bool)
+    bad = ~whole | (ids < 0) | (ids >= vocab)
+    if bad.any():
+        loc, path = plan.where[group]
+        value = ids.reshape(-1)[int(np.argmax(bad.reshape(-1)))]
+        raise spec_error(
+            loc,
+            f"{path}.vocab",
+            f"the ids for input group '{group}' hold {value.item()}, but its embedding reads token ids "
+            f"0 .. {vocab - 1} (`vocab: {vocab}`)",
+            f"number the tokens 0 .. {vocab - 1}, or raise `vocab:` to the number of distinct tokens",
         )
 
 

@@ -28,6 +28,7 @@ from .executor import (
     Forward,
     Plan,
     check_inputs,
+    check_tokens,
     collect_state,
     feed,
     init_delayed,
@@ -255,6 +256,8 @@ def _make_predict(
         """
         fed: dict[str, np.ndarray] = feed(inputs, given, np.asarray)  # a teacher input is decoded
         n = check_inputs(plan, fed)
+        for group, ids in fed.items():
+            check_tokens(plan, group, ids)
         size = min(n, batch_size or PREDICT_CHUNK)
         if size < 1:
             raise CompileError(f"batch_size must be a positive number of examples, got {batch_size}")
