@@ -423,7 +423,7 @@ def section(
             f"PyTorch runs with {threads} intra-op threads, the cores XLA uses."
         )
     how += (
-        " Specs: `specs/examples/mushroom.yaml`, `bench/specs/*.yaml`, `specs/examples/digits_dcn.yaml`; "
+        " Specs: `specs/examples/mushroom.yaml`, `bench/specs/*.yaml`, `specs/examples/digits_dcn.yaml`, `specs/examples/digits_dcn_bn.yaml`; "
         "hand-written versions: `bench/hand_jax.py`, `bench/hand_flax.py`, `bench/hand_keras.py` "
         "(Keras 3 on its JAX backend, `train_on_batch`, which returns each step's loss), `bench/hand_torch.py`."
     )
