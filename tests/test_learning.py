@@ -306,6 +306,69 @@ def test_linear_ae_matches_pca_held_out() -> None:
     assert ae <= 1.02 * pca
 
 
+# ------------------------------------------------------------------------------------ VAE (2.9)
+
+
+def test_vae_beats_the_per_pixel_model_on_held_out_bars_and_uses_its_code() -> None:
+    """ZOO.md 2.9: held-out negative ELBO <= 0.75 x the NLL of an independent Bernoulli per pixel
+    fitted to the training set, and mean KL > 0.5 nats (no posterior collapse).
+
+    The ELBO is estimated as it is defined, with the code sampled (the training pass's
+    reparameterised z, averaged over 5 draws): the evaluation pass reads the code at its mean,
+    which gives an optimistic figure (15.3 nats against the sampled 19.9 when measured).
+    """
+    path = ZOO / "vae.yaml"
+    result = _train(path, resume=False)
+    data = _data(path)
+    train = data.x_train.reshape(len(data.x_train), -1)
+    test = data.x_test.reshape(len(data.x_test), -1)
+    p = np.clip(train.mean(axis=0), 1e-4, 1 - 1e-4)
+    per_pixel = -np.mean(np.sum(test * np.log(p) + (1 - test) * np.log(1 - p), axis=1))
+    batch = result.model.batch(data.x_test, None)
+    draws = [result.model.loss(result.params, batch, jax.random.key(k))[1] for k in range(5)]
+    neg_elbo = -float(np.mean([d["elbo"] for d in draws]))
+    kl = float(np.mean([d["kl"] for d in draws]))
+    assert neg_elbo <= 0.75 * per_pixel, (neg_elbo, per_pixel)  # measured 19.9 against 35.6
+    assert kl > 0.5, kl
+
+
+# ------------------------------------------------------------------------------------- DN (2.18)
+
+GLYPH_CLASSIFIER = """
+cellgraph: 1
+name: glyph_classifier
+cells:
+  x: {type: input, shape: [8, 8, 1]}
+  k: {type: kernel, window: 3, channels: 16}
+  p: {type: convolution, op: max_pool, window: 2}
+  h: {type: hidden, size: 64, activation: relu}
+  y: {type: output, size: 4, activation: softmax}
+edges: [x -> k -> p -> h -> y]
+train: {loss: cross_entropy, metrics: [accuracy], optimizer: {name: adam, learning_rate: 3.0e-3}, epochs: 30,
+  batch_size: 32, seed: 0}
+data: {source: glyphs, classes: 4, n: 2500, noise: 0.3, split: {test: 0.2, seed: 1}}
+"""
+
+
+def test_dn_draws_each_held_out_class_code_as_its_glyph(tmp_path: Path) -> None:
+    """ZOO.md 2.18: held-out per-pixel MSE < 0.01, and a separately trained glyph classifier (a
+    small convolutional net trained on glyphs at random positions with noise, never on the DN's
+    data) recognises
+    >= 95 % of the generated images as the class they were drawn from."""
+    path = ZOO / "dn.yaml"
+    result = _train(path, resume=False)
+    assert result.metrics["mse"] < 0.01, result.metrics
+    classifier_spec = tmp_path / "glyph_classifier.yaml"
+    classifier_spec.write_text(GLYPH_CLASSIFIER, encoding="utf-8")
+    classifier = _train(classifier_spec, resume=False)
+    # it knows the glyphs: 0.956 measured; the noise (0.3) on its own data caps it near 0.96
+    assert classifier.metrics["accuracy"] >= 0.9, classifier.metrics
+    data = _data(path)
+    drawn = result.predict(data.x_test)["y"]
+    recognised = np.mean(classifier.predict(drawn)["y"].argmax(-1) == data.meta["labels_test"])
+    assert recognised >= 0.95, recognised
+
+
 # ------------------------------------------------------------------------------------ DAE (2.10)
 
 
