@@ -47,7 +47,8 @@ def _trained(path: Path, seed: int = 0) -> tuple[Any, np.ndarray, np.ndarray]:
 def test_the_gru_encoder_decoder_reverses_held_out_sequences(tmp_path: Path, seed: int) -> None:
     """Trained from its spec file with teacher forcing, it reverses 1,200 held-out sequences when
     it decodes on its own: >= 95 % of the symbols and >= 85 % of whole sequences right (seeds 0-5
-    measured 96.4-99.2 % and 88.7-97.3 %); a saved and reloaded model decodes the same."""
+    measured 96.4-99.2 % and 88.7-97.3 %); a saved and reloaded model decodes the same. Its control is the
+    next test: without the encoder's state the same training gets < 50 % and < 5 %."""
     result, x, y = _trained(SPEC, seed)
     assert result.metrics["accuracy"] >= 0.97, result.metrics  # per step, teacher-forced
     decoded = result.predict(x)["y"].argmax(-1)

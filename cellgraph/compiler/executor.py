@@ -32,6 +32,7 @@ import networkx as nx
 import numpy as np
 
 from ..cells.features import Feature, active_features, fed_shape, token_range
+from ..data.check import bad_token
 from ..errors import SourceLoc, spec_error
 from ..graph.checks import forward_graph
 from .protocol import Aux, CellFns, CompileError, Ctx, FeatureFns, Inputs, NodeInfo, Out, cell_fns, feature_fns
@@ -383,13 +384,10 @@ def check_tokens(plan: Plan, group: str, ids: np.ndarray) -> None:
     """A token input's ids on the host, before prediction: whole numbers 0 .. vocab - 1. Inside
     the traced lookup an id beyond the table would be clamped to its edge, silently."""
     vocab = token_range(plan.infos[group].options)
-    if vocab is None or ids.size == 0:
-        return
-    whole = ids == np.round(ids) if ids.dtype.kind == "f" else np.ones(ids.shape, bool)
-    bad = ~whole | (ids < 0) | (ids >= vocab)
-    if bad.any():
+    found = bad_token(ids, vocab) if vocab is not None else None
+    if vocab is not None and found is not None:
         loc, path = plan.where[group]
-        value = ids.reshape(-1)[int(np.argmax(bad.reshape(-1)))]
+        value = found[1]
         raise spec_error(
             loc,
             f"{path}.vocab",

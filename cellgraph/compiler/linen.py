@@ -58,17 +58,19 @@ class GraphModule(nn.Module):
     @nn.compact
     def __call__(self, inputs: jax.Array | Mapping[str, jax.Array], *, train: bool = False) -> Any:
         model = self.model
-        params = {group: self.param(group, _group_init(model, group)) for group in _owners(model)}
-        key = self.make_rng(RNG_STREAM) if train and model.stochastic else None
-        if model.stateful:  # batch norm's running statistics, in Flax's batch_stats collection
-            stats = {g: self.variable(STATE_COLLECTION, g, _group_state(model, g)) for g in model.state_groups}
-            state = {g: v.value for g, v in stats.items()}
-            outputs, new = model.apply_with_state(params, inputs, key=key, train=train, state=state)
-            if train and not self.is_initializing():  # as nn.BatchNorm: apply(..., mutable=["batch_stats"])
-                for g, v in stats.items():
-                    v.value = new[g]
+        if self.is_initializing():  # cellgraph's own initialisation, once, one Flax parameter per group
+            initial = model.init(self.make_rng("params"))
+            params = {group: self.param(group, lambda _key, value=value: value) for group, value in initial.items()}
         else:
-            outputs = model.apply(params, inputs, key=key, train=train)
+            params = dict(self.variables.get("params", {}))
+        # batch norm's running statistics, in Flax's batch_stats collection (made only when initialising)
+        stats = {g: self.variable(STATE_COLLECTION, g, lambda g=g: model.init_state()[g]) for g in model.state_groups}
+        key = self.make_rng(RNG_STREAM) if train and model.stochastic else None
+        state = {g: v.value for g, v in stats.items()}
+        outputs, new = model.apply_with_state(params, inputs, key=key, train=train, state=state)
+        if train and not self.is_initializing():  # as nn.BatchNorm: apply(..., mutable=["batch_stats"])
+            for g, v in stats.items():
+                v.value = new[g]
         return outputs[model.outputs[0]] if len(model.outputs) == 1 else outputs
 
 
@@ -79,28 +81,3 @@ def flax_module(
     as a Flax Linen module; ``params`` overrides spec params (``{"width": 16}``)."""
     model = spec if isinstance(spec, Model) else compile(spec, params)
     return GraphModule(model, name=name)
-
-
-def _owners(model: Model) -> tuple[str, ...]:
-    """The groups that own parameters, in the network's order (a shared group uses its owner's)."""
-    shapes = jax.eval_shape(model.init, jax.random.key(0))
-    return tuple(n for n in model.plan.order if n in shapes)
-
-
-def _group_state(model: Model, group: str) -> Any:
-    """The initial model state of one group (a Flax variable's initialiser takes no key)."""
-
-    def init() -> Any:
-        return model.init_state()[group]
-
-    return init
-
-
-def _group_init(model: Model, group: str) -> Any:
-    """Flax's initialiser of one group's parameters: cellgraph's own initialisation, from the key
-    Flax gives this parameter (the whole network's initial values are made and this group's kept)."""
-
-    def init(key: jax.Array) -> Any:
-        return model.init(key)[group]
-
-    return init

@@ -173,8 +173,7 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
         train: bool = False,
         state: Mapping[str, Any] | None = None,
     ) -> dict[str, Array]:
-        values, _ = forward(params, inputs, key=key, train=train, state=state_for(state, train))
-        return {o: values[o] for o in plan.outputs}
+        return apply_with_state(params, inputs, key=key, train=train, state=state)[0]
 
     def trainable_mask(params: Params) -> Any:
         flags = {n: bool(graph.nodes[n]["trainable"]) for n in params}
@@ -185,7 +184,7 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     def loss(
         params: Params, batch: Mapping[str, Any], key: Array | None, state: Mapping[str, Any] | None = None
     ) -> tuple[Array, dict[str, Array]]:
-        value, metrics, _ = scored(params, _taught(batch, taught), key, state_for(state, key is not None))
+        value, (metrics, _) = loss_with_state(params, batch, key, state)
         return value, metrics
 
     def loss_with_state(

@@ -420,19 +420,27 @@ def _check_input(slot: Slot, a: np.ndarray, split: str, problems: Problems) -> N
         _check_tokens(slot, a, split, problems)
 
 
-def _check_tokens(slot: Slot, a: np.ndarray, split: str, problems: Problems) -> None:
-    """An embedding input's data: whole numbers from 0 to vocab - 1 (a traced lookup would clamp
-    any other id to the table's edge, silently)."""
-    assert slot.vocab is not None
-    if a.size == 0:
-        return
-    whole = a == np.round(a) if a.dtype.kind == "f" else np.ones(a.shape, bool)
-    bad = ~whole | (a < 0) | (a >= slot.vocab)
+def bad_token(ids: np.ndarray, vocab: int) -> tuple[int, Any] | None:
+    """The first id of ``ids`` (examples first) that is not a whole number from 0 to vocab - 1, as
+    (its example, its value), or None. A traced lookup would clamp such an id to the table's edge,
+    silently, so the data check and prediction both refuse it."""
+    if ids.size == 0:
+        return None
+    whole = ids == np.round(ids) if ids.dtype.kind == "f" else np.ones(ids.shape, bool)
+    bad = (~whole | (ids < 0) | (ids >= vocab)).reshape(len(ids), -1)
     if not bad.any():
+        return None
+    example = int(np.argmax(bad.any(axis=1)))
+    return example, ids.reshape(len(ids), -1)[example][np.argmax(bad[example])]
+
+
+def _check_tokens(slot: Slot, a: np.ndarray, split: str, problems: Problems) -> None:
+    """An embedding input's data: whole numbers from 0 to vocab - 1 (:func:`bad_token`)."""
+    assert slot.vocab is not None
+    found = bad_token(a, slot.vocab)
+    if found is None:
         return
-    flat = bad.reshape(len(a), -1)
-    example = int(np.argmax(flat.any(axis=1)))
-    value = a.reshape(len(a), -1)[example][np.argmax(flat[example])]
+    example, value = found
     problems.add(
         slot.size_loc,
         f"{slot.path}.vocab",

@@ -66,7 +66,7 @@ def check_decoding(graph: nx.DiGraph, problems: Problems) -> None:
                 "one time step at a time: there is no earlier layer to finish first",
                 "remove the delayed edges, or feed the state through a plain edge",
             )
-    for n, (output, _) in _named_teachers(graph, problems).items():
+    for n, output in _named_teachers(graph, problems).items():
         _check_teacher(graph, n, output, problems)
 
 
@@ -76,8 +76,8 @@ def _option_loc(graph: nx.DiGraph, n: str, option: str) -> SourceLoc:
     return locs.get(option, d["loc"])
 
 
-def _named_teachers(graph: nx.DiGraph, problems: Problems) -> dict[str, tuple[str, int]]:
-    """The teachers whose option names an output group; the others reported."""
+def _named_teachers(graph: nx.DiGraph, problems: Problems) -> dict[str, str]:
+    """``{teacher input: the output it names}`` where it names an output group; the others reported."""
     named = {}
     for n, d in graph.nodes(data=True):
         target = d.get("options", {}).get("teacher")
@@ -92,7 +92,7 @@ def _named_teachers(graph: nx.DiGraph, problems: Problems) -> dict[str, tuple[st
                 f"name the output whose targets '{n}' is fed: {', '.join(outputs) or 'add one'}",
             )
             continue
-        named[n] = (target, 0)
+        named[n] = target
     return named
 
 
@@ -129,12 +129,13 @@ def _check_teacher(graph: nx.DiGraph, n: str, output: str, problems: Problems) -
             f"set `vocab: {classes + 1}` on '{n}' (the start token is id {classes})",
         )
     fwd = forward_graph(graph)
-    between = (nx.descendants(fwd, n) & nx.ancestors(fwd, output)) | {output}
-    if output not in nx.descendants(fwd, n):
+    reached = nx.descendants(fwd, n)
+    if output not in reached:
         problems.add(
             *where, f"'{n}' does not reach '{output}'", f"connect '{n}' to the decoder that computes '{output}'"
         )
         return
+    between = (reached & nx.ancestors(fwd, output)) | {output}
     for g in sorted(between, key=list(graph.nodes).index):
         cell = graph.nodes[g]["cell"]
         per_step = cell.recurrent or (cell.is_plain and (cell.is_hidden or cell.is_output))

@@ -72,24 +72,22 @@ def step_fn(
     the step then reads ``state.model_state`` and keeps what the training pass made of it.
     """
 
+    def kept(params: Params, batch: Batch, key: Any, model_state: Any) -> tuple[jax.Array, Any]:
+        """``loss`` in ``stateful_loss``'s form: the model state passes through unchanged."""
+        value, metrics = loss(params, batch, key)
+        return value, (metrics, model_state)
+
+    full = stateful_loss or kept
+
     def step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         rng, key = jax.random.split(state.rng) if stochastic else (state.rng, state.rng)
 
-        if stateful_loss is None:
+        def value_fn(params: Params) -> jax.Array:  # for line-search optimizers (lbfgs)
+            return full(params, batch, key, state.model_state)[0]
 
-            def value_fn(params: Params) -> jax.Array:  # for line-search optimizers (lbfgs)
-                return loss(params, batch, key)[0]
-
-            (value, metrics), grads = jax.value_and_grad(loss, has_aux=True)(state.params, batch, key)
-            model_state = state.model_state
-        else:
-
-            def value_fn(params: Params) -> jax.Array:
-                return stateful_loss(params, batch, key, state.model_state)[0]
-
-            (value, (metrics, model_state)), grads = jax.value_and_grad(stateful_loss, has_aux=True)(
-                state.params, batch, key, state.model_state
-            )
+        (value, (metrics, model_state)), grads = jax.value_and_grad(full, has_aux=True)(
+            state.params, batch, key, state.model_state
+        )
         updates, opt_state = tx.update(
             grads, state.rule_state, state.params, value=value, grad=grads, value_fn=value_fn
         )
