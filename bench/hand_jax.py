@@ -163,6 +163,45 @@ def dcn_bn_apply(params: dict[str, Any], state: dict[str, Any], x: jax.Array) ->
     return jax.nn.relu(z) @ params["y"]["w"] + params["y"]["b"], new
 
 
+def transformer_init(key: jax.Array, sizes: tuple[int, ...]) -> dict[str, Any]:
+    """Wq, Wk, Wv, Wo of the attention, two layer norms, the feed-forward pair and the classifier."""
+    d, _, ff, classes = sizes
+    k = jax.random.split(key, 7)
+    lecun = jax.nn.initializers.lecun_normal()
+    return {
+        "q": {"w": lecun(k[0], (d, d)), "b": jnp.zeros((d,))},
+        "k": {"w": lecun(k[1], (d, d)), "b": jnp.zeros((d,))},
+        "v": {"w": lecun(k[2], (d, d)), "b": jnp.zeros((d,))},
+        "o": {"w": lecun(k[3], (d, d)), "b": jnp.zeros((d,))},
+        "ln1": {"g": jnp.ones((d,)), "s": jnp.zeros((d,))},
+        "ff1": _dense_init(k[4], d, ff),
+        "ff2": _dense_init(k[5], ff, d),
+        "ln2": {"g": jnp.ones((d,)), "s": jnp.zeros((d,))},
+        "y": _dense_init(k[6], d, classes),
+    }
+
+
+def _layer_norm(z: jax.Array, p: dict[str, jax.Array]) -> jax.Array:
+    mean = z.mean(-1, keepdims=True)
+    return (z - mean) * lax.rsqrt(jnp.square(z - mean).mean(-1, keepdims=True) + 1e-6) * p["g"] + p["s"]
+
+
+def transformer_apply(params: dict[str, Any], x: jax.Array, heads: int) -> jax.Array:
+    """x + LN(attention(x)), then a + LN(FF(a)), then logits per position: (batch, T, d) -> (batch, T, classes)."""
+    b, t, d = x.shape
+
+    def split(p: dict[str, jax.Array]) -> jax.Array:  # (b, t, d) -> (b, t, heads, d / heads)
+        return (x @ p["w"] + p["b"]).reshape(b, t, heads, d // heads)
+
+    q, k, v = split(params["q"]) / jnp.sqrt(d // heads), split(params["k"]), split(params["v"])
+    w = jax.nn.softmax(jnp.einsum("bqhd,bkhd->bhqk", q, k), axis=-1)
+    att = jnp.einsum("bhqk,bkhd->bqhd", w, v).reshape(b, t, d) @ params["o"]["w"] + params["o"]["b"]
+    a = x + _layer_norm(att, params["ln1"])
+    f = jax.nn.relu(a @ params["ff1"]["w"] + params["ff1"]["b"]) @ params["ff2"]["w"] + params["ff2"]["b"]
+    h = a + _layer_norm(f, params["ln2"])
+    return h @ params["y"]["w"] + params["y"]["b"]
+
+
 def network(w: Workload) -> tuple[Callable[[jax.Array], Any], Callable[..., jax.Array]]:
     """(init, apply) of the workload's network, written by hand; a stochastic workload's apply
     takes ``(params, x, key)``, a batch-normalised one's ``(params, state, x) -> (out, state)``."""
@@ -177,6 +216,8 @@ def network(w: Workload) -> tuple[Callable[[jax.Array], Any], Callable[..., jax.
         return (lambda key: rnn_init(key, w.sizes, 4)), lstm_apply
     if w.family == "gru":
         return (lambda key: rnn_init(key, w.sizes, 3)), gru_apply
+    if w.family == "transformer":
+        return (lambda key: transformer_init(key, w.sizes)), lambda p, x: transformer_apply(p, x, w.sizes[1])
     return dcn_init, dcn_apply
 
 

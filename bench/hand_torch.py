@@ -29,6 +29,19 @@ class Recurrent(nn.Module):
         return self.out(hs[:, -1])
 
 
+class Transformer(nn.Module):
+    """PyTorch's own encoder layer (post-norm, ReLU, no dropout) and a classifier per position."""
+
+    def __init__(self, sizes: tuple[int, ...]) -> None:
+        super().__init__()
+        d, heads, ff, classes = sizes
+        self.block = nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, batch_first=True, layer_norm_eps=1e-6)
+        self.out = nn.Linear(d, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.block(x)).flatten(0, 1)  # (batch * T, classes), as the loss reads it
+
+
 def module(w: Workload) -> nn.Module:
     if w.family == "mlp":
         layers: list[nn.Module] = []
@@ -38,6 +51,8 @@ def module(w: Workload) -> nn.Module:
         return nn.Sequential(*layers, nn.Linear(w.sizes[-2], w.sizes[-1]))
     if w.family in ("lstm", "gru"):
         return Recurrent(w.sizes, w.family)
+    if w.family == "transformer":
+        return Transformer(w.sizes)
 
     def norm(layer: type[nn.Module], n: int) -> list[nn.Module]:  # PyTorch's momentum 0.01 is Flax's 0.99
         return [layer(n, eps=1e-5, momentum=0.01)] if w.batch_norm else []
@@ -80,6 +95,7 @@ def build(
         if w.family == "dcn":
             x = x.permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW, once, before timing
         y = torch.from_numpy(b["y"]).long() if w.loss == "xent" else torch.from_numpy(b["y"])
+        y = y.flatten() if w.family == "transformer" else y  # one class per position
         return x.to(device), y.to(device)
 
     batches = [tensors(b) for b in data]

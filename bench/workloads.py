@@ -40,6 +40,7 @@ class Workload:
         dropout: for ``mlp``: each hidden layer's output is dropped out with this probability.
         batch_norm: for ``dcn``: each convolution's and the dense layer's weighted sum is
             batch-normalised before its ReLU (running statistics kept as model state).
+        contenders: the contenders that have a hand-written version of the network (default: all).
     """
 
     name: str
@@ -54,6 +55,7 @@ class Workload:
     layer_norm: bool = False
     dropout: float = 0.0
     batch_norm: bool = False
+    contenders: tuple[str, ...] = ("cellgraph", "jax", "flax", "keras", "torch")
 
     @property
     def stochastic(self) -> bool:
@@ -70,6 +72,9 @@ class Workload:
 
 MUSHROOM, MNIST, DFF = "specs/examples/mushroom.yaml", "bench/specs/mnist_mlp.yaml", "bench/specs/deep_dff.yaml"
 MNIST_DLN = "bench/specs/mnist_mlp_dln.yaml"
+TRANSFORMER = "bench/specs/transformer_block.yaml"
+TRANSFORMER_STEPS = 32
+"""Positions per sequence of the transformer workload."""
 WORKLOADS: tuple[Workload, ...] = (
     Workload("mlp128", "MLP 117-64-64-2, mushroom", MUSHROOM, "mlp", 128, 128, (117, 64, 64, 2), "xent"),
     Workload("mlp4096", "MLP 117-64-64-2, mushroom", MUSHROOM, "mlp", 4096, 65536, (117, 64, 64, 2), "xent"),
@@ -101,6 +106,17 @@ WORKLOADS: tuple[Workload, ...] = (
         "xent",
         batch_norm=True,
     ),
+    Workload(
+        "transformer",
+        "Transformer encoder block d 64, 4 heads, T = 32",
+        TRANSFORMER,
+        "transformer",
+        64,
+        1024,
+        (64, 4, 128, 16),  # model width, heads, feed-forward units, classes
+        "xent",
+        contenders=("cellgraph", "jax", "torch"),
+    ),
 )
 
 BY_NAME = {w.name: w for w in WORKLOADS}
@@ -113,7 +129,10 @@ def batches(w: Workload, n: int = N_BATCHES, seed: int = 0) -> list[dict[str, np
     images ``(b, 8, 8, 1)`` (channels last; the PyTorch contender transposes once, before timing).
     """
     rng = np.random.default_rng(seed)
-    if w.spec in (MNIST, MNIST_DLN):
+    if w.spec == TRANSFORMER:  # only shapes matter: random vectors, a random class per position
+        x = rng.standard_normal((n * w.batch, TRANSFORMER_STEPS, w.sizes[0]), dtype=np.float32)
+        y = rng.integers(0, w.sizes[-1], (n * w.batch, TRANSFORMER_STEPS)).astype(np.int32)
+    elif w.spec in (MNIST, MNIST_DLN):
         x = rng.random((n * w.batch, 784), dtype=np.float32)
         y = rng.integers(0, 10, n * w.batch).astype(np.int32)
     else:

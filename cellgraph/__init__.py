@@ -3,8 +3,8 @@
 One YAML spec becomes a validated graph (the ``spec`` and ``graph`` layers) and chart-style
 diagrams (``render``: ``cellgraph.render("specs/zoo/lstm.yaml").save("lstm.svg")``); the JAX
 compiler (``cellgraph.compile``), training (``cellgraph.train``) and what comes after it
-(``evaluate``, ``save``, ``load``, ``export``) are loaded on first use, so importing cellgraph
-never imports JAX.
+(``evaluate``, ``save``, ``load``, ``export``, ``sample``, ``plot_samples``, ``plot_attention``)
+are loaded on first use, so importing cellgraph never imports JAX.
 """
 
 from typing import Any as _Any
@@ -32,6 +32,7 @@ __all__ = [
     "SourceLoc",
     "Spec",
     "SpecError",
+    "attention_maps",
     "build_graph",
     "compile",
     "evaluate",
@@ -42,10 +43,14 @@ __all__ = [
     "load_run",
     "load_spec",
     "load_spec_text",
+    "plot_attention",
+    "plot_samples",
     "render",
+    "sample",
     "save",
     "summarize",
     "train",
+    "traverse",
 ]
 
 _LAZY: dict[str, tuple[str, str | None]] = {  # public name -> (module, attribute): loaded on first use
@@ -62,12 +67,18 @@ _LAZY: dict[str, tuple[str, str | None]] = {  # public name -> (module, attribut
     "save": ("cellgraph.artifact", "save"),
     "load": ("cellgraph.artifact", "load"),
     "load_run": ("cellgraph.artifact", "load_run"),
+    # what a trained network generates and attends to (sampling.py, figures.py: Matplotlib)
+    "sample": ("cellgraph.sampling", "sample"),
+    "traverse": ("cellgraph.sampling", "traverse"),
+    "attention_maps": ("cellgraph.sampling", "attention_maps"),
+    "plot_samples": ("cellgraph.figures", "plot_samples"),
+    "plot_attention": ("cellgraph.figures", "plot_attention"),
 }
 
 
 def __getattr__(name: str) -> _Any:
-    """``cellgraph.compile``, ``train``, ``evaluate``, ``save``, ``load``, ``load_run`` and
-    ``export`` import JAX, and ``render`` the drawing code, so they load on first use (a command
+    """``cellgraph.compile``, ``train``, ``evaluate``, ``save``, ``load``, ``load_run``, ``export``
+    and the sampling functions import JAX, and ``render`` the drawing code, so they load on first use (a command
     that trains does not wait for the drawing code, nor one that draws for JAX)."""
     if name in _LAZY:
         import importlib

@@ -1,10 +1,10 @@
 """The ``cellgraph`` command: validate, summary, render, gallery, poster, train, predict, evaluate,
-export, schema, cells.
+export, sample, attention, schema, cells.
 
 Errors are printed as ``file:line:col: key.path: problem`` plus ``fix:`` lines and the process
-exits 1; a clean run exits 0. Usage errors exit 2. Only `train`, `predict`, `evaluate` and
-`export` import JAX, when they run, after the spec and the data were checked; they compile
-through JAX's persistent compilation cache (``~/.cache/cellgraph/jax``, see
+exits 1; a clean run exits 0. Usage errors exit 2. Only `train`, `predict`, `evaluate`,
+`export`, `sample` and `attention` import JAX, when they run, after the spec and the data were
+checked; they compile through JAX's persistent compilation cache (``~/.cache/cellgraph/jax``, see
 :mod:`cellgraph.train.cache`), so a repeated command does not pay the compile again.
 """
 
@@ -597,6 +597,80 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .sampling import check_count, check_traversal, generator_of
+
+    graph = _graph_of_run(args)
+    generator = generator_of(graph)  # a spec that generates nothing is refused before JAX loads
+    if args.traverse:
+        check_traversal(graph, generator)
+    else:
+        check_count(generator, args.n)
+    out = Path(args.output)
+    _check_png(out)
+    with _compilation_cache():
+        from .figures import plot_samples
+
+        trained = _trained(args, graph)
+        plot_samples(trained, out, n=args.n, seed=args.seed, traverse=args.traverse)
+    if not args.quiet:
+        if args.traverse:
+            what = f"latent traversals of '{generator.code}', decoded by '{generator.output}'"
+        else:
+            shown = min(args.n, generator.codes) if generator.codes else args.n
+            what = f"{_count(shown, 'sample')}, {generator.describe()}"
+        print(f"wrote {terminal_safe(out)}: {terminal_safe(what)}")
+    return 0
+
+
+def cmd_attention(args: argparse.Namespace) -> int:
+    from .sampling import attention_pairs
+
+    graph = _graph_of_run(args)
+    pairs = attention_pairs(graph)  # a network without attention edges is refused before JAX loads
+    out = Path(args.output)
+    _check_png(out)
+    with _compilation_cache():
+        from .figures import plot_attention
+
+        trained = _trained(args, graph)
+        plot_attention(trained, out, example=args.example)
+    if not args.quiet:
+        edges = ", ".join(f"{s} -> {t}" for s, t in pairs)
+        print(f"wrote {terminal_safe(out)}: attention of example {args.example} ({terminal_safe(edges)})")
+    return 0
+
+
+def _check_png(out: Path) -> None:
+    """A picture's ``-o``: a .png file that can be written (refused before any work)."""
+    if out.is_dir():
+        raise CellgraphError(f"{out} is a folder; give a file name such as {out / 'samples.png'}")
+    if out.suffix.lower() != ".png":
+        raise CellgraphError(f"{out}: the picture is written as a PNG; give a file name ending in .png")
+    _check_output_file(out, None)
+
+
+def _positive(text: str) -> int:
+    """A positive whole number, or a usage error naming the value (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
+    return value
+
+
+def _count_from_zero(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an example index 0, 1, 2, ..., got '{text}'")
+    return value
+
+
 def _graph_of_run(args: argparse.Namespace) -> Any:
     """The graph the command works with, JAX-free: the saved model's stored spec, or SPEC's (a run
     folder needs SPEC). A saved model given with SPEC must have been saved from that spec."""
@@ -972,6 +1046,36 @@ def make_parser() -> argparse.ArgumentParser:
     ex.add_argument("--time", type=int, default=None, metavar="T", help="a fixed sequence length (default: any)")
     ex.add_argument("-q", "--quiet", action="store_true")
     ex.set_defaults(func=cmd_export)
+    sa = run_command(
+        "sample",
+        "draw a trained generative network's samples as a PNG: a GAN's, a VAE's or DCIGN's decoded codes, "
+        "a DN's image per one-hot code",
+    )
+    sa.add_argument("-o", "--output", required=True, metavar="FILE.png", help="the picture")
+    sa.add_argument(
+        "-n", type=_positive, default=64, metavar="N", help="samples to draw (default 64; a grid shows up to 400)"
+    )
+    sa.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the noise or codes drawn (default 0)")
+    sa.add_argument(
+        "--traverse",
+        action="store_true",
+        help="latent traversals instead (VAE, DCIGN): a row per code unit, swept over -3..3, the others at 0",
+    )
+    sa.add_argument("-q", "--quiet", action="store_true")
+    sa.set_defaults(func=cmd_sample)
+    at = run_command(
+        "attention", "draw a trained network's attention weights for one example as heat maps, one per head (PNG)"
+    )
+    at.add_argument("-o", "--output", required=True, metavar="FILE.png", help="the picture")
+    at.add_argument(
+        "--example",
+        type=_count_from_zero,
+        default=0,
+        metavar="I",
+        help="which example of the spec's test data (default 0)",
+    )
+    at.add_argument("-q", "--quiet", action="store_true")
+    at.set_defaults(func=cmd_attention)
     sc = sub.add_parser("schema", help="JSON Schema of the spec format (for editors)")
     sc.add_argument("-o", "--output", help="write to this file instead of stdout")
     sc.set_defaults(func=cmd_schema)

@@ -76,7 +76,8 @@ HOSTS: dict[str, tuple[dict[str, Any], list[str], tuple[int, ...]]] = {
     ),
 }
 OFFERED = sorted((t, f) for t, cell in CELLS.items() for f in FEATURES if f in cell.options)
-ON = {"dropout": 0.5, "norm": "layer", "vocab": 7, "recurrent_dropout": 0.5}
+ON = {"dropout": 0.5, "norm": "layer", "vocab": 7, "recurrent_dropout": 0.5, "position": "learned"}
+NEEDS: dict[str, dict[str, Any]] = {"position": {"sequence": True, "max_length": 5}}  # what else the feature needs
 
 
 def test_the_hosts_cover_every_type_that_offers_a_feature() -> None:
@@ -91,7 +92,10 @@ def test_every_type_offering_a_feature_compiles_it_with_the_counted_parameters(
     deterministic; a stochastic feature makes training passes depend on the key."""
     cells, edges, shape = HOSTS[cell_type]
     host = "x" if CELLS[cell_type].is_source else "g"
-    cells = {**cells, host: {**cells[host], feature: ON[feature]}, "y": {"type": "output", "size": 3}}
+    needs = NEEDS.get(feature, {})
+    cells = {**cells, host: {**cells[host], feature: ON[feature], **needs}, "y": {"type": "output", "size": 3}}
+    if needs.get("sequence") and len(shape) == 2:
+        shape = (shape[0], 3, shape[1])  # three steps of the same vectors
     model = cellgraph.compile(_spec(tmp_path, cells, edges))
     params = model.init(jax.random.key(0))
     assert sum(a.size for a in jax.tree.leaves(params)) == model.graph.graph["params"]["total"]

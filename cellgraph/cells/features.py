@@ -53,7 +53,16 @@ class Feature:
     conflict: Callable[[Mapping[str, Any]], tuple[str, str] | None] = lambda options: None
     # a source feature: what the data hold per example (per step) for the group's shape; None: the shape
     fed_shape: Callable[[Any, Shape], Shape] | None = None
+    # (the group's options, group shape) -> parameters it adds, for a feature whose count reads the
+    # group's other options too (learned positions: `max_length`); overrides count_params
+    count_params_in: Callable[[Mapping[str, Any], Shape], int] | None = None
     impl: str = ""  # "module:attribute" of its JAX half (a FeatureFns)
+
+    def params_in(self, options: Mapping[str, Any], shape: Shape) -> int:
+        """Parameters the feature adds to a group with these (resolved) options and shape."""
+        if self.count_params_in is not None:
+            return self.count_params_in(options, shape)
+        return self.count_params(options[self.name], shape)
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -83,7 +92,7 @@ def active_features(options: Mapping[str, Any]) -> tuple[Feature, ...]:
 
 def feature_params(options: Mapping[str, Any], shape: Shape) -> int:
     """Parameters the group's active features add to its own."""
-    return sum(f.count_params(options[f.name], shape) for f in active_features(options))
+    return sum(f.params_in(options, shape) for f in active_features(options))
 
 
 def feature_state(options: Mapping[str, Any], shape: Shape) -> int:
@@ -218,6 +227,52 @@ EMBEDDING = register_feature(
             else None
         ),
         fed_shape=lambda vocab, shape: (),
+    )
+)
+
+POSITIONS: Final = ("sinusoidal", "learned")
+"""`position:` kinds: fixed sines and cosines of each step's index, or a learned vector per step."""
+
+
+def _position_conflict(options: Mapping[str, Any]) -> tuple[str, str] | None:
+    if not options.get("sequence"):
+        return "positions number the steps of a sequence, and this input is none", "add `sequence: true`"
+    if options.get("shape") is not None:
+        return (
+            "a position is added to each step's vector, not to a map of `shape`",
+            "give the vector's length as `size:`",
+        )
+    if options.get("position") == "learned" and options.get("max_length") is None:
+        return "learned positions are a table with one row per step", "say how many steps it holds: `max_length: N`"
+    return None
+
+
+POSITION = register_feature(
+    Feature(
+        name="position",
+        label="Positional encoding",
+        doc="Adds to each step's vector (the token's embedding, or the fed values) a vector that says "
+        "where the step is: `sinusoidal`, fixed sines and cosines of the step's index at geometrically "
+        "spaced frequencies (Vaswani et al. 2017: PE(t, 2i) = sin(t / 10000^(2i/size)), PE(t, 2i+1) = "
+        "cos(...)); `learned`, one trained vector per step up to `max_length` (BERT, GPT-2). Attention "
+        "reads a set of positions; without this it cannot tell their order.",
+        option=Option(
+            Nullable(Choice(POSITIONS)),
+            None,
+            "add a position vector to each step: sinusoidal (fixed), or learned (a table of `max_length` rows)",
+        ),
+        stage="source",
+        active=lambda kind: kind is not None,
+        count_params=lambda kind, shape: 0,
+        count_params_in=lambda options, shape: (
+            int(options["max_length"]) * _per_feature(shape)
+            if options.get("position") == "learned" and options.get("max_length") is not None
+            else 0
+        ),
+        params_doc="`learned`: a table of max_length x size (`position`); `sinusoidal`: none",
+        describe=lambda kind: f"{kind} positions",
+        impl="cellgraph.compiler.features:POSITION",
+        conflict=_position_conflict,
     )
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from ..typedefs import Shape
 from .features import feature_options
 from .registry import (
@@ -10,6 +12,7 @@ from .registry import (
     CellStyle,
     Choice,
     FloatRange,
+    IntRange,
     Name,
     Nullable,
     Option,
@@ -38,6 +41,13 @@ def _visible_bias(s: ShapeIn, out: Shape) -> int:
     return numel(out) if s.options.get("use_bias", True) else 0
 
 
+_DISTRIBUTION: Final = Option(
+    Choice(("data", "uniform", "normal")),
+    "data",
+    "where values come from: the data, or noise the network draws itself, uniform on [-1, 1] or N(0, 1) "
+    "(a GAN generator's latent input)",
+)
+
 INPUT = make_cell(
     "input",
     label="Input Cell",
@@ -48,8 +58,17 @@ INPUT = make_cell(
         "size": size_option(),
         "shape": shape_option(),
         "sequence": _SEQUENCE,
-        **feature_options("dropout", "vocab"),
+        **feature_options("dropout", "vocab", "position"),
+        "max_length": Option(
+            Nullable(IntRange(1)), None, "the most steps a sequence holds (the rows of `position: learned`)"
+        ),
+        "pad": Option(
+            Nullable(IntRange(0)),
+            None,
+            "the token id that marks padding: attention never reads the positions holding it (needs `vocab:`)",
+        ),
         "teacher": _TEACHER,
+        "distribution": _DISTRIBUTION,
     },
     style=CellStyle(PALETTE.yellow, PALETTE.yellow_line, "none"),
     infer_shape=source_shape,
@@ -74,11 +93,7 @@ BACKFED_INPUT = make_cell(
             Choice(("binary", "bipolar")), "binary", "unit states: binary {0, 1} or bipolar {-1, +1} (Hopfield)"
         ),
         "use_bias": Option(Bool(), True, "learn a bias for each visible unit"),
-        "distribution": Option(
-            Choice(("data", "uniform", "normal")),
-            "data",
-            "where values come from: clamped to data, or sampled noise (a GAN generator's latent input)",
-        ),
+        "distribution": _DISTRIBUTION,
     },
     style=CellStyle(PALETTE.yellow, PALETTE.yellow_line, "ring"),
     infer_shape=source_shape,

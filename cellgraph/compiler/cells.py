@@ -118,6 +118,8 @@ def _finish(pre: Array, inp: Inputs, ctx: Ctx) -> Out:
     """Shape to the group, add the skips and delayed terms before the activation, activate."""
     info, lead = ctx.info, ctx.lead
     pre = pre.reshape(*pre.shape[:lead], *info.out_shape)
+    for t in inp.attended:  # attention edges' outputs: terms of the weighted sum, so normalised with it
+        pre = pre + t
     state = None
     if ctx.normalize is not None:  # `norm:` normalises the weighted sum itself, before skips are added
         pre, state = ctx.normalize(pre)  # batch norm's running statistics, updated while training
@@ -127,6 +129,10 @@ def _finish(pre: Array, inp: Inputs, ctx: Ctx) -> Out:
 
 def _apply_dense(params: Params, inp: Inputs, ctx: Ctx) -> Out:
     x = inp.x
+    if x is None and inp.attended:  # fed only by attention (and skips): the bias joins their outputs
+        first = inp.attended[0]
+        pre = jnp.broadcast_to(params["bias"], first.shape) if "bias" in params else jnp.zeros_like(first)
+        return _finish(pre, inp, ctx)
     if x is None:  # fed only through delayed or symmetric edges: its bias, then the delayed terms
         pre = jnp.broadcast_to(params.get("bias", 0.0), ctx.info.out_shape)[None]
         return _finish(pre, inp, dataclasses.replace(ctx, lead=1))

@@ -34,7 +34,10 @@ import numpy as np
 from ..cells.features import Feature, active_features, fed_shape, token_range
 from ..data.check import bad_token
 from ..errors import SourceLoc, spec_error
+from ..graph.attention import ATTENTION, AttentionEdge, attention_edges, is_skip
 from ..graph.checks import forward_graph
+from ..graph.rules import drawn_sources
+from .attention import attend, key_validity
 from .protocol import Aux, CellFns, CompileError, Ctx, FeatureFns, Inputs, NodeInfo, Out, cell_fns, feature_fns
 
 Array = jax.Array
@@ -62,17 +65,27 @@ class Plan:
     owner: Mapping[str, str]  # whose parameters each group computes with: its own, or a shared group's
     tied: Mapping[str, str]  # `tie:`: the group whose weight matrix each such group uses, transposed
     fed: Mapping[str, tuple[int, ...]]  # what the data hold per example (step) for each input group
+    drawn: Mapping[str, str] = dataclasses.field(default_factory=dict)  # noise inputs: group -> distribution
+    attention: Mapping[str, tuple[AttentionEdge, ...]] = dataclasses.field(default_factory=dict)  # by target
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The inputs a call must give: every source but the noise the network draws itself."""
+        return tuple(s for s in self.sources if s not in self.drawn)
 
     @property
     def stochastic(self) -> bool:
-        """Whether a training pass draws random numbers (noisy inputs, sampled units, dropout)."""
-        return any(f.stochastic for fs in self.features.values() for f, _ in fs) or any(
-            fns.stochastic for fns in self.fns.values()
+        """Whether a training pass draws random numbers (noise inputs, noisy inputs, sampled units, dropout)."""
+        return (
+            bool(self.drawn)
+            or any(f.stochastic for fs in self.features.values() for f, _ in fs)
+            or any(fns.stochastic for fns in self.fns.values())
         )
 
     def feeders(self, n: str) -> tuple[str, ...]:
-        """Every group merged into one of ``n``'s ports."""
-        return tuple(u for us in self.ports[n].values() for u in us)
+        """Every group merged into one of ``n``'s ports, or read by its attention edges."""
+        attended = tuple(u for a in self.attention.get(n, ()) for u in (a.query, a.source))
+        return tuple(u for us in self.ports[n].values() for u in us) + attended
 
     @property
     def stepwise(self) -> bool:
@@ -93,11 +106,11 @@ def make_plan(graph: nx.DiGraph) -> Plan:
         by_port: dict[str, list[str]] = {}
         for u in sorted(fwd.predecessors(n), key=index.__getitem__):
             edge = graph.edges[u, n]
-            if edge["kind"] != "identity":
+            if edge["kind"] not in ("identity", ATTENTION):  # attention joins the weighted sum: Plan.attention
                 by_port.setdefault(edge["options"].get("port") or cell.main_port, []).append(u)
         ports[n] = {p: tuple(us) for p, us in by_port.items()}
         merge[n] = {p: graph.edges[us[0], n]["options"].get("merge", "concat") for p, us in by_port.items()}
-        skips[n] = tuple(u for u in fwd.predecessors(n) if graph.edges[u, n]["kind"] == "identity")
+        skips[n] = tuple(u for u in fwd.predecessors(n) if is_skip(graph.edges[u, n]))  # `=>`, `residual: true`
     delayed: dict[str, list[str]] = {n: [] for n in graph.nodes}
     for u, v, e in graph.edges(data=True):
         if e["kind"] != "symmetric" and (e["delay"] or e["feedback"]):
@@ -119,6 +132,8 @@ def make_plan(graph: nx.DiGraph) -> Plan:
         owner={n: graph.nodes[n].get("owner") or n for n in order},
         tied={n: graph.nodes[n]["tied_to"] for n in order if graph.nodes[n].get("tied_to") is not None},
         fed={n: fed_shape(graph.nodes[n]["options"], tuple(graph.nodes[n]["shape"])) for n in order},
+        drawn=drawn_sources(graph),
+        attention=attention_edges(graph),
     )
 
 
@@ -183,6 +198,9 @@ def _walk(
     aux: dict[str, Aux] = {}
     current = dict(state)  # model state, by owning group: a shared group's uses follow one another
     for n in plan.order:
+        if n in fed and n not in plan.sources:  # clamped: the value given stands for the group's
+            values[n], aux[n] = fed[n], Aux()
+            continue
         info = plan.infos[n]
         owner = plan.owner[n]
         ctx = Ctx(info, 1, keys.get(n), train, current.get(owner))
@@ -197,13 +215,31 @@ def _walk(
         else:
             lead = lead_of(n)
             ports = {p: merge([values[u] for u in us], plan.merge[n][p], lead) for p, us in plan.ports[n].items()}
-            inputs = Inputs(ports, info.cell.main_port, tuple(values[s] for s in plan.skips[n]), delayed_of(n))
+            attended, weights = _attend(plan, params, n, values, fed)
+            skips = tuple(values[s] for s in plan.skips[n])
+            inputs = Inputs(ports, info.cell.main_port, skips, delayed_of(n), attended)
             out = run(n, inputs, dataclasses.replace(ctx, lead=lead, normalize=normalize))
             values[n], post_state = post(out.value)
-            aux[n] = out.aux._replace(state=_updated(ctx.state, out.aux.state, post_state))
+            aux[n] = out.aux._replace(state=_updated(ctx.state, out.aux.state, post_state), attention=weights)
         if aux[n].state is not None:
             current[owner] = aux[n].state
     return values, aux
+
+
+def _attend(
+    plan: Plan, params: Mapping[str, Any], n: str, values: Values, fed: Mapping[str, Array]
+) -> tuple[tuple[Array, ...], dict[str, Array] | None]:
+    """Group ``n``'s attention edges: each one's output (a term of its weighted sum) and its
+    weights by source (None without attention edges). Padding is read off the token ids as fed."""
+    edges = plan.attention.get(n, ())
+    if not edges:
+        return (), None
+    own = group_params(plan, params, n)
+    outs, weights = [], {}
+    for a in edges:
+        out, weights[a.source] = attend(own, a, values[a.query], values[a.source], key_validity(a, fed))
+        outs.append(out)
+    return tuple(outs), weights
 
 
 Stage = Callable[[Array], tuple[Array, Any]]
@@ -323,12 +359,60 @@ def feed(
     return {sources[0]: as_array(inputs)}
 
 
-def _shaped(plan: Plan, inputs: Array | Mapping[str, Array]) -> tuple[dict[str, Array], int]:
-    """Each source's array as (batch, [time,] *shape), and the batch size."""
-    fed = feed(inputs, plan.sources)
-    batch = check_inputs(plan, fed)
+def _shaped(plan: Plan, inputs: Array | Mapping[str, Array], key: Array | None) -> tuple[dict[str, Array], int]:
+    """Each given array shaped (batch, [time,] *shape), and the batch size.
+
+    Besides the inputs, a mapping may give any other group's value: the group is *clamped* to it
+    (not computed), as a GAN's discriminator reads real samples where the generated ones enter, or
+    a decoder is run from chosen codes. Noise inputs (``distribution: uniform | normal``) are drawn
+    here unless given: from ``key``, or from a fixed key without one (evaluation stays repeatable).
+    """
+    clamped: dict[str, Array] = {}
+    if isinstance(inputs, Mapping):
+        fed = feed(inputs, plan.required)
+        fed.update({s: jnp.asarray(inputs[s]) for s in plan.drawn if s in inputs})
+        clamped = {k: jnp.asarray(v) for k, v in inputs.items() if k in plan.infos and k not in plan.sources}
+    else:
+        fed = feed(inputs, plan.required)
+    for n, x in clamped.items():
+        _check_clamped(plan, n, tuple(x.shape))
+    if fed:
+        batch = check_inputs(plan, fed)
+    elif clamped:
+        batch = next(iter(clamped.values())).shape[0]
+    else:
+        raise CompileError("nothing to compute from: give the input groups' arrays, or a group's value to clamp it")
     shaped = {s: x.reshape(batch, *((x.shape[1],) if plan.timed[s] else ()), *plan.fed[s]) for s, x in fed.items()}
+    for n, x in clamped.items():
+        if x.shape[0] != batch:
+            raise CompileError(f"the value given for group '{n}' has {x.shape[0]} examples, the inputs {batch}")
+        shaped[n] = x.reshape(batch, *plan.infos[n].out_shape)
+    missing = [s for s in plan.drawn if s not in shaped]
+    if missing:
+        keys = jax.random.split(jax.random.key(0) if key is None else jax.random.fold_in(key, 0x6E6F), len(missing))
+        for k, s in zip(keys, missing, strict=True):
+            shaped[s] = draw(plan.drawn[s], k, (batch, *plan.fed[s]))
     return shaped, batch
+
+
+def draw(distribution: str, key: Array, shape: tuple[int, ...]) -> Array:
+    """Noise of a drawn input: ``uniform`` on [-1, 1], ``normal`` N(0, 1)."""
+    if distribution == "uniform":
+        return jax.random.uniform(key, shape, jnp.float32, -1.0, 1.0)
+    return jax.random.normal(key, shape, jnp.float32)
+
+
+def _check_clamped(plan: Plan, group: str, shape: tuple[int, ...]) -> None:
+    """A clamped group's value against the group's shape: a located error, never a reshape traceback."""
+    want = plan.infos[group].out_shape
+    if plan.timed[group] or len(shape) < 1 or math.prod(shape[1:]) != math.prod(want):
+        loc, path = plan.where[group]
+        raise spec_error(
+            loc,
+            path,
+            f"the value given for group '{group}' has shape {shape}; expected (examples, {', '.join(map(str, want))})",
+            "give one value per example of the group's shape (sequence groups cannot be clamped)",
+        )
 
 
 def check_inputs(plan: Plan, fed: Mapping[str, Any]) -> int:
@@ -414,7 +498,7 @@ def layerwise_forward(plan: Plan) -> Forward:
         train: bool = False,
         state: Mapping[str, Any] | None = None,
     ) -> tuple[Values, dict[str, Aux]]:
-        fed, _ = _shaped(plan, inputs)
+        fed, _ = _shaped(plan, inputs, key)
 
         def run(n: str, inp: Inputs, ctx: Ctx) -> Out:
             apply = plan.fns[n].apply
@@ -442,6 +526,8 @@ def init_delayed(key: Array, graph: nx.DiGraph, plan: Plan) -> dict[str, dict[st
 
 def stepwise_forward(plan: Plan) -> Forward:
     """The whole graph one time step at a time, in one ``lax.scan``: carrying groups use ``step``."""
+    if plan.attention:  # validation refuses it too, at the spec's line
+        raise CompileError("attention reads whole sequences, and this network runs one step at a time (delayed edges)")
     carrying = tuple(n for n in plan.order if plan.fns[n].step is not None and n not in plan.sources)
     remembered = tuple(sorted({u for us in plan.delayed.values() for u in us}))
 
@@ -453,7 +539,11 @@ def stepwise_forward(plan: Plan) -> Forward:
         train: bool = False,
         state: Mapping[str, Any] | None = None,
     ) -> tuple[Values, dict[str, Aux]]:
-        fed, batch = _shaped(plan, inputs)
+        fed, batch = _shaped(plan, inputs, key)
+        if any(n not in plan.sources for n in fed):
+            raise CompileError(
+                "a step-wise network (one with delayed edges) cannot have groups clamped; give its inputs"
+            )
         steps = next((x.shape[1] for s, x in fed.items() if plan.timed[s]), 1)
         per_step = {s: jnp.swapaxes(x, 0, 1) for s, x in fed.items() if plan.timed[s]}  # (time, batch, ...)
         static = {s: x for s, x in fed.items() if not plan.timed[s]}

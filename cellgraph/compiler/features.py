@@ -8,13 +8,13 @@ The features themselves -- options, parameters, stage, drawing -- are defined in
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import jax
 import jax.numpy as jnp
 
 from ..cells.features import BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, NORM_EPSILON
-from .protocol import Ctx, FeatureFns, NodeInfo, Params, State
+from .protocol import CompileError, Ctx, FeatureFns, NodeInfo, Params, State
 
 Array = jax.Array
 
@@ -103,6 +103,43 @@ def _embed(params: Params, x: Array, ctx: Ctx) -> tuple[Array, State]:
     return jnp.take(params["embedding"], x.astype(jnp.int32), axis=0), None
 
 
+def sinusoid(steps: int, size: int, dtype: Any = jnp.float32) -> Array:
+    """Vaswani et al.'s positions, (steps, size): PE(t, 2i) = sin(t / 10000^(2i / size)) and
+    PE(t, 2i + 1) = cos(t / 10000^(2i / size)) -- each pair of features a clock of its own period."""
+    t = jnp.arange(steps, dtype=jnp.float32)[:, None]  # (steps, 1)
+    pair = jnp.arange(0, size, 2, dtype=jnp.float32)[None, :]  # (1, ceil(size / 2)): 2i
+    angle = t / jnp.power(10000.0, pair / size)  # (steps, ceil(size / 2))
+    both = jnp.stack([jnp.sin(angle), jnp.cos(angle)], axis=-1).reshape(steps, -1)  # sin, cos interleaved
+    return both[:, :size].astype(dtype)
+
+
+def _init_position(key: Array, info: NodeInfo) -> Params:
+    """A learned table, one row per step: normal with standard deviation 0.02 (BERT's and GPT-2's)."""
+    if info.options.get("position") != "learned":
+        return {}
+    rows = int(info.options["max_length"])
+    return {"position": 0.02 * jax.random.normal(key, (rows, info.out_shape[-1]), jnp.float32)}
+
+
+def _add_position(params: Params, x: Array, ctx: Ctx) -> tuple[Array, State]:
+    """Each step's position vector added to its values: (batch, steps, size) + (steps, size)."""
+    if x.ndim < 3:
+        raise CompileError(
+            f"input group '{ctx.info.name}' adds positions to whole sequences, and this network runs one step at a "
+            "time (it has delayed edges); fix: remove `position:` or the delayed edges"
+        )
+    steps, size = x.shape[1], x.shape[-1]
+    if "position" not in params:
+        return x + sinusoid(steps, size, x.dtype), None
+    rows = params["position"].shape[0]
+    if steps > rows:
+        raise CompileError(
+            f"input group '{ctx.info.name}' is fed sequences of {steps} steps, and its learned positions hold "
+            f"{rows} (`max_length: {rows}`); fix: raise `max_length:` to the longest sequence"
+        )
+    return x + params["position"][:steps].astype(x.dtype), None
+
+
 _NORMS: Final = {"layer": _layer_norm, "batch": _batch_norm}
 """Each `norm:` kind the registry's option offers (a test checks they agree)."""
 
@@ -121,3 +158,4 @@ DROPOUT: Final = FeatureFns(_no_params, _dropout)
 RECURRENT_DROPOUT: Final = FeatureFns(_no_params, _in_the_cell)
 EMBEDDING: Final = FeatureFns(_init_embedding, _embed)
 NORM: Final = FeatureFns(_init_norm, _normalise, _init_norm_state)
+POSITION: Final = FeatureFns(_init_position, _add_position)

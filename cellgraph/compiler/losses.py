@@ -268,8 +268,9 @@ def register_metric(record: Metric, fn: MetricFn) -> None:
     METRIC_FNS[record.name] = fn
 
 
-LOSS_METRICS: Final = ("elbo", "kl")
-"""Metrics that are terms of the loss itself, reported by :func:`make_loss` with ``loss: elbo``."""
+LOSS_METRICS: Final = ("elbo", "kl", "ks_statistic")
+"""Metrics the loss reports itself: the ELBO's terms (:func:`make_loss` with ``loss: elbo``) and the
+adversarial loss's distance between generated and real samples (:mod:`.adversarial`)."""
 
 
 def _default_metrics(s: Scored) -> tuple[str, ...]:

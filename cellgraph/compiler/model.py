@@ -20,9 +20,13 @@ import networkx as nx
 import numpy as np
 
 from ..graph import build_graph
+from ..graph.attention import ATTENTION, MSG_MEMORY_READ, is_memory_read
 from ..graph.decoding import teachers
+from ..graph.rules import adversaries
 from ..spec.compose import load_spec
 from ..spec.model import Spec
+from .adversarial import make_adversarial
+from .attention import init_attention
 from .executor import (
     TIED_WEIGHTS,
     Forward,
@@ -89,12 +93,17 @@ class Model:
 
 
 def _check_compilable(graph: nx.DiGraph) -> None:
-    for _, _, e in graph.edges(data=True):
+    for u, v, e in graph.edges(data=True):
         if e["kind"] == "symmetric":
             continue  # used by the energy-based rules, not by a forward pass
-        if e["kind"] in ("routing", "attention"):
+        if e["kind"] == "routing":
             raise CompileError(f"{e['loc']}: {e['path']}: {e['kind']} connections compile in a later release")
+        if e["kind"] == ATTENTION and is_memory_read(graph, u):
+            raise CompileError(f"{e['loc']}: {e['path']}: " + MSG_MEMORY_READ.format(edge=f"{u} -> {v}"))
 
+
+_ATTENTION_SALT: Final = 0x617474
+"""Folded into the init key for the attention edges' own keys, apart from the groups' splits."""
 
 PRECISIONS: Final = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
@@ -116,7 +125,10 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     if precision != "float32":
         forward = _in_precision(forward, PRECISIONS[precision])
     taught = teachers(graph)  # teacher inputs: fed from the targets in training, decoded otherwise
-    given = tuple(s for s in plan.sources if s not in taught)  # the inputs a user's data hold
+    gan = adversaries(graph)
+    # the inputs a user's data hold: not the teacher inputs, nor the noise the network draws; a
+    # GAN's real samples enter where its generated ones do
+    given = tuple(s for s in plan.required if s not in taught) + ((gan.sample,) if gan is not None else ())
     if taught:
         forward = _decoding(forward, plan, taught, given)
 
@@ -136,6 +148,11 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
         if k_delayed is not None:  # the delayed edges' matrices join their target groups'
             for n, extra in init_delayed(k_delayed, graph, plan).items():
                 params[n] = {**params.get(n, {}), **extra}
+        for n, edges in plan.attention.items():  # so do the attention edges' projections
+            for a in edges:
+                pair = plan.order.index(a.source) * len(plan.order) + plan.order.index(n)
+                k = jax.random.fold_in(jax.random.fold_in(key, _ATTENTION_SALT), pair)
+                params[n] = {**params.get(n, {}), **init_attention(k, a)}
         return params
 
     def init_state() -> dict[str, Any]:
@@ -179,7 +196,11 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
         flags = {n: bool(graph.nodes[n]["trainable"]) for n in params}
         return {n: jax.tree_util.tree_map(lambda _, f=flags[n]: f, p) for n, p in params.items()}
 
-    scored = make_loss(graph, forward, plan.sources, plan.outputs)
+    scored = (
+        make_adversarial(graph, forward, plan).scored
+        if gan is not None
+        else make_loss(graph, forward, plan.sources, plan.outputs)
+    )
 
     def loss(
         params: Params, batch: Mapping[str, Any], key: Array | None, state: Mapping[str, Any] | None = None
@@ -198,7 +219,7 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     frozen = any(not graph.nodes[n]["trainable"] for n in plan.order)
     mask = trainable_mask if frozen else None
     predict = _make_predict(plan, apply, state_groups, given)
-    targets = tuple(scored_outputs(graph, given, plan.outputs)[0])
+    targets = tuple(scored_outputs(graph, given, plan.outputs)[0]) if gan is None else ()
     return Model(
         graph,
         init,

@@ -14,7 +14,7 @@ it serves. The executor (:mod:`.executor`) calls it with:
 
 and gets back an :class:`Out`: the group's value and an :class:`Aux` record -- the typed
 auxiliary values the losses read (logits, a KL term, a source's clean value, the new model
-state). A type that carries values across time steps (recurrent, later memories) also gives
+state) and the attention weights a plot reads. A type that carries values across time steps (recurrent, later memories) also gives
 ``init_carry`` and ``step``: one time step from a carry of any pytree shape, which is how the
 step-wise executor runs it. That is the shape of Haiku's and Flax's recurrent cells
 (``initial_state`` + ``__call__(x, state)``) and of Equinox's ``(params, x, state)`` modules.
@@ -80,6 +80,9 @@ class Inputs:
     main_port: str = "in"
     skips: tuple[Array, ...] = ()  # identity edges: values of the group's own shape
     delayed: tuple[Array, ...] = ()  # previous-step values through their edges' weights: (batch, gates * cells)
+    # attention edges' outputs, (batch, time, cells) each: terms of the group's weighted sum, so they
+    # are added before `norm:` (the skips and delayed terms come after it)
+    attended: tuple[Array, ...] = ()
 
     @property
     def x(self) -> Array | None:
@@ -109,6 +112,9 @@ class Aux(NamedTuple):
     kl: Array | None = None  # a Gaussian code's KL divergence from the prior, per example
     clean: Array | None = None  # a source's value before corruption (a denoiser's target)
     state: State = None  # the group's new model state
+    # each attention edge's weights into the group, by source: (batch, heads, queries, keys), rows
+    # summing to 1 -- for plots and probes, not read by any loss
+    attention: Mapping[str, Array] | None = None
 
 
 class Out(NamedTuple):

@@ -160,6 +160,12 @@ SOURCES: Final[dict[str, DataSource]] = {
                 "symbols": Option(IntRange(2, 1000), 8, "alphabet size"),
                 "min_length": _len(4),
                 "max_length": _len(8),
+                "encoding": Option(
+                    Choice(("one_hot", "ids")),
+                    "one_hot",
+                    "the source as one-hot vectors, or as token ids for an input with `vocab:` (symbols, "
+                    "then the end token `symbols`, then the padding token `symbols + 1`: `vocab: symbols + 2`)",
+                ),
             },
         ),
         DataSource(

@@ -105,6 +105,8 @@ def load_reversal(req: Request) -> Dataset:
     (n, max_length + 1, symbols + 1), the sequence then the end token then zero steps. y: int32
     (n, max_length + 1), the reversed sequence then the end token, padded with 0;
     ``meta['mask_train'/'mask_test']`` marks the real target steps. ``classes`` = symbols + 1.
+    With ``encoding: ids``, x holds the source's token ids instead, int32 (n, max_length + 1), the
+    steps after the end token holding the padding id ``symbols + 1`` (an embedding's ``pad:``).
     """
     n, symbols = int(req.options["n"]), int(req.options["symbols"])
     lo, hi = sorted((int(req.options["min_length"]), int(req.options["max_length"])))
@@ -120,7 +122,11 @@ def load_reversal(req: Request) -> Dataset:
     tgt = np.where(inside, np.take_along_axis(tokens, rev_index, axis=1), 0)
     tgt[np.arange(n), lengths] = symbols
     mask = steps[None, :] <= lengths[:, None]
-    x = np.eye(symbols + 1, dtype=np.float32)[src] * mask[:, :, None]  # (n, T, symbols + 1)
+    x: np.ndarray
+    if req.options.get("encoding") == "ids":
+        x = np.where(mask, src, symbols + 1).astype(np.int32)  # (n, T): ids, padding after the end token
+    else:
+        x = np.eye(symbols + 1, dtype=np.float32)[src] * mask[:, :, None]  # (n, T, symbols + 1)
     return req.split(x, tgt.astype(np.int32), classes=symbols + 1, mask_all=mask, lengths_all=lengths.astype(np.int32))
 
 

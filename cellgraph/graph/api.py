@@ -15,6 +15,7 @@ from ..spec.compose import load_spec_unchecked
 from ..spec.limits import DEFAULT_LIMITS, Limits
 from ..spec.model import Spec
 from ..typedefs import NodeName
+from .attention import check_attention
 from .build import add_cells, add_edges
 from .checks import check_cycles, check_data, check_rule, check_sources, check_targets, check_text
 from .decoding import check_decoding
@@ -46,6 +47,7 @@ def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
     check_decoding(graph, problems)
     resolve_shares(graph, problems)
     resolve_ties(graph, problems)
+    check_attention(graph, problems)
     _check_bindings(spec, graph, problems)
     problems.raise_if_any()  # rules and drawing need a sound graph
     graph.graph["params"] = count_params(graph, limits)

@@ -3,9 +3,10 @@
 Nodes are final group names, in drawing order, with attributes:
 ``cell`` (the :class:`CellType`), ``type``, ``options`` (defaults filled in), ``spec`` (the
 :class:`CellSpec`), ``loc``, ``trainable``, ``origin``; shape inference adds ``shape``,
-``timed`` and ``params``. Edges carry ``kind`` (dense | local | symmetric | identity | routing),
+``timed`` and ``params``. Edges carry ``kind`` (dense | local | symmetric | identity | routing | attention),
 ``delay`` (1 for ``~>``), ``feedback`` (a cycle broken at a recurrent cell), ``options``,
-``loc``, ``path``, ``op`` and ``implicit``.
+``loc``, ``path``, ``op`` and ``implicit``. Attention edges are checked and resolved in
+:mod:`.attention`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from ..cells import CELLS, CellType
 from ..cells.features import active_features
 from ..cells.registry import INITS
 from ..errors import Problems, did_you_mean, known_list
-from ..options import Bool, Choice, FloatRange, Option, PortName, check_options
+from ..options import Bool, Choice, FloatRange, IntRange, Name, Nullable, Option, PortName, check_options
 from ..spec.model import CellSpec, EdgeSpec, Spec
 
 EDGE_KINDS: Final = ("dense", "local", "symmetric", "identity", "routing", "attention")
 """dense: every cell to every cell; local: a window (convolution); symmetric: one matrix used both
-ways; identity: one-to-one; routing: capsule to capsule by agreement; attention: the target reads a
-softmax-weighted sum of the source's cells (memory rows), weighted by its other inputs."""
+ways; identity: one-to-one; routing: capsule to capsule by agreement; attention: at each position the
+target reads a softmax-weighted sum over the source sequence's positions (multi-head scaled
+dot-product attention, see :mod:`cellgraph.graph.attention`; from an external memory's rows: planned)."""
 EDGE_OPTIONS: Final[dict[str, Option]] = {
     "trainable": Option(Bool(), True, "false keeps the random initial weights fixed"),
     "merge": Option(Choice(("concat", "add")), "concat", "how several inputs of the target combine"),
@@ -35,6 +37,25 @@ EDGE_OPTIONS: Final[dict[str, Option]] = {
     "init": Option(Choice(INITS), "default", "weight initialiser"),
     "port": Option(
         PortName(), None, "the named input of the target this connection feeds (default: the target type's first)"
+    ),
+    "heads": Option(IntRange(1), 1, "attention: number of heads, each with its own query, key and value projections"),
+    "key_size": Option(
+        Nullable(IntRange(1)), None, "attention: query and key values per head (default: the target's size / heads)"
+    ),
+    "value_size": Option(
+        Nullable(IntRange(1)), None, "attention: values per head (default: the target's size / heads)"
+    ),
+    "causal": Option(Bool(), False, "attention: each position reads only itself and earlier positions"),
+    "residual": Option(
+        Bool(),
+        False,
+        "attention: also add the source's values to the target's, an identity skip around the attention "
+        "(`x => a` beside `x -> a` in one statement; self-attention, equal shapes)",
+    ),
+    "query": Option(
+        Nullable(Name()),
+        None,
+        "attention: the group asking the queries (cross-attention; it must feed the target too); default: the source",
     ),
 }
 
@@ -192,7 +213,7 @@ def _check_port(graph: nx.DiGraph, e: EdgeSpec, kind: str, problems: Problems) -
         return set()  # absent, or its type reported by the option check
     cell: CellType = graph.nodes[e.dst]["cell"]
     loc, where = e.option_locs.get("port", e.loc), f"{e.path}.port"
-    if kind in ("identity", "symmetric") or e.delay:
+    if kind in ("identity", "symmetric", "attention") or e.delay:
         problems.add(
             loc,
             where,

@@ -19,7 +19,7 @@ from ..spec.load import format_path
 from ..spec.model import Spec
 from ..spec.validate import DESCRIPTION_MAX, TEXT_FIX, TITLE_MAX, kind_of, text_problem
 from ..typedefs import NodeName
-from .rules import LOSSES, METRICS, PLANNED, RULES, TRAIN_KEYS, optimizer_problems
+from .rules import ADVERSARIAL, LOSSES, METRICS, PLANNED, RULES, TRAIN_KEYS, optimizer_problems
 
 
 def forward_graph(graph: nx.DiGraph) -> nx.DiGraph:
@@ -213,6 +213,13 @@ def check_rule(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
         report("steps", "give `epochs` or `steps`, not both", "keep one of the two")
     _check_loss(spec, train.get("loss"), problems, graph)
     _check_metrics(spec, train.get("metrics"), problems)
+    adversarial_loss = loss_name(train.get("loss")) == ADVERSARIAL
+    if adversarial_loss != (rule.name == ADVERSARIAL) and (adversarial_loss or "loss" in train):
+        report(
+            "loss",
+            "the adversarial loss goes with `rule: adversarial`, and that rule trains with it alone",
+            "use `rule: adversarial` with `loss: adversarial` (or no `loss:`), or another loss with another rule",
+        )
     if "optimizer" in train:
         if not rule.uses_optimizer:
             report(

@@ -22,7 +22,7 @@ from ..data.check import check_data
 from ..data.layout import BITS, CLASSES, LABELS, OTHER, VALUES, Layout, Slot, Target
 from ..errors import SourceLoc
 from .checks import loss_name
-from .rules import LOSSES, RULES
+from .rules import LOSSES, RULES, adversaries, drawn_sources
 
 TARGET_KINDS: Final = {
     "cross_entropy": CLASSES,
@@ -141,6 +141,8 @@ def data_layout(graph: nx.DiGraph) -> Layout:
     inputs: list[Slot] = []
     targets: list[Target] = []
     groups: dict[str, tuple[SourceLoc, str]] = {}
+    drawn = drawn_sources(graph)
+    gan = adversaries(graph)
     for node, attrs in graph.nodes(data=True):
         cell = attrs.get("cell")
         groups[node] = (attrs.get("loc") or SourceLoc("<spec>"), attrs.get("path", ""))
@@ -148,6 +150,13 @@ def data_layout(graph: nx.DiGraph) -> Layout:
             continue
         if cell.is_source and attrs.get("options", {}).get("teacher"):
             continue  # teacher forcing: fed its output's targets, one step late, not data of its own
+        if node in drawn:
+            continue  # noise: the network draws it, the data hold none
+        if gan is not None and node == gan.sample:  # real samples enter where the generated ones do
+            inputs.append(Slot(node, **_written(attrs), sequence_loc=None, vocab=None))
+            continue
+        if gan is not None and node in (*gan.generator, *gan.discriminator):
+            continue  # scored by the adversarial losses, not against targets
         if cell.is_source:
             vocab = token_range(attrs.get("options", {}))
             written = _written(attrs)

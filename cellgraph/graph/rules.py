@@ -179,23 +179,140 @@ def _check_som(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, s
         )
 
 
+ADVERSARIAL: Final = "adversarial"
+"""The GAN's rule and its loss, one name for both."""
+
+DRAWN: Final = ("uniform", "normal")
+"""The `distribution:` values of an input that draws its own values (noise), never fed by data:
+``uniform`` on [-1, 1], ``normal`` N(0, 1)."""
+
+
+def drawn_sources(graph: nx.DiGraph) -> dict[str, str]:
+    """Input groups that draw their own values (a GAN's noise): group -> distribution."""
+    return {
+        n: d["options"]["distribution"]
+        for n, d in graph.nodes(data=True)
+        if d["cell"].is_source and d["options"].get("distribution") in DRAWN
+    }
+
+
+@dataclass(frozen=True)
+class Adversaries:
+    """The two networks of `rule: adversarial`, read from one graph.
+
+    Attributes:
+        generator: the generator part's groups; ``discriminator``: the discriminator's.
+        sample: the generator's group the discriminator reads -- where real data enter too.
+        verdict: the discriminator's one output unit, P(real).
+        noise: the generator's drawn inputs.
+    """
+
+    generator: tuple[str, ...]
+    discriminator: tuple[str, ...]
+    sample: str
+    verdict: str
+    noise: tuple[str, ...]
+
+
+def _part(graph: nx.DiGraph, name: Any) -> tuple[str, ...]:
+    return tuple(n for n, d in graph.nodes(data=True) if (d["origin"] or "").split(".")[0] == name)
+
+
+def adversaries(graph: nx.DiGraph) -> Adversaries | None:
+    """The generator and discriminator of a spec trained with `rule: adversarial` (None for another
+    rule, or a graph that :func:`_check_adversarial` refuses)."""
+    spec = graph.graph.get("spec")
+    train = spec.train if spec is not None else {}
+    if train.get("rule") != ADVERSARIAL:
+        return None
+    problems = list(_check_adversarial(graph, dict(train)))
+    if problems:
+        return None
+    gen, dis = _part(graph, train["generator"]), _part(graph, train["discriminator"])
+    samples = sorted({u for u, v in graph.edges() if u in gen and v in dis})
+    verdicts = [n for n in dis if graph.nodes[n]["cell"].is_output]
+    noise = tuple(n for n in gen if n in drawn_sources(graph))
+    return Adversaries(gen, dis, samples[0], verdicts[0], noise)
+
+
 def _check_adversarial(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
     origins = {d["origin"].split(".")[0] for _, d in graph.nodes(data=True) if d["origin"]}
+    named = True
     for key in ("generator", "discriminator"):
         name = opts.get(key)
         if name is None:
+            named = False
             yield (
                 "",
                 f"adversarial training needs `{key}:`",
                 f"name the `use:` group of the {key}, e.g. `{key}: {key[:3]}`",
             )
         elif not isinstance(name, str):
-            continue  # already refused by the option's kind ("expected a group name"); a list is unhashable
+            named = False  # already refused by the option's kind ("expected a group name"); a list is unhashable
         elif name not in origins:
+            named = False
             yield (
                 "",
                 f"`{key}: {name}` names no composed part",
                 "known parts: " + (", ".join(sorted(origins)) or "(none)"),
+            )
+    if not named:
+        return
+    gen, dis = _part(graph, opts["generator"]), _part(graph, opts["discriminator"])
+    if opts["generator"] == opts["discriminator"]:
+        yield "", "the generator and the discriminator are the same part", "name two different `use:` groups"
+        return
+    samples = sorted({u for u, v in graph.edges() if u in gen and v in dis})
+    if len(samples) != 1:
+        found = ", ".join(samples) or "none"
+        yield (
+            "",
+            f"the discriminator must read exactly one group of the generator (its sample); found {found}",
+            "bind the discriminator's input to the generator's output, e.g. `bind: {x: gen.sample}`",
+        )
+    if any(u not in gen for s in samples for u in graph.predecessors(s)) or any(
+        v not in dis and v not in gen for s in samples for v in graph.successors(s)
+    ):
+        yield (
+            samples[0],
+            "the generator's sample must be computed by the generator alone and read by the discriminator",
+            "keep every other group's edges away from the sample group",
+        )
+    noise = [n for n in gen if n in drawn_sources(graph)]
+    fed = [n for n in gen if graph.nodes[n]["cell"].is_source and n not in noise]
+    if not noise:
+        yield (
+            "",
+            "the generator has no noise input",
+            "give its input `distribution: uniform` (or `normal`): a GAN draws its latent noise itself",
+        )
+    if fed:
+        yield (
+            fed[0],
+            f"the generator's input '{fed[0]}' is fed from data; only drawn noise may enter the generator here",
+            "give it `distribution: uniform` or `normal` (conditional GANs are not supported yet)",
+        )
+    if any(graph.nodes[n]["cell"].is_source for n in dis):
+        first = next(n for n in dis if graph.nodes[n]["cell"].is_source)
+        yield (
+            first,
+            "the discriminator has an input of its own; it reads only the samples (generated or real)",
+            "bind its input to the generator's sample with `bind:`",
+        )
+    verdicts = [n for n in dis if graph.nodes[n]["cell"].is_output]
+    if len(verdicts) != 1:
+        yield (
+            "",
+            f"the discriminator must have one output group (its verdict); found {len(verdicts)}",
+            "end the discriminator in one output of size 1 with `activation: sigmoid`",
+        )
+    else:
+        v = graph.nodes[verdicts[0]]
+        if tuple(v["shape"] or ()) != (1,) or v["options"].get("activation") != "sigmoid":
+            yield (
+                verdicts[0],
+                "the discriminator's verdict must be one sigmoid unit, P(real)",
+                "give it `size: 1, activation: sigmoid`",
             )
 
 
@@ -313,6 +430,12 @@ RULES: Final[dict[str, Rule]] = {
                 "generator": Option(Name(), None, "the generator's `use:` group"),
                 "discriminator": Option(Name(), None, "the discriminator's `use:` group"),
                 "d_steps": Option(IntRange(1, 100), 1, "discriminator steps per generator step"),
+                "ema": Option(
+                    FloatRange(0.0, 1.0, hi_open=True),
+                    0.0,
+                    "decay of the running average of the generator's weights kept as its parameters "
+                    "(Yazici et al. 2019; 0: the last weights)",
+                ),
             },
             _check_adversarial,
             True,
@@ -444,10 +567,9 @@ LOSSES: Final[dict[str, Loss]] = {
         ),
         Loss(
             "adversarial",
-            "the non-saturating GAN loss of `rule: adversarial`",
-            status=PLANNED,
-            meanwhile="it arrives with the adversarial trainer; until then train the discriminator part "
-            "alone as a classifier with `loss: bce`",
+            "the GAN losses of `rule: adversarial`: the discriminator minimises -log D(x) - log(1 - D(G(z))), "
+            "the generator the non-saturating -log D(G(z)); as one figure, their sum",
+            composite=True,
         ),
         Loss(
             "none",
@@ -523,9 +645,9 @@ METRICS: Final[dict[str, Metric]] = {
         ),
         Metric(
             "ks_statistic",
-            "Kolmogorov-Smirnov distance between generated samples and the data",
-            status=PLANNED,
-            meanwhile="it arrives with the `adversarial` trainer",
+            "two-sample Kolmogorov-Smirnov distance between generated samples and the data (the largest "
+            "over a sample's values, each compared as a 1-D distribution); as many samples as data rows",
+            applies="networks trained with `rule: adversarial`",
         ),
         Metric(
             "spearman",

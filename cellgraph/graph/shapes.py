@@ -19,6 +19,7 @@ from ..cells.registry import declared_shape, numel
 from ..errors import LimitError, Problem, Problems
 from ..spec.limits import Limits
 from ..typedefs import Shape
+from .attention import attention_edges
 from .build import edge_text
 from .checks import forward_graph
 
@@ -215,12 +216,15 @@ def check_time_axes(graph: nx.DiGraph, problems: Problems) -> None:
 def count_params(graph: nx.DiGraph, limits: Limits) -> dict[str, Any]:
     """Add the weights of delayed, feedback and symmetric edges; total and check the limit."""
     edge_params: dict[tuple[str, str], int] = {}
+    for v, edges in attention_edges(graph).items():  # Wq, Wk, Wv, Wo: kept with the target's parameters
+        for a in edges:
+            edge_params[(a.source, v)] = a.count_params()
     for u, v, e in graph.edges(data=True):
         su, sv = graph.nodes[u].get("shape"), graph.nodes[v].get("shape")
         if su is None or sv is None:
             continue
         if e["kind"] in ("identity", "attention"):
-            continue  # a copy or a weighted read: no weights of its own
+            continue  # a copy, or attention (counted above; a memory read has no weights of its own)
         if e["kind"] == "symmetric" and u == v:
             edge_params[(u, v)] = numel(su) * (numel(su) - 1) // 2  # symmetric, zero diagonal: free values
         elif e["kind"] == "symmetric":

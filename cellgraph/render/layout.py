@@ -204,7 +204,8 @@ def _local_pairs(m: int, n: int, window: int) -> list[tuple[int, int]]:
 def group_words(d: dict[str, Any], *, started: bool = True) -> list[str]:
     """What both diagram views say under a group besides its name, type and size: its features
     (``dropout 0.3 · layer norm``), whose parameters it uses (``shares tower_a.h``), whose final
-    state starts it (``starts from enc's state``) and whose targets it is taught (``teacher: y``).
+    state starts it (``starts from enc's state``), whose targets it is taught (``teacher: y``) and
+    what it attends over (``4-head attention over x, + x``).
     ``started=False`` leaves the state out: the cells view draws it, one line per cell."""
     words = [" · ".join(feature_words(d["options"]))] if feature_words(d["options"]) else []
     if d.get("owner") is not None:
@@ -215,6 +216,7 @@ def group_words(d: dict[str, Any], *, started: bool = True) -> list[str]:
         words.append(f"starts from {d['started_by']}'s state")
     if d["options"].get("teacher"):
         words.append(f"teacher: {d['options']['teacher']}, one step late")
+    words += d.get("attends") or []  # `kind: attention` edges into it: heads, mask, residual
     return words
 
 

@@ -28,6 +28,7 @@ IMPLEMENTATIONS: Final[dict[str, str | RuleMaker]] = {
     "backprop": "cellgraph.train.rules.backprop:backprop",
     "perceptron": "cellgraph.train.rules.perceptron:perceptron",
     "least_squares": "cellgraph.train.rules.least_squares:least_squares",
+    "adversarial": "cellgraph.train.rules.adversarial:adversarial",
 }
 """``train.rule`` name -> ``"module:function"`` (imported on first use) or the function itself."""
 
