@@ -32,6 +32,7 @@ from ..graph.checks import check_implemented, metric_names
 from ..graph.fit import output_loss, own_loss, per_output_losses, supervised_outputs
 from ..graph.rules import LOSSES, METRICS, PLANNED, Loss, Metric
 from ..spec.load import format_path
+from .factors import FactorClamp
 from .protocol import Aux, CompileError
 
 Array = jax.Array
@@ -285,6 +286,7 @@ def make_loss(
     forward: Callable[..., tuple[dict[str, Array], dict[str, Aux]]],
     sources: tuple[str, ...],
     outputs: tuple[str, ...],
+    factor_clamp: FactorClamp | None = None,
 ) -> Callable[..., tuple[Array, dict[str, Array], dict[str, Aux]]]:
     """Build ``loss(params, batch, key, state) -> (scalar, metrics, aux)``; a key means training
     mode, ``state`` is the model state the forward pass reads, and ``aux`` every group's
@@ -343,9 +345,14 @@ def make_loss(
         params: Any, batch: Mapping[str, Any], key: Array | None, state: Mapping[str, Any]
     ) -> tuple[Array, dict[str, Array], dict[str, Aux]]:
         planned.raise_if_any()  # a planned name: refused where training starts, never substituted
-        values, aux = forward(params, batch["inputs"], key=key, train=key is not None, state=state)
         total = jnp.zeros((), jnp.float32)
         metrics: dict[str, Array] = {}
+        if factor_clamp is not None and key is not None and "factors" in batch:  # train.factors' batches
+            values, aux, penalty = factor_clamp(forward, params, batch["inputs"], batch["factors"], key, state)
+            total = total + penalty
+            metrics["clamp_penalty"] = penalty
+        else:
+            values, aux = forward(params, batch["inputs"], key=key, train=key is not None, state=state)
         seen.clear()
         for o in supervised:
             act = node[o]["options"].get("activation", "linear")

@@ -41,6 +41,7 @@ from .executor import (
     make_plan,
     stepwise_forward,
 )
+from .factors import make_factor_clamp
 from .losses import make_batch, make_loss, scored_outputs
 from .protocol import Aux, CompileError
 
@@ -199,7 +200,13 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     scored = (
         make_adversarial(graph, forward, plan).scored
         if gan is not None
-        else make_loss(graph, forward, plan.sources, plan.outputs)
+        else make_loss(
+            graph,
+            forward,
+            plan.sources,
+            plan.outputs,
+            make_factor_clamp(graph, graph.graph["spec"].train.get("factors")),
+        )
     )
 
     def loss(

@@ -19,7 +19,7 @@ from typing import Any, Final
 import networkx as nx
 
 from ..errors import did_you_mean
-from ..options import Bool, Choice, FloatRange, IntRange, Name, Option, OptionKind, Text, word
+from ..options import Bool, Choice, FloatRange, IntRange, Name, Nullable, Option, OptionKind, Text, word
 
 RuleCheck = Callable[[nx.DiGraph, dict[str, Any]], Iterator[tuple[str, str, str]]]
 """(graph, rule options) -> (node or "", problem, fix) for each unmet requirement."""
@@ -58,8 +58,80 @@ def _needs_output(graph: nx.DiGraph) -> Iterator[tuple[str, str, str]]:
         )
 
 
+@dataclass(frozen=True)
+class FactorsKind(OptionKind):
+    """``{code: GROUP, units: {FACTOR: UNIT, ...}}``: the code group and the unit each factor of the
+    data is assigned to (Kulkarni et al. 2015's training scheme, ``train.factors``)."""
+
+    def check(self, value: Any) -> str | None:
+        if not isinstance(value, Mapping) or set(value) != {"code", "units"}:
+            return "expected {code: GROUP, units: {FACTOR: UNIT, ...}}"
+        if not isinstance(value["code"], str) or not value["code"]:
+            return "code: expected the name of the code group"
+        units = value["units"]
+        if not isinstance(units, Mapping) or not units:
+            return "units: expected {FACTOR: UNIT, ...}, e.g. {x: 0, size: 1}"
+        bad = [k for k, v in units.items() if not isinstance(v, int) or isinstance(v, bool) or v < 0]
+        if bad:
+            return f"units.{bad[0]}: expected a unit index (an integer >= 0)"
+        if len(set(units.values())) != len(units):
+            return "units: each factor needs a unit of its own"
+        return None
+
+    def describe(self) -> str:
+        return "{code: GROUP, units: {FACTOR: UNIT, ...}}"
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "units": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+            },
+            "required": ["code", "units"],
+            "additionalProperties": False,
+        }
+
+
+def factor_code(graph: nx.DiGraph, factors: Mapping[str, Any]) -> tuple[str, int] | None:
+    """(the code group, its number of units) that ``train.factors`` names, or None if it names none."""
+    code = factors.get("code")
+    if code not in graph.nodes:
+        return None
+    shape = graph.nodes[code].get("shape") or ()
+    units = 1
+    for d in shape:
+        units *= int(d)
+    return str(code), units
+
+
 def _check_backprop(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
     yield from _needs_output(graph)
+    factors = opts.get("factors")
+    if isinstance(factors, Mapping) and FactorsKind().check(factors) is None:
+        found = factor_code(graph, factors)
+        if found is None:
+            yield (
+                "",
+                f"`factors.code: {factors['code']}` names no group",
+                "name the Gaussian code group, e.g. `code: z`",
+            )
+        else:
+            code, size = found
+            cell = graph.nodes[code]["cell"]
+            if not (cell.probabilistic and graph.nodes[code]["options"].get("distribution") == "gaussian"):
+                yield (
+                    code,
+                    f"`factors.code: {code}` is not a Gaussian code",
+                    "name a `probabilistic_hidden` group with `distribution: gaussian`",
+                )
+            wide = [f for f, u in factors["units"].items() if u >= size]
+            if wide:
+                yield (
+                    "",
+                    f"`factors.units.{wide[0]}: {factors['units'][wide[0]]}` is beyond the code's {size} units",
+                    f"give a unit 0-{size - 1}",
+                )
     for n, d in graph.nodes(data=True):
         if not d["trainable"]:
             continue
@@ -338,7 +410,15 @@ RULES: Final[dict[str, Rule]] = {
         Rule(
             "backprop",
             "gradient descent on the loss with an optax optimizer (through time where there is time)",
-            {},
+            {
+                "factors": Option(
+                    Nullable(FactorsKind()),
+                    None,
+                    "Kulkarni et al. 2015's scheme for a Gaussian code: each batch varies one factor of the "
+                    "data (meta['factors_train']), and the code units not assigned to it are clamped to the "
+                    "batch mean (pulled to it by their deviation); {code: z, units: {x: 0, size: 1}}",
+                ),
+            },
             _check_backprop,
             True,
         ),

@@ -103,6 +103,7 @@ from .setup import (
     splits,
     stopping,
     validation_split,
+    with_factors,
 )
 from .state import (
     TrainingError,
@@ -384,13 +385,17 @@ def train(
     named_in_spec = spec is not None and rule is None and "rule" in spec_train
     make_rule = get_rule(cfg["rule"], spec.loc(("train", "rule")) if named_in_spec else None)
     train_set, test_set = splits(data, model)
+    if cfg.get("factors"):  # Kulkarni's scheme: the rows carry their factors, for the batch order and the loss
+        train_set = with_factors(train_set, data, cfg["factors"], spec)
     train_set, val_set = validation_split(
         data, model, train_set, cfg["validation"], cfg["seed"], asked=validation is not None
     )
     stops = stopping(cfg)
     require_validation(spec, stops, val_set is not None)
     located = spec.loc if spec is not None and optimizer is None and grad_clip is None else None
-    learner = make_rule(model, cfg, RunInfo(rows(train_set), getattr(data, "classes", None), located))
+    learner = make_rule(
+        model, cfg, RunInfo(rows(train_set), getattr(data, "classes", None), located, train_set.get("factors"))
+    )
     plan = _Plan.for_rule(learner, rows(train_set), cfg, drop_remainder)
     recipe = None
     if spec is not None and not callable(getattr(model_arg, "init", None)):  # compiled here, from the spec alone

@@ -320,3 +320,32 @@ def _plain_batch(x: Any, y: Any) -> dict[str, Any]:
 
 def rows(tree: Mapping[str, Any]) -> int:
     return int(np.shape(jax.tree.leaves(tree)[0])[0])
+
+
+def with_factors(train_set: dict[str, Any], data: Any, factors: Mapping[str, Any], spec: Any) -> dict[str, Any]:
+    """The training rows with their true factors (``train.factors``), one float32 column per factor
+    of ``factors['units']``, in its order: from the data set's ``meta['factors_train']`` and
+    ``meta['factor_names']`` (the ``moving_squares`` source has them).
+
+    Raises:
+        SpecError: (located at ``train.factors``) data without those factors.
+    """
+    meta = getattr(data, "meta", None) or {}
+    table, names = meta.get("factors_train"), tuple(meta.get("factor_names") or ())
+    wanted = list(factors["units"])
+    missing = [f for f in wanted if f not in names]
+    if table is None or missing:
+        message = (
+            "the data carry no factors (meta['factors_train'])"
+            if table is None
+            else f"the data have no factor {missing[0]!r} (they have: {', '.join(names) or 'none'})"
+        )
+        fix = "name the data's factors under `units:`, or train on a source that has them (moving_squares)"
+        if spec is None:
+            raise TrainingError(f"train.factors: {message}; {fix}")
+        raise spec_error(spec.loc(("train", "factors")), "train.factors", message, fix)
+    table = np.asarray(table)
+    if len(table) != rows(train_set):
+        raise TrainingError(f"train.factors: {len(table)} rows of factors for {rows(train_set)} training rows")
+    columns = [names.index(f) for f in wanted]
+    return {**train_set, "factors": table[:, columns].astype(np.float32)}

@@ -2,13 +2,16 @@
 
 The update is :func:`cellgraph.train.step.make_update` (value and gradient of the loss, the
 optimizer's update, its metrics measured before the update); the rule state is the optimizer's
-state.
+state. With ``train.factors`` (Kulkarni et al. 2015, :mod:`cellgraph.compiler.factors`) each
+batch varies one factor of the data: :class:`FactorOrder` draws the epoch's batches that way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from ..optim import make_optimizer
 from ..state import TrainState, optimizer_state
@@ -23,7 +26,31 @@ def backprop(model: ModelLike, cfg: Mapping[str, Any], info: RunInfo) -> Rule:
     def init(state: TrainState) -> TrainState:
         return state.replace(rule_state=optimizer_state(tx, state.params))
 
-    return Rule(init, make_update(model, tx, count=False))  # the loop counts the steps
+    order = None
+    if cfg.get("factors") and info.factors is not None:
+        order = FactorOrder(np.asarray(info.factors), min(int(cfg["batch_size"]), info.examples))
+    return Rule(init, make_update(model, tx, count=False), order=order)  # the loop counts the steps
+
+
+class FactorOrder:
+    """An epoch of batches that each vary one factor: ``batch`` rows at a time, each block drawn
+    by picking a factor (in turn), a row whose other factors the block keeps, and ``batch`` rows
+    sharing those (without replacement while there are enough). A function of (seed, epoch)."""
+
+    def __init__(self, factors: np.ndarray, batch: int) -> None:
+        self.factors, self.batch = factors, max(batch, 1)
+
+    def __call__(self, seed: int, epoch: int, n: int) -> np.ndarray:
+        rng = np.random.default_rng([seed, epoch, 0x4B75])
+        columns = self.factors.shape[1]
+        blocks = []
+        for b in range(-(-n // self.batch)):
+            varied = b % columns
+            anchor = self.factors[rng.integers(n)]
+            kept = np.delete(np.arange(columns), varied)
+            rows = np.flatnonzero(np.all(self.factors[:, kept] == anchor[kept], axis=1))
+            blocks.append(rng.choice(rows, self.batch, replace=len(rows) < self.batch))
+        return np.concatenate(blocks)[:n].astype(np.int32)
 
 
 __all__ = ["backprop"]

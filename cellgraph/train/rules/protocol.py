@@ -48,11 +48,14 @@ class RunInfo:
         classes: the data set's number of classes (None: regression or unknown).
         loc: maps a ``train:`` key path to its place in the spec file (``Spec.loc``), for errors
             that point at the YAML; None when the settings came from arguments.
+        factors: the training rows' true factors, one column per factor of ``train.factors``
+            (None without it): what a rule's batch order may group the rows by.
     """
 
     examples: int
     classes: int | None = None
     loc: Callable[[tuple[str | int, ...]], Any] | None = None
+    factors: np.ndarray | None = None
 
 
 class Rule(NamedTuple):
