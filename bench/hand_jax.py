@@ -187,7 +187,8 @@ def _layer_norm(z: jax.Array, p: dict[str, jax.Array]) -> jax.Array:
 
 
 def transformer_apply(params: dict[str, Any], x: jax.Array, heads: int) -> jax.Array:
-    """x + LN(attention(x)), then a + LN(FF(a)), then logits per position: (batch, T, d) -> (batch, T, classes)."""
+    """LN(x + attention(x)), then LN(a + FF(a)) (post-norm, as PyTorch's nn.TransformerEncoderLayer),
+    then logits per position: (batch, T, d) -> (batch, T, classes)."""
     b, t, d = x.shape
 
     def split(p: dict[str, jax.Array]) -> jax.Array:  # (b, t, d) -> (b, t, heads, d / heads)
@@ -196,9 +197,9 @@ def transformer_apply(params: dict[str, Any], x: jax.Array, heads: int) -> jax.A
     q, k, v = split(params["q"]) / jnp.sqrt(d // heads), split(params["k"]), split(params["v"])
     w = jax.nn.softmax(jnp.einsum("bqhd,bkhd->bhqk", q, k), axis=-1)
     att = jnp.einsum("bhqk,bkhd->bqhd", w, v).reshape(b, t, d) @ params["o"]["w"] + params["o"]["b"]
-    a = x + _layer_norm(att, params["ln1"])
+    a = _layer_norm(x + att, params["ln1"])
     f = jax.nn.relu(a @ params["ff1"]["w"] + params["ff1"]["b"]) @ params["ff2"]["w"] + params["ff2"]["b"]
-    h = a + _layer_norm(f, params["ln2"])
+    h = _layer_norm(a + f, params["ln2"])
     return h @ params["y"]["w"] + params["y"]["b"]
 
 

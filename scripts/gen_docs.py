@@ -103,9 +103,10 @@ def _features_md(cells: list[Any]) -> list[str]:
         "## Group features",
         "",
         "Building blocks a group carries beside its cell type, each one option wide (as dropout or layer "
-        "normalisation are layers of their own in Keras or Flax). *pre*: applied to the group's weighted "
-        "sum, before skips and the activation; *post*: to the group's value. Both diagram views name them "
-        "under the group.",
+        "normalisation are layers of their own in Keras or Flax). *source*: applied to the data an input "
+        "group is fed; *pre*: to the group's weighted sum, before skips and the activation (or, with "
+        "`norm_at: output`, to its value after them); *post*: to the group's value; *cell*: inside the "
+        "cell's own computation. Both diagram views name them under the group.",
         "",
         "| option | accepts | default | where | parameters | taken by | meaning |",
         "| --- | --- | --- | --- | --- | --- | --- |",

@@ -43,7 +43,6 @@ LATER = {  # zoo networks whose dynamics arrive with later work, and why compile
     "cn": "routing",
     "ntm": "external memory",
     "dnc": "external memory",
-    "an": "attention",
 }
 
 

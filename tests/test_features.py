@@ -76,8 +76,18 @@ HOSTS: dict[str, tuple[dict[str, Any], list[str], tuple[int, ...]]] = {
     ),
 }
 OFFERED = sorted((t, f) for t, cell in CELLS.items() for f in FEATURES if f in cell.options)
-ON = {"dropout": 0.5, "norm": "layer", "vocab": 7, "recurrent_dropout": 0.5, "position": "learned"}
-NEEDS: dict[str, dict[str, Any]] = {"position": {"sequence": True, "max_length": 5}}  # what else the feature needs
+ON = {
+    "dropout": 0.5,
+    "norm": "layer",
+    "norm_at": "output",
+    "vocab": 7,
+    "recurrent_dropout": 0.5,
+    "position": "learned",
+}
+NEEDS: dict[str, dict[str, Any]] = {  # what else the feature needs
+    "position": {"sequence": True, "max_length": 5},
+    "norm_at": {"norm": "layer"},
+}
 
 
 def test_the_hosts_cover_every_type_that_offers_a_feature() -> None:
@@ -99,7 +109,8 @@ def test_every_type_offering_a_feature_compiles_it_with_the_counted_parameters(
     model = cellgraph.compile(_spec(tmp_path, cells, edges))
     params = model.init(jax.random.key(0))
     assert sum(a.size for a in jax.tree.leaves(params)) == model.graph.graph["params"]["total"]
-    assert [f.name for f in active_features(model.graph.nodes[host]["options"])] == [feature]
+    turned_on = [f.name for f in active_features(model.graph.nodes[host]["options"])]
+    assert turned_on == [name for name in FEATURES if name == feature or name in needs]
     x = _x(shape) if feature != "vocab" else jnp.arange(shape[0]) % 7  # an embedding reads token ids
     first, again = model.apply(params, x)["y"], model.apply(params, x)["y"]
     np.testing.assert_array_equal(first, again)

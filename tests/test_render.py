@@ -43,7 +43,7 @@ from test_layout import (
     zoo_problems,
 )
 
-from cellgraph import load_spec
+from cellgraph import load_spec, load_spec_text
 from cellgraph.render import RenderError, render
 from cellgraph.render.output import read_metadata
 
@@ -631,9 +631,15 @@ def test_layers_edge_kinds_differ() -> None:
     assert hn[("s", "s")].get("dir") == "none"
     rbm = _no_ports(dot_edges(render(ZOO / "rbm.yaml", view="layers").dot))
     assert all(attrs.get("dir") == "none" for attrs in rbm.values()) and rbm
-    # an identity edge that is also delayed keeps both marks (AN: each output is the next query)
-    an = _no_ports(dot_edges(render(ZOO / "an.yaml", view="layers").dot))
-    assert an[("y", "q")].get("style") == "dashed" and an[("y", "q")].get("arrowhead") == "empty"
+    # an identity edge that is also delayed keeps both marks
+    looped = load_spec_text(
+        "cellgraph: 1\nname: fed_back\ncells:\n  x: {type: input, size: 3, sequence: true}\n"
+        "  r: {type: recurrent, size: 3}\n  y: {type: output, size: 3}\n"
+        "edges:\n  - x -> r -> y\n  - {from: y, to: r, kind: identity, delay: 1}\n",
+        "fed_back.yaml",
+    )
+    fed_back = _no_ports(dot_edges(render(looped, view="layers").dot))
+    assert fed_back[("y", "r")].get("style") == "dashed" and fed_back[("y", "r")].get("arrowhead") == "empty"
     styles = {
         "dense": frozenset(dense.items()),
         "skip": frozenset(skip.items()),

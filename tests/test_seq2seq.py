@@ -137,10 +137,24 @@ def test_the_state_port_starts_the_layer_and_carries_gradients(tmp_path: Path, k
 # ------------------------------------------------------------------------------- validation
 
 
-def test_a_state_fed_a_sequence_is_a_located_error(tmp_path: Path) -> None:
-    cells = {**TINY, "enc": {"type": "gated_memory", "size": 5}}
+def test_a_state_fed_a_sequence_of_no_recurrent_layer_is_a_located_error(tmp_path: Path) -> None:
+    cells = {**TINY, "enc": {"type": "hidden", "size": 5}}
     text = _problems(_spec(tmp_path, cells, TINY_EDGES))
     assert "net.yaml:" in text and "edges[1].port" in text and "emit: last" in text
+
+
+def test_a_recurrent_sequence_into_the_state_port_starts_from_its_final_state(tmp_path: Path) -> None:
+    """An encoder that passes every step on (its states stored for attention, say) still starts
+    the decoder from its final state: the same decoder as with `emit: last`."""
+    last = cellgraph.compile(_spec(tmp_path, TINY, TINY_EDGES))
+    every = cellgraph.compile(_spec(tmp_path, {**TINY, "enc": {"type": "gated_memory", "size": 5}}, TINY_EDGES))
+    params = last.init(jax.random.key(0))
+    x = np.random.default_rng(0).normal(size=(2, 6, 3)).astype(np.float32)
+    prev = np.random.default_rng(1).integers(0, 5, (2, 6)).astype(np.int32)
+    a, _ = last.forward(params, {"x": x, "prev": prev})
+    b, _ = every.forward(params, {"x": x, "prev": prev})
+    np.testing.assert_allclose(a["enc"], b["enc"][:, -1], rtol=1e-6)
+    np.testing.assert_allclose(a["dec"], b["dec"], rtol=1e-5, atol=1e-6)
 
 
 def test_a_state_of_another_size_is_a_located_error(tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ KERNEL = make_cell(
         "window": Option(Window(), 3, "filter size"),
         "stride": Option(Window(), 1, "step between windows"),
         "padding": Option(Choice(("same", "valid")), "same", "same keeps the size; valid shrinks it"),
-        **feature_options("dropout", "norm"),
+        **feature_options("dropout", "norm", "norm_at"),
     },
     style=CellStyle(_PINK, _PINK_LINE, "none", box="box3d"),
     infer_shape=_kernel_shape,
@@ -175,7 +175,7 @@ CONVOLUTION = make_cell(
             Nullable(Window()), None, "step between windows (default: the window for pools and up-sampling, 1 for conv)"
         ),
         "padding": Option(Choice(("valid", "same")), "valid", "valid shrinks the map; same keeps ceil(n / stride)"),
-        **feature_options("dropout", "norm"),
+        **feature_options("dropout", "norm", "norm_at"),
     },
     style=CellStyle(_PINK, _PINK_LINE, "ring", box="trapezium"),
     infer_shape=_convolution_shape,

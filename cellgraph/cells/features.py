@@ -170,7 +170,8 @@ NORM = register_feature(
     Feature(
         name="norm",
         label="Normalisation",
-        doc="Normalise the group's weighted sum before its activation, then apply a learned scale and "
+        doc="Normalise the group's weighted sum before its skips and activation (or, with `norm_at: "
+        "output`, its value after them), then apply a learned scale and "
         "offset per feature (the last axis: units, or a map's channels). `layer` (Ba et al. 2016): over "
         "each example's own features; the same computation in training and evaluation. `batch` (Ioffe & "
         "Szegedy 2015): each feature over the batch (and a map's positions, a sequence's steps) while "
@@ -199,6 +200,49 @@ NORM = register_feature(
         ),
     )
 )
+
+NORM_PLACES: Final = ("sum", "output")
+"""`norm_at:` places: the group's weighted sum (before skips and the activation), or its output."""
+
+NORM_AT = register_feature(
+    Feature(
+        name="norm_at",
+        label="Normalisation place",
+        doc="Where `norm:` normalises. `sum` (the default): the group's weighted sum, before its identity "
+        "skips (`=>`, an attention edge's `residual: true`), delayed terms and activation, so a residual "
+        "block computes x + LN(F(x)). `output`: the group's value, after the skips are added and the "
+        "activation applied, LN(act(W h + b + x)), so a residual block computes LN(x + F(x)): the "
+        "post-norm transformer block of Vaswani et al. 2017 and PyTorch's nn.TransformerEncoderLayer "
+        "(norm_first=False). The same parameters (and, for `batch`, running statistics) either way; "
+        "`dropout:` still acts on the group's value last.",
+        option=Option(
+            Choice(NORM_PLACES),
+            "sum",
+            "where `norm:` applies: sum (the weighted sum, before skips and the activation) or output "
+            "(the group's value, after them: post-norm)",
+        ),
+        stage="cell",
+        active=lambda place: place == NORM_PLACES[1],
+        count_params=lambda place, shape: 0,
+        params_doc="none (it moves `norm:`, whose parameters stay the same)",
+        describe=lambda place: "post-norm",
+        impl="cellgraph.compiler.features:NORM_AT",
+        conflict=lambda options: (
+            (
+                "`norm_at: output` says where the group's normalisation applies, and the group has none",
+                "add `norm: layer` (or `norm: batch`), or remove `norm_at:`",
+            )
+            if options.get("norm") is None
+            else None
+        ),
+    )
+)
+
+
+def is_post_norm(options: Mapping[str, Any]) -> bool:
+    """Whether the group's `norm:` applies to its value, after its skips and activation (`norm_at: output`)."""
+    return options.get("norm_at") == NORM_PLACES[1]
+
 
 EMBEDDING = register_feature(
     Feature(

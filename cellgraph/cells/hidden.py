@@ -48,7 +48,7 @@ HIDDEN = make_cell(
     options={
         **common_compute_options("relu"),
         "width": Option(FloatRange(0.0, lo_open=True), 1.0, "radius of a gaussian (RBF) unit"),
-        **feature_options("dropout", "norm"),
+        **feature_options("dropout", "norm", "norm_at"),
         "tie": tie_option(),
     },
     style=CellStyle(_GREEN, None, "none"),

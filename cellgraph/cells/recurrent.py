@@ -28,11 +28,17 @@ from .registry import (
 
 _BLUE = PALETTE.blue
 _EMIT = Option(Choice(("sequence", "last")), "sequence", "pass on every time step, or only the last one")
+_DIRECTION = Option(
+    Choice(("forward", "backward")),
+    "forward",
+    "read the sequence first to last, or last to first (a backward encoder: each step's state has seen "
+    "the rest of the sequence; `emit: last` is then its state after the first step)",
+)
 
 
 def _recurrent_options(activation: str) -> dict[str, Option]:
     base = {k: v for k, v in common_compute_options(activation).items() if k not in ("shape", "window")}
-    return {**base, "emit": _EMIT, **feature_options("dropout", "recurrent_dropout")}
+    return {**base, "emit": _EMIT, "direction": _DIRECTION, **feature_options("dropout", "recurrent_dropout")}
 
 
 STATE_PORT = "state"

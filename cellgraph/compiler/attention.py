@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import jax
 import jax.numpy as jnp
 
-from ..graph.attention import AttentionEdge
+from ..graph.attention import ADDITIVE, AttentionEdge
 from .protocol import Params
 
 Array = jax.Array
@@ -28,16 +28,26 @@ _PROJECTIONS = ("query", "key", "value")
 
 def init_attention(key: Array, edge: AttentionEdge) -> Params:
     """Wq, Wk, Wv (with zero biases) and Wo, named ``attention:<source>:<part>``: LeCun normal
-    over each projection's inputs, as Flax's attention initialises them."""
+    over each projection's inputs, as Flax's attention initialises them. Additive: Wq, Wk, the
+    score's bias (zero) and vector v, and Wo."""
     init = jax.nn.initializers.lecun_normal()
     kq, kk, kv, ko = jax.random.split(key, 4)
+    p = edge.prefix
+    if edge.score == ADDITIVE:
+        a = edge.key_size
+        return {
+            f"{p}query_kernel": init(kq, (edge.query_features, a), jnp.float32),
+            f"{p}key_kernel": init(kk, (edge.source_features, a), jnp.float32),
+            f"{p}score_bias": jnp.zeros((a,), jnp.float32),
+            f"{p}score_vector": init(kv, (a, 1), jnp.float32).reshape(a),
+            f"{p}out_kernel": init(ko, (edge.source_features, edge.out_features), jnp.float32),
+        }
     hk, hv = edge.heads * edge.key_size, edge.heads * edge.value_size
     shapes = {
         "query": (edge.query_features, hk),
         "key": (edge.source_features, hk),
         "value": (edge.source_features, hv),
     }
-    p = edge.prefix
     params: Params = {}
     for k, part in zip((kq, kk, kv), _PROJECTIONS, strict=True):
         params[f"{p}{part}_kernel"] = init(k, shapes[part], jnp.float32)
@@ -75,6 +85,8 @@ def attend(
         ``(out, weights)``: (batch, queries, target size) before the target's bias, and the
         attention weights (batch, heads, queries, keys), each row summing to 1.
     """
+    if edge.score == ADDITIVE:
+        return _additive(params, edge, query, source, key_valid)
     p, h = edge.prefix, edge.heads
     batch, nq, nk = query.shape[0], query.shape[1], source.shape[1]
 
@@ -92,6 +104,27 @@ def attend(
     weights = jax.nn.softmax(logits, axis=-1)
     heads = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(batch * nq, h * edge.value_size)
     out = heads @ params[f"{p}out_kernel"]  # (batch * queries, target size)
+    return out.reshape(batch, nq, edge.out_features), weights
+
+
+def _additive(
+    params: Params, edge: AttentionEdge, query: Array, source: Array, key_valid: Array | None
+) -> tuple[Array, Array]:
+    """Bahdanau et al.'s scores ``v . tanh(Wq q_i + Wk k_j + b)``, softmax over the keys, and the
+    weighted sum of the source's own values through Wo. The key projection of every stored state
+    is made once, not once per query (their precomputation of ``U h_j``)."""
+    p = edge.prefix
+    batch, nq, nk = query.shape[0], query.shape[1], source.shape[1]
+    q = (query.reshape(-1, query.shape[-1]) @ params[f"{p}query_kernel"]).reshape(batch, nq, 1, -1)
+    k = (source.reshape(-1, source.shape[-1]) @ params[f"{p}key_kernel"]).reshape(batch, 1, nk, -1)
+    logits = jnp.tanh(q + k + params[f"{p}score_bias"]) @ params[f"{p}score_vector"]  # (batch, queries, keys)
+    logits = logits[:, None]  # (batch, 1 head, queries, keys)
+    mask = attention_mask(edge, nq, nk, key_valid)
+    if mask is not None:
+        logits = jnp.where(mask, logits, jnp.finfo(logits.dtype).min)
+    weights = jax.nn.softmax(logits, axis=-1)
+    context = jnp.einsum("bqk,bkf->bqf", weights[:, 0], source)  # (batch, queries, source features)
+    out = context.reshape(batch * nq, -1) @ params[f"{p}out_kernel"]
     return out.reshape(batch, nq, edge.out_features), weights
 
 

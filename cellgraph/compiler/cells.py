@@ -22,6 +22,7 @@ from typing import Any, Final
 import jax
 import jax.numpy as jnp
 
+from ..cells.features import is_post_norm
 from ..cells.recurrent import STATE_PORT
 from ..cells.registry import window_tuple
 from . import ops, recurrent
@@ -115,16 +116,21 @@ def _add_terms(pre: Array, inp: Inputs, lead: int) -> Array:
 
 
 def _finish(pre: Array, inp: Inputs, ctx: Ctx) -> Out:
-    """Shape to the group, add the skips and delayed terms before the activation, activate."""
+    """Shape to the group, add the skips and delayed terms before the activation, activate; `norm:`
+    applies to the weighted sum before the skips (`norm_at: sum`) or to the value (`norm_at: output`)."""
     info, lead = ctx.info, ctx.lead
     pre = pre.reshape(*pre.shape[:lead], *info.out_shape)
     for t in inp.attended:  # attention edges' outputs: terms of the weighted sum, so normalised with it
         pre = pre + t
     state = None
-    if ctx.normalize is not None:  # `norm:` normalises the weighted sum itself, before skips are added
+    at_output = is_post_norm(info.options)
+    if ctx.normalize is not None and not at_output:  # the weighted sum itself, before skips are added
         pre, state = ctx.normalize(pre)  # batch norm's running statistics, updated while training
     pre = _add_terms(pre, inp, lead)
-    return Out(ops.ACTIVATIONS[info.options.get("activation", "linear")](pre), Aux(pre=pre, state=state))
+    value = ops.ACTIVATIONS[info.options.get("activation", "linear")](pre)
+    if ctx.normalize is not None and at_output:  # post-norm: LN(x + F(x)), Vaswani et al.'s block
+        value, state = ctx.normalize(value)
+    return Out(value, Aux(pre=pre, state=state))
 
 
 def _apply_dense(params: Params, inp: Inputs, ctx: Ctx) -> Out:
@@ -252,10 +258,8 @@ the CPU) for tanh LSTM and GRU layers without identity skips into them; measured
 
 
 def _init_recurrent(key: Array, info: NodeInfo) -> Params:
-    if info.options.get("slots") is not None:
-        raise CompileError(
-            f"group '{info.name}': external memory ({info.type} with `slots:`) compiles with the NTM/DNC work, not yet"
-        )
+    if info.options.get("slots") is not None:  # stored states (the compiler refuses other memories)
+        return _init_dense(key, info)
     rec = info.recurrence
     gates, n = rec.gates, info.out_shape[0]
     n_in = math.prod(info.in_shape) if info.in_shape is not None else 0
@@ -313,6 +317,11 @@ def _step_recurrent(params: Params, inp: Inputs, carry: Any, ctx: Ctx) -> tuple[
     """One time step: ``p = b + x W + Σ delayed`` (a delayed input feeds every gate), then the
     recurrence's own step; identity skips are added to the emitted value."""
     info = ctx.info
+    if info.options.get("direction") == "backward":
+        raise CompileError(
+            f"group '{info.name}': a backward layer reads the whole sequence first, and this network runs one "
+            "step at a time (it has delayed edges); fix: use `direction: forward` here"
+        )
     batch = jax.tree.leaves(carry)[0].shape[0]
     gates_n = params["w_rec"].shape[1]
     p = jnp.broadcast_to(params.get("bias", jnp.zeros((gates_n,), jnp.float32)), (batch, gates_n))
@@ -332,10 +341,15 @@ def _apply_recurrent(params: Params, inp: Inputs, ctx: Ctx) -> Out:
     final state. The input projection of every step is one matmul before the scan."""
     info, x = ctx.info, inp.x
     assert x is not None  # validation gives every recurrent layer of a layer-wise graph a forward input
+    if info.options.get("slots") is not None:
+        return _stored(params, inp, ctx)
     if ctx.lead == 1:
         x = x[:, None]
     x = ops.flatten_features(x, 2)  # (batch, time, features)
     last = info.options.get("emit") == "last" or ctx.lead == 1
+    backward = info.options.get("direction") == "backward"
+    if backward:  # read last to first; the states are put back in the sequence's order below
+        x = x[:, ::-1]
     tanh = info.options.get("activation", "tanh") == "tanh"
     start = inp.ports.get(STATE_PORT)  # another group's value starts it (an encoder's final state)
     mask = _recurrent_mask(ctx, x.shape[0])  # recurrent dropout while training: one mask per sequence
@@ -344,17 +358,32 @@ def _apply_recurrent(params: Params, inp: Inputs, ctx: Ctx) -> Out:
     if fused is not None:
         bias = params.get("bias", jnp.zeros(params["w_in"].shape[1], x.dtype))
         out = fused(x, params["w_in"], bias, params["w_rec"], last)
+        out = out[:, ::-1] if backward and not last else out
         return Out(out, Aux(pre=out))
     proj = ops.dense(x, params["w_in"], params.get("bias"))  # (batch, time, g*n): hoisted
     carry = _init_carry(info, x.shape[0], proj.dtype) if start is None else _started(info, start, proj.dtype)
     step = ops.STEPS[info.recurrence.name]
     hs = ops.scan_steps(step, jnp.swapaxes(proj, 0, 1), params["w_rec"], _activation(info), carry, mask)
     hs = jnp.swapaxes(hs, 0, 1)
+    if backward:
+        hs = hs[:, ::-1]
     for s in inp.skips:
         hs = hs + s.reshape(hs.shape) if s.ndim == hs.ndim else hs + s[:, None]
     if last:
-        hs = hs[:, -1]
+        hs = hs[:, 0] if backward else hs[:, -1]  # the state after the step read last
     return Out(hs, Aux(pre=hs))
+
+
+def _stored(params: Params, inp: Inputs, ctx: Ctx) -> Out:
+    """An external memory as stored states (the AN): row t is a linear write of step t's input,
+    every row kept for the attention edges that read it. More steps than ``slots`` do not fit."""
+    slots, steps = int(ctx.info.options["slots"]), inp.x.shape[1] if inp.x is not None and ctx.lead == 2 else 1
+    if steps > slots:
+        raise CompileError(
+            f"group '{ctx.info.name}': {steps} steps to store, and the memory has {slots} slots; "
+            f"fix: give it `slots: {steps}` or more"
+        )
+    return _apply_dense(params, inp, ctx)
 
 
 # ---------------------------------------------------------------------------------------- table

@@ -32,6 +32,7 @@ import networkx as nx
 import numpy as np
 
 from ..cells.features import Feature, active_features, fed_shape, token_range
+from ..cells.recurrent import STATE_PORT
 from ..data.check import bad_token
 from ..errors import SourceLoc, spec_error
 from ..graph.attention import ATTENTION, AttentionEdge, attention_edges, is_skip
@@ -214,7 +215,10 @@ def _walk(
             aux[n] = Aux(clean=clean, state=_updated(ctx.state, fed_state, post_state))  # clean: a denoiser's target
         else:
             lead = lead_of(n)
-            ports = {p: merge([values[u] for u in us], plan.merge[n][p], lead) for p, us in plan.ports[n].items()}
+            ports = {
+                p: merge([_fed(plan, u, values[u], p) for u in us], plan.merge[n][p], lead)
+                for p, us in plan.ports[n].items()
+            }
             attended, weights = _attend(plan, params, n, values, fed)
             skips = tuple(values[s] for s in plan.skips[n])
             inputs = Inputs(ports, info.cell.main_port, skips, delayed_of(n), attended)
@@ -224,6 +228,14 @@ def _walk(
         if aux[n].state is not None:
             current[owner] = aux[n].state
     return values, aux
+
+
+def _fed(plan: Plan, u: str, value: Array, port: str) -> Array:
+    """What ``u`` feeds a port: its value; a recurrent sequence into a ``state`` port, its final
+    state (the step it read last: the first for a backward layer)."""
+    if port != STATE_PORT or not plan.timed[u] or plan.infos[u].options.get("emit") == "last":
+        return value
+    return value[:, 0] if plan.infos[u].options.get("direction") == "backward" else value[:, -1]
 
 
 def _attend(

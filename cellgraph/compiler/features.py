@@ -3,7 +3,8 @@
 The features themselves -- options, parameters, stage, drawing -- are defined in
 :mod:`cellgraph.cells.features`, which imports no JAX; each record's ``impl`` names a
 :class:`~.protocol.FeatureFns` here. The executor applies them: a ``pre`` feature through
-``Ctx.normalize`` (the cell calls it on its weighted sum), a ``post`` one to the group's value.
+``Ctx.normalize`` (the cell calls it on its weighted sum, or with ``norm_at: output`` on its
+value after the skips and activation), a ``post`` one to the group's value.
 """
 
 from __future__ import annotations
@@ -158,4 +159,5 @@ DROPOUT: Final = FeatureFns(_no_params, _dropout)
 RECURRENT_DROPOUT: Final = FeatureFns(_no_params, _in_the_cell)
 EMBEDDING: Final = FeatureFns(_init_embedding, _embed)
 NORM: Final = FeatureFns(_init_norm, _normalise, _init_norm_state)
+NORM_AT: Final = FeatureFns(_no_params, _in_the_cell)  # the cell places `norm:` (compiler.cells._finish)
 POSITION: Final = FeatureFns(_init_position, _add_position)

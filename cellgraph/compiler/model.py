@@ -20,7 +20,7 @@ import networkx as nx
 import numpy as np
 
 from ..graph import build_graph
-from ..graph.attention import ATTENTION, MSG_MEMORY_READ, is_memory_read
+from ..graph.attention import MSG_MEMORY_READ, stored_states
 from ..graph.decoding import teachers
 from ..graph.rules import adversaries
 from ..spec.compose import load_spec
@@ -94,13 +94,14 @@ class Model:
 
 
 def _check_compilable(graph: nx.DiGraph) -> None:
-    for u, v, e in graph.edges(data=True):
+    for _, _, e in graph.edges(data=True):
         if e["kind"] == "symmetric":
             continue  # used by the energy-based rules, not by a forward pass
         if e["kind"] == "routing":
             raise CompileError(f"{e['loc']}: {e['path']}: {e['kind']} connections compile in a later release")
-        if e["kind"] == ATTENTION and is_memory_read(graph, u):
-            raise CompileError(f"{e['loc']}: {e['path']}: " + MSG_MEMORY_READ.format(edge=f"{u} -> {v}"))
+    for n, d in graph.nodes(data=True):
+        if d["options"].get("slots") is not None and not stored_states(graph, n):
+            raise CompileError(f"{d['loc']}: {d['path']}: " + MSG_MEMORY_READ.format(group=n))
 
 
 _ATTENTION_SALT: Final = 0x617474

@@ -81,7 +81,7 @@ class Inputs:
     skips: tuple[Array, ...] = ()  # identity edges: values of the group's own shape
     delayed: tuple[Array, ...] = ()  # previous-step values through their edges' weights: (batch, gates * cells)
     # attention edges' outputs, (batch, time, cells) each: terms of the group's weighted sum, so they
-    # are added before `norm:` (the skips and delayed terms come after it)
+    # are added before `norm:` (the skips and delayed terms come after it, unless `norm_at: output`)
     attended: tuple[Array, ...] = ()
 
     @property
@@ -100,7 +100,8 @@ class Ctx:
     train: bool = False
     state: State = None
     # the group's `norm:` (a pre-stage feature), which a cell that computes a weighted sum applies
-    # to it before the skips, delayed terms and activation; None: nothing to apply
+    # to it before the skips, delayed terms and activation -- or, with `norm_at: output`, to its
+    # value after them (post-norm); None: nothing to apply
     # (returning the weighted sum and the model state entries it updated, or None)
     normalize: Callable[[Array], tuple[Array, State]] | None = None
 

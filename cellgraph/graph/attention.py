@@ -14,8 +14,10 @@ Padding: an input group with ``vocab:`` and ``pad: ID`` marks the positions hold
 padding, and every attention edge whose keys descend from that input along the same time axis
 never reads them (Keras's ``mask_zero`` propagating into ``MultiHeadAttention``).
 
-An attention edge from an external memory (``memory`` with ``slots:``, Bahdanau-style additive
-attention over its rows, as the zoo's AN draws it) validates and draws; compiling it is planned.
+``score: additive`` is Bahdanau et al.'s (2014) attention instead: one head whose scores are
+``v . tanh(Wq q + Wk k + b)`` and whose values are the source's own, as the zoo's AN reads the
+encoder states stored in its memory (a ``memory`` group with ``slots:`` read by attention alone,
+:func:`stored_states`).
 
 This module is JAX-free; ``cellgraph.compiler.attention`` holds the JAX half.
 """
@@ -34,13 +36,16 @@ from .checks import forward_graph
 
 ATTENTION: Final = "attention"
 """The edge kind."""
-ATTENTION_OPTIONS: Final = ("heads", "key_size", "value_size", "causal", "query", "residual")
+ATTENTION_OPTIONS: Final = ("heads", "key_size", "value_size", "causal", "query", "residual", "score")
 """Edge options that only an attention connection reads."""
 
 MSG_MEMORY_READ: Final = (
-    "attention over an external memory's rows ({edge}: additive attention, Bahdanau et al. 2014) compiles "
-    "in a later release; multi-head attention between sequence groups compiles now"
+    "an external memory ({group}: `slots:`) compiles here only as stored states, written by its input at "
+    "every step and read by attention edges alone (the AN); read and write heads (NTM, DNC) compile in a "
+    "later release"
 )
+ADDITIVE: Final = "additive"
+"""The ``score:`` of Bahdanau et al.'s attention."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class AttentionEdge:
     source_features: int
     out_features: int
     pads: tuple[tuple[str, int], ...] = ()  # padded token inputs the keys descend from, and their pad id
+    score: str = "dot"  # "dot": scaled dot products; "additive": v . tanh(Wq q + Wk k + b), one head
 
     @property
     def prefix(self) -> str:
@@ -65,7 +71,12 @@ class AttentionEdge:
         return f"{ATTENTION}:{self.source}:"
 
     def count_params(self) -> int:
-        """Wq, Wk, Wv with their biases, and Wo (whose bias is the target's)."""
+        """Wq, Wk, Wv with their biases, and Wo (whose bias is the target's); additive: Wq, Wk, the
+        score's bias and vector v, and Wo from the source's values as they are."""
+        if self.score == ADDITIVE:
+            return (self.query_features + self.source_features + 2) * self.key_size + (
+                self.source_features * self.out_features
+            )
         hk, hv = self.heads * self.key_size, self.heads * self.value_size
         return (
             (self.query_features + 1) * hk
@@ -82,8 +93,16 @@ def is_skip(edge: dict[str, Any]) -> bool:
 
 
 def is_memory_read(graph: nx.DiGraph, u: str) -> bool:
-    """An attention edge from an external memory (``slots:``): the planned additive form."""
+    """An attention edge from an external memory (``slots:``): its stored rows are the keys."""
     return graph.nodes[u]["options"].get("slots") is not None
+
+
+def stored_states(graph: nx.DiGraph, node: str) -> bool:
+    """A memory group with ``slots:`` that compiles as stored states: read by attention edges alone
+    (the AN's memory: one row per step of its input). Other external memories (read and write
+    heads: NTM, DNC) are planned."""
+    outs = [e for _, _, e in graph.out_edges(node, data=True) if e["kind"] != "symmetric"]
+    return bool(outs) and all(e["kind"] == ATTENTION for e in outs)
 
 
 def _option(edge: dict[str, Any], key: str) -> Any:
@@ -95,7 +114,7 @@ def attention_edges(graph: nx.DiGraph) -> dict[str, tuple[AttentionEdge, ...]]:
     """Every multi-head attention edge of a checked graph, by target, in declaration order."""
     out: dict[str, list[AttentionEdge]] = {}
     for u, v, e in graph.edges(data=True):
-        if e["kind"] != ATTENTION or is_memory_read(graph, u):
+        if e["kind"] != ATTENTION:
             continue
         heads, size = int(_option(e, "heads")), numel(graph.nodes[v]["shape"])
         query = e["options"].get("query") or u
@@ -112,6 +131,7 @@ def attention_edges(graph: nx.DiGraph) -> dict[str, tuple[AttentionEdge, ...]]:
                 source_features=numel(graph.nodes[u]["shape"]),
                 out_features=size,
                 pads=padded_inputs(graph, u),
+                score=str(_option(e, "score")),
             )
         )
     return {v: tuple(es) for v, es in out.items()}
@@ -160,8 +180,6 @@ def check_attention(graph: nx.DiGraph, problems: Problems) -> None:
                         f"remove `{key}:`, or make the connection `kind: attention`",
                     )
             continue
-        if is_memory_read(graph, u):
-            continue  # the planned additive form: drawn now, refused by the compiler
         graph.nodes[v].setdefault("attends", []).append(attention_words(u, e["options"]))  # for the diagrams
         for problem in _edge_problems(graph, u, v, e, stepwise, owners):
             key, message, fix = problem
@@ -190,7 +208,8 @@ def attention_words(source: str, options: dict[str, Any]) -> str:
     """How the diagrams name an attention edge under its target: ``4-head causal attention over x, + x``."""
     heads = options.get("heads") or 1
     query = options.get("query")
-    what = f"{heads}-head{' causal' if options.get('causal') else ''} attention over {source}"
+    kind = "additive" if options.get("score") == ADDITIVE else f"{heads}-head"
+    what = f"{kind}{' causal' if options.get('causal') else ''} attention over {source}"
     if query not in (None, source):
         what += f", asked by {query}"
     return what + (f", + {source}" if options.get("residual") else "")
@@ -231,6 +250,8 @@ def _edge_problems(
         out.append(("", f"attention feeds a vector per position, and '{v}' is {list(shape)}", f"give '{v}' a `size:`"))
     elif shape is not None:
         out += _size_problems(e, int(shape[0]), v)
+    if e["options"].get("score") == ADDITIVE and (e["options"].get("heads") or 1) != 1:
+        out.append(("heads", "additive attention has one head", "remove `heads:`, or use `score: dot`"))
     query = e["options"].get("query")
     if e["options"].get("residual") is True:
         if query not in (None, u):

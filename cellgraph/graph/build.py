@@ -57,6 +57,12 @@ EDGE_OPTIONS: Final[dict[str, Option]] = {
         None,
         "attention: the group asking the queries (cross-attention; it must feed the target too); default: the source",
     ),
+    "score": Option(
+        Choice(("dot", "additive")),
+        "dot",
+        "attention: scaled dot-product scores (Vaswani et al. 2017), or additive ones, v . tanh(Wq q + Wk k + b) "
+        "(Bahdanau et al. 2014; one head, the source's values read as they are)",
+    ),
 }
 
 MSG_UNKNOWN_TYPE: Final = "unknown cell type '{name}'{hint}"

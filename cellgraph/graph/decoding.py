@@ -3,7 +3,8 @@
 Two small capabilities make a seq2seq network out of the chart's cells:
 
 * an edge into a recurrent group's ``state`` port (``{from: enc, to: dec, port: state}``) starts
-  the group from the fed value instead of zeros -- the encoder's final state (``emit: last``)
+  the group from the fed value instead of zeros -- the encoder's final state (with ``emit: last``,
+  or from an encoder that passes its whole sequence on: the state after the step it read last)
   starting the decoder;
 * an input group with ``teacher: y`` is *teacher forcing*: it is fed output ``y``'s own target
   tokens one step late, a start token first, while training and evaluating; prediction decodes
@@ -53,11 +54,11 @@ def check_decoding(graph: nx.DiGraph, problems: Problems) -> None:
     for u, v, e in state_edges(graph):
         graph.nodes[v]["started_by"] = u  # for the diagrams' words under the group
         where = (e["loc"], f"{e['path']}.port")
-        if graph.nodes[u].get("timed"):
+        if graph.nodes[u].get("timed") and not graph.nodes[u]["cell"].recurrent:
             problems.add(
                 *where,
                 f"'{u}' passes a sequence (one value per step), but '{v}'s state port starts it once per example",
-                f"end the sequence with `emit: last` on '{u}' (its final state)",
+                f"start '{v}' from a recurrent layer (its final state), or end the sequence with `emit: last` on '{u}'",
             )
         elif stepwise:
             problems.add(

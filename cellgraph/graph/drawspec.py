@@ -70,6 +70,12 @@ DRAW_KEYS: Final[dict[str, Option]] = {
     "direction": Option(Choice(("LR", "TB")), "LR", "flow left to right, or top to bottom"),
     "theme": Option(Choice(THEMES), DEFAULT_THEME, "colours: the chart's, or a variant"),
     "legend": Option(Bool(), True, "draw a legend of the cell types used"),
+    "only_lines": Option(
+        Bool(),
+        False,
+        "cells view: draw the `lines:` alone, not the connections they leave out (to reproduce a published "
+        "figure that omits some; the layers view still draws every edge)",
+    ),
     "max_cells": Option(IntRange(1, 64), 6, "cells shown per group without `show:` (taller groups get an ellipsis)"),
     "caption": Option(OneLine(), None, "caption (default: the spec's title)"),
     "labels": Option(
@@ -105,6 +111,7 @@ class DrawSettings:
     direction: str = "LR"
     theme: str = DEFAULT_THEME
     legend: bool = True
+    only_lines: bool = False  # cells view: the `lines:` alone
     max_cells: int = 6
     caption: str = ""
     labels: tuple[str, ...] | None = None  # None: each view's default
@@ -171,6 +178,7 @@ def check_draw(spec: Spec, graph: nx.DiGraph, problems: Problems) -> DrawSetting
         direction=str(settings["direction"]),
         theme=str(settings["theme"]),
         legend=bool(settings["legend"]),
+        only_lines=bool(settings["only_lines"]),
         max_cells=max_cells,
         caption=str(settings["caption"] or spec.title or spec.name),
         labels=tuple(settings["labels"]) if isinstance(settings["labels"], list) else None,

@@ -19,7 +19,7 @@ from ..cells.registry import declared_shape, numel
 from ..errors import LimitError, Problem, Problems
 from ..spec.limits import Limits
 from ..typedefs import Shape
-from .attention import attention_edges
+from .attention import attention_edges, stored_states
 from .build import edge_text
 from .checks import forward_graph
 
@@ -216,6 +216,9 @@ def check_time_axes(graph: nx.DiGraph, problems: Problems) -> None:
 def count_params(graph: nx.DiGraph, limits: Limits) -> dict[str, Any]:
     """Add the weights of delayed, feedback and symmetric edges; total and check the limit."""
     edge_params: dict[tuple[str, str], int] = {}
+    for n, d in graph.nodes(data=True):  # the AN's memory: one row per step, a linear write of its input
+        if d["options"].get("slots") is not None and d.get("shape") is not None and stored_states(graph, n):
+            d["params"] = (numel(d.get("in_shape") or ()) + 1) * numel(d["shape"])
     for v, edges in attention_edges(graph).items():  # Wq, Wk, Wv, Wo: kept with the target's parameters
         for a in edges:
             edge_params[(a.source, v)] = a.count_params()

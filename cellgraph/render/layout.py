@@ -449,7 +449,8 @@ def _lines(
             add(f"{g1}:{i}", f"{g2}:{j}", "double" if vectors and g1 != g2 else "line")
     column_x = {g: sum(p[0] for p in ps) / len(ps) for g, ps in placed.items() if ps}
     arcs: dict[tuple[str, str, bool], tuple[str, str]] = {}  # (left, right, back) -> kind, target
-    for u, v, e in graph.edges(data=True):
+    edges = [] if settings.only_lines else list(graph.edges(data=True))  # `only_lines`: the figure's own
+    for u, v, e in edges:
         a, b = drawn_of[u], drawn_of[v]
         if a not in placed or b not in placed or frozenset((a, b)) in covered:
             continue
