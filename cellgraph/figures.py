@@ -10,6 +10,8 @@ each, so a grid of 400 samples draws in a blink and stays uncluttered.
 
 from __future__ import annotations
 
+import textwrap
+
 import io
 import math
 import os
@@ -280,7 +282,9 @@ def _attention_figure(maps: Mapping[str, Any], inputs: Mapping[str, Any], title:
     if image is not None:
         fig.colorbar(image, ax=axes, shrink=0.8, label="attention weight")
     shown = "; ".join(f"{g}: {_values(x)}" for g, x in sorted(inputs.items()))
-    fig.suptitle(f"{title}\nattention weights of example {example} ({shown})", fontsize=10)
+    width = max(int(fig.get_figwidth() * 11), 30)  # characters of 10-point text across the figure
+    line = textwrap.fill(f"attention weights of example {example} ({shown})", width)
+    fig.suptitle(f"{title}\n{line}", fontsize=10)
     return fig
 
 
@@ -288,7 +292,14 @@ def _values(x: Any) -> str:
     """An example's input as a short line: token ids as integers, others rounded."""
     import numpy as np
 
-    flat = np.asarray(x).reshape(-1)
+    a = np.asarray(x)
+    while a.ndim > 2 and a.shape[0] == 1:  # the example's own axis
+        a = a[0]
+    if a.ndim == 2 and a.shape[1] > 1 and np.isin(a, (0, 1)).all() and (a.sum(axis=1) <= 1).all():
+        # one-hot steps: each step's id, "-" where a step holds none (padding)
+        ids = [str(int(np.argmax(row))) if row.any() else "-" for row in a[:24]]
+        return " ".join(ids) + (" ..." if len(a) > 24 else "")
+    flat = a.reshape(-1)
     whole = np.all(np.equal(np.mod(flat, 1), 0))
     text = " ".join(str(int(v)) if whole else f"{v:.2g}" for v in flat[:24])
     return text + (" ..." if flat.size > 24 else "")
