@@ -10,11 +10,10 @@ each, so a grid of 400 samples draws in a blink and stays uncluttered.
 
 from __future__ import annotations
 
-import textwrap
-
 import io
 import math
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
