@@ -71,9 +71,10 @@ TARGETS = {
     "gru": 1.05,
     "dcn": 1.05,
     "dcn_bn": 1.05,
+    "transformer": 1.05,
 }
 """cellgraph / hand-written JAX must stay at or below these ratios (the issues' targets)."""
-TORCH_TARGETS = {"dcn": 1.2, "mnist_dln": 1.0, "dcn_bn": 1.0}
+TORCH_TARGETS = {"dcn": 1.2, "mnist_dln": 1.0, "dcn_bn": 1.0, "transformer": 1.0}
 """cellgraph must be at least this many times faster than PyTorch eager on these workloads."""
 PEAK_N = 2048
 """The side of the float32 matrix product that measures the machine's peak in each run."""
