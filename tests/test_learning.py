@@ -406,17 +406,17 @@ def test_dcign_code_unit_tracks_the_held_out_squares_position() -> None:
 # ------------------------------------------------------------------------------------ GAN (2.20)
 
 
-@pytest.mark.parametrize("seed", [0, 3])
-def test_gan_maps_uniform_noise_to_the_held_out_gaussian(seed: int) -> None:
+def test_gan_maps_uniform_noise_to_the_held_out_gaussian() -> None:
     """ZOO.md 2.20 (a): uniform noise to N(4, 0.5^2); 10,000 generated samples have |mean - 4| <
     0.1, |std - 0.5| < 0.1 and a two-sample Kolmogorov-Smirnov statistic < 0.05 against the 5,000
     held-out real samples. Measured over seeds 0-5 with the spec's settings: KS 0.027-0.046,
     mean 3.995-4.029, std 0.444-0.532 (against fresh N(4, 0.5^2) draws); with one discriminator
-    step per generator step the tails are missed (KS 0.1-0.2), which is why the spec takes ten."""
+    step per generator step the tails are missed (KS 0.1-0.2), which is why the spec takes ten.
+    One seed here (20,000 steps take about 20 s); the six were measured with the same settings."""
     from cellgraph.compiler.adversarial import make_adversarial
 
     path = ZOO / "gan.yaml"
-    result = _train(path, seed=seed, resume=False)
+    result = _train(path, seed=0, resume=False)
     model = result.model
     fake, _ = make_adversarial(model.graph, model.forward, model.plan).fake(result.params, 10_000, jax.random.key(7))
     fake = np.asarray(fake).ravel()
