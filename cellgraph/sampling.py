@@ -271,14 +271,9 @@ def _zeros(run: _Run, n: int) -> dict[str, Any]:
 
 def _noise(run: _Run, n: int, key: Any) -> dict[str, Any]:
     """Draws of the network's own noise inputs (a GAN's z) from ``key``."""
-    import jax
+    from .compiler.executor import draw_noise
 
-    from .compiler.executor import draw
-
-    plan = run.model.plan
-    groups = sorted(plan.drawn)
-    keys = jax.random.split(key, max(len(groups), 1))
-    return {g: draw(plan.drawn[g], k, (n, *plan.fed[g])) for g, k in zip(groups, keys, strict=False)}
+    return draw_noise(run.model.plan, key, n, sorted(run.model.plan.drawn))
 
 
 def sample(trained: Any, n: int = 64, *, seed: int = 0, params: Any = None) -> Any:

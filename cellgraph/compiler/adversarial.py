@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import networkx as nx
 
 from ..graph.rules import Adversaries, adversaries
-from .executor import Forward, Plan, draw
+from .executor import Forward, Plan, draw_noise
 from .protocol import Aux, CompileError
 
 Array = jax.Array
@@ -55,17 +55,12 @@ class Adversarial:
     forward: Forward
     plan: Plan
 
-    def noise(self, n: int, key: Array | None) -> dict[str, Array]:
-        """``n`` draws of the generator's noise inputs (a fixed key without ``key``: repeatable)."""
-        k = jax.random.key(0) if key is None else key
-        groups = self.roles.noise
-        keys = jax.random.split(k, len(groups))
-        return {g: draw(self.plan.drawn[g], kk, (n, *self.plan.fed[g])) for g, kk in zip(groups, keys, strict=True)}
-
     def generate(self, params: Any, n: int, key: Array | None) -> tuple[Array, Array, dict[str, Aux]]:
         """``n`` generated samples, the discriminator's logits for them, and every group's Aux."""
         k_noise, k_pass = _split(key)
-        values, aux = self.forward(params, self.noise(n, k_noise), key=k_pass, train=key is not None)
+        values, aux = self.forward(
+            params, draw_noise(self.plan, k_noise, n, self.roles.noise), key=k_pass, train=key is not None
+        )
         return values[self.roles.sample], _logit(aux, self.roles.verdict), aux
 
     def fake(self, params: Any, n: int, key: Array | None) -> tuple[Array, Array]:
@@ -75,20 +70,14 @@ class Adversarial:
 
     def real_logits(self, params: Any, real: Array, key: Array | None) -> Array:
         """The discriminator's logits for real samples (the sample group clamped to them)."""
-        values, aux = self.forward(params, {self.roles.sample: real}, key=key, train=key is not None)
+        _, aux = self.forward(params, {self.roles.sample: real}, key=key, train=key is not None)
         return _logit(aux, self.roles.verdict)
 
     def d_loss(self, params: Any, real: Array, key: Array | None) -> tuple[Array, dict[str, Array]]:
         """The discriminator's loss on a batch of real samples and as many generated ones."""
         k_fake, k_real = _split(key)
         _, fake_logit = self.fake(params, real.shape[0], k_fake)
-        real_logit = self.real_logits(params, real, k_real)
-        loss = jnp.mean(jax.nn.softplus(-real_logit)) + jnp.mean(jax.nn.softplus(fake_logit))
-        return loss, {
-            "d_loss": loss,
-            "d_real": jnp.mean(jax.nn.sigmoid(real_logit)),
-            "d_fake": jnp.mean(jax.nn.sigmoid(fake_logit)),
-        }
+        return _d_terms(self.real_logits(params, real, k_real), fake_logit)
 
     def g_loss(self, params: Any, n: int, key: Array | None) -> Array:
         """The generator's non-saturating loss ``-log D(G(z))`` on ``n`` generated samples."""
@@ -99,14 +88,25 @@ class Adversarial:
         self, params: Any, batch: Mapping[str, Any], key: Array | None, state: Mapping[str, Any]
     ) -> tuple[Array, dict[str, Array], dict[str, Aux]]:
         """The model's loss for a batch of real samples: both losses summed, and the metrics
-        (``d_loss``, ``g_loss``, ``d_real``, ``d_fake``, ``ks_statistic`` against the batch)."""
+        (``d_loss``, ``g_loss``, ``d_real``, ``d_fake``, ``ks_statistic`` against the batch). One
+        generated batch serves both losses and the KS distance."""
         real = jnp.asarray(batch["inputs"][self.roles.sample])
-        k_d, k_g = _split(key)
-        d, metrics = self.d_loss(params, real, k_d)
-        fake, fake_logit, aux = self.generate(params, real.shape[0], k_g)
+        k_real, k_fake = _split(key)
+        fake, fake_logit, aux = self.generate(params, real.shape[0], k_fake)
+        d, metrics = _d_terms(self.real_logits(params, real, k_real), fake_logit)
         g = jnp.mean(jax.nn.softplus(-fake_logit))
         metrics = {**metrics, "g_loss": g, "ks_statistic": ks_statistic(fake, real), "loss": d + g}
         return d + g, metrics, aux
+
+
+def _d_terms(real_logit: Array, fake_logit: Array) -> tuple[Array, dict[str, Array]]:
+    """``-log D(x) - log(1 - D(G(z)))`` from the logits, and the mean verdicts."""
+    loss = jnp.mean(jax.nn.softplus(-real_logit)) + jnp.mean(jax.nn.softplus(fake_logit))
+    return loss, {
+        "d_loss": loss,
+        "d_real": jnp.mean(jax.nn.sigmoid(real_logit)),
+        "d_fake": jnp.mean(jax.nn.sigmoid(fake_logit)),
+    }
 
 
 def make_adversarial(graph: nx.DiGraph, forward: Forward, plan: Plan) -> Adversarial:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -401,10 +401,18 @@ def _shaped(plan: Plan, inputs: Array | Mapping[str, Array], key: Array | None) 
         shaped[n] = x.reshape(batch, *plan.infos[n].out_shape)
     missing = [s for s in plan.drawn if s not in shaped]
     if missing:
-        keys = jax.random.split(jax.random.key(0) if key is None else jax.random.fold_in(key, 0x6E6F), len(missing))
-        for k, s in zip(keys, missing, strict=True):
-            shaped[s] = draw(plan.drawn[s], k, (batch, *plan.fed[s]))
+        shaped.update(draw_noise(plan, None if key is None else jax.random.fold_in(key, 0x6E6F), batch, missing))
     return shaped, batch
+
+
+def draw_noise(plan: Plan, key: Array | None, batch: int, groups: Sequence[str] | None = None) -> dict[str, Array]:
+    """``batch`` draws of the network's noise inputs (``groups`` of them, default all), one key
+    each split from ``key`` -- a fixed key without one, so evaluation stays repeatable."""
+    groups = tuple(plan.drawn) if groups is None else tuple(groups)
+    if not groups:
+        return {}
+    keys = jax.random.split(jax.random.key(0) if key is None else key, len(groups))
+    return {g: draw(plan.drawn[g], k, (batch, *plan.fed[g])) for g, k in zip(groups, keys, strict=True)}
 
 
 def draw(distribution: str, key: Array, shape: tuple[int, ...]) -> Array:

@@ -38,8 +38,8 @@ class FactorClamp:
     units: tuple[int, ...]  # the code unit of each factor, in the batch's column order
     downstream: frozenset[str]  # the groups computed from the code (the decoder)
 
-    def free_units(self, factors: Array) -> Array:
-        """A (units,) mask of the code units left free in a batch: the varied factor's."""
+    def free_unit(self, factors: Array) -> Array:
+        """The code unit left free in a batch: the varied factor's (the column that is not constant)."""
         spread = jnp.max(factors, axis=0) - jnp.min(factors, axis=0)  # (factors,): only the varied one moves
         varied = jnp.argmax(spread)
         return jnp.asarray(self.units)[varied]
@@ -59,7 +59,7 @@ class FactorClamp:
         values, aux = forward(params, inputs, key=k_encode, train=True, state=state)
         z = values[self.code]
         flat = z.reshape(z.shape[0], -1)
-        free = jnp.arange(flat.shape[1]) == self.free_units(factors)
+        free = jnp.arange(flat.shape[1]) == self.free_unit(factors)
         mean = jax.lax.stop_gradient(jnp.mean(flat, axis=0, keepdims=True))
         clamped = jnp.where(free, flat, mean)
         penalty = 0.5 * jnp.mean(jnp.sum(jnp.where(free, 0.0, jnp.square(flat - mean)), axis=1))

@@ -92,11 +92,6 @@ def is_skip(edge: dict[str, Any]) -> bool:
     return bool(edge["kind"] == "identity" or (edge["kind"] == ATTENTION and edge["options"].get("residual")))
 
 
-def is_memory_read(graph: nx.DiGraph, u: str) -> bool:
-    """An attention edge from an external memory (``slots:``): its stored rows are the keys."""
-    return graph.nodes[u]["options"].get("slots") is not None
-
-
 def stored_states(graph: nx.DiGraph, node: str) -> bool:
     """A memory group with ``slots:`` that compiles as stored states: read by attention edges alone
     (the AN's memory: one row per step of its input). Other external memories (read and write

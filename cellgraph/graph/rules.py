@@ -301,10 +301,18 @@ def adversaries(graph: nx.DiGraph) -> Adversaries | None:
     if problems:
         return None
     gen, dis = _part(graph, train["generator"]), _part(graph, train["discriminator"])
-    samples = sorted({u for u, v in graph.edges() if u in gen and v in dis})
-    verdicts = [n for n in dis if graph.nodes[n]["cell"].is_output]
     noise = tuple(n for n in gen if n in drawn_sources(graph))
-    return Adversaries(gen, dis, samples[0], verdicts[0], noise)
+    return Adversaries(gen, dis, _samples(graph, gen, dis)[0], _verdicts(graph, dis)[0], noise)
+
+
+def _samples(graph: nx.DiGraph, gen: tuple[str, ...], dis: tuple[str, ...]) -> list[str]:
+    """The generator's groups the discriminator reads."""
+    return sorted({u for u, v in graph.edges() if u in gen and v in dis})
+
+
+def _verdicts(graph: nx.DiGraph, dis: tuple[str, ...]) -> list[str]:
+    """The discriminator's output groups."""
+    return [n for n in dis if graph.nodes[n]["cell"].is_output]
 
 
 def _check_adversarial(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
@@ -334,7 +342,7 @@ def _check_adversarial(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tupl
     if opts["generator"] == opts["discriminator"]:
         yield "", "the generator and the discriminator are the same part", "name two different `use:` groups"
         return
-    samples = sorted({u for u, v in graph.edges() if u in gen and v in dis})
+    samples = _samples(graph, gen, dis)
     if len(samples) != 1:
         found = ", ".join(samples) or "none"
         yield (
@@ -371,7 +379,7 @@ def _check_adversarial(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tupl
             "the discriminator has an input of its own; it reads only the samples (generated or real)",
             "bind its input to the generator's sample with `bind:`",
         )
-    verdicts = [n for n in dis if graph.nodes[n]["cell"].is_output]
+    verdicts = _verdicts(graph, dis)
     if len(verdicts) != 1:
         yield (
             "",

@@ -227,7 +227,7 @@ def count_params(graph: nx.DiGraph, limits: Limits) -> dict[str, Any]:
         if su is None or sv is None:
             continue
         if e["kind"] in ("identity", "attention"):
-            continue  # a copy, or attention (counted above; a memory read has no weights of its own)
+            continue  # a copy, or attention (counted above)
         if e["kind"] == "symmetric" and u == v:
             edge_params[(u, v)] = numel(su) * (numel(su) - 1) // 2  # symmetric, zero diagonal: free values
         elif e["kind"] == "symmetric":

@@ -67,12 +67,7 @@ def adversarial(model: Any, cfg: Mapping[str, Any], info: RunInfo) -> Rule:
         g_value, grads = jax.value_and_grad(g_loss)(g)
         updates, g_opt = tx.update(grads, g_opt, g)
         g = optax.apply_updates(g, updates)
-        average = part(state.params, generator)
-        if ema > 0:
-            average = jax.tree.map(lambda a, w: ema * a + (1.0 - ema) * w, average, g)
-        else:
-            average = g
-        params.update(average)
+        params.update(optax.incremental_update(g, part(state.params, generator), 1.0 - ema))  # the running average
         metrics = {**metrics, "g_loss": g_value, "loss": metrics["d_loss"] + g_value}
         return state.replace(params=params, rule_state=(d_opt, g_opt, g), rng=rng), metrics
 
