@@ -51,6 +51,7 @@ __all__ = [
     "summarize",
     "train",
     "traverse",
+    "view",
 ]
 
 _LAZY: dict[str, tuple[str, str | None]] = {  # public name -> (module, attribute): loaded on first use
@@ -73,6 +74,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {  # public name -> (module, attribut
     "attention_maps": ("cellgraph.sampling", "attention_maps"),
     "plot_samples": ("cellgraph.figures", "plot_samples"),
     "plot_attention": ("cellgraph.figures", "plot_attention"),
+    # the pictures of the classic networks (Hopfield recall, RBM filters, the SOM's map, ...)
+    "view": ("cellgraph.views", "view"),
 }
 
 

@@ -1,9 +1,9 @@
 """The ``cellgraph`` command: validate, summary, render, gallery, poster, train, predict, evaluate,
-export, sample, attention, schema, cells.
+export, sample, attention, view, schema, cells.
 
 Errors are printed as ``file:line:col: key.path: problem`` plus ``fix:`` lines and the process
 exits 1; a clean run exits 0. Usage errors exit 2. Only `train`, `predict`, `evaluate`,
-`export`, `sample` and `attention` import JAX, when they run, after the spec and the data were
+`export`, `sample`, `attention` and `view` import JAX, when they run, after the spec and the data were
 checked; they compile through JAX's persistent compilation cache (``~/.cache/cellgraph/jax``, see
 :mod:`cellgraph.train.cache`), so a repeated command does not pay the compile again.
 """
@@ -641,6 +641,23 @@ def cmd_attention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_view(args: argparse.Namespace) -> int:
+    from .views import check_viewable
+
+    graph = _graph_of_run(args)
+    rule = check_viewable(graph)  # a network no view draws is refused before JAX loads
+    out = Path(args.output)
+    _check_png(out)
+    with _compilation_cache():
+        from .views import view
+
+        trained = _trained(args, graph)
+        view(trained, out)
+    if not args.quiet:
+        print(f"wrote {terminal_safe(out)}: the view of a network trained with `rule: {rule}`")
+    return 0
+
+
 def _check_png(out: Path) -> None:
     """A picture's ``-o``: a .png file that can be written (refused before any work)."""
     if out.is_dir():
@@ -1076,6 +1093,15 @@ def make_parser() -> argparse.ArgumentParser:
     )
     at.add_argument("-q", "--quiet", action="store_true")
     at.set_defaults(func=cmd_attention)
+    vi = run_command(
+        "view",
+        "draw a network trained by its own classic rule (PNG): Hopfield recall from noisy probes, a Boltzmann "
+        "machine's completions, RBM filters and samples, the SOM over its data, an ESN's free-running "
+        "prediction and an LSM's spikes, a Markov chain's transition matrix beside the true one",
+    )
+    vi.add_argument("-o", "--output", required=True, metavar="FILE.png", help="the picture")
+    vi.add_argument("-q", "--quiet", action="store_true")
+    vi.set_defaults(func=cmd_view)
     sc = sub.add_parser("schema", help="JSON Schema of the spec format (for editors)")
     sc.add_argument("-o", "--output", help="write to this file instead of stdout")
     sc.set_defaults(func=cmd_schema)

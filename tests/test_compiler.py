@@ -39,7 +39,6 @@ COMPILES = [
     "esn",
 ]
 LATER = {  # zoo networks whose dynamics arrive with later work, and why compile refuses them
-    "lsm": "leaky integrate-and-fire",
     "cn": "routing",
     "ntm": "external memory",
     "dnc": "external memory",

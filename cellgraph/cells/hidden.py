@@ -110,7 +110,7 @@ SPIKING_HIDDEN = make_cell(
     count_params=dense_params,
     order=6,
     differentiable=False,
-    impl="cellgraph.compiler.cells:SPIKING",
+    impl="cellgraph.compiler.spiking:SPIKING",
 )
 
 

@@ -15,6 +15,7 @@ from .registry import (
     PALETTE,
     CellStyle,
     Choice,
+    FloatRange,
     IntRange,
     Nullable,
     Option,
@@ -78,7 +79,14 @@ RECURRENT = make_cell(
     abbr="Rec",
     family="recurrent",
     doc="Receives its layer's own previous state besides the current input: h_t = act(x_t W + h_(t-1) U + b).",
-    options=_recurrent_options("tanh"),
+    options={
+        **_recurrent_options("tanh"),
+        "leak": Option(
+            FloatRange(0.0, 1.0, lo_open=True),
+            1.0,
+            "leaky-integrator units (Jaeger et al. 2007): h_t = (1 - leak) h_(t-1) + leak act(...); 1: plain",
+        ),
+    },
     style=CellStyle(_BLUE, PALETTE.blue_line, "none"),
     infer_shape=_vector_shape,
     count_params=_gated_params(ELMAN.gates),

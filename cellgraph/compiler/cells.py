@@ -8,8 +8,8 @@ count, drawing style — and must import no JAX (validation and drawing stay fas
 same shapes the registry's rules infer; what a type *is* (recurrent, noisy, ...) is read from its
 registry record, never from its name; a test checks that
 ``jax.eval_shape(apply)`` agrees with the registry for every type and that parameter counts
-match ``count_params``. Types whose dynamics arrive with later work (capsule routing, spiking
-neurons, external memories, ...) raise a :class:`CompileError` naming the group.
+match ``count_params``. Types whose dynamics arrive with later work (capsule routing, external
+memories, ...) raise a :class:`CompileError` naming the group.
 """
 
 from __future__ import annotations
@@ -309,6 +309,21 @@ def _started(info: NodeInfo, start: Array, dtype: Any) -> Any:
     return (h, *(jnp.zeros_like(h) for _ in info.recurrence.carry[1:])) if len(info.recurrence.carry) > 1 else h
 
 
+def _leaky(info: NodeInfo, step: ops.Step) -> ops.Step:
+    """``step`` with leaky-integrator units when the group has ``leak`` < 1 (only the plain recurrent
+    cell offers it: its carry is its state h): h <- (1 - leak) h + leak step(h)."""
+    leak = float(info.options.get("leak", 1.0))
+    if leak == 1.0:
+        return step
+
+    def leaky(p: Array, h: Array, w_rec: Array, act: Callable[[Array], Array], mask: Array | None = None) -> Any:
+        new, _ = step(p, h, w_rec, act, mask)
+        h = (1.0 - leak) * h + leak * new
+        return h, h
+
+    return leaky
+
+
 def _activation(info: NodeInfo) -> Callable[[Array], Array]:
     return ops.ACTIVATIONS[info.options.get("activation", "tanh")]
 
@@ -330,7 +345,7 @@ def _step_recurrent(params: Params, inp: Inputs, carry: Any, ctx: Ctx) -> tuple[
     for e in inp.delayed:
         p = p + e
     mask = _recurrent_mask(ctx, batch)  # a step-by-step network: a fresh mask each step
-    h, carry = ops.STEPS[info.recurrence.name](p, carry, params["w_rec"], _activation(info), mask)
+    h, carry = _leaky(info, ops.STEPS[info.recurrence.name])(p, carry, params["w_rec"], _activation(info), mask)
     for s in inp.skips:
         h = h + s.reshape(h.shape)
     return Out(h, Aux(pre=h)), carry
@@ -362,7 +377,7 @@ def _apply_recurrent(params: Params, inp: Inputs, ctx: Ctx) -> Out:
         return Out(out, Aux(pre=out))
     proj = ops.dense(x, params["w_in"], params.get("bias"))  # (batch, time, g*n): hoisted
     carry = _init_carry(info, x.shape[0], proj.dtype) if start is None else _started(info, start, proj.dtype)
-    step = ops.STEPS[info.recurrence.name]
+    step = _leaky(info, ops.STEPS[info.recurrence.name])
     hs = ops.scan_steps(step, jnp.swapaxes(proj, 0, 1), params["w_rec"], _activation(info), carry, mask)
     hs = jnp.swapaxes(hs, 0, 1)
     if backward:
@@ -413,5 +428,4 @@ DENSE: Final = CellFns(_init_dense, _apply_dense)
 RECURRENT: Final = CellFns(_init_recurrent, _apply_recurrent, init_carry=_init_carry, step=_step_recurrent)
 KERNEL: Final = CellFns(_init_conv, _apply_kernel)
 CONVOLUTION: Final = CellFns(_init_convolution, _apply_convolution)
-SPIKING: Final = _later("leaky integrate-and-fire dynamics")
 CAPSULE: Final = _later("routing by agreement")

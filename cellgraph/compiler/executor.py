@@ -39,6 +39,7 @@ from ..graph.attention import ATTENTION, AttentionEdge, attention_edges, is_skip
 from ..graph.checks import forward_graph
 from ..graph.rules import drawn_sources
 from .attention import attend, key_validity
+from .energy import up_sources, up_terms
 from .protocol import Aux, CellFns, CompileError, Ctx, FeatureFns, Inputs, NodeInfo, Out, cell_fns, feature_fns
 
 Array = jax.Array
@@ -68,6 +69,8 @@ class Plan:
     fed: Mapping[str, tuple[int, ...]]  # what the data hold per example (step) for each input group
     drawn: Mapping[str, str] = dataclasses.field(default_factory=dict)  # noise inputs: group -> distribution
     attention: Mapping[str, tuple[AttentionEdge, ...]] = dataclasses.field(default_factory=dict)  # by target
+    # the up pass through symmetric edges: group -> the groups written before it across a `--` edge
+    up: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -98,7 +101,15 @@ def make_plan(graph: nx.DiGraph) -> Plan:
     """Read the executor's :class:`Plan` off a checked graph (its nodes' order breaks ties)."""
     fwd = forward_graph(graph)
     index = {n: i for i, n in enumerate(graph.nodes)}
-    order = tuple(nx.lexicographical_topological_sort(fwd, key=index.__getitem__))
+    up = up_sources(graph)
+    ordering = fwd.copy()  # the up pass reads each `u -- v` from u to v: u must come first
+    ordering.add_edges_from((u, v) for v, us in up.items() for u in us)
+    if not nx.is_directed_acyclic_graph(ordering):
+        raise CompileError(
+            "the symmetric edges (`--`) and the forward edges form a cycle, so the up pass has no order; "
+            "fix: write each `u -- v` with u the group nearer the inputs"
+        )
+    order = tuple(nx.lexicographical_topological_sort(ordering, key=index.__getitem__))
     ports: dict[str, dict[str, tuple[str, ...]]] = {}
     merge: dict[str, dict[str, str]] = {}
     skips: dict[str, tuple[str, ...]] = {}
@@ -135,6 +146,7 @@ def make_plan(graph: nx.DiGraph) -> Plan:
         fed={n: fed_shape(graph.nodes[n]["options"], tuple(graph.nodes[n]["shape"])) for n in order},
         drawn=drawn_sources(graph),
         attention=attention_edges(graph),
+        up=up,
     )
 
 
@@ -221,7 +233,8 @@ def _walk(
             }
             attended, weights = _attend(plan, params, n, values, fed)
             skips = tuple(values[s] for s in plan.skips[n])
-            inputs = Inputs(ports, info.cell.main_port, skips, delayed_of(n), attended)
+            terms = delayed_of(n) + up_terms(params, values, n, plan.up.get(n, ()))
+            inputs = Inputs(ports, info.cell.main_port, skips, terms, attended)
             out = run(n, inputs, dataclasses.replace(ctx, lead=lead, normalize=normalize))
             values[n], post_state = post(out.value)
             aux[n] = out.aux._replace(state=_updated(ctx.state, out.aux.state, post_state), attention=weights)
@@ -544,8 +557,16 @@ def init_delayed(key: Array, graph: nx.DiGraph, plan: Plan) -> dict[str, dict[st
     return params
 
 
+StepHook = Callable[[Array, Values, Values], tuple[Values, Values]]
+"""``(t, fed, prev) -> (fed, prev)``: what step ``t`` of a step-wise pass reads, rewritten before it
+runs -- the inputs fed at that step, and the previous values its delayed edges read. Teacher
+forcing puts the targets in ``prev``; running free on its own output puts ``prev`` in ``fed``
+(an echo state network's generation, :mod:`.reservoir`)."""
+
+
 def stepwise_forward(plan: Plan) -> Forward:
-    """The whole graph one time step at a time, in one ``lax.scan``: carrying groups use ``step``."""
+    """The whole graph one time step at a time, in one ``lax.scan``: carrying groups use ``step``;
+    ``hook=`` (:data:`StepHook`) rewrites what each step reads."""
     if plan.attention:  # validation refuses it too, at the spec's line
         raise CompileError("attention reads whole sequences, and this network runs one step at a time (delayed edges)")
     carrying = tuple(n for n in plan.order if plan.fns[n].step is not None and n not in plan.sources)
@@ -558,6 +579,7 @@ def stepwise_forward(plan: Plan) -> Forward:
         key: Array | None = None,
         train: bool = False,
         state: Mapping[str, Any] | None = None,
+        hook: StepHook | None = None,
     ) -> tuple[Values, dict[str, Aux]]:
         fed, batch = _shaped(plan, inputs, key)
         if any(n not in plan.sources for n in fed):
@@ -574,7 +596,9 @@ def stepwise_forward(plan: Plan) -> Forward:
 
         def step(carry: tuple[dict[str, Any], Values], xs: tuple) -> tuple:
             carries, prev = carry
-            slices, k = xs
+            slices, k, t = xs
+            if hook is not None:  # teacher forcing, or running free on its own output
+                slices, prev = hook(t, slices, prev)
             new = dict(carries)
 
             def delayed_of(n: str) -> tuple[Array, ...]:  # previous values through the delayed edges' weights
@@ -604,7 +628,8 @@ def stepwise_forward(plan: Plan) -> Forward:
 
         step_keys = jax.random.split(key, steps) if key is not None else None
         stacked: tuple[Values, dict[str, Aux]]
-        _, stacked = jax.lax.scan(step, (carries0, prev0), (per_step, step_keys), length=steps)
+        xs = (per_step, step_keys, jnp.arange(steps))
+        _, stacked = jax.lax.scan(step, (carries0, prev0), xs, length=steps)
 
         def unstack(n: str, tree: Any) -> Any:  # every leaf came back (time, batch, ...)
             return jax.tree.map(lambda v: jnp.swapaxes(v, 0, 1) if plan.timed[n] else v[-1], tree)

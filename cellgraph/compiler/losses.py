@@ -77,9 +77,12 @@ def _cut(activation: str) -> float:
 
 
 def _labels_like(y: Array, out: Array) -> Array:
-    """Float targets shaped like the output (regression, or one sigmoid unit)."""
-    y = jnp.asarray(y, out.dtype)
-    return y.reshape(out.shape)
+    """Float targets shaped like the output (regression, or one sigmoid unit); class ids for an
+    output with a unit per class become one-hot rows (a least-squares classifier's targets)."""
+    y = jnp.asarray(y)
+    if jnp.issubdtype(y.dtype, jnp.integer) and out.shape[-1] > 1 and y.size * out.shape[-1] == out.size:
+        return jax.nn.one_hot(y.reshape(out.shape[:-1]), out.shape[-1], dtype=out.dtype)
+    return y.astype(out.dtype).reshape(out.shape)
 
 
 def _int_labels(y: Any, out: Array) -> Array:

@@ -10,7 +10,7 @@ time, so ``jax.jit``, ``jax.grad`` and ``jax.vmap`` apply.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +27,7 @@ from ..spec.compose import load_spec
 from ..spec.model import Spec
 from .adversarial import make_adversarial
 from .attention import init_attention
+from .energy import init_symmetric
 from .executor import (
     TIED_WEIGHTS,
     Forward,
@@ -43,7 +44,9 @@ from .executor import (
 )
 from .factors import make_factor_clamp
 from .losses import make_batch, make_loss, scored_outputs
+from .networks import batch_maker, own_scoring
 from .protocol import Aux, CompileError
+from .sparse import reservoir_weights
 
 Array = jax.Array
 Params = dict[str, dict[str, Array]]
@@ -71,6 +74,8 @@ class Model:
     # (params, inputs, *, key=None, train=False, state=None) -> (outputs, next state)
     apply_with_state: Callable[..., tuple[dict[str, Array], dict[str, Any]]]
     state_groups: tuple[str, ...]  # the groups that keep model state (batch norm's running statistics)
+    # a network scored by its own rule (.networks): how its batches are keyed; None: make_batch
+    batcher: Callable[[Any, Any], dict[str, dict[str, Any]]] | None = None
 
     @property
     def spec(self) -> Spec:
@@ -90,6 +95,8 @@ class Model:
     def batch(self, x: Any, y: Any = None) -> dict[str, dict[str, Any]]:
         """``{"inputs": ..., "targets": ...}`` from one input array (or a mapping by input group)
         and one target array, given to every output trained on labels or values."""
+        if self.batcher is not None:
+            return self.batcher(x, y)
         return make_batch(self.inputs, self.targets, x, y)
 
 
@@ -104,8 +111,14 @@ def _check_compilable(graph: nx.DiGraph) -> None:
             raise CompileError(f"{d['loc']}: {d['path']}: " + MSG_MEMORY_READ.format(group=n))
 
 
+_SYMMETRIC_SALT: Final = 0x73796D
+"""Folded into the init key for the symmetric edges' matrices."""
+
 _ATTENTION_SALT: Final = 0x617474
 """Folded into the init key for the attention edges' own keys, apart from the groups' splits."""
+
+_RESERVOIR_SALT: Final = 0x726573
+"""Folded into the init key for the reservoir edges' sparse random matrices."""
 
 PRECISIONS: Final = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
@@ -131,6 +144,13 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     # the inputs a user's data hold: not the teacher inputs, nor the noise the network draws; a
     # GAN's real samples enter where its generated ones do
     given = tuple(s for s in plan.required if s not in taught) + ((gan.sample,) if gan is not None else ())
+    own = own_scoring(graph, forward, plan)  # a network judged by its own rule's figures
+    if own is not None and own.inputs is not None:
+        given = own.inputs
+    if own is not None and own.forward is not None:
+        forward = own.forward
+    if own is not None and own.outputs is not None:
+        plan = replace(plan, outputs=own.outputs)  # what apply and predict return
     if taught:
         forward = _decoding(forward, plan, taught, given)
 
@@ -150,12 +170,15 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
         if k_delayed is not None:  # the delayed edges' matrices join their target groups'
             for n, extra in init_delayed(k_delayed, graph, plan).items():
                 params[n] = {**params.get(n, {}), **extra}
+        for n, extra in init_symmetric(jax.random.fold_in(key, _SYMMETRIC_SALT), graph).items():
+            params[n] = {**params.get(n, {}), **extra}  # `--` matrices, visible biases
         for n, edges in plan.attention.items():  # so do the attention edges' projections
             for a in edges:
                 pair = plan.order.index(a.source) * len(plan.order) + plan.order.index(n)
                 k = jax.random.fold_in(jax.random.fold_in(key, _ATTENTION_SALT), pair)
                 params[n] = {**params.get(n, {}), **init_attention(k, a)}
-        return params
+        # edges with `density:` or `scale:` are fixed random (reservoir) connections
+        return reservoir_weights(jax.random.fold_in(key, _RESERVOIR_SALT), graph, plan, params)
 
     def init_state() -> dict[str, Any]:
         return initial_state(plan)
@@ -199,7 +222,9 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
         return {n: jax.tree_util.tree_map(lambda _, f=flags[n]: f, p) for n, p in params.items()}
 
     scored = (
-        make_adversarial(graph, forward, plan).scored
+        own.scored
+        if own is not None
+        else make_adversarial(graph, forward, plan).scored
         if gan is not None
         else make_loss(
             graph,
@@ -228,6 +253,8 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     mask = trainable_mask if frozen else None
     predict = _make_predict(plan, apply, state_groups, given)
     targets = tuple(scored_outputs(graph, given, plan.outputs)[0]) if gan is None else ()
+    if own is not None:
+        targets = own.targets
     return Model(
         graph,
         init,
@@ -244,6 +271,7 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
         loss_with_state,
         apply_with_state,
         state_groups,
+        batch_maker(given, targets) if own is not None else None,
     )
 
 

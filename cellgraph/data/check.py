@@ -505,7 +505,7 @@ def _check_target(
     per = math.prod(a.shape[1:])
     per_step = 1 if not t.timed else steps  # None: a sequence output whose length is unknown here
     if t.kind == CLASSES:
-        if layout.strict and per_step is not None and per != per_step * t.ids_per_step:
+        if (layout.strict or t.fixed) and per_step is not None and per != per_step * t.ids_per_step:
             problems.add(*_class_shape_problem(t, a, split, per, per_step))
             return
         if not _whole(t, a, split, problems):
@@ -531,7 +531,7 @@ def _check_target(
                 "`activation: softmax` (cross-entropy); for other values use `loss: mse`",
             )
     elif t.kind == VALUES:
-        if layout.strict and per_step is not None and per != per_step * t.features:
+        if (layout.strict or t.fixed) and per_step is not None and per != per_step * t.features:
             problems.add(*_value_shape_problem(t, a, split, per, per_step, steps))
     elif t.kind == LABELS:
         _check_range(t, a, declared, problems)

@@ -72,6 +72,7 @@ class Target(Slot):
     loss: str = "mse"
     kind: str = VALUES  # CLASSES | BITS | VALUES | LABELS | OTHER
     activation: str = "linear"
+    fixed: bool = False  # read as given by a rule's own scoring: its shape is checked whatever the rule
 
     @property
     def units(self) -> int:

@@ -231,6 +231,9 @@ def check_rule(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
             _check_optimizer(spec, train["optimizer"], problems)
     if rule.check is not None:
         for node, message, fix in rule.check(graph, {**{k: o.default for k, o in rule.options.items()}, **train}):
+            if node.startswith("train.") and node not in graph:  # the problem is one of the rule's options
+                problems.add(spec.loc(("train", node.removeprefix("train."))), node, message, fix)
+                continue
             loc = graph.nodes[node]["loc"] if node else spec.loc(("train", "rule"))
             problems.add(loc, f"train.rule ({rule.name})" if not node else graph.nodes[node]["path"], message, fix)
 

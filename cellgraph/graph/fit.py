@@ -172,6 +172,14 @@ def data_layout(graph: nx.DiGraph) -> Layout:
             kind = TARGET_KINDS.get(loss) or (LABELS if record is not None and record.labels else OTHER)
             targets.append(Target(node, **_written(attrs), loss=loss, kind=kind, activation=activation))
     known = RULES.get(rule) if isinstance(rule, str) else None
+    for fed in known.fed(graph) if known is not None and known.fed is not None else ():
+        # a rule's own scoring reads these too (a chain's walk, a Hopfield net's stored patterns)
+        attrs = graph.nodes[fed.group]
+        written = {**_written(attrs), "timed": fed.timed}
+        if fed.role == "x" and all(s.group != fed.group for s in inputs):
+            inputs.append(Slot(fed.group, **written, sequence_loc=None, vocab=None))
+        elif fed.role == "y" and all(t.group != fed.group for t in targets):
+            targets.append(Target(fed.group, **written, loss=str(rule), kind=fed.kind, fixed=True))
     file = spec.file if spec is not None else "<spec>"
     folder = Path(file).parent if spec is not None and file and Path(file).exists() else None
     return Layout(

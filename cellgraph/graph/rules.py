@@ -26,6 +26,24 @@ RuleCheck = Callable[[nx.DiGraph, dict[str, Any]], Iterator[tuple[str, str, str]
 
 
 @dataclass(frozen=True)
+class Fed:
+    """A group that a rule's own scoring feeds from the data besides the network's input groups:
+    a clamped group's observed values (a Markov chain's walk), or the values a group is compared
+    with (a Hopfield net's stored patterns). The data check reads these as it reads input groups
+    and scored outputs.
+
+    ``role`` is ``"x"`` (fed from the data's ``x``) or ``"y"`` (compared with its ``y``); ``kind``
+    a ``y``'s kind as :mod:`cellgraph.data.layout` names them (``"classes"``: a class id per
+    example or step, ``"values"``: a value per unit); ``timed``: one per time step.
+    """
+
+    group: str
+    role: str
+    kind: str = "values"
+    timed: bool = False
+
+
+@dataclass(frozen=True)
 class Rule:
     """A learning rule as validation sees it."""
 
@@ -34,6 +52,7 @@ class Rule:
     options: dict[str, Option] = field(default_factory=dict)
     check: RuleCheck | None = None
     uses_optimizer: bool = False  # gradient-based: `optimizer:` applies
+    fed: Callable[[nx.DiGraph], tuple[Fed, ...]] | None = None  # what its own scoring reads (see Fed)
 
 
 def _cells(graph: nx.DiGraph, has: Callable[[Any], bool]) -> list[str]:
@@ -187,6 +206,24 @@ def _check_hebbian(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[st
             "Hebbian storage needs a group connected to itself symmetrically",
             "add the edge `s -- s` (all-to-all, no self-connections)",
         )
+    joined = sorted({n for pair in _symmetric_pairs(graph) for n in pair}, key=list(graph.nodes).index)
+    for n in joined:
+        if not graph.nodes[n]["cell"].backfed:
+            yield (
+                n,
+                f"Hebbian storage writes the patterns into the units themselves, and '{n}' is not a visible group",
+                f"make '{n}' `type: backfed_input` (a Hopfield unit is input, hidden and output at once)",
+            )
+
+
+def _hebbian_fed(graph: nx.DiGraph) -> tuple[Fed, ...]:
+    """A Hopfield net's probes are its visible groups' inputs; ``y`` holds the patterns to recall."""
+    joined = sorted({n for pair in _symmetric_pairs(graph) for n in pair}, key=list(graph.nodes).index)
+    return tuple(Fed(n, "y") for n in joined)
+
+
+BOLTZMANN_EXACT_UNITS: Final = 20
+"""The most units a Boltzmann machine enumerates (2^20 states) for exact statistics."""
 
 
 def _check_boltzmann(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
@@ -194,11 +231,121 @@ def _check_boltzmann(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[
         yield "", "a Boltzmann machine needs visible units", "add a group of type `backfed_input`"
     if not _symmetric_pairs(graph):
         yield "", "a Boltzmann machine's connections are symmetric", "join its groups with `--`"
+        return
+    joined = {n for pair in _symmetric_pairs(graph) for n in pair}
+    for n, d in graph.nodes(data=True):
+        cell, options = d["cell"], d["options"]
+        if n not in joined:
+            yield (
+                n,
+                f"'{n}' is not joined to the machine by a symmetric edge",
+                f"join it with `{n} -- ...`, or remove it",
+            )
+        elif cell.backfed and options.get("values", "binary") != "binary":
+            yield n, "a Boltzmann machine's units are binary {0, 1}", "drop `values: bipolar` (or train a Hopfield net)"
+        elif not cell.backfed and not (cell.probabilistic and options.get("distribution", "bernoulli") == "bernoulli"):
+            yield (
+                n,
+                f"a Boltzmann machine's hidden units are binary and sampled, and '{n}' is not",
+                "make it `type: probabilistic_hidden` (distribution: bernoulli)",
+            )
+    units = sum(_units(graph, n) or 0 for n in joined)
+    if opts.get("exact", True) and units > BOLTZMANN_EXACT_UNITS:
+        yield (
+            "",
+            f"`exact: true` enumerates all 2^{units} states of the machine's {units} units "
+            f"(at most {BOLTZMANN_EXACT_UNITS} units)",
+            "set `exact: false` (annealed Gibbs sampling), or use fewer units",
+        )
+    elif int(opts.get("restarts", 1)) > 1 and units > BOLTZMANN_EXACT_UNITS:
+        yield (
+            "",
+            f"`restarts` keeps the start with the highest exact log-likelihood, and {units} units are too many "
+            "to enumerate",
+            f"set `restarts: 1`, or use at most {BOLTZMANN_EXACT_UNITS} units",
+        )
 
 
 def _visible_hidden(a: Any, b: Any) -> bool:
     """A backfed (visible) group and a probabilistic (hidden) one, in either order."""
     return (a.backfed and b.probabilistic) or (b.backfed and a.probabilistic)
+
+
+MAX_ENUMERATED_UNITS: Final = 20
+"""The most units of an RBM's smaller layer whose states the exact ``log_likelihood`` enumerates
+(2^20 states): beyond, ask for ``pseudo_likelihood``."""
+
+
+def _units(graph: nx.DiGraph, n: str) -> int | None:
+    shape = graph.nodes[n].get("shape")
+    if not shape:
+        return None
+    units = 1
+    for d in shape:
+        units *= int(d)
+    return units
+
+
+def stacked_pairs(graph: nx.DiGraph) -> list[tuple[str, str]]:
+    """The ``lower -- upper`` pairs of an RBM or a stack of them (a DBN), bottom up: from the
+    visible (``backfed``) group along the symmetric edges, each written lower group first."""
+    up = {u: v for u, v in _symmetric_pairs(graph) if u != v}
+    start = [u for u in up if graph.nodes[u]["cell"].backfed]
+    pairs: list[tuple[str, str]] = []
+    at = start[0] if start else None
+    while at in up and len(pairs) < len(up):
+        pairs.append((at, up[at]))
+        at = up[at]
+    return pairs
+
+
+def _is_sigmoid_unit(graph: nx.DiGraph, n: str) -> bool:
+    """A Bernoulli unit of an RBM: a probabilistic (Bernoulli) or plain hidden group with sigmoid units."""
+    d = graph.nodes[n]
+    cell, opts = d["cell"], d["options"]
+    if opts.get("activation", "sigmoid" if cell.probabilistic else None) != "sigmoid":
+        return False
+    if cell.probabilistic:
+        return opts.get("distribution", "bernoulli") == "bernoulli"
+    return bool(cell.is_hidden and cell.is_plain)
+
+
+def _asks_metric(opts: dict[str, Any], name: str) -> bool:
+    metrics = opts.get("metrics")
+    return name == metrics or (isinstance(metrics, list) and name in metrics)
+
+
+def _check_stack(graph: nx.DiGraph, what: str) -> Iterator[tuple[str, str, str]]:
+    """The symmetric edges form one chain up from a visible group, every upper group a layer of
+    sigmoid (Bernoulli) units. (A pair written hidden group first, ``h -- v``, leaves ``h`` with
+    no input: the graph's checks report it before any rule's.)"""
+    pairs = _symmetric_pairs(graph)
+    selfs = [u for u, v in pairs if u == v]
+    if selfs:
+        yield (
+            selfs[0],
+            f"{what} has no connections inside a layer, but '{selfs[0]}' is joined to itself",
+            f"remove the edge `{selfs[0]} -- {selfs[0]}` (a Hopfield net or a Boltzmann machine has them)",
+        )
+        return
+    stacked = stacked_pairs(graph)
+    if len(stacked) != len(pairs):
+        yield (
+            "",
+            f"{what}'s symmetric edges must form one chain up from its visible group",
+            "join the layers in one line from the `backfed_input` group: `v -- h1 -- h2`",
+        )
+        return
+    for _, v in stacked:
+        if not _is_sigmoid_unit(graph, v):
+            yield (
+                v,
+                f"'{v}' is a hidden layer of an RBM, whose units are Bernoulli (sigmoid) units",
+                "make it `probabilistic_hidden` (distribution: bernoulli) or `hidden` with `activation: sigmoid`",
+            )
+    for u, _ in stacked[:1]:
+        if graph.nodes[u]["options"].get("values", "binary") != "binary":
+            yield u, "an RBM's visible units are binary {0, 1}", "remove `values: bipolar` (that is Hopfield's)"
 
 
 def _check_cd(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
@@ -211,14 +358,62 @@ def _check_cd(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, st
             "contrastive divergence trains a visible -- hidden pair",
             ("join a `backfed_input` group and a `probabilistic_hidden` group with `v -- h`"),
         )
+        return
+    problems = list(_check_stack(graph, "an RBM"))
+    yield from problems
+    if problems:
+        return
+    if len(_symmetric_pairs(graph)) > 1:
+        yield (
+            "",
+            "contrastive divergence trains one visible -- hidden pair (one `--` edge)",
+            "keep one `v -- h` edge; train a stack of RBMs with `rule: greedy_layerwise` (a DBN)",
+        )
+        return
+    ((v, h),) = stacked_pairs(graph)
+    for n in graph.nodes:
+        if n not in (v, h):
+            yield (
+                n,
+                f"contrastive divergence trains only the pair {v} -- {h}; '{n}' would stay untrained",
+                "remove it, or train a stack with a read-out with `rule: greedy_layerwise`",
+            )
+    if _asks_metric(opts, "log_likelihood"):
+        sizes = {n: _units(graph, n) for n in (v, h)}
+        known = {n: s for n, s in sizes.items() if s is not None}
+        if len(known) == 2 and min(known.values()) > MAX_ENUMERATED_UNITS:
+            small = min(known, key=lambda n: known[n])
+            yield (
+                "train.metrics",
+                f"the exact log_likelihood sums over the 2^{known[small]} states of '{small}' (the smaller layer), "
+                f"more than the 2^{MAX_ENUMERATED_UNITS} this computes",
+                "ask for `pseudo_likelihood` instead (any size), or give the RBM a layer of at most "
+                f"{MAX_ENUMERATED_UNITS} units",
+            )
 
 
 def _check_layerwise(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    if len(_cells(graph, lambda cell: cell.probabilistic)) < 2:
+    problems = list(_check_stack(graph, "a deep belief network"))
+    yield from problems
+    if problems:
+        return
+    if len(stacked_pairs(graph)) < 2:
         yield (
             "",
-            "greedy layer-wise training stacks at least two probabilistic hidden layers",
-            ("use two or more `probabilistic_hidden` groups in a chain"),
+            "greedy layer-wise training stacks at least two RBMs",
+            "join three or more layers in a chain: `v -- h1 -- h2`",
+        )
+    labelled = [
+        n
+        for n, d in graph.nodes(data=True)
+        if _is_label_output(d["cell"]) or (d["cell"].is_output and d["options"].get("target") == "labels")
+    ]
+    if not labelled:
+        yield (
+            "",
+            "a deep belief network here is read out to classify, and it has no label output",
+            "add an output read from the top layer, e.g. `y: {type: output, size: 10, activation: softmax}` "
+            "and `top -> y`",
         )
 
 
@@ -241,6 +436,43 @@ def _check_readout(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[st
             yield n, "a least-squares read-out is linear", "set `activation: linear` on the output"
 
 
+def som_grid(text: Any, units: int) -> tuple[int, int] | None:
+    """(rows, cols) of a SOM's ``train.grid`` (``"10x10"``; None: a square of ``units``), or None
+    when the text is not ``ROWSxCOLS`` or there is no square."""
+    if text is None:
+        side = round(units**0.5)
+        return (side, side) if side * side == units else None
+    parts = str(text).lower().replace(" ", "").split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def som_groups(graph: nx.DiGraph) -> tuple[str, str] | None:
+    """(the input group, the map group) of a graph :func:`_check_som` accepts, else None."""
+    maps = _cells(graph, lambda cell: cell.is_hidden and cell.is_plain)
+    if len(maps) != 1:
+        return None
+    fed = _forward_in(graph, maps[0])
+    return (fed[0], maps[0]) if len(fed) == 1 and graph.nodes[fed[0]]["cell"].is_source else None
+
+
+def _check_ridge(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    yield from _check_readout(graph, opts)
+    fed_back = [
+        u
+        for u, _, e in graph.edges(data=True)
+        if graph.nodes[u]["cell"].is_output and e["kind"] != "symmetric" and (e["delay"] or e["feedback"])
+    ]
+    if opts.get("teacher_forcing") and not fed_back:
+        yield (
+            "",
+            "`teacher_forcing: true` feeds the true targets back through the output's delayed edges, "
+            "and no output is fed back",
+            "add output feedback (e.g. `y ~> r`), or drop `teacher_forcing`",
+        )
+
+
 def _check_som(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
     maps = _cells(graph, lambda cell: cell.is_hidden and cell.is_plain)
     if len(maps) != 1:
@@ -248,6 +480,44 @@ def _check_som(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, s
             "",
             f"a self-organising map has one map group; found {len(maps)} hidden groups",
             "keep one `hidden` group fed by the inputs",
+        )
+        return
+    m = maps[0]
+    others = [n for n, d in graph.nodes(data=True) if not d["cell"].is_source and n != m]
+    if others:
+        yield (
+            others[0],
+            f"a self-organising map trains its map group alone; '{others[0]}' would stay untrained",
+            f"remove '{others[0]}' (the map's units are its output: `model.predict` gives their distances)",
+        )
+    if som_groups(graph) is None:
+        yield m, "the map is fed by one input group, straight", f"feed '{m}' from exactly one input: `x -> {m}`"
+    options = graph.nodes[m]["options"]  # a bias (use_bias) is left unused: a unit is its weight vector
+    if options.get("window") is not None:
+        yield m, "a map unit sees the whole input, not a window", "remove `window:` from the map group"
+    units = 1
+    for d in graph.nodes[m].get("shape") or ():
+        units *= int(d)
+    grid = som_grid(opts.get("grid"), units)
+    if opts.get("grid") is None and grid is None:
+        yield (
+            "train.rule",
+            f"the map's {units} units make no square grid",
+            f'give the layout, e.g. `grid: "{units}x1"` (rows x cols, rows * cols = {units})',
+        )
+    elif grid is None:
+        yield "train.grid", f"expected 'ROWSxCOLS', got {opts.get('grid')!r}", f'write e.g. `grid: "{units}x1"`'
+    elif grid[0] * grid[1] != units:
+        yield (
+            "train.grid",
+            f"a {grid[0]}x{grid[1]} grid has {grid[0] * grid[1]} places but the map group '{m}' has {units} units",
+            f"make rows * cols = {units}, or set the size of '{m}' to {grid[0] * grid[1]}",
+        )
+    if opts.get("batch_size", 1) != 1:
+        yield (
+            "train.batch_size",
+            "the SOM learns online, one point per step",
+            "set `batch_size: 1` (or leave it out); `steps` counts single-point updates",
         )
 
 
@@ -408,6 +678,27 @@ def _check_counting(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[s
             "a Markov chain's states are a categorical group",
             "add `distribution: categorical` to its `probabilistic_hidden` group",
         )
+        return
+    for n in graph.nodes:
+        if n != states[0]:
+            yield n, f"a Markov chain is its one group of states, and '{n}' is another group", f"remove '{n}'"
+    s = states[0]
+    if not any(u == v == s and d["delay"] > 0 for u, v, d in graph.edges(data=True)):
+        yield (
+            s,
+            f"the chain's next state is drawn from a row of the transition matrix: '{s}' needs a delayed edge to itself",
+            f"add the edge `{s} ~> {s}`",
+        )
+
+
+def _counting_fed(graph: nx.DiGraph) -> tuple[Fed, ...]:
+    """A chain's walk: ``x`` one-hot states per step into the chain's group, ``y`` the next ids."""
+    states = [
+        n
+        for n in _cells(graph, lambda cell: cell.probabilistic)
+        if graph.nodes[n]["options"].get("distribution") == "categorical"
+    ]
+    return (Fed(states[0], "x", timed=True), Fed(states[0], "y", "classes", True)) if states else ()
 
 
 _LR = Option(FloatRange(0.0, lo_open=True), 0.1, "learning rate of the rule")
@@ -442,8 +733,14 @@ RULES: Final[dict[str, Rule]] = {
         Rule(
             "hebbian",
             "one-shot Hebbian storage W = (1/N) sum of x x^T, zero diagonal (Hopfield)",
-            {"sweeps": Option(IntRange(1, 10000), 50, "most asynchronous recall sweeps")},
+            {
+                "sweeps": Option(
+                    IntRange(1, 10000), 50, "most recall sweeps (recall stops at a sweep that changes nothing)"
+                ),
+                "synchronous": Option(Bool(), False, "recall updates every unit at once instead of one by one"),
+            },
             _check_hebbian,
+            fed=_hebbian_fed,
         ),
         Rule(
             "boltzmann",
@@ -451,6 +748,15 @@ RULES: Final[dict[str, Rule]] = {
             {
                 "learning_rate": _LR,
                 "exact": Option(Bool(), True, "enumerate all states (small nets) instead of sampling"),
+                "restarts": Option(
+                    IntRange(1, 1024),
+                    1,
+                    "independent starts trained side by side; the one with the highest log-likelihood is kept",
+                ),
+                "init_std": Option(FloatRange(0.0, lo_open=True), 0.01, "standard deviation of the starting weights"),
+                "chains": Option(IntRange(1, 100000), 16, "sampled chains per example and free chains (exact: false)"),
+                "sweeps": Option(IntRange(2, 100000), 20, "Gibbs sweeps per phase, half cooling (exact: false)"),
+                "temperature": Option(FloatRange(1.0), 10.0, "starting temperature of the anneal (exact: false)"),
             },
             _check_boltzmann,
         ),
@@ -471,9 +777,15 @@ RULES: Final[dict[str, Rule]] = {
                 "k": Option(IntRange(1, 1000), 1, "Gibbs steps per layer"),
                 "learning_rate": _LR,
                 "layer_epochs": Option(IntRange(1, 100000), 20, "epochs per layer"),
+                "momentum": Option(
+                    FloatRange(0.0, 1.0, hi_open=True),
+                    0.9,
+                    "momentum of the layers' CD updates (Hinton 2010's practical guide: 0.9)",
+                ),
                 "finetune": Option(Bool(), False, "fine-tune the stack by backprop afterwards"),
             },
             _check_layerwise,
+            True,  # the read-out and the fine-tuning are backprop with the spec's optimizer
         ),
         Rule(
             "som",
@@ -484,6 +796,12 @@ RULES: Final[dict[str, Rule]] = {
                 "sigma_end": Option(FloatRange(0.0, lo_open=True), 0.5, "final neighbourhood width"),
                 "alpha": Option(FloatRange(0.0, 1.0, lo_open=True), 0.5, "initial learning rate"),
                 "alpha_end": Option(FloatRange(0.0, 1.0, lo_open=True), 0.01, "final learning rate"),
+                "batch": Option(
+                    Bool(),
+                    False,
+                    "Kohonen's batch map instead: each pass sets every unit to the neighbourhood-weighted "
+                    "mean of the points (no learning rate; sigma decays over the points visited)",
+                ),
             },
             _check_som,
         ),
@@ -509,7 +827,7 @@ RULES: Final[dict[str, Rule]] = {
                 "washout": Option(IntRange(0), 0, "initial steps discarded"),
                 "teacher_forcing": Option(Bool(), False, "feed the target back while collecting states"),
             },
-            _check_readout,
+            _check_ridge,
         ),
         Rule(
             "adversarial",
@@ -533,6 +851,7 @@ RULES: Final[dict[str, Rule]] = {
             "maximum-likelihood transition probabilities by counting transitions",
             {"smoothing": Option(FloatRange(0.0), 0.0, "pseudo-count added to every transition")},
             _check_counting,
+            fed=_counting_fed,
         ),
     )
 }
@@ -711,10 +1030,15 @@ METRICS: Final[dict[str, Metric]] = {
         ),
         Metric(
             "log_likelihood",
-            "mean log-likelihood of the data under the model (exact for small RBMs, counted for Markov chains)",
-            status=PLANNED,
-            meanwhile="it arrives with the `counting` and `contrastive_divergence` trainers; meanwhile ask "
-            "for `reconstruction_error`",
+            "mean log-likelihood of the held-out data under the model, in nats: exact for an RBM or a "
+            "Boltzmann machine small enough to enumerate, the transitions' log-probability for a Markov chain",
+            "networks trained with `rule: counting`, `contrastive_divergence` or `boltzmann`",
+        ),
+        Metric(
+            "pseudo_likelihood",
+            "mean log pseudo-likelihood of the data, sum_i log p(v_i | the other units), in nats (the "
+            "expectation of scikit-learn's BernoulliRBM.score_samples); any size of RBM",
+            "networks trained with `rule: contrastive_divergence`",
         ),
         Metric("reconstruction_error", "mean squared error of a reconstruction", "reconstruction outputs"),
         Metric("elbo", "the evidence lower bound (minus the loss)", "`loss: elbo` with a Gaussian code"),
@@ -722,14 +1046,12 @@ METRICS: Final[dict[str, Metric]] = {
         Metric(
             "quantization_error",
             "mean distance from each input to its best-matching map unit",
-            status=PLANNED,
-            meanwhile="it arrives with the `som` trainer",
+            "networks trained with `rule: som`",
         ),
         Metric(
             "topographic_error",
-            "share of inputs whose two best-matching units are not grid neighbours",
-            status=PLANNED,
-            meanwhile="it arrives with the `som` trainer",
+            "share of inputs whose two best-matching units are not grid neighbours (diagonals count)",
+            "networks trained with `rule: som`",
         ),
         Metric(
             "ks_statistic",
@@ -1058,7 +1380,16 @@ def _boundaries_problems(value: Any) -> Iterator[ArgProblem]:
 
 
 HIGHER_IS_BETTER: Final = frozenset(
-    {"accuracy", "argmax_accuracy", "token_accuracy", "r2", "within_tolerance", "log_likelihood", "elbo"}
+    {
+        "accuracy",
+        "argmax_accuracy",
+        "token_accuracy",
+        "r2",
+        "within_tolerance",
+        "log_likelihood",
+        "pseudo_likelihood",
+        "elbo",
+    }
 )
 """Metrics that grow as a network improves; early stopping's ``mode: auto`` maximises these and
 minimises every other (``loss``, ``mse``, ``mae``, ``rmse``, ``bit_errors``, ``kl``, ...)."""

@@ -160,7 +160,7 @@ def mark_timed(graph: nx.DiGraph) -> None:
     """Set ``timed`` (the group carries one value per time step) on every node.
 
     Sequences start at inputs with ``sequence: true`` and flow along every non-symmetric edge,
-    delayed and feedback ones included; a recurrent group with ``emit: last`` ends them. A
+    delayed and feedback ones included; a group with ``emit: last`` (recurrent, spiking) ends them. A
     monotone fixpoint, so cycles are fine.
     """
     for _, d in graph.nodes(data=True):
@@ -171,7 +171,7 @@ def mark_timed(graph: nx.DiGraph) -> None:
         for n, d in graph.nodes(data=True):
             if d["timed"] or d["cell"].is_source:
                 continue
-            if d["cell"].recurrent and d["options"].get("emit") == "last":
+            if d["options"].get("emit") == "last":  # a recurrent or spiking group passes on its last state
                 continue
             if any(graph.nodes[u]["timed"] for u, _, e in graph.in_edges(n, data=True) if e["kind"] != "symmetric"):
                 d["timed"] = changed = True

@@ -242,7 +242,10 @@ class _Plan:
         if rule.feed == "once":
             return cls.make(examples, examples, 1, None, False)
         if rule.feed == "epochs":
-            return cls.make(examples, examples, cfg["epochs"], cfg["steps"], False)
+            steps = cfg["steps"]
+            if steps is not None and rule.counts == "examples":  # whole passes that cover `steps` examples
+                steps = -(-steps // max(examples, 1))
+            return cls.make(examples, examples, cfg["epochs"], steps, False)
         return cls.make(examples, cfg["batch_size"], cfg["epochs"], cfg["steps"], drop)
 
     @classmethod
@@ -399,11 +402,13 @@ def train(
     plan = _Plan.for_rule(learner, rows(train_set), cfg, drop_remainder)
     recipe = None
     if spec is not None and not callable(getattr(model_arg, "init", None)):  # compiled here, from the spec alone
+        # a rule counting examples spans its schedules over the run: its programs read the run's length
+        loop_only = LOOP_ONLY if learner.counts == "updates" else ("seed", "early_stopping")
         recipe = {
             "spec": spec_digest(spec),
             # every setting, less those only the loop reads (the seed is an argument of the programs)
             "settings": plain(
-                {k: v for k, v in {**cfg, "drop_remainder": drop_remainder}.items() if k not in LOOP_ONLY}
+                {k: v for k, v in {**cfg, "drop_remainder": drop_remainder}.items() if k not in loop_only}
             ),
             "data": shape_digest({"train": train_set, "test": test_set, "validation": val_set}),
             "classes": getattr(data, "classes", None),

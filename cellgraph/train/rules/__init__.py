@@ -29,6 +29,13 @@ IMPLEMENTATIONS: Final[dict[str, str | RuleMaker]] = {
     "perceptron": "cellgraph.train.rules.perceptron:perceptron",
     "least_squares": "cellgraph.train.rules.least_squares:least_squares",
     "adversarial": "cellgraph.train.rules.adversarial:adversarial",
+    "hebbian": "cellgraph.train.rules.hebbian:hebbian",
+    "boltzmann": "cellgraph.train.rules.boltzmann:boltzmann",
+    "counting": "cellgraph.train.rules.counting:counting",
+    "contrastive_divergence": "cellgraph.train.rules.rbm:contrastive_divergence",
+    "greedy_layerwise": "cellgraph.train.rules.layerwise:greedy_layerwise",
+    "som": "cellgraph.train.rules.som:som",
+    "ridge": "cellgraph.train.rules.ridge:ridge",
 }
 """``train.rule`` name -> ``"module:function"`` (imported on first use) or the function itself."""
 

@@ -83,18 +83,34 @@ def fit_least_squares(
     rows = len(y)
     fwd = [u for u in forward_graph(graph).predecessors(out)]
     h = np.concatenate([np.asarray(values[u], np.float64).reshape(rows, -1) for u in fwd], axis=1)
-    h1 = np.concatenate([h, np.ones((len(h), 1))], axis=1)  # the bias as a constant feature
     n_out = math.prod(graph.nodes[out]["shape"])
-    t = np.asarray(y, np.float64)
-    if classes is not None and n_out == classes and t.ndim == 1:
-        t = np.eye(classes)[t.astype(int)]  # one-hot targets for a linear classifier
-    t = t.reshape(len(h), n_out)
-    if ridge > 0:
-        beta = np.linalg.solve(h1.T @ h1 + ridge * np.eye(h1.shape[1]), h1.T @ t)
-    else:
-        beta = np.linalg.lstsq(h1, t, rcond=None)[0]
-    params[out] = {"kernel": jnp.asarray(beta[:-1], jnp.float32), "bias": jnp.asarray(beta[-1], jnp.float32)}
+    t = readout_targets(y, n_out, classes).reshape(len(h), n_out)
+    params[out] = readout_params(solve_readout(h, t, ridge))
     return params
 
 
-__all__ = ["fit_least_squares", "least_squares"]
+def readout_targets(y: np.ndarray, n_out: int, classes: int | None) -> np.ndarray:
+    """The targets as float64 values per output unit: class ids become one-hot rows when the
+    output has one unit per class (a linear classifier)."""
+    t = np.asarray(y, np.float64)
+    if classes is not None and n_out == classes and t.ndim == 1:
+        t = np.eye(classes)[t.astype(int)]
+    return t
+
+
+def solve_readout(h: np.ndarray, t: np.ndarray, ridge: float) -> np.ndarray:
+    """``beta`` (features + 1, outputs) minimising ``|[h 1] beta - t|^2 + ridge |beta|^2`` in
+    float64: the normal equations with the penalty, or the pseudo-inverse when ``ridge`` is 0.
+    The last row is the bias (a constant feature). Both read-out rules solve here."""
+    h1 = np.concatenate([np.asarray(h, np.float64), np.ones((len(h), 1))], axis=1)
+    if ridge > 0:
+        return np.linalg.solve(h1.T @ h1 + ridge * np.eye(h1.shape[1]), h1.T @ np.asarray(t, np.float64))
+    return np.linalg.lstsq(h1, np.asarray(t, np.float64), rcond=None)[0]
+
+
+def readout_params(beta: np.ndarray) -> dict:
+    """A dense output group's parameters from a solved ``beta`` (bias last)."""
+    return {"kernel": jnp.asarray(beta[:-1], jnp.float32), "bias": jnp.asarray(beta[-1], jnp.float32)}
+
+
+__all__ = ["fit_least_squares", "least_squares", "readout_params", "readout_targets", "solve_readout"]

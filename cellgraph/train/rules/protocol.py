@@ -76,6 +76,10 @@ class Rule(NamedTuple):
             gathers each batch on the device. False: a host function (NumPy), called with NumPy
             arrays in their stored dtype.
         advice: the fix a nan or inf stop suggests.
+        counts: what a run's ``steps`` count: ``"updates"`` (calls of ``update``), or, for a rule
+            fed ``"epochs"`` that learns one example at a time (the SOM), ``"examples"``: ``steps:
+            10000`` is then 10,000 single-example updates, so the loop runs ``ceil(steps /
+            examples)`` passes and the rule itself leaves the examples past ``steps`` unused.
     """
 
     init: Callable[[TrainState], TrainState]
@@ -84,6 +88,7 @@ class Rule(NamedTuple):
     order: Order | None = None
     traced: bool = True
     advice: str = "lower the learning rate or add grad_clip"
+    counts: Literal["updates", "examples"] = "updates"
 
 
 RuleMaker = Callable[[ModelLike, Mapping[str, Any], RunInfo], Rule]

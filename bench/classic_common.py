@@ -1,0 +1,40 @@
+"""What each classic-rule benchmark reports: one :class:`Row` per (network, figure), cellgraph
+beside the library a user would otherwise pick, measured in the same run on the same data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison.
+
+    Attributes:
+        network: the zoo network (``"RBM"``).
+        task: the data, in a few words.
+        metric: the quality figure's name; ``better`` says which way is better ("lower"/"higher").
+        ours / theirs: the figure for cellgraph and for the reference library.
+        ours_s / theirs_s: seconds to train (fit) each, after warm-up where a jit compile applies;
+            the compile time is reported apart in ``compile_s``.
+        library: the reference library and version (``"scikit-learn 1.9.1 BernoulliRBM"``).
+    """
+
+    network: str
+    task: str
+    metric: str
+    better: str
+    ours: float
+    theirs: float
+    ours_s: float
+    theirs_s: float
+    library: str
+    compile_s: float = 0.0
+
+    @property
+    def quality_holds(self) -> bool:
+        return self.ours <= self.theirs if self.better == "lower" else self.ours >= self.theirs
+
+    @property
+    def time_holds(self) -> bool:
+        return self.ours_s < self.theirs_s
