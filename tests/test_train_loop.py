@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from conftest import EXAMPLES
 
+import cellgraph
 from cellgraph.errors import SpecError
 from cellgraph.train import (
     StepInfo,
@@ -158,6 +159,30 @@ def test_steps_instead_of_epochs_end_with_a_partial_epoch_row() -> None:
     assert [(row["epoch"], row["step"]) for row in result.history] == [(1, 10), (2, 13)]
     with pytest.raises(TrainingError, match="epochs or steps, not both"):
         run(steps=13)
+
+
+def test_eval_every_scores_the_held_out_split_every_n_epochs_and_after_the_last() -> None:
+    result = run(epochs=7, eval_every=3)
+    scored = [row["epoch"] for row in result.history if "test_loss" in row]
+    assert scored == [3, 6, 7]
+    assert all("train_loss" in row for row in result.history)
+    every = run(epochs=7)  # the same training: only the scoring differs
+    assert same_tree(result.params, every.params) and result.metrics == every.metrics
+    with pytest.raises(TrainingError, match="eval_every"):
+        run(epochs=7, eval_every=3, validation=0.2, early_stopping=2)
+    with pytest.raises(TrainingError, match="eval_every must be an integer >= 1"):
+        run(eval_every=0)
+
+
+def test_eval_every_with_early_stopping_is_refused_where_the_spec_says_it() -> None:
+    text = (
+        "cellgraph: 1\nname: ev\ncells:\n  x: {type: input, size: 2}\n  y: {type: output, size: 1}\n"
+        "edges: [x -> y]\ntrain:\n  validation: 0.2\n  early_stopping: 3\n  eval_every: 5\n"
+    )
+    with pytest.raises(SpecError) as err:
+        cellgraph.build_graph(cellgraph.load_spec_text(text, "ev.yaml"))
+    (problem,) = err.value.problems
+    assert problem.path == "train.eval_every" and problem.loc.line == 10
 
 
 def test_the_last_partial_batch_is_kept_for_small_data_and_dropped_for_big() -> None:

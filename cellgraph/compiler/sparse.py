@@ -11,9 +11,8 @@ share (rounded) are kept nonzero, then scaled --
 * on **any other edge** the weights are uniform in [-scale, scale] (input and feedback scaling).
 
 An edge without either option keeps its target's initialiser (glorot uniform by default), so
-existing specs are unchanged. The eigenvalues are computed on the host in float64 (through
-``jax.pure_callback``: a 500 x 500 matrix takes about 0.2 s), so a model's ``init`` stays one
-traced JAX function on any device.
+existing specs are unchanged. The spectral radius is computed inside ``init`` by repeated
+squaring (:func:`spectral_radius`), so ``init`` stays one traced JAX function on any device.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from typing import Any, Final
 import jax
 import jax.numpy as jnp
 import networkx as nx
-import numpy as np
 
 from .executor import Plan
 from .protocol import CompileError
@@ -41,32 +39,36 @@ def is_reservoir_edge(options: Mapping[str, Any]) -> bool:
     return any(k in options for k in RESERVOIR_OPTIONS)
 
 
-def spectral_radius(w: Array) -> Array:
-    """The largest eigenvalue modulus of the square matrix ``w``, as a float32 scalar (float64 on the host)."""
-    return jax.pure_callback(_host_radius, jax.ShapeDtypeStruct((), jnp.float32), w)
+SQUARINGS: Final = 24
+"""Squarings in :func:`spectral_radius`: the power k = 2^24."""
 
 
-def _host_radius(a: np.ndarray) -> np.ndarray:
-    """ARPACK's largest-modulus eigenvalue (implicitly restarted Arnoldi on the sparse matrix): 0.2 s
-    for 500 x 500 at 2% density, agreeing with LAPACK's full ``eigvals`` to 1e-11 -- which took
-    4-10 s here, OpenBLAS's threads fighting over two busy cores. LAPACK for tiny matrices, or
-    when Arnoldi does not converge."""
-    from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # scipy comes with JAX
-    from scipy.sparse.linalg import ArpackNoConvergence, eigs  # type: ignore[import-untyped]
+def spectral_radius(w: Array, squarings: int = SQUARINGS) -> Array:
+    """The largest eigenvalue modulus of the square matrix ``w``, by Gelfand's formula
+    rho = lim ||W^k||^(1/k), with k = 2^squarings reached by repeated squaring.
 
-    a = np.asarray(a, np.float64)
-    if a.shape[0] > _ARNOLDI_FROM and np.any(a):
-        try:
-            start = np.ones(a.shape[0])  # ARPACK's default start is random: the same matrix, the same answer
-            value = eigs(csr_matrix(a), k=1, which="LM", v0=start, return_eigenvectors=False)
-            return np.asarray(np.abs(value[0]), np.float32)
-        except ArpackNoConvergence:
-            pass
-    return np.asarray(np.max(np.abs(np.linalg.eigvals(a))), np.float32)
+    Each square is renormalised (its norm's log, weighted 2^-i, accumulated), so nothing
+    overflows; with k = 2^24 the factor a non-normal matrix adds, C^(1/k), is 1 to float32
+    precision (measured against LAPACK's ``eigvals``: relative error under 1e-6 for 2 x 2 to
+    500 x 500 reservoirs). It is plain JAX -- 24 matrix products, ~0.1 s for 500 x 500 on two
+    CPU cores -- so ``init`` stays one program, runs on any device and is kept by the program
+    cache (a host callback would make it compile again for every run). A nilpotent matrix has
+    radius 0.
+    """
+    s0 = jnp.linalg.norm(w)
+    safe = jnp.where(s0 > 0, s0, 1.0)
 
+    def square(i: Array, carry: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
+        a, log_rho, alive = carry
+        b = a @ a
+        t = jnp.linalg.norm(b)
+        alive = alive & (t > 0)
+        log_t = jnp.log(jnp.where(t > 0, t, 1.0))
+        return b / jnp.where(t > 0, t, 1.0), log_rho + log_t * 2.0 ** (-(i + 1.0)), alive
 
-_ARNOLDI_FROM: Final = 16
-"""Matrices larger than this are solved by Arnoldi iteration; smaller ones by LAPACK's ``eigvals``."""
+    start = (w / safe, jnp.zeros((), w.dtype), s0 > 0)
+    _, log_rho, alive = jax.lax.fori_loop(0, squarings, square, start)
+    return jnp.where(alive, s0 * jnp.exp(log_rho), 0.0).astype(jnp.float32)
 
 
 def sparse_uniform(key: Array, shape: tuple[int, ...], density: float) -> Array:

@@ -211,6 +211,13 @@ def check_rule(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
     )
     if "steps" in train and "epochs" in train:
         report("steps", "give `epochs` or `steps`, not both", "keep one of the two")
+    if train.get("early_stopping") not in (None, False) and isinstance(train.get("eval_every"), int):
+        if train["eval_every"] > 1:
+            report(
+                "eval_every",
+                "early stopping watches a score after every epoch, and `eval_every` skips epochs",
+                "remove `eval_every` (or early stopping)",
+            )
     _check_loss(spec, train.get("loss"), problems, graph)
     _check_metrics(spec, train.get("metrics"), problems)
     adversarial_loss = loss_name(train.get("loss")) == ADVERSARIAL

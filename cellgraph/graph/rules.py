@@ -1514,6 +1514,12 @@ TRAIN_KEYS: Final[dict[str, Option]] = {
         None,
         "fraction of the training part held out (with the run's seed) and scored after every epoch as val_<metric>",
     ),
+    "eval_every": Option(
+        IntRange(1, 10_000_000),
+        1,
+        "score the held-out splits after every this many epochs, and after the last (Keras's validation_freq): "
+        "for runs of many tiny epochs, whose scoring would cost more than the training",
+    ),
     "early_stopping": Option(
         EarlyStoppingKind(),
         None,

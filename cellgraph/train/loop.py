@@ -1,7 +1,8 @@
 """The training loop: minibatches, evaluation, history, NaN stops, checkpoints, Ctrl-C.
 
 ``train(model, data)`` runs the update of the spec's learning rule over the training data and
-evaluates on the test split after every epoch. Its choices:
+evaluates on the test split after every epoch (or every ``eval_every`` epochs and after the
+last). Its choices:
 
 * **Rules.** A rule is an ``(init, update)`` pair over the :class:`TrainState`
   (:mod:`.rules.protocol`), looked up by the name ``train.rule`` gives in the one table of
@@ -125,7 +126,7 @@ SYNC_SECONDS: Final = 0.25
 """How often the host reads metrics while a progress bar shows."""
 CHECKPOINT_SECONDS: Final = 30.0
 """Without ``checkpoint_every``: the least time between two end-of-epoch checkpoints."""
-LOOP_ONLY: Final = ("epochs", "steps", "seed", "early_stopping")
+LOOP_ONLY: Final = ("epochs", "steps", "seed", "early_stopping", "eval_every")
 """Settings that change how often the loop calls its programs, never what they compute."""
 EVAL_ROWS: Final = 8192
 """Evaluation runs on chunks of at most this many examples (exact for mean metrics)."""
@@ -294,6 +295,7 @@ def train(
     validation: float | None = None,
     validation_data: Any = None,
     early_stopping: Mapping[str, Any] | int | bool | None = None,
+    eval_every: int | None = None,
 ) -> TrainResult:
     """Train a model with its learning rule (backprop unless the spec names another) and return
     the trained parameters.
@@ -349,6 +351,9 @@ def train(
             (default: the spec's ``train.rule``, else backprop).
         score_train: also evaluate the final parameters on the training split
             (:attr:`TrainResult.train_metrics`; one more pass over the training data).
+        eval_every: score the held-out splits after every this many epochs and after the last
+            (default: the spec's ``train.eval_every``, else 1); the other epochs' history rows
+            hold the training figures only. Not with early stopping.
 
     Returns:
         A :class:`TrainResult`.
@@ -382,6 +387,7 @@ def train(
         grad_clip=grad_clip,
         validation=validation,
         early_stopping=early_stopping,
+        eval_every=eval_every,
     )
     if checkpoint_dir is not None and runs_dir is not None:
         raise TrainingError("give checkpoint_dir or runs_dir, not both")
@@ -403,7 +409,7 @@ def train(
     recipe = None
     if spec is not None and not callable(getattr(model_arg, "init", None)):  # compiled here, from the spec alone
         # a rule counting examples spans its schedules over the run: its programs read the run's length
-        loop_only = LOOP_ONLY if learner.counts == "updates" else ("seed", "early_stopping")
+        loop_only = LOOP_ONLY if learner.counts == "updates" else ("seed", "early_stopping", "eval_every")
         recipe = {
             "spec": spec_digest(spec),
             # every setting, less those only the loop reads (the seed is an argument of the programs)
@@ -427,6 +433,7 @@ def train(
         score_train,
         recipe,
         saves=checkpoint_dir is not None or runs_dir is not None,
+        eval_every=int(cfg.get("eval_every") or 1),
     )
     if stops is not None:
         check_watched(spec, stops, run.val_metric_names(), given=early_stopping)
@@ -624,8 +631,10 @@ class _Run:
         score_train: bool = False,
         recipe: Mapping[str, Any] | None = None,
         saves: bool = False,
+        eval_every: int = 1,
     ) -> None:
         self.plan, self.seed = plan, seed
+        self.eval_every = eval_every  # epochs between two scorings of the held-out splits
         self.key: RunKey | None = None  # set by train() once the state's shapes are known
         self.folder: Path | None = None
         self.named = True  # the folder was given by name (checkpoint_dir), not derived from the key
@@ -959,7 +968,8 @@ class _Run:
         epoch = (self.step - 1) // self.plan.steps_per_epoch + 1
         row: dict[str, float] = {"epoch": epoch, "step": self.step}
         row.update({f"train_{k}": v / self.count for k, v in self.sums.items()} if self.count else {})
-        if self.val_dev is not None or self.test_dev is not None:
+        due = epoch % self.eval_every == 0 or self.step >= self.plan.total
+        if due and (self.val_dev is not None or self.test_dev is not None):
             scores = self.score(("validation", "test"))
             for split, prefix in (("validation", "val"), ("test", "test")):
                 row.update({f"{prefix}_{k}": v for k, v in scores.get(split, {}).items()})

@@ -56,7 +56,7 @@ def settings(spec_train: Mapping[str, Any], **given: Any) -> dict[str, Any]:
         extra = [k for k in ("optimizer", "grad_clip") if given.get(k) is not None]
         if extra:
             raise TrainingError(f"rule {rule!r} has its own update and no optimizer: drop {' and '.join(extra)}")
-    for key, low in (("epochs", 1), ("steps", 1), ("batch_size", 1), ("seed", 0)):
+    for key, low in (("epochs", 1), ("steps", 1), ("batch_size", 1), ("seed", 0), ("eval_every", 1)):
         value = cfg.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
             raise TrainingError(f"{key} must be an integer >= {low}, got {value!r}")
@@ -64,6 +64,11 @@ def settings(spec_train: Mapping[str, Any], **given: Any) -> dict[str, Any]:
     if problem:
         raise TrainingError(f"validation: {problem}; give the fraction of training rows held out, e.g. validation=0.1")
     cfg["early_stopping"] = _stopping_settings(spec_train.get("early_stopping"), given.get("early_stopping"))
+    if cfg["early_stopping"] is not None and int(cfg.get("eval_every") or 1) > 1:
+        raise TrainingError(
+            "early stopping watches a score after every epoch, and `eval_every` skips epochs; "
+            "remove `eval_every` (or early stopping)"
+        )
     return cfg
 
 
