@@ -13,6 +13,7 @@ from .registry import (
     dense_shape,
     loss_options,
     make_cell,
+    rule_option,
     target_option,
     tie_option,
 )
@@ -24,7 +25,13 @@ OUTPUT = make_cell(
     family="output",
     doc="Where the answer leaves the network; compared with a supervised target (the data's labels, "
     "or with `target:` an input group it reconstructs).",
-    options={**common_compute_options("linear"), "target": target_option(), **loss_options(), "tie": tie_option()},
+    options={
+        **common_compute_options("linear"),
+        "target": target_option(),
+        **loss_options(),
+        "tie": tie_option(),
+        "rule": rule_option(),
+    },
     style=CellStyle(PALETTE.orange, PALETTE.orange_line, "none"),
     infer_shape=dense_shape,
     count_params=dense_params,

@@ -122,6 +122,22 @@ def loss_options() -> dict[str, Option]:
     }
 
 
+GROUP_RULES: Final = ("backprop", "least_squares", "ridge")
+"""What a group may name as its own rule (``rule: ridge``); the closed-form read-outs among them
+are solved before backprop trains the rest (:data:`cellgraph.graph.rules.CLOSED_FORM`)."""
+
+
+def rule_option() -> Option:
+    """`rule: ridge`: this output's own learning rule, beside the `train.rule` that trains the rest."""
+    return Option(
+        Nullable(Choice(GROUP_RULES)),
+        None,
+        "this output's own learning rule: `ridge` or `least_squares` solves its weights once, in closed "
+        "form on the fixed groups it reads, before `train.rule: backprop` trains the other groups; "
+        "default: `train.rule`",
+    )
+
+
 def target_option() -> Option:
     return Option(
         Nullable(Name()),

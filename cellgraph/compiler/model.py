@@ -22,7 +22,7 @@ import numpy as np
 from ..graph import build_graph
 from ..graph.attention import MSG_MEMORY_READ, stored_states
 from ..graph.decoding import teachers
-from ..graph.rules import adversaries
+from ..graph.rules import adversaries, closed_form_groups
 from ..spec.compose import load_spec
 from ..spec.model import Spec
 from .adversarial import make_adversarial
@@ -217,8 +217,10 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
     ) -> dict[str, Array]:
         return apply_with_state(params, inputs, key=key, train=train, state=state)[0]
 
+    solved = closed_form_groups(graph)  # read-outs solved once beside backprop: the optimizer leaves them
+
     def trainable_mask(params: Params) -> Any:
-        flags = {n: bool(graph.nodes[n]["trainable"]) for n in params}
+        flags = {n: bool(graph.nodes[n]["trainable"]) and n not in solved for n in params}
         return {n: jax.tree_util.tree_map(lambda _, f=flags[n]: f, p) for n, p in params.items()}
 
     scored = (
@@ -249,7 +251,7 @@ def compile_graph(graph: nx.DiGraph, *, precision: str | None = None) -> Model:
         return value, (metrics, collect_state(plan, aux, state))
 
     # without frozen groups the optimizer needs no mask (optax.partition costs time every step)
-    frozen = any(not graph.nodes[n]["trainable"] for n in plan.order)
+    frozen = bool(solved) or any(not graph.nodes[n]["trainable"] for n in plan.order)
     mask = trainable_mask if frozen else None
     predict = _make_predict(plan, apply, state_groups, given)
     targets = tuple(scored_outputs(graph, given, plan.outputs)[0]) if gan is None else ()

@@ -5,6 +5,7 @@ Each function adds located problems to a :class:`Problems`; only :func:`refuse_p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,17 @@ from ..spec.load import format_path
 from ..spec.model import Spec
 from ..spec.validate import DESCRIPTION_MAX, TEXT_FIX, TITLE_MAX, kind_of, text_problem
 from ..typedefs import NodeName
-from .rules import ADVERSARIAL, LOSSES, METRICS, PLANNED, RULES, TRAIN_KEYS, optimizer_problems
+from .rules import (
+    ADVERSARIAL,
+    LOSSES,
+    METRICS,
+    PLANNED,
+    RULES,
+    TRAIN_KEYS,
+    group_rule_problems,
+    optimizer_problems,
+    own_rules,
+)
 
 
 def forward_graph(graph: nx.DiGraph) -> nx.DiGraph:
@@ -184,8 +195,9 @@ def _check_output_losses(graph: nx.DiGraph, problems: Problems) -> None:
 
 def check_rule(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
     """The train block's keys and values, and what its rule needs from the graph."""
-    if "train" not in spec.doc.data:
-        return  # no train block: the rule is chosen from the cells when training starts
+    if "train" not in spec.doc.data:  # no train block: backprop, unless training is told another rule
+        _report_rule_problems(spec, graph, problems, "backprop", group_rule_problems(graph, "backprop", {}))
+        return
     train = dict(spec.train)
     rule_name = train.get("rule", "backprop")
     rule = RULES.get(rule_name) if isinstance(rule_name, str) else None
@@ -202,9 +214,11 @@ def check_rule(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
         problems.add(spec.loc(("train", key)), f"train.{key}", message, fix)
 
     plain = {k: v for k, v in train.items() if k not in ("loss", "metrics", "optimizer")}
+    # a group's own rule (`y: {rule: ridge}`) takes its options from the train block too
+    beside = {k: o for r in own_rules(graph).values() if r in RULES for k, o in RULES[r].options.items()}
     check_options(
         plain,
-        {**TRAIN_KEYS, **rule.options},
+        {**TRAIN_KEYS, **beside, **rule.options},
         report,
         f"train (rule {rule.name})",
         extra=("rule", "loss", "metrics", "optimizer"),  # the rule: checked above against RULES
@@ -236,13 +250,22 @@ def check_rule(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
             )
         else:
             _check_optimizer(spec, train["optimizer"], problems)
-    if rule.check is not None:
-        for node, message, fix in rule.check(graph, {**{k: o.default for k, o in rule.options.items()}, **train}):
-            if node.startswith("train.") and node not in graph:  # the problem is one of the rule's options
-                problems.add(spec.loc(("train", node.removeprefix("train."))), node, message, fix)
-                continue
-            loc = graph.nodes[node]["loc"] if node else spec.loc(("train", "rule"))
-            problems.add(loc, f"train.rule ({rule.name})" if not node else graph.nodes[node]["path"], message, fix)
+    found = rule.check(graph, {**{k: o.default for k, o in rule.options.items()}, **train}) if rule.check else ()
+    beside_found = group_rule_problems(graph, rule.name, {**{k: o.default for k, o in beside.items()}, **train})
+    _report_rule_problems(spec, graph, problems, rule.name, (*found, *beside_found))
+
+
+def _report_rule_problems(
+    spec: Spec, graph: nx.DiGraph, problems: Problems, rule: str, found: Iterable[tuple[str, str, str]]
+) -> None:
+    """Each (node, message, fix) of a rule's checks, located at the group, the rule's option or
+    ``train.rule``."""
+    for node, message, fix in found:
+        if node.startswith("train.") and node not in graph:  # the problem is one of the rule's options
+            problems.add(spec.loc(("train", node.removeprefix("train."))), node, message, fix)
+            continue
+        loc = graph.nodes[node]["loc"] if node else spec.loc(("train", "rule"))
+        problems.add(loc, f"train.rule ({rule})" if not node else graph.nodes[node]["path"], message, fix)
 
 
 def _check_loss(spec: Spec, loss: Any, problems: Problems, graph: nx.DiGraph | None = None) -> None:

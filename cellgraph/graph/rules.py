@@ -473,6 +473,84 @@ def _check_ridge(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str,
         )
 
 
+CLOSED_FORM: Final = ("least_squares", "ridge")
+"""The rules a group may name beside ``train.rule: backprop``: read-outs solved once, in closed
+form, before backprop trains the rest (``y: {type: output, rule: ridge}``)."""
+
+
+def own_rules(graph: nx.DiGraph) -> dict[str, str]:
+    """Each group that names a rule of its own (its ``rule:`` option) -> that rule."""
+    return {n: str(d["options"]["rule"]) for n, d in graph.nodes(data=True) if d["options"].get("rule") is not None}
+
+
+def closed_form_groups(graph: nx.DiGraph) -> dict[str, str]:
+    """The groups solved in closed form beside backprop (:data:`CLOSED_FORM`) -> their rule."""
+    return {n: r for n, r in own_rules(graph).items() if r in CLOSED_FORM}
+
+
+def _read_by(graph: nx.DiGraph, node: str) -> set[str]:
+    """Every group whose values reach ``node``, through forward and delayed edges."""
+    directed = nx.subgraph_view(graph, filter_edge=lambda u, v: graph.edges[u, v]["kind"] != "symmetric")
+    return nx.ancestors(directed, node)
+
+
+def group_rule_problems(graph: nx.DiGraph, rule: str, opts: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """What makes a group's own ``rule:`` untrainable beside ``train.rule`` (``rule``): a closed-form
+    read-out is linear, reads only fixed groups (backprop would change the features under weights
+    solved once) and feeds no group backprop trains (backprop would see a target that moves)."""
+    mixed = closed_form_groups(graph)
+    for n, own in own_rules(graph).items():
+        if own != rule and rule != "backprop":
+            yield (
+                n,
+                f"'{n}' says `rule: {own}`, and a group's own rule goes beside `train.rule: backprop` only "
+                f"(this spec trains with `rule: {rule}`)",
+                f"drop `rule: {own}` from '{n}' (it inherits `train.rule`), or train with `rule: backprop`",
+            )
+    if rule != "backprop":
+        return
+    for n, own in mixed.items():
+        d = graph.nodes[n]
+        if d["options"].get("activation") not in ("linear", None):
+            yield (
+                n,
+                f"a `rule: {own}` read-out is linear, and '{n}' is {d['options']['activation']}",
+                (f"set `activation: linear` on '{n}'"),
+            )
+        for u in sorted(_read_by(graph, n)):
+            if graph.nodes[u]["cell"].is_source or not graph.nodes[u]["trainable"]:
+                continue
+            yield (
+                n,
+                (f"'{n}' is solved once (`rule: {own}`) on the values of '{u}', which backprop would then change"),
+                f"mark '{u}' `trainable: false` (a fixed reservoir or random layer), or drop `rule: {own}` from '{n}'",
+            )
+        fed = sorted(
+            v
+            for _, v, e in graph.out_edges(n, data=True)
+            if e["kind"] != "symmetric" and v != n and graph.nodes[v]["trainable"] and v not in mixed
+        )
+        for v in fed:
+            yield (
+                n,
+                (f"'{n}' (`rule: {own}`) feeds '{v}', which backprop trains while '{n}' is solved apart"),
+                f"drop the edge from '{n}' to '{v}' (feed '{v}' from the fixed groups), or drop `rule: {own}` from '{n}'",
+            )
+    if opts.get("teacher_forcing") and "ridge" in mixed.values():
+        fed_back = {
+            u for u, _, e in graph.edges(data=True) if e["kind"] != "symmetric" and (e["delay"] or e["feedback"])
+        }
+        if not fed_back & {n for n, r in mixed.items() if r == "ridge"}:
+            yield (
+                "train.teacher_forcing",
+                (
+                    "`teacher_forcing: true` feeds the true targets back through a ridge output's delayed edges, "
+                    "and no `rule: ridge` output is fed back"
+                ),
+                "add output feedback (e.g. `y ~> r`), or drop `teacher_forcing`",
+            )
+
+
 def _check_som(graph: nx.DiGraph, opts: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
     maps = _cells(graph, lambda cell: cell.is_hidden and cell.is_plain)
     if len(maps) != 1:

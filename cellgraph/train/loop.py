@@ -642,6 +642,8 @@ class _Run:
             raise TrainingError(f"checkpoint_every must be a positive number of steps, got {checkpoint_every}")
         self.every = checkpoint_every
         self.traced = rule.traced
+        self.prepare = rule.prepare
+        self.train_host = train_set  # what a rule's prepare reads (NumPy, in stored order)
         self.order = rule.order or _permutation
         self.advice = rule.advice
         self.eval_fn = make_indexed_eval(model)
@@ -730,16 +732,18 @@ class _Run:
 
     def start(self, resume: bool) -> None:
         """Continue from the newest intact checkpoint (``resume``) or start over; then, when there is
-        training to do, make sure the folder takes checkpoints before the first step."""
-        if self.folder is None:
-            return
-        if not resume:
-            self.clear_old = bool(list_checkpoints(self.folder))
-        else:
-            stored = latest_intact(self.folder)
-            if stored is not None:
-                self._resume(stored)
-        if not self.finished:
+        training to do, make sure the folder takes checkpoints before the first step. A fresh run
+        lets the rule prepare its state (a resumed one has it from the checkpoint)."""
+        if self.folder is not None:
+            if not resume:
+                self.clear_old = bool(list_checkpoints(self.folder))
+            else:
+                stored = latest_intact(self.folder)
+                if stored is not None:
+                    self._resume(stored)
+        if self.step == 0 and self.prepare is not None:
+            self.state = self.prepare(self.state, self.train_host)
+        if self.folder is not None and not self.finished:
             prepare_folder(self.folder)
 
     def _resume(self, stored: Stored) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from ..optim import make_optimizer
 from ..state import TrainState, optimizer_state
 from ..step import ModelLike, make_update
+from .closed_form import make_prepare
 from .protocol import Rule, RunInfo
 
 
@@ -29,7 +30,8 @@ def backprop(model: ModelLike, cfg: Mapping[str, Any], info: RunInfo) -> Rule:
     order = None
     if cfg.get("factors") and info.factors is not None:
         order = FactorOrder(np.asarray(info.factors), min(int(cfg["batch_size"]), info.examples))
-    return Rule(init, make_update(model, tx, count=False), order=order)  # the loop counts the steps
+    prepare = make_prepare(model, cfg, info)  # the `rule: ridge` outputs beside it, solved first
+    return Rule(init, make_update(model, tx, count=False), order=order, prepare=prepare)  # the loop counts steps
 
 
 class FactorOrder:

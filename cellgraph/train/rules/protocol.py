@@ -80,6 +80,11 @@ class Rule(NamedTuple):
             fed ``"epochs"`` that learns one example at a time (the SOM), ``"examples"``: ``steps:
             10000`` is then 10,000 single-example updates, so the loop runs ``ceil(steps /
             examples)`` passes and the rule itself leaves the examples past ``steps`` unused.
+        prepare: ``(state, train_set) -> state``, or None: called once on a fresh run, before the
+            first update, with the whole training set as host (NumPy) arrays in their stored order
+            (backprop solves the closed-form read-outs a spec puts beside it here). Not called on
+            a resumed run: its checkpoint holds the prepared state. It must keep every leaf's
+            shape and dtype (the step programs are compiled for the first state's).
     """
 
     init: Callable[[TrainState], TrainState]
@@ -89,6 +94,7 @@ class Rule(NamedTuple):
     traced: bool = True
     advice: str = "lower the learning rate or add grad_clip"
     counts: Literal["updates", "examples"] = "updates"
+    prepare: Callable[[TrainState, Batch], TrainState] | None = None
 
 
 RuleMaker = Callable[[ModelLike, Mapping[str, Any], RunInfo], Rule]

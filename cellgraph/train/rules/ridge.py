@@ -76,15 +76,17 @@ def fit_ridge(
     alpha: float,
     washout: int = 0,
     classes: int | None = None,
+    outputs: tuple[str, ...] | None = None,
 ) -> dict:
-    """Solve each trained output's weights on the collected ``values`` of the groups feeding it.
+    """Solve each trained output's weights (of ``outputs``, default all) on the collected
+    ``values`` of the groups feeding it.
 
     Raises:
         TrainingError: the washout leaves no step of the sequences to fit.
     """
     plan = model.plan
     params = {k: dict(v) for k, v in params.items()}
-    for out in model.targets:
+    for out in model.targets if outputs is None else outputs:
         feeders = plan.ports[out][plan.infos[out].cell.main_port]
         states = [np.asarray(values[u], np.float64) for u in feeders]
         t = np.asarray(targets[out])
