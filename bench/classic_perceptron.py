@@ -27,12 +27,8 @@ What differs, and why:
 from __future__ import annotations
 
 import math
-import os
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -41,27 +37,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from classic_common import Row
+from classic_common import Row, empty_program_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "examples" / "perceptron_mushroom.yaml"
 TASK = "mushroom, 117 one-hot inputs, 5686 train / 2438 test rows, 20 epochs, eta 1"
 EPOCHS = 20
-
-
-@contextmanager
-def _empty_program_cache() -> Iterator[None]:
-    """cellgraph's compile caches in a fresh folder, so the first call really compiles."""
-    before = os.environ.get("CELLGRAPH_CACHE")
-    with tempfile.TemporaryDirectory() as folder:
-        os.environ["CELLGRAPH_CACHE"] = folder
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop("CELLGRAPH_CACHE", None)
-            else:
-                os.environ["CELLGRAPH_CACHE"] = before
 
 
 def _data() -> Any:
@@ -80,7 +61,7 @@ def _cellgraph(data: Any, seeds: list[int], repeats: int) -> tuple[list[float], 
     """Test accuracy per seed (from the trained unit's own outputs), best fit seconds, compile seconds."""
     import cellgraph
 
-    with _empty_program_cache():
+    with empty_program_cache():
 
         def fit(seed: int) -> Any:
             return cellgraph.train(SPEC, data=data, seed=seed, progress=False)

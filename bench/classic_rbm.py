@@ -32,12 +32,9 @@ call less that) is reported apart, measured against an empty program cache.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -47,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from classic_common import Row
+from classic_common import Row, empty_program_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 RBM = ROOT / "specs" / "zoo" / "rbm.yaml"
@@ -133,21 +130,6 @@ def _figures(x: np.ndarray, w: np.ndarray, b: np.ndarray, c: np.ndarray, exact: 
 HIGHER = ("pseudo-likelihood, mean per image", "exact log-likelihood, sum over the 30 images")
 
 
-@contextmanager
-def _empty_program_cache() -> Iterator[None]:
-    """cellgraph's compile caches in a fresh folder, so the first call really compiles."""
-    before = os.environ.get("CELLGRAPH_CACHE")
-    with tempfile.TemporaryDirectory() as folder:
-        os.environ["CELLGRAPH_CACHE"] = folder
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop("CELLGRAPH_CACHE", None)
-            else:
-                os.environ["CELLGRAPH_CACHE"] = before
-
-
 def _data(spec: Path) -> tuple[np.ndarray, np.ndarray]:
     import cellgraph
     from cellgraph.data import load_dataset
@@ -163,7 +145,7 @@ def _cellgraph(
     """Figures per seed, best fit seconds, compile seconds."""
     import cellgraph
 
-    with _empty_program_cache(), tempfile.TemporaryDirectory() as folder:
+    with empty_program_cache(), tempfile.TemporaryDirectory() as folder:
         spec = Path(folder) / f"{task.name}.yaml"
         text = task.spec_text.replace("persistent: false", f"persistent: {str(persistent).lower()}")
         spec.write_text(text, encoding="utf-8")

@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,27 +47,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from classic_common import Row
+from classic_common import Row, empty_program_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 ESN = ROOT / "specs" / "zoo" / "esn.yaml"
 LSM = ROOT / "specs" / "zoo" / "lsm.yaml"
 WARMUP, HORIZON, STARTS = 500, 84, 50
-
-
-@contextmanager
-def _empty_program_cache() -> Iterator[None]:
-    """cellgraph's compile caches in a fresh folder, so the first call really compiles."""
-    before = os.environ.get("CELLGRAPH_CACHE")
-    with tempfile.TemporaryDirectory() as folder:
-        os.environ["CELLGRAPH_CACHE"] = folder
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop("CELLGRAPH_CACHE", None)
-            else:
-                os.environ["CELLGRAPH_CACHE"] = before
 
 
 def _data(path: Path) -> Any:
@@ -103,25 +86,26 @@ def _nrmse84(predicted: np.ndarray, true: np.ndarray, signal: np.ndarray) -> flo
 # ------------------------------------------------------------------------------------ ESN
 
 
-def _esn_fit_alone(repeats: int) -> float:
-    """Best seconds of cellgraph's ridge fit alone, as ReservoirPy's ``fit`` does it: collect the
-    teacher-forced states (the jitted step-wise pass, compiled beforehand) and solve."""
+def _fit_alone(spec: Path, repeats: int, teacher_forcing: bool, **solve: Any) -> float:
+    """Best seconds of cellgraph's read-out fit alone, as ReservoirPy's ``fit`` and the snnTorch
+    figure are measured: collect the states (the jitted pass, teacher-forced for the ESN, compiled
+    beforehand) and solve (``solve``: ``fit_ridge``'s alpha, washout, classes)."""
     import jax
 
     import cellgraph
     from cellgraph.train.rules.ridge import fit_ridge, make_collector
 
-    ds = _data(ESN)
-    model = cellgraph.compile(ESN)
+    ds = _data(spec)
+    model = cellgraph.compile(spec)
     params = model.init(jax.random.key(0))
     batch = model.batch(ds.x_train, ds.y_train)
-    collect = jax.jit(make_collector(model, True))
+    collect = jax.jit(make_collector(model, teacher_forcing))
     jax.block_until_ready(collect(params, batch["inputs"], batch["targets"]))
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
         values = collect(params, batch["inputs"], batch["targets"])
-        fit_ridge(model, params, values, batch["targets"], alpha=1e-8, washout=WARMUP)
+        fit_ridge(model, params, values, batch["targets"], **solve)
         times.append(time.perf_counter() - started)
     return min(times)
 
@@ -134,7 +118,7 @@ def _esn_cellgraph(seeds: list[int], repeats: int) -> tuple[list[float], float, 
     from cellgraph.compiler.reservoir import free_run, free_run_of
 
     ds = _data(ESN)
-    with _empty_program_cache():
+    with empty_program_cache():
 
         def fit(seed: int) -> Any:
             return cellgraph.train(ESN, seed=seed, progress=False, resume=False)
@@ -214,7 +198,7 @@ def _lsm_cellgraph(seeds: list[int], repeats: int) -> tuple[list[float], float, 
     import cellgraph
 
     ds = _data(LSM)
-    with _empty_program_cache():
+    with empty_program_cache():
 
         def fit(seed: int) -> Any:
             return cellgraph.train(LSM, seed=seed, progress=False, resume=False)
@@ -222,29 +206,6 @@ def _lsm_cellgraph(seeds: list[int], repeats: int) -> tuple[list[float], float, 
         best, compile_s = _timed(fit, repeats)
         scores = [float(np.mean(fit(s).predict(ds.x_test)["y"].argmax(-1) == ds.y_test)) for s in seeds]
     return scores, best, compile_s
-
-
-def _lsm_fit_alone(repeats: int) -> float:
-    """Best seconds of cellgraph's LSM fit alone (the jitted liquid simulation, compiled beforehand,
-    and the ridge solve), as the snnTorch figure is measured."""
-    import jax
-
-    import cellgraph
-    from cellgraph.train.rules.ridge import fit_ridge, make_collector
-
-    ds = _data(LSM)
-    model = cellgraph.compile(LSM)
-    params = model.init(jax.random.key(0))
-    batch = model.batch(ds.x_train, ds.y_train)
-    collect = jax.jit(make_collector(model, False))
-    jax.block_until_ready(collect(params, batch["inputs"], batch["targets"]))
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        values = collect(params, batch["inputs"], batch["targets"])
-        fit_ridge(model, params, values, batch["targets"], alpha=1e-2, classes=2)
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def _lsm_snntorch(seeds: list[int], repeats: int) -> tuple[list[float], float]:
@@ -320,11 +281,11 @@ def rows(quick: bool = False) -> list[Row]:
     seeds, repeats = ([0], 1) if quick else ([0, 1, 2], 3)
     with _one_thread():
         ours, ours_s, ours_c, ours_run = _esn_cellgraph(seeds, repeats)
-        fit_alone = _esn_fit_alone(repeats)
+        fit_alone = _fit_alone(ESN, repeats, True, alpha=1e-8, washout=WARMUP)
         theirs, theirs_s, theirs_run = _esn_reservoirpy(seeds, repeats)
         acc, acc_s, acc_c = _lsm_cellgraph(seeds, repeats)
         snn_acc, snn_s = _lsm_snntorch(seeds, repeats)
-        lsm_alone = _lsm_fit_alone(repeats)
+        lsm_alone = _fit_alone(LSM, repeats, False, alpha=1e-2, classes=2)
     rpy = f"ReservoirPy {version('reservoirpy')} ESN(feedback=True)"
     task = "Mackey-Glass tau 17, N 500, 3000 teacher-forced steps; 50 free runs held out"
     mean, theirs_mean = float(np.mean(ours)), float(np.mean(theirs))

@@ -30,12 +30,10 @@ What differs, and why:
 from __future__ import annotations
 
 import math
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -44,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from classic_common import Row
+from classic_common import Row, empty_program_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 KN = ROOT / "specs" / "zoo" / "kn.yaml"
@@ -64,21 +62,6 @@ def _errors(kernel: np.ndarray, x: np.ndarray, cols: int) -> tuple[float, float]
     return float(qe), float(te)
 
 
-@contextmanager
-def _empty_program_cache() -> Iterator[None]:
-    """cellgraph's compile caches in a fresh folder, so the first call really compiles."""
-    before = os.environ.get("CELLGRAPH_CACHE")
-    with tempfile.TemporaryDirectory() as folder:
-        os.environ["CELLGRAPH_CACHE"] = folder
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop("CELLGRAPH_CACHE", None)
-            else:
-                os.environ["CELLGRAPH_CACHE"] = before
-
-
 def _spec(folder: Path, batch: bool) -> Path:
     """The zoo spec as it is, or with ``batch: true`` (Kohonen's batch map)."""
     if not batch:
@@ -96,7 +79,7 @@ def _cellgraph(
     from cellgraph.data import load_dataset
 
     x_test = np.asarray(load_dataset(cellgraph.load_spec(KN).data).x_test)
-    with _empty_program_cache(), tempfile.TemporaryDirectory() as folder:
+    with empty_program_cache(), tempfile.TemporaryDirectory() as folder:
         spec, steps = _spec(Path(folder), batch), passes * 2000
 
         def fit(seed: int) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -24,6 +25,20 @@ VIEWS: Final[dict[str, str]] = {
     "ridge": "cellgraph.views.reservoir:view",
 }
 """``train.rule`` -> ``"module:function"`` of its view."""
+
+
+def trained(result: Any, options: Mapping[str, Any], *, view: str, takes: str, network: str) -> tuple[Any, Any]:
+    """``(model, params)`` of a trained ``result``, after refusing options the view does not take.
+
+    Every view starts here, so a misspelt option or a wrong object is one clear error, the same
+    in every view (``view``: its name; ``takes``: its options in words; ``network``: what it draws).
+    """
+    if options:
+        raise CellgraphError(f"the {view} view takes {takes}; unknown option(s): {', '.join(sorted(options))}")
+    model, params = getattr(result, "model", None), getattr(result, "params", None)
+    if model is None or params is None:
+        raise CellgraphError(f"expected a trained {network} (cellgraph.train's result); got {type(result).__name__}")
+    return model, params
 
 
 def rule_of(graph: Any) -> str:
@@ -50,10 +65,13 @@ def view(result: Any, path: str | os.PathLike[str], **options: Any) -> Path:
 
     ``result``: a :class:`~cellgraph.train.TrainResult` or a loaded model (``cellgraph.load``).
     """
-    rule = check_viewable(result.model.graph)
+    model = getattr(result, "model", None)
+    if model is None:
+        raise CellgraphError(f"expected cellgraph.train's result or a loaded model; got {type(result).__name__}")
+    rule = check_viewable(model.graph)
     module, _, attr = VIEWS[rule].partition(":")
     drawn: Path = getattr(importlib.import_module(module), attr)(result, Path(path), **options)
     return drawn
 
 
-__all__ = ["VIEWS", "check_viewable", "view"]
+__all__ = ["VIEWS", "check_viewable", "trained", "view"]

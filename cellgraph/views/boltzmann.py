@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CellgraphError
+from . import trained
 
 
 def view(result: Any, path: str | os.PathLike[str], *, data: Any = None, **options: Any) -> Path:
@@ -46,13 +47,7 @@ def view(result: Any, path: str | os.PathLike[str], *, data: Any = None, **optio
     from ..figures import _save
     from ..sampling import held_out, reference_data
 
-    if options:
-        raise CellgraphError(f"the Boltzmann view takes `data` alone; unknown option(s): {', '.join(sorted(options))}")
-    model, params = getattr(result, "model", None), getattr(result, "params", None)
-    if model is None or params is None:
-        raise CellgraphError(
-            f"expected a trained Boltzmann machine (cellgraph.train's result); got {type(result).__name__}"
-        )
+    model, params = trained(result, options, view="Boltzmann", takes="`data` alone", network="Boltzmann machine")
     m = machine_of(model.graph)
     if len(m.visible) < 2 or m.layout.units > MAX_EXACT_UNITS:
         raise CellgraphError(

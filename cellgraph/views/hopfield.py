@@ -20,6 +20,7 @@ from typing import Any, Final
 import numpy as np
 
 from ..errors import CellgraphError
+from . import trained
 
 _ON: Final = (0.13, 0.20, 0.36)
 _OFF: Final = (0.93, 0.94, 0.96)
@@ -50,13 +51,7 @@ def view(result: Any, path: str | os.PathLike[str], *, data: Any = None, rows: i
     from ..figures import _save
     from ..sampling import reference_data
 
-    if options:
-        raise CellgraphError(
-            f"the Hopfield view takes `data` and `rows`; unknown option(s): {', '.join(sorted(options))}"
-        )
-    model, params = getattr(result, "model", None), getattr(result, "params", None)
-    if model is None or params is None:
-        raise CellgraphError(f"expected a trained Hopfield net (cellgraph.train's result); got {type(result).__name__}")
+    model, params = trained(result, options, view="Hopfield", takes="`data` and `rows`", network="Hopfield net")
     graph = model.graph
     layout = energy_of(graph)
     probes, stored = _probes(data if data is not None else reference_data(graph))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CellgraphError
+from . import trained
 
 
 def view(result: Any, path: str | os.PathLike[str], *, data: Any = None, **options: Any) -> Path:
@@ -41,13 +42,7 @@ def view(result: Any, path: str | os.PathLike[str], *, data: Any = None, **optio
     from ..figures import _save
     from ..sampling import reference_data
 
-    if options:
-        raise CellgraphError(
-            f"the Markov chain view takes `data` alone; unknown option(s): {', '.join(sorted(options))}"
-        )
-    model, params = getattr(result, "model", None), getattr(result, "params", None)
-    if model is None or params is None:
-        raise CellgraphError(f"expected a trained Markov chain (cellgraph.train's result); got {type(result).__name__}")
+    model, params = trained(result, options, view="Markov chain", takes="`data` alone", network="Markov chain")
     estimate = np.asarray(transition(params, chain_group(model.graph)), np.float64)
     truth = _truth(data if data is not None else reference_data(model.graph))
     spec = model.graph.graph["spec"]

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CellgraphError
+from . import trained
 
 
 def view(
@@ -51,13 +52,9 @@ def view(
     from ..compiler.rbm import pairs_of
     from ..figures import _save
 
-    if options:
-        raise CellgraphError(f"the RBM view takes steps, n and seed; unknown option(s): {', '.join(sorted(options))}")
+    model, params = trained(result, options, view="RBM", takes="steps, n and seed", network="RBM or DBN")
     if not (isinstance(steps, int) and steps >= 1) or not (isinstance(n, int) and 1 <= n <= 400):
         raise CellgraphError(f"steps must be a positive int and n an int in 1..400; got steps={steps!r}, n={n!r}")
-    model, params = getattr(result, "model", None), getattr(result, "params", None)
-    if model is None or params is None:
-        raise CellgraphError(f"expected a trained RBM or DBN (cellgraph.train's result); got {type(result).__name__}")
     stack = pairs_of(model.graph)
     if not stack:
         raise CellgraphError("the network has no visible -- hidden pair to draw (is it an RBM or a DBN?)")

@@ -19,6 +19,7 @@ from typing import Any, Final
 import numpy as np
 
 from ..errors import CellgraphError
+from . import trained
 
 RUNS: Final = 3
 """Free runs drawn of the ESN's fifty."""
@@ -48,11 +49,7 @@ def view(result: Any, path: str | os.PathLike[str], *, data: Any = None, **optio
     from ..figures import _save
     from ..sampling import reference_data
 
-    if options:
-        raise CellgraphError(f"the reservoir view takes `data` alone; unknown option(s): {', '.join(sorted(options))}")
-    model, params = getattr(result, "model", None), getattr(result, "params", None)
-    if model is None or params is None:
-        raise CellgraphError(f"expected a trained network (cellgraph.train's result); got {type(result).__name__}")
+    model, params = trained(result, options, view="reservoir", takes="`data` alone", network="network")
     data = data if data is not None else reference_data(model.graph)
     if data is None or getattr(data, "x_test", None) is None:
         raise CellgraphError("the spec has no `data:` block with a held-out part: pass data=a Dataset")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CellgraphError
+from . import trained
 
 
 def view(result: Any, path: str | os.PathLike[str], *, data: Any = None, **options: Any) -> Path:
@@ -43,11 +44,7 @@ def view(result: Any, path: str | os.PathLike[str], *, data: Any = None, **optio
     from ..figures import _save
     from ..sampling import reference_data
 
-    if options:
-        raise CellgraphError(f"the SOM view takes `data` alone; unknown option(s): {', '.join(sorted(options))}")
-    model, params = getattr(result, "model", None), getattr(result, "params", None)
-    if model is None or params is None:
-        raise CellgraphError(f"expected a trained map (cellgraph.train's result); got {type(result).__name__}")
+    model, params = trained(result, options, view="SOM", takes="`data` alone", network="map")
     _, m, rows, cols = map_layout(model.graph)
     codebook = np.asarray(params[m]["kernel"], np.float64).T  # (units, d)
     drawn, scored = _points(data if data is not None else reference_data(model.graph))
