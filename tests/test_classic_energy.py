@@ -64,7 +64,10 @@ def hopfield() -> Any:
 
 
 def test_hopfield_recalls_held_out_probes_and_keeps_the_patterns_as_fixed_points(hopfield: Any) -> None:
-    """ZOO.md 2.13's pass for the spec's seed, from the trained weights alone."""
+    """ZOO.md 2.13's pass for the spec's seed, from the trained weights alone.
+
+    Control: the probes themselves (no recall) have 13 of 64 bits wrong, 80 % right, under the 95 %
+    pass -- asserted below, so a net that left its probe alone would fail."""
     data = _data(ZOO / "hn.yaml")
     w = np.asarray(hopfield.params["s"]["sym:s"], np.float64)
     probes, stored = np.asarray(data.x_test), np.asarray(data.y_test)
@@ -161,7 +164,9 @@ def _completions(w: np.ndarray, b: np.ndarray, patterns: np.ndarray) -> tuple[np
 
 
 def test_boltzmann_machine_completes_all_four_patterns(tmp_path: Path) -> None:
-    """ZOO.md 2.14's pass for the spec's seed: v1 clamped, v2 free, the exact most probable v2."""
+    """ZOO.md 2.14's pass for the spec's seed: v1 clamped, v2 free, the exact most probable v2.
+
+    Control: the log-likelihood must beat v2 independent of v1 (log 1/16), which completes at chance."""
     result = cellgraph.train(ZOO / "bm.yaml", progress=False)
     assert "sym:v1" not in result.params["v2"] and "sym:v2" not in result.params["v1"]  # v1, v2 meet only via h
     w, b = _full_weights(result.params)
@@ -202,7 +207,9 @@ data: {source: encoder, size: 3}
 
 
 def test_annealed_gibbs_sampling_learns_a_small_machine(tmp_path: Path) -> None:
-    """``exact: false``: both phases' statistics sampled; the completions, scored exactly, are right."""
+    """``exact: false``: both phases' statistics sampled; the completions, scored exactly, are right.
+
+    Control: the log-likelihood must beat v2 independent of v1 (log 1/8)."""
     path = tmp_path / "bm_sampled.yaml"
     path.write_text(SAMPLED_BM, encoding="utf-8")
     result = cellgraph.train(path, progress=False)
@@ -255,6 +262,10 @@ def test_boltzmann_training_resumes_to_the_same_params(tmp_path: Path) -> None:
 
 
 def test_markov_chain_estimates_the_true_transitions(tmp_path: Path) -> None:
+    """ZOO.md 2.12's pass from the spec file: P̂ and its stationary distribution near the true ones.
+
+    Control: the uniform chain (nothing counted) misses the max-error pass and scores a lower
+    held-out log-likelihood (log 1/8) -- both asserted."""
     from cellgraph.compiler.markov import stationary, transition
 
     result = cellgraph.train(ZOO / "mc.yaml", progress=False)
@@ -273,6 +284,7 @@ def test_markov_chain_estimates_the_true_transitions(tmp_path: Path) -> None:
     test_walk, test_next = np.argmax(np.asarray(data.x_test)[0], axis=1), np.asarray(data.y_test)[0]
     ll = np.log(p_hat[test_walk, test_next]).mean()
     assert result.metrics["log_likelihood"] == pytest.approx(ll, abs=1e-4)
+    assert np.abs(1 / 8 - truth).max() >= 0.05 and ll > np.log(1 / 8)  # the uniform chain's control
     _check_view(result, tmp_path / "mc.png")
 
 

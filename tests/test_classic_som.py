@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 import pytest
 from conftest import ZOO
@@ -54,10 +55,18 @@ def held_out() -> np.ndarray:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_zoo_map_covers_the_square_in_order(seed: int, held_out: np.ndarray) -> None:
+    """ZOO.md 2.28's pass from the spec file, on three seeds.
+
+    Controls, asserted: the untrained map (its initial weights) misses the QE pass, and the trained
+    units dealt to shuffled grid places keep their QE but miss the TE pass (TE sees the order)."""
     result = cellgraph.train(KN, seed=seed, progress=False)
     kernel = np.asarray(result.params["m"]["kernel"])  # (2, 100): one column per map unit
     qe, te = _errors(kernel, held_out, cols=10)
     assert qe < 0.06 and te < 0.05, (qe, te)
+    start = np.asarray(result.model.init(jax.random.key(seed))["m"]["kernel"])
+    assert _errors(start, held_out, cols=10)[0] >= 0.06
+    shuffled = kernel[:, np.random.default_rng(seed).permutation(kernel.shape[1])]
+    assert _errors(shuffled, held_out, cols=10)[1] >= 0.05
     assert result.metrics["quantization_error"] == pytest.approx(qe, rel=1e-4)  # the scoring agrees
     assert result.metrics["topographic_error"] == pytest.approx(te, abs=1e-6)
     assert int(result.state.rule_state["t"]) == 10_000 and result.steps == 5  # 5 passes of 2000 points

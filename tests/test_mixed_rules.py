@@ -71,7 +71,10 @@ def _train(path: Path, **run: Any) -> Any:
 
 def test_ridge_readout_and_backprop_head_learn_side_by_side(tmp_path: Path) -> None:
     """``y`` equals a standalone ridge fit on the same states and predicts held-out series; ``up``
-    learns its task by backprop; ``y``'s weights stay as solved through every backprop step."""
+    learns its task by backprop; ``y``'s weights stay as solved through every backprop step.
+
+    Controls: ``y`` against a mean predictor (NRMSE 1); ``up`` against its untrained head, near
+    chance (0.54 measured)."""
     seen: dict[int, Any] = {}
 
     def keep(info: StepInfo) -> None:
