@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,33 @@ def empty_program_cache() -> Iterator[None]:
                 os.environ.pop("CELLGRAPH_CACHE", None)
             else:
                 os.environ["CELLGRAPH_CACHE"] = before
+
+
+def best_of(fit: Callable[[int], Any], repeats: int, seed: int = 0) -> float:
+    """The best seconds of ``repeats`` calls ``fit(seed)``."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fit(seed)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def timed(fit: Callable[[int], Any], repeats: int, seed: int = 0) -> tuple[float, float]:
+    """(best seconds of ``repeats`` calls after a first one, the first call's extra seconds: its
+    compile, when the program cache started empty)."""
+    started = time.perf_counter()
+    fit(seed)
+    first = time.perf_counter() - started
+    best = best_of(fit, repeats, seed)
+    return best, max(first - best, 0.0)
+
+
+def print_rows(rows: Iterable[Row]) -> None:
+    """One line per row, for a family's script run on its own."""
+    for row in rows:
+        print(
+            f"{row.network} [{row.task}] {row.metric}: cellgraph {row.ours:.4g} vs {row.theirs:.4g} "
+            f"({'met' if row.quality_holds else 'NOT met'}); fit {row.ours_s:.3f} s (+{row.compile_s:.2f} s compile) "
+            f"vs {row.theirs_s:.3f} s ({'met' if row.time_holds else 'NOT met'}) -- {row.library}"
+        )

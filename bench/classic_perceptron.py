@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from classic_common import Row, empty_program_cache
+from classic_common import Row, best_of, empty_program_cache, print_rows, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "examples" / "perceptron_mushroom.yaml"
@@ -66,16 +65,9 @@ def _cellgraph(data: Any, seeds: list[int], repeats: int) -> tuple[list[float], 
         def fit(seed: int) -> Any:
             return cellgraph.train(SPEC, data=data, seed=seed, progress=False)
 
-        started = time.perf_counter()
-        fit(seeds[0])
-        first = time.perf_counter() - started
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            fit(seeds[0])
-            times.append(time.perf_counter() - started)
+        best, compile_s = timed(fit, repeats, seeds[0])
         scores = [_accuracy(fit(seed).predict(np.asarray(data.x_test))["y"], data.y_test) for seed in seeds]
-    return scores, min(times), max(first - min(times), 0.0)
+    return scores, best, compile_s
 
 
 def _rule_alone(data: Any, seed: int, repeats: int) -> float:
@@ -101,12 +93,7 @@ def _rule_alone(data: Any, seed: int, repeats: int) -> float:
         return jax.lax.scan(epoch, (jnp.zeros(x.shape[1], jnp.float32), jnp.float32(0.0)), orders)[0]
 
     jax.block_until_ready(fit(orders))
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        jax.block_until_ready(fit(orders))
-        times.append(time.perf_counter() - started)
-    return min(times)
+    return best_of(lambda _: jax.block_until_ready(fit(orders)), repeats)
 
 
 def _sklearn(data: Any, seeds: list[int], repeats: int) -> tuple[list[float], float]:
@@ -119,13 +106,9 @@ def _sklearn(data: Any, seeds: list[int], repeats: int) -> tuple[list[float], fl
     def fit(seed: int) -> Any:
         return Perceptron(eta0=1.0, max_iter=20, tol=None, shuffle=True, random_state=seed).fit(x_train, y_train)
 
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fit(seeds[0])
-        times.append(time.perf_counter() - started)
+    best = best_of(fit, repeats, seeds[0])
     scores = [_accuracy(fit(seed).predict(x_test), data.y_test) for seed in seeds]
-    return scores, min(times)
+    return scores, best
 
 
 def rows(quick: bool = False) -> list[Row]:
@@ -146,9 +129,4 @@ def rows(quick: bool = False) -> list[Row]:
 
 
 if __name__ == "__main__":
-    for row in rows(quick="--quick" in sys.argv):
-        print(
-            f"{row.network} [{row.library}] {row.metric}: cellgraph {row.ours:.4f} vs {row.theirs:.4f} "
-            f"({'met' if row.quality_holds else 'NOT met'}); fit {row.ours_s:.3f} s (+{row.compile_s:.2f} s compile) "
-            f"vs {row.theirs_s:.3f} s ({'met' if row.time_holds else 'NOT met'})"
-        )
+    print_rows(rows(quick="--quick" in sys.argv))

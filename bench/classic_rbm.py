@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -44,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from classic_common import Row, empty_program_cache
+from classic_common import Row, best_of, empty_program_cache, print_rows, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 RBM = ROOT / "specs" / "zoo" / "rbm.yaml"
@@ -154,19 +153,12 @@ def _cellgraph(
         def fit(seed: int) -> Any:
             return cellgraph.train(spec, seed=seed, progress=False)
 
-        started = time.perf_counter()
-        fit(seeds[0])
-        first = time.perf_counter() - started
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            fit(seeds[0])
-            times.append(time.perf_counter() - started)
+        best, compile_s = timed(fit, repeats, seeds[0])
         scores = []
         for seed in seeds:
             p = fit(seed).params
             scores.append(_figures(x_test, p["h"]["sym:v"], p["v"]["bias"], p["h"]["bias"], task.exact))
-    return scores, min(times), max(first - min(times), 0.0)
+    return scores, best, compile_s
 
 
 def _sklearn(task: Task, seeds: list[int], repeats: int) -> tuple[list[dict[str, float]], float]:
@@ -187,16 +179,12 @@ def _sklearn(task: Task, seeds: list[int], repeats: int) -> tuple[list[dict[str,
         )
         return rbm.fit(x_train)
 
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fit(seeds[0])
-        times.append(time.perf_counter() - started)
+    best = best_of(fit, repeats, seeds[0])
     scores = []
     for seed in seeds:
         rbm = fit(seed)
         scores.append(_figures(x_test, rbm.components_.T, rbm.intercept_visible_, rbm.intercept_hidden_, task.exact))
-    return scores, min(times)
+    return scores, best
 
 
 def rows(quick: bool = False) -> list[Row]:
@@ -221,9 +209,4 @@ def rows(quick: bool = False) -> list[Row]:
 
 
 if __name__ == "__main__":
-    for row in rows(quick="--quick" in sys.argv):
-        print(
-            f"{row.network} [{row.task}] {row.metric}: cellgraph {row.ours:.4g} vs {row.theirs:.4g} "
-            f"({'met' if row.quality_holds else 'NOT met'}); fit {row.ours_s:.3f} s (+{row.compile_s:.2f} s compile) "
-            f"vs {row.theirs_s:.3f} s ({'met' if row.time_holds else 'NOT met'})"
-        )
+    print_rows(rows(quick="--quick" in sys.argv))

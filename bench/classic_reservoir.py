@@ -37,7 +37,7 @@ import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -47,7 +47,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from classic_common import Row, empty_program_cache
+from classic_common import Row, best_of, empty_program_cache, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 ESN = ROOT / "specs" / "zoo" / "esn.yaml"
@@ -60,19 +60,6 @@ def _data(path: Path) -> Any:
     from cellgraph.data import load_dataset
 
     return load_dataset(dict(cellgraph.load_spec(path).data), path.parent)
-
-
-def _timed(fit: Callable[[int], Any], repeats: int) -> tuple[float, float]:
-    """(best seconds of ``repeats`` calls after a first one, the first call's extra seconds)."""
-    started = time.perf_counter()
-    fit(0)
-    first = time.perf_counter() - started
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fit(0)
-        times.append(time.perf_counter() - started)
-    return min(times), max(first - min(times), 0.0)
 
 
 def _starts(steps: int) -> np.ndarray:
@@ -101,13 +88,11 @@ def _fit_alone(spec: Path, repeats: int, teacher_forcing: bool, **solve: Any) ->
     batch = model.batch(ds.x_train, ds.y_train)
     collect = jax.jit(make_collector(model, teacher_forcing))
     jax.block_until_ready(collect(params, batch["inputs"], batch["targets"]))
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        values = collect(params, batch["inputs"], batch["targets"])
-        fit_ridge(model, params, values, batch["targets"], **solve)
-        times.append(time.perf_counter() - started)
-    return min(times)
+
+    def fit(_: int) -> Any:
+        return fit_ridge(model, params, collect(params, batch["inputs"], batch["targets"]), batch["targets"], **solve)
+
+    return best_of(fit, repeats)
 
 
 def _esn_cellgraph(seeds: list[int], repeats: int) -> tuple[list[float], float, float, float]:
@@ -123,7 +108,7 @@ def _esn_cellgraph(seeds: list[int], repeats: int) -> tuple[list[float], float, 
         def fit(seed: int) -> Any:
             return cellgraph.train(ESN, seed=seed, progress=False, resume=False)
 
-        best, compile_s = _timed(fit, repeats)
+        best, compile_s = timed(fit, repeats)
         scores, run_s = [], math.inf
         for seed in seeds:
             result = fit(seed)
@@ -165,7 +150,7 @@ def _esn_reservoirpy(seeds: list[int], repeats: int) -> tuple[list[float], float
         model.fit(x, y, warmup=WARMUP)
         return model
 
-    best, _ = _timed(fit, repeats)
+    best, _ = timed(fit, repeats)
 
     def free_runs(model: Any) -> np.ndarray:
         res, out = model.reservoir, model.readout
@@ -203,7 +188,7 @@ def _lsm_cellgraph(seeds: list[int], repeats: int) -> tuple[list[float], float, 
         def fit(seed: int) -> Any:
             return cellgraph.train(LSM, seed=seed, progress=False, resume=False)
 
-        best, compile_s = _timed(fit, repeats)
+        best, compile_s = timed(fit, repeats)
         scores = [float(np.mean(fit(s).predict(ds.x_test)["y"].argmax(-1) == ds.y_test)) for s in seeds]
     return scores, best, compile_s
 
@@ -243,7 +228,7 @@ def _lsm_snntorch(seeds: list[int], repeats: int) -> tuple[list[float], float]:
         w_in, w_rec = liquid(seed)
         return solve(states(w_in, w_rec, ds.x_train), ds.y_train)
 
-    best, _ = _timed(fit, repeats)
+    best, _ = timed(fit, repeats)
     scores = []
     for seed in seeds:
         beta_out = fit(seed)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
@@ -42,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from classic_common import Row, empty_program_cache
+from classic_common import Row, best_of, empty_program_cache, print_rows, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 KN = ROOT / "specs" / "zoo" / "kn.yaml"
@@ -85,16 +84,9 @@ def _cellgraph(
         def fit(seed: int) -> Any:
             return cellgraph.train(spec, seed=seed, steps=steps, progress=False)
 
-        started = time.perf_counter()
-        fit(seeds[0])
-        first = time.perf_counter() - started
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            fit(seeds[0])
-            times.append(time.perf_counter() - started)
+        best, compile_s = timed(fit, repeats, seeds[0])
         scores = [_errors(np.asarray(fit(seed).params["m"]["kernel"]), x_test, 10) for seed in seeds]
-    return scores, min(times), max(first - min(times), 0.0)
+    return scores, best, compile_s
 
 
 def _minisom(seeds: list[int], repeats: int, batch: bool, passes: int) -> tuple[list[tuple[float, float]], float]:
@@ -121,16 +113,12 @@ def _minisom(seeds: list[int], repeats: int, batch: bool, passes: int) -> tuple[
         som.train_batch_offline(x_train, passes)
         return som
 
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fit(seeds[0])
-        times.append(time.perf_counter() - started)
+    best = best_of(fit, repeats, seeds[0])
     scores = []
     for seed in seeds:
         weights = fit(seed).get_weights()  # (rows, cols, d): unit (i, j) is row-major index i * 10 + j
         scores.append(_errors(weights.reshape(100, -1).T, x_test, 10))
-    return scores, min(times)
+    return scores, best
 
 
 VARIANTS = (
@@ -159,9 +147,4 @@ def rows(quick: bool = False) -> list[Row]:
 
 
 if __name__ == "__main__":
-    for row in rows(quick="--quick" in sys.argv):
-        print(
-            f"{row.network} [{row.library}] {row.metric}: cellgraph {row.ours:.4f} vs {row.theirs:.4f} "
-            f"({'met' if row.quality_holds else 'NOT met'}); fit {row.ours_s:.3f} s (+{row.compile_s:.2f} s compile) "
-            f"vs {row.theirs_s:.3f} s ({'met' if row.time_holds else 'NOT met'})"
-        )
+    print_rows(rows(quick="--quick" in sys.argv))
