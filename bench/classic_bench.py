@@ -64,7 +64,7 @@ def table(rows: list[Row]) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
-        quality = "met" if r.quality_holds else "**not met**"
+        quality = r.quality if r.quality_holds else "**not met**"
         timing = "met" if r.time_holds else "**not met**"
         compile_note = f" (+{r.compile_s:.2f} compile)" if r.compile_s else ""
         out.append(

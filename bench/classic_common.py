@@ -3,13 +3,29 @@ beside the library a user would otherwise pick, measured in the same run on the 
 
 from __future__ import annotations
 
+import math
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+TIE_SEEDS = 8
+"""Seeds on each side below which a worse mean is never called equal (see :attr:`Row.quality`)."""
+
+
+def seeds_for(quick: bool) -> tuple[list[int], int]:
+    """(seeds for the quality figures, repeats for the timings): 8 seeds and best of 3, or one
+    of each for a smoke test."""
+    return ([0], 1) if quick else (list(range(TIE_SEEDS)), 3)
+
+
+def mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return math.fsum(values) / len(values)
 
 
 @dataclass(frozen=True)
@@ -36,10 +52,31 @@ class Row:
     theirs_s: float
     library: str
     compile_s: float = 0.0
+    ours_seeds: tuple[float, ...] = ()  # the figure per seed (``ours`` is their mean)
+    theirs_seeds: tuple[float, ...] = ()
+
+    @property
+    def quality(self) -> str:
+        """``"met"`` (as good or better), ``"equal within noise"`` or ``"not met"``.
+
+        Both libraries' runs are random (initial weights, visiting orders), so two means over a
+        few seeds differ even for the same algorithm. "Equal" is read the way a statistician
+        would: the means differ by no more than two standard errors of their difference
+        (Welch's), over at least :data:`TIE_SEEDS` seeds on each side; the per-seed figures are
+        in the row, so the reader can check.
+        """
+        if self.ours <= self.theirs if self.better == "lower" else self.ours >= self.theirs:
+            return "met"
+        a, b = self.ours_seeds, self.theirs_seeds
+        if min(len(a), len(b)) >= TIE_SEEDS:
+            se = math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
+            if abs(self.ours - self.theirs) <= 2 * se:
+                return "equal within noise"
+        return "not met"
 
     @property
     def quality_holds(self) -> bool:
-        return self.ours <= self.theirs if self.better == "lower" else self.ours >= self.theirs
+        return self.quality != "not met"
 
     @property
     def time_holds(self) -> bool:
@@ -87,6 +124,6 @@ def print_rows(rows: Iterable[Row]) -> None:
     for row in rows:
         print(
             f"{row.network} [{row.task}] {row.metric}: cellgraph {row.ours:.4g} vs {row.theirs:.4g} "
-            f"({'met' if row.quality_holds else 'NOT met'}); fit {row.ours_s:.3f} s (+{row.compile_s:.2f} s compile) "
+            f"({row.quality}); fit {row.ours_s:.3f} s (+{row.compile_s:.2f} s compile) "
             f"vs {row.theirs_s:.3f} s ({'met' if row.time_holds else 'NOT met'}) -- {row.library}"
         )

@@ -164,15 +164,43 @@ def prepared(
     """:func:`ahead`, or the program kept at ``store`` (loaded, nothing traced); ``make_args``
     gives the arguments to lower for only when the program must be compiled."""
     if store is not None:
+        held = _HELD.get(store)
+        if held is not None:
+            return Program(jitted, held, static)
         loaded = _load(store)
         if loaded is not None:
             done: Future[Any] = Future()
             done.set_result(loaded)
+            _hold(store, done)
             return Program(jitted, done, static)
     lowered = jitted.lower(*make_args(), **static)
     if store is not None and _calls_out(lowered):
         store = None
-    return Program(jitted, compile_later(lowered, options, store), static, lowered.out_info)
+    compiled = compile_later(lowered, options, store)
+    if store is not None:
+        _hold(store, compiled)
+    return Program(jitted, compiled, static, lowered.out_info)
+
+
+HOLD_AT_MOST: Final = 32
+"""Programs a process holds on to, by their store path: a loop of ``cellgraph.train`` calls over
+seeds or settings (a benchmark, a search) lowers or loads each program once. Without it every
+call lowered again the programs it could not load -- those JAX's own cache answered, which are
+not kept (see :func:`compile_later`): 0.1-0.4 s a call for the ESN -- and read the kept ones
+from disk again (0.07-0.12 s)."""
+_HELD: dict[Path, Future[Any]] = {}
+
+
+def forget() -> None:
+    """Let go of the programs this process holds: the next run loads or compiles them as a new
+    process would."""
+    _HELD.clear()
+
+
+def _hold(store: Path, program: Future[Any]) -> None:
+    _HELD[store] = program
+    while len(_HELD) > HOLD_AT_MOST:
+        _HELD.pop(next(iter(_HELD)))
 
 
 def _calls_out(lowered: Any) -> bool:

@@ -130,6 +130,15 @@ LOOP_ONLY: Final = ("epochs", "steps", "seed", "early_stopping", "eval_every")
 """Settings that change how often the loop calls its programs, never what they compute."""
 EVAL_ROWS: Final = 8192
 """Evaluation runs on chunks of at most this many examples (exact for mean metrics)."""
+BLOCK_STEPS: Final = 256
+"""Most steps one program call runs when several epochs go into one call (see :meth:`_Run.blocks`)."""
+BLOCK_EXAMPLES: Final = 1 << 16
+"""Most examples one such call visits: blocks are for small epochs, whose host work (a dispatch, a
+sync, a history row) costs more than the epoch itself; a long call would delay the progress bar
+and Ctrl-C."""
+NONFINITE: Final = "__nonfinite__"
+"""The step metric a rule without a loss gets from the device: 0, or 1 (inf) / 2 (nan) in its
+parameters -- checked with the other metrics at a sync, instead of copying the parameters."""
 
 
 @dataclass(frozen=True)
@@ -402,8 +411,13 @@ def train(
     stops = stopping(cfg)
     require_validation(spec, stops, val_set is not None)
     located = spec.loc if spec is not None and optimizer is None and grad_clip is None else None
+    known: dict[str, Any] = {}  # the recipe of the run's programs, once it is known (below)
     learner = make_rule(
-        model, cfg, RunInfo(rows(train_set), getattr(data, "classes", None), located, train_set.get("factors"))
+        model,
+        cfg,
+        RunInfo(
+            rows(train_set), getattr(data, "classes", None), located, train_set.get("factors"), _rule_programs(known)
+        ),
     )
     plan = _Plan.for_rule(learner, rows(train_set), cfg, drop_remainder)
     recipe = None
@@ -420,6 +434,7 @@ def train(
             "classes": getattr(data, "classes", None),
             "score_train": score_train,
         }
+        known["recipe"] = recipe
     run = _Run(
         model,
         learner,
@@ -434,6 +449,7 @@ def train(
         recipe,
         saves=checkpoint_dir is not None or runs_dir is not None,
         eval_every=int(cfg.get("eval_every") or 1),
+        watched_steps=on_step is not None,
     )
     if stops is not None:
         check_watched(spec, stops, run.val_metric_names(), given=early_stopping)
@@ -632,6 +648,7 @@ class _Run:
         recipe: Mapping[str, Any] | None = None,
         saves: bool = False,
         eval_every: int = 1,
+        watched_steps: bool = False,
     ) -> None:
         self.plan, self.seed = plan, seed
         self.eval_every = eval_every  # epochs between two scorings of the held-out splits
@@ -686,7 +703,19 @@ class _Run:
             self.scored["train"] = (self.train_dev, plan.examples)
         # the step (needed first) for the run's batch size, then the evaluation, compiled ahead too
         self.step_fn: Callable[..., Any]
-        if rule.traced:
+        self.block = self.blocks(rule, checkpoint_every, stops is not None or watched_steps)
+        self.block_fn: Callable[..., Any] | None = None
+        if rule.traced and self.block > 1:  # the block program is the one a run needs first
+            self.step_fn = _device_step(rule.update)  # compiled only if a single epoch is run
+            perms = jax.ShapeDtypeStruct((self.block, plan.examples), np.int32)
+            self.block_fn = prepared(
+                _device_block(rule.update),
+                store("block", size=plan.batch_size, epochs=self.block),
+                lambda: (shapes(), self.train_dev, perms),
+                size=plan.batch_size,
+                steps=plan.steps_per_epoch,
+            )
+        elif rule.traced:
             step = _device_step(rule.update)
             perm = jax.ShapeDtypeStruct((plan.examples,), np.int32)
             self.step_fn = prepared(
@@ -727,6 +756,29 @@ class _Run:
         self.bar = Progress(0, enabled=False)
         self.title: str | None = None  # of the training curve
         self.checkpoint: Path | None = None  # the newest checkpoint of this run, on disk
+
+    def blocks(self, rule: Rule, every: int | None, watched: bool) -> int:
+        """Epochs run by one program call: several when nothing is due between them.
+
+        A run of many small epochs (an RBM's 3000 passes over 30 images) spends most of its time
+        on the host between them: one dispatch, one sync and one history row per epoch (~0.5 ms),
+        against microseconds of work. When no epoch inside a block needs the host -- no scoring
+        of the held-out splits (``eval_every``), no checkpoint (``checkpoint_every``), no early
+        stopping, no ``on_step`` -- the block's epochs run in one ``lax.scan`` (Keras's
+        ``steps_per_execution``, chosen here), and their history rows are written after it from
+        the metrics it returns. Blocks start at multiples of their length, so a resumed run
+        calls the same programs as an unbroken one; epochs outside whole blocks run one by one.
+        """
+        plan = self.plan
+        if not rule.traced or watched or plan.remainder or plan.epochs < 2:
+            return 1
+        held_out = any(k != "train" for k in self.scored)
+        period = self.eval_every if held_out else plan.epochs
+        cap = min(BLOCK_STEPS // plan.steps_per_epoch, BLOCK_EXAMPLES // max(plan.examples, 1), plan.epochs)
+        fits = [k for k in range(min(period, cap), 0, -1) if period % k == 0]
+        if every is not None:  # each block ends on a checkpoint step, or runs inside one period
+            fits = [k for k in fits if every % (k * plan.steps_per_epoch) == 0]
+        return fits[0] if fits else 1
 
     # ------------------------------------------------------------------------------ start, save
 
@@ -852,6 +904,17 @@ class _Run:
                     self._end_epoch()  # resumed from a save between an epoch's last step and its row
                 while not self.finished:
                     epoch = self.step // per_epoch
+                    if self._block_due(epoch):
+                        self._run_block(epoch)
+                        if (
+                            self.every
+                            and self.step % self.every == 0
+                            or (not self.every and time.monotonic() - self.last_save >= CHECKPOINT_SECONDS)
+                        ):
+                            self.save()
+                        if interrupted():
+                            raise KeyboardInterrupt
+                        continue
                     perm = self.order(self.seed, epoch, plan.examples)
                     perm = jax.device_put(perm) if self.traced else perm
                     first = self.step % per_epoch
@@ -910,6 +973,31 @@ class _Run:
             stopped_early=self.stopped,
             best_epoch=self.watch.epoch if self.watch is not None and self.watch.epoch else None,
         )
+
+    def _block_due(self, epoch: int) -> bool:
+        """Whether the next epochs are a whole block (see :meth:`blocks`)."""
+        return (
+            self.block_fn is not None
+            and self.step % self.plan.steps_per_epoch == 0
+            and epoch % self.block == 0
+            and self.step + self.block * self.plan.steps_per_epoch <= self.plan.total
+        )
+
+    def _run_block(self, epoch: int) -> None:
+        """Epochs ``epoch ..`` of a block in one program call, then their history rows, as if
+        they had run one by one (the same orders, steps, sums and checks)."""
+        assert self.block_fn is not None
+        plan, k, per_epoch = self.plan, self.block, self.plan.steps_per_epoch
+        perms = np.stack([self.order(self.seed, e, plan.examples) for e in range(epoch, epoch + k)])
+        self.state, metrics = self.block_fn(
+            self.state, self.train_feed, jax.device_put(perms), size=plan.batch_size, steps=per_epoch
+        )
+        values = {name: np.asarray(v) for name, v in metrics.items()}  # (k, steps, ...): one sync
+        for e in range(k):
+            for i in range(per_epoch):
+                self.step += 1
+                self.pending.append((self.step, epoch + e, plan.batch_size, {n: v[e, i] for n, v in values.items()}))
+            self._end_epoch()
 
     def _write_curve(self, history: list[dict[str, float]], curve_png: str | os.PathLike[str]) -> str | None:
         """Write the curve; a failure (a full disk) is a problem of the result, not its loss."""
@@ -1032,14 +1120,16 @@ class _Run:
         # np.asarray per metric, not jax.device_get of the list: 880 steps' two scalars took 76 ms
         # through device_get's tree handling, 6 ms this way
         values = [{k: np.asarray(v) for k, v in m.items()} for *_, m in self.pending]
-        lossless = False  # a rule without a loss: its parameters are checked instead
+        lossless = False  # a rule without a loss on the host: its parameters are checked instead
         for (step, epoch, size, _), metrics in zip(self.pending, values, strict=True):
             loss = _mean(metrics["loss"]) if "loss" in metrics else 0.0
-            lossless = lossless or "loss" not in metrics
-            if not math.isfinite(loss):
+            flag = int(metrics.pop(NONFINITE, 0))  # a rule without a loss on the device
+            lossless = lossless or ("loss" not in metrics and not self.traced)
+            if not math.isfinite(loss) or flag:
                 self.pending.clear()
+                what = f"loss became {_what(loss)}" if flag == 0 else f"params became {('inf', 'nan')[flag - 1]}"
                 raise TrainingError(
-                    f"loss became {_what(loss)} at step {step} (epoch {epoch + 1}); {self.advice}",
+                    f"{what} at step {step} (epoch {epoch + 1}); {self.advice}",
                     step=step,
                     epoch=epoch + 1,
                 )
@@ -1172,6 +1262,70 @@ def _check_curve_path(path: str | os.PathLike[str]) -> None:
         ) from None
 
 
+def _rule_programs(known: Mapping[str, Any]) -> Callable[[str, Callable[..., Any]], Callable[..., Any]]:
+    """:attr:`RunInfo.program` for this run: a rule's own program (a one-shot fit's state
+    collection), compiled for the arguments of its first call and kept under the run's recipe
+    like the loop's programs (:mod:`.ahead`); a later call with other shapes runs plain jit."""
+
+    def program(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        jitted = jax.jit(fn)
+        made: list[tuple[Any, Callable[..., Any]]] = []
+
+        def call(*args: Any) -> Any:
+            signature = _signature(args)
+            if not made:
+                recipe = known.get("recipe")
+                store = program_store({**recipe, "program": f"rule-{name}"}) if recipe is not None else None
+                made.append((signature, prepared(jitted, store, lambda: args)))
+            kept_for, kept = made[0]
+            return kept(*args) if signature == kept_for else jitted(*args)
+
+        return call
+
+    return program
+
+
+def _signature(tree: Any) -> tuple[Any, ...]:
+    """What a compiled program is specific to: the tree's structure, each leaf's shape and dtype."""
+    leaves, structure = jax.tree.flatten(tree)
+    return structure, tuple((np.shape(x), str(getattr(x, "dtype", None) or np.asarray(x).dtype)) for x in leaves)
+
+
+def _flagged(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics]]) -> Callable[..., Any]:
+    """``update``, with :data:`NONFINITE` among the metrics of a rule that reports no loss: the
+    host then learns of a nan in the parameters at the step it appeared, from a scalar."""
+
+    def flagged(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+        state, metrics = update(state, batch)
+        if "loss" in metrics:
+            return state, metrics
+        leaves = [x for x in jax.tree.leaves(state.params) if jnp.issubdtype(x.dtype, jnp.inexact)]
+        nan = jnp.any(jnp.stack([jnp.isnan(x).any() for x in leaves])) if leaves else jnp.bool_(False)
+        inf = jnp.any(jnp.stack([jnp.isinf(x).any() for x in leaves])) if leaves else jnp.bool_(False)
+        return state, {**metrics, NONFINITE: jnp.where(nan, 2, jnp.where(inf, 1, 0)).astype(jnp.int32)}
+
+    return flagged
+
+
+def _device_block(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics]]) -> Callable[..., Any]:
+    """Several epochs of :func:`_device_step` in one program: ``block(state, data, perms,
+    size=batch_size, steps=steps_per_epoch)``, ``perms`` the epochs' orders stacked (epochs, n).
+    Returns the state and every step's metrics, stacked (epochs, steps, ...)."""
+    step = _flagged(update)
+
+    def block(state: TrainState, data: Batch, perms: jax.Array, size: int, steps: int) -> tuple[TrainState, Metrics]:
+        def epoch(state: TrainState, perm: jax.Array) -> tuple[TrainState, Metrics]:
+            def one(state: TrainState, index: jax.Array) -> tuple[TrainState, Metrics]:
+                idx = jax.lax.dynamic_slice_in_dim(perm, index * size, size)
+                return step(state, jax.tree.map(lambda v: jnp.take(v, idx, axis=0), data))
+
+            return jax.lax.scan(one, state, jnp.arange(steps))
+
+        return jax.lax.scan(epoch, state, perms)
+
+    return jax.jit(block, donate_argnums=0, static_argnames=("size", "steps"))
+
+
 def _device_step(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics]]) -> Callable[..., Any]:
     """``update`` on ``data[perm[start:start + size]]``, gathered on the device, jitted.
 
@@ -1185,8 +1339,9 @@ def _device_step(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics
         state: TrainState, data: Batch, perm: jax.Array, start: jax.Array, size: int
     ) -> tuple[TrainState, Metrics]:
         idx = jax.lax.dynamic_slice_in_dim(perm, start, size)  # (size,)
-        return update(state, jax.tree.map(lambda v: jnp.take(v, idx, axis=0), data))
+        return flagged(state, jax.tree.map(lambda v: jnp.take(v, idx, axis=0), data))
 
+    flagged = _flagged(update)
     return jax.jit(step, donate_argnums=0, static_argnames="size")
 
 

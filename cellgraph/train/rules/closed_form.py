@@ -22,7 +22,7 @@ import numpy as np
 from ...graph.rules import RULES, closed_form_groups
 from ..state import TrainingError, TrainState
 from ..step import Batch
-from .protocol import RunInfo
+from .protocol import RunInfo, program_of
 from .ridge import fit_ridge, make_collector
 
 Prepare = Callable[[TrainState, Batch], TrainState]
@@ -45,7 +45,7 @@ def make_prepare(model: Any, cfg: Mapping[str, Any], info: RunInfo) -> Prepare |
     by_rule: dict[str, tuple[str, ...]] = {}
     for group, rule in groups.items():
         by_rule[rule] = (*by_rule.get(rule, ()), group)
-    collectors = {forcing: jax.jit(make_collector(model, forcing)) for forcing in (False, True)}
+    collectors = {f: program_of(info, f"collect-{f}", make_collector(model, f)) for f in (False, True)}
 
     def prepare(state: TrainState, train_set: Batch) -> TrainState:
         params = state.params

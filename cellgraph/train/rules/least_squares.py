@@ -34,7 +34,7 @@ def least_squares(model: Model, cfg: Mapping[str, Any], info: RunInfo) -> Rule:
         y = np.asarray(batch["targets"][model.outputs[0]])  # the output group it solves for
         return fit_least_squares(model, params, x, y, ridge=ridge, centres=centres, classes=info.classes, seed=seed)
 
-    return one_shot(model, fit)
+    return one_shot(model, fit, info)
 
 
 def _place_centres(model: Model, params: dict, x: np.ndarray | Mapping[str, np.ndarray], how: str, seed: int) -> dict:

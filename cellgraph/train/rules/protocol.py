@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+import jax
 import numpy as np
 
 from ...typedefs import Params
@@ -50,12 +51,26 @@ class RunInfo:
             that point at the YAML; None when the settings came from arguments.
         factors: the training rows' true factors, one column per factor of ``train.factors``
             (None without it): what a rule's batch order may group the rows by.
+        program: ``(name, fn) -> callable``: ``jax.jit(fn)`` compiled for the arguments of its
+            first call and kept with the run's other programs (None: plain ``jax.jit``). A rule
+            that runs JAX on the host side of its update (a one-shot fit collecting states)
+            gets its program through :func:`program_of`, so a later run of the same spec loads
+            it instead of tracing it again -- the loop's own programs are kept the same way.
     """
 
     examples: int
     classes: int | None = None
     loc: Callable[[tuple[str | int, ...]], Any] | None = None
     factors: np.ndarray | None = None
+    program: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = None
+
+
+def program_of(info: RunInfo | None, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``jax.jit(fn)``, kept by the run under ``name`` when the run keeps programs (see
+    :attr:`RunInfo.program`)."""
+    if info is None or info.program is None:
+        return jax.jit(fn)
+    return info.program(name, fn)
 
 
 class Rule(NamedTuple):
@@ -108,14 +123,14 @@ def stored_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.arange(n, dtype=np.int32)
 
 
-def one_shot(model: ModelLike, fit: Callable[[Params, Batch], Params]) -> Rule:
+def one_shot(model: ModelLike, fit: Callable[[Params, Batch], Params], info: RunInfo | None = None) -> Rule:
     """A fit in closed form (least squares, counting, Hebbian storage) as a rule.
 
     ``fit(params, batch) -> params`` sees the whole training set once, as NumPy arrays in their
     stored order and dtype, and may solve on the host in float64. The update's metrics are the
     model's loss and metrics on that set with the fitted parameters (a fit has no "before").
     """
-    evaluate = make_eval(model)
+    evaluate = program_of(info, "fit-metrics", make_eval(model))
 
     def update(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         params = fit(state.params, batch)
@@ -124,4 +139,4 @@ def one_shot(model: ModelLike, fit: Callable[[Params, Batch], Params]) -> Rule:
     return Rule(init=lambda state: state, update=update, feed="once", order=stored_order, traced=False)
 
 
-__all__ = ["Feed", "Order", "Rule", "RuleMaker", "RunInfo", "one_shot", "stored_order"]
+__all__ = ["Feed", "Order", "Rule", "RuleMaker", "RunInfo", "one_shot", "program_of", "stored_order"]

@@ -27,19 +27,19 @@ from ...compiler.executor import Values
 from ..state import TrainingError
 from ..step import Batch
 from .least_squares import readout_params, readout_targets, solve_readout
-from .protocol import Rule, RunInfo, one_shot
+from .protocol import Rule, RunInfo, one_shot, program_of
 
 
 def ridge(model: Model, cfg: Mapping[str, Any], info: RunInfo) -> Rule:
     """The read-out weights of every output in one ridge solve; every other group keeps its values."""
     alpha, washout, forcing = float(cfg["alpha"]), int(cfg["washout"]), bool(cfg["teacher_forcing"])
-    collect = jax.jit(make_collector(model, forcing))
+    collect = program_of(info, "collect", make_collector(model, forcing))
 
     def fit(params: dict, batch: Batch) -> dict:
         values = collect(params, batch["inputs"], batch["targets"])
         return fit_ridge(model, params, values, batch["targets"], alpha=alpha, washout=washout, classes=info.classes)
 
-    return one_shot(model, fit)
+    return one_shot(model, fit, info)
 
 
 def make_collector(model: Model, forcing: bool) -> Callable[..., Values]:
