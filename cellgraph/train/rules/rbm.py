@@ -34,7 +34,7 @@ from ...compiler.energy import SYM
 from ...compiler.rbm import hidden_probs, pairs_of, reconstruct, visible_probs
 from ..state import TrainState
 from ..step import Batch, Metrics
-from .protocol import Rule, RunInfo
+from .protocol import Rule, RunInfo, stored_order
 
 Array = jax.Array
 Params = dict[str, dict[str, Array]]
@@ -134,7 +134,11 @@ def contrastive_divergence(model: Model, cfg: Mapping[str, Any], info: RunInfo) 
         metrics = {"reconstruction_error": total / v.shape[0]}
         return state.replace(params=params, rule_state=rule_state, rng=rng), metrics
 
-    return Rule(init, update, feed="epochs", advice="lower the learning rate (train.learning_rate)")
+    # one minibatch holding every example learns the same whatever their order (a mean over rows):
+    # the loop then need not draw a permutation per pass (24 us each, a third of the loop's
+    # host time over the bars-and-stripes RBM's 3000 passes)
+    order = stored_order if size >= info.examples else None
+    return Rule(init, update, feed="epochs", order=order, advice="lower the learning rate (train.learning_rate)")
 
 
 __all__ = ["Delta", "cd_update", "contrastive_divergence", "gibbs"]
