@@ -27,6 +27,7 @@ is used as it is, and programs with custom calls are never kept (see :func:`_cal
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -243,6 +244,7 @@ def program_store(recipe: Mapping[str, Any]) -> Path | None:
     return cache_dir() / "programs" / f"{recipe.get('program', 'program')}-{digest[:40]}.bin"
 
 
+@functools.cache  # read once per process: a package's metadata took ~1 ms a read, three reads a run
 def _version(name: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
