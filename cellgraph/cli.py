@@ -438,6 +438,7 @@ def _train(args: argparse.Namespace, graph: Any, data: Any, runs: str | None) ->
                 score_train=True,
                 validation=args.validation,
                 early_stopping={"patience": args.patience} if args.patience is not None else None,
+                devices=args.devices,
             )
         except SpecError as err:
             show_warnings(caught)
@@ -975,6 +976,14 @@ def make_parser() -> argparse.ArgumentParser:
         "and the settings)",
     )
     t.add_argument("--checkpoint-every", type=int, default=None, metavar="N", help="save every N steps")
+    t.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train data-parallel on N local devices, each batch split over them (default: the spec's "
+        "train.devices, else 1; on a CPU simulate devices with XLA_FLAGS=--xla_force_host_platform_device_count=N)",
+    )
     t.add_argument(
         "--no-resume",
         dest="resume",

@@ -1598,6 +1598,12 @@ TRAIN_KEYS: Final[dict[str, Option]] = {
         "score the held-out splits after every this many epochs, and after the last (Keras's validation_freq): "
         "for runs of many tiny epochs, whose scoring would cost more than the training",
     ),
+    "devices": Option(
+        IntRange(1, 4096),
+        1,
+        "local devices to train on, data-parallel (jax.sharding): each batch split over them, the parameters "
+        "replicated; the batch size must be a multiple",
+    ),
     "early_stopping": Option(
         EarlyStoppingKind(),
         None,

@@ -89,6 +89,7 @@ from .checkpoint import (
     save_checkpoint,
     serialization,
 )
+from .parallel import DataParallel, data_parallel
 from .progress import Progress, wants_bar
 from .rules import Rule, RunInfo, get_rule
 from .runkey import RunKey, differences, plain, run_key, shape_digest, spec_digest
@@ -305,6 +306,7 @@ def train(
     validation_data: Any = None,
     early_stopping: Mapping[str, Any] | int | bool | None = None,
     eval_every: int | None = None,
+    devices: int | None = None,
 ) -> TrainResult:
     """Train a model with its learning rule (backprop unless the spec names another) and return
     the trained parameters.
@@ -363,6 +365,9 @@ def train(
         eval_every: score the held-out splits after every this many epochs and after the last
             (default: the spec's ``train.eval_every``, else 1); the other epochs' history rows
             hold the training figures only. Not with early stopping.
+        devices: train data-parallel on this many local devices (default: the spec's
+            ``train.devices``, else 1): each batch split over them, the parameters replicated
+            (:mod:`.parallel`); the batch size must be a multiple.
 
     Returns:
         A :class:`TrainResult`.
@@ -397,6 +402,7 @@ def train(
         validation=validation,
         early_stopping=early_stopping,
         eval_every=eval_every,
+        devices=devices,
     )
     if checkpoint_dir is not None and runs_dir is not None:
         raise TrainingError("give checkpoint_dir or runs_dir, not both")
@@ -450,6 +456,12 @@ def train(
         saves=checkpoint_dir is not None or runs_dir is not None,
         eval_every=int(cfg.get("eval_every") or 1),
         watched_steps=on_step is not None,
+        parallel=data_parallel(
+            int(cfg.get("devices") or 1),
+            plan.batch_size,
+            learner.traced,
+            lambda: f"{spec.loc(('train', 'devices'))}: " if spec is not None and "devices" in spec_train else "",
+        ),
     )
     if stops is not None:
         check_watched(spec, stops, run.val_metric_names(), given=early_stopping)
@@ -649,8 +661,12 @@ class _Run:
         saves: bool = False,
         eval_every: int = 1,
         watched_steps: bool = False,
+        parallel: DataParallel | None = None,
     ) -> None:
         self.plan, self.seed = plan, seed
+        self.parallel = parallel
+        place: Callable[[Any], Any] = parallel.place if parallel is not None else jax.device_put
+        self.place = place
         self.eval_every = eval_every  # epochs between two scorings of the held-out splits
         self.key: RunKey | None = None  # set by train() once the state's shapes are known
         self.folder: Path | None = None
@@ -683,14 +699,14 @@ class _Run:
         def shapes() -> Any:  # the first state's shapes: from its lowering, or traced when it was loaded
             if not shaped:
                 info = first.out_info if first.out_info is not None else jax.eval_shape(make_first, key_data)
-                shaped.append(abstract(info))
+                shaped.append(parallel.abstract(info) if parallel is not None else abstract(info))
             return shaped[0]
 
-        self.train_dev = jax.device_put(train_set)
+        self.train_dev = place(train_set)
         self.train_feed = self.train_dev if rule.traced else train_set  # a host rule reads NumPy
-        self.test_dev = jax.device_put(test_set) if test_set is not None else None
+        self.test_dev = place(test_set) if test_set is not None else None
         self.n_test = rows(test_set) if test_set is not None else 0
-        self.val_dev = jax.device_put(val_set) if val_set is not None else None
+        self.val_dev = place(val_set) if val_set is not None else None
         self.n_val = rows(val_set) if val_set is not None else 0
         self.watch = _Watch(stops) if stops is not None else None
         # what is scored after each epoch, and at the end: by split name, device data and rows
@@ -705,19 +721,20 @@ class _Run:
         self.step_fn: Callable[..., Any]
         self.block = self.blocks(rule, checkpoint_every, stops is not None or watched_steps)
         self.block_fn: Callable[..., Any] | None = None
+        index_sharding = {"sharding": parallel.replicated} if parallel is not None else {}
         if rule.traced and self.block > 1:  # the block program is the one a run needs first
-            self.step_fn = _device_step(rule.update)  # compiled only if a single epoch is run
-            perms = jax.ShapeDtypeStruct((self.block, plan.examples), np.int32)
+            self.step_fn = _device_step(rule.update, parallel)  # compiled only if a single epoch is run
+            perms = jax.ShapeDtypeStruct((self.block, plan.examples), np.int32, **index_sharding)
             self.block_fn = prepared(
-                _device_block(rule.update),
+                _device_block(rule.update, parallel),
                 store("block", size=plan.batch_size, epochs=self.block),
                 lambda: (shapes(), self.train_dev, perms),
                 size=plan.batch_size,
                 steps=plan.steps_per_epoch,
             )
         elif rule.traced:
-            step = _device_step(rule.update)
-            perm = jax.ShapeDtypeStruct((plan.examples,), np.int32)
+            step = _device_step(rule.update, parallel)
+            perm = jax.ShapeDtypeStruct((plan.examples,), np.int32, **index_sharding)
             self.step_fn = prepared(
                 step,
                 store("step", size=plan.batch_size),
@@ -738,7 +755,7 @@ class _Run:
         if saves:  # Flax's serialization, needed for the first save: imported while XLA compiles
             serialization()
         # a host rule's init may use NumPy: it runs outside the program
-        self.state = first(key_data) if rule.traced else rule.init(first(key_data))
+        self.state = place(first(key_data) if rule.traced else rule.init(first(key_data)))
         self.scores: tuple[int, dict[str, dict[str, float]]] | None = None  # (step, scores) of the last scoring
         self.restored = False  # early stopping put an earlier epoch's parameters back
         self.step = 0
@@ -794,7 +811,7 @@ class _Run:
                 if stored is not None:
                     self._resume(stored)
         if self.step == 0 and self.prepare is not None:
-            self.state = self.prepare(self.state, self.train_host)
+            self.state = self.place(self.prepare(self.state, self.train_host))
         if self.folder is not None and not self.finished:
             prepare_folder(self.folder)
 
@@ -830,7 +847,7 @@ class _Run:
             )
         if self.watch is not None:
             self.watch.load(meta, path, self.state)
-        self.state, self.step, self.history, self.sums, self.count = state, step, history, sums, count
+        self.state, self.step, self.history, self.sums, self.count = self.place(state), step, history, sums, count
         self.saved_step = self.resumed_at = step
         self.fresh_rows = len(history)
         self.checkpoint = path
@@ -838,7 +855,7 @@ class _Run:
     def stamped(self) -> TrainState:
         """The state with the loop's step count on it (a rule's update need not advance
         ``state.step``; see the rule protocol), kept as the current state."""
-        self.state = self.state.replace(step=jax.device_put(np.asarray(self.step, np.int32)))  # a copy, no program
+        self.state = self.state.replace(step=self.place(np.asarray(self.step, np.int32)))  # a copy, no program
         return self.state
 
     def save(self, *, final: bool = False) -> Path | None:
@@ -916,7 +933,7 @@ class _Run:
                             raise KeyboardInterrupt
                         continue
                     perm = self.order(self.seed, epoch, plan.examples)
-                    perm = jax.device_put(perm) if self.traced else perm
+                    perm = self.place(perm) if self.traced else perm
                     first = self.step % per_epoch
                     for index in range(first, min(per_epoch, first + plan.total - self.step)):
                         start, size = plan.batch(index)
@@ -990,7 +1007,7 @@ class _Run:
         plan, k, per_epoch = self.plan, self.block, self.plan.steps_per_epoch
         perms = np.stack([self.order(self.seed, e, plan.examples) for e in range(epoch, epoch + k)])
         self.state, metrics = self.block_fn(
-            self.state, self.train_feed, jax.device_put(perms), size=plan.batch_size, steps=per_epoch
+            self.state, self.train_feed, self.place(perms), size=plan.batch_size, steps=per_epoch
         )
         values = {name: np.asarray(v) for name, v in metrics.items()}  # (k, steps, ...): one sync
         for e in range(k):
@@ -1307,7 +1324,9 @@ def _flagged(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics]]) 
     return flagged
 
 
-def _device_block(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics]]) -> Callable[..., Any]:
+def _device_block(
+    update: Callable[[TrainState, Batch], tuple[TrainState, Metrics]], parallel: DataParallel | None = None
+) -> Callable[..., Any]:
     """Several epochs of :func:`_device_step` in one program: ``block(state, data, perms,
     size=batch_size, steps=steps_per_epoch)``, ``perms`` the epochs' orders stacked (epochs, n).
     Returns the state and every step's metrics, stacked (epochs, steps, ...)."""
@@ -1317,7 +1336,8 @@ def _device_block(update: Callable[[TrainState, Batch], tuple[TrainState, Metric
         def epoch(state: TrainState, perm: jax.Array) -> tuple[TrainState, Metrics]:
             def one(state: TrainState, index: jax.Array) -> tuple[TrainState, Metrics]:
                 idx = jax.lax.dynamic_slice_in_dim(perm, index * size, size)
-                return step(state, jax.tree.map(lambda v: jnp.take(v, idx, axis=0), data))
+                batch = jax.tree.map(lambda v: jnp.take(v, idx, axis=0), data)
+                return step(state, parallel.shard_rows(batch) if parallel is not None else batch)
 
             return jax.lax.scan(one, state, jnp.arange(steps))
 
@@ -1326,7 +1346,9 @@ def _device_block(update: Callable[[TrainState, Batch], tuple[TrainState, Metric
     return jax.jit(block, donate_argnums=0, static_argnames=("size", "steps"))
 
 
-def _device_step(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics]]) -> Callable[..., Any]:
+def _device_step(
+    update: Callable[[TrainState, Batch], tuple[TrainState, Metrics]], parallel: DataParallel | None = None
+) -> Callable[..., Any]:
     """``update`` on ``data[perm[start:start + size]]``, gathered on the device, jitted.
 
     Called as ``step(state, data, perm, start, size=batch_size)``: ``data`` is the whole training
@@ -1339,7 +1361,8 @@ def _device_step(update: Callable[[TrainState, Batch], tuple[TrainState, Metrics
         state: TrainState, data: Batch, perm: jax.Array, start: jax.Array, size: int
     ) -> tuple[TrainState, Metrics]:
         idx = jax.lax.dynamic_slice_in_dim(perm, start, size)  # (size,)
-        return flagged(state, jax.tree.map(lambda v: jnp.take(v, idx, axis=0), data))
+        batch = jax.tree.map(lambda v: jnp.take(v, idx, axis=0), data)
+        return flagged(state, parallel.shard_rows(batch) if parallel is not None else batch)
 
     flagged = _flagged(update)
     return jax.jit(step, donate_argnums=0, static_argnames="size")

@@ -56,7 +56,7 @@ def settings(spec_train: Mapping[str, Any], **given: Any) -> dict[str, Any]:
         extra = [k for k in ("optimizer", "grad_clip") if given.get(k) is not None]
         if extra:
             raise TrainingError(f"rule {rule!r} has its own update and no optimizer: drop {' and '.join(extra)}")
-    for key, low in (("epochs", 1), ("steps", 1), ("batch_size", 1), ("seed", 0), ("eval_every", 1)):
+    for key, low in (("epochs", 1), ("steps", 1), ("batch_size", 1), ("seed", 0), ("eval_every", 1), ("devices", 1)):
         value = cfg.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
             raise TrainingError(f"{key} must be an integer >= {low}, got {value!r}")
