@@ -409,8 +409,10 @@ def _train(args: argparse.Namespace, graph: Any, data: Any, runs: str | None) ->
 
     from .train import TrainingInterrupted, train  # JAX: imported only when training
     from .train.checkpoint import CheckpointWarning
+    from .train.parallel import initialize_from_env
 
     _imports_done()
+    initialize_from_env()  # a multi-host run (JAX_COORDINATOR_ADDRESS): joined before any device is used
 
     def show_warnings(caught: list[warnings.WarningMessage]) -> None:
         """Checkpoint warnings as `cellgraph: warning:` lines; any other warning as Python shows it."""

@@ -113,3 +113,66 @@ def test_more_devices_than_there_are_is_refused_with_the_fix(tmp_path: Path) -> 
     message = str(err.value)
     assert f"{spec}:19:" in message, message  # located at train.devices
     assert "4 asked, 1 cpu device(s) here" in message and "xla_force_host_platform_device_count=4" in message
+
+
+HOST = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from cellgraph.train.parallel import initialize_from_env
+
+    assert initialize_from_env()
+    import jax
+    import cellgraph
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(256, 3)).astype(np.float32), rng.normal(size=(256, 2)).astype(np.float32)
+    data = {"a": a, "b": b, "cls": (a[:, 0] + b[:, 1] > 0).astype(np.int32),
+            "reg": (a[:, 1] - b[:, 0])[:, None].astype(np.float32)}
+    result = cellgraph.train(sys.argv[1], data, progress=False, resume=False, devices=2)
+    assert jax.process_count() == 2 and len(jax.local_devices()) == 1
+    if jax.process_index() == 0:
+        np.savez(sys.argv[2], *[np.asarray(x) for x in jax.tree.leaves(result.params)])
+    """
+)
+
+
+def test_two_processes_train_the_same_parameters_as_one(tmp_path: Path) -> None:
+    """Two local processes, one CPU device each, joined by jax.distributed from the environment
+    (as on a cluster: JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID), train one
+    global batch split over both; the parameters equal one process's on one device."""
+    import socket
+
+    import jax
+    import numpy as np
+
+    spec, out = tmp_path / "two_heads.yaml", tmp_path / "params.npz"
+    spec.write_text(SPEC.replace("BATCH", "32"), encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
+        "JAX_NUM_PROCESSES": "2",
+    }
+    env.pop("XLA_FLAGS", None)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", HOST, str(spec), str(out)], env={**env, "JAX_PROCESS_ID": str(i)},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(2)
+    ]  # fmt: skip
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(256, 3)).astype(np.float32), rng.normal(size=(256, 2)).astype(np.float32)
+    data = {"a": a, "b": b, "cls": (a[:, 0] + b[:, 1] > 0).astype(np.int32),
+            "reg": (a[:, 1] - b[:, 0])[:, None].astype(np.float32)}  # fmt: skip
+    alone = cellgraph.train(spec, data, progress=False, resume=False)
+    stored = np.load(out)
+    mine = [np.asarray(x) for x in jax.tree.leaves(alone.params)]
+    assert len(stored.files) == len(mine)
+    for i, x in enumerate(mine):
+        np.testing.assert_allclose(stored[f"arr_{i}"], x, rtol=1e-5, atol=1e-6)

@@ -222,7 +222,7 @@ _UNKEYED_CONFIG: Final = ("cache", "log", "debug", "explain")
 def program_store(recipe: Mapping[str, Any]) -> Path | None:
     """Where the program made from ``recipe`` (plain JSON data saying what it is made of) is kept,
     or None when cellgraph's caches are off (``CELLGRAPH_JAX_CACHE=0``)."""
-    if not cache.enabled():
+    if not cache.enabled() or jax.process_count() > 1:  # a multi-host program is compiled by each process
         return None
     from ..compiler.native import _cpu_features, cache_dir
     from .runkey import code_digest, library_versions

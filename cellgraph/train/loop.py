@@ -89,7 +89,7 @@ from .checkpoint import (
     save_checkpoint,
     serialization,
 )
-from .parallel import DataParallel, data_parallel
+from .parallel import DataParallel, data_parallel, is_leader
 from .progress import Progress, wants_bar
 from .rules import Rule, RunInfo, get_rule
 from .runkey import RunKey, differences, plain, run_key, shape_digest, spec_digest
@@ -812,7 +812,7 @@ class _Run:
                     self._resume(stored)
         if self.step == 0 and self.prepare is not None:
             self.state = self.place(self.prepare(self.state, self.train_host))
-        if self.folder is not None and not self.finished:
+        if self.folder is not None and not self.finished and is_leader():
             prepare_folder(self.folder)
 
     def _resume(self, stored: Stored) -> None:
@@ -882,6 +882,10 @@ class _Run:
         if self.watch is not None:
             meta["watch"] = self.watch.to_meta()
         try:
+            if not is_leader():  # a multi-host run: process 0 writes, the others read it on resume
+                self.saved_step, self.last_save = self.step, time.monotonic()
+                self.checkpoint = checkpoint_path(self.folder, self.step)
+                return self.checkpoint
             if self.clear_old:
                 for old in list_checkpoints(self.folder):
                     old.unlink(missing_ok=True)

@@ -13,10 +13,16 @@ This is JAX's own recipe (``jax.sharding`` with ``NamedSharding`` and
 ``jax.lax.with_sharding_constraint``) rather than ``pmap``: the step program is the one-device
 program, partitioned by the compiler. On a CPU, several devices are simulated with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` (set before JAX starts).
+
+**Several hosts.** With ``jax.distributed`` initialised (:func:`initialize_from_env`), the mesh
+spans every process's devices (``train.devices`` counts them all); each process loads the same
+data and runs the same program on its own devices, and only process 0 writes checkpoints and
+curves (into a folder every process can read, for resume).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,8 +55,19 @@ class DataParallel:
         return NamedSharding(self.mesh, PartitionSpec(AXIS))
 
     def place(self, tree: Any) -> Any:
-        """``tree`` (arrays, NumPy or JAX) copied to every device of the mesh."""
-        return jax.device_put(tree, self.replicated)
+        """``tree`` (arrays, NumPy or JAX) copied to every device of the mesh -- of every process
+        in a multi-host run, where each process passes the same values (the same data, seed and
+        programs) and a global array is assembled from them."""
+        if jax.process_count() == 1:
+            return jax.device_put(tree, self.replicated)
+        return jax.tree.map(self._global, tree)
+
+    def _global(self, x: Any) -> Any:
+        if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            data = self._global(jax.random.key_data(x))
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, self.replicated, lambda index: host[index])
 
     def shard_rows(self, batch: Any) -> Any:
         """Inside a traced step: the batch split along its rows over the mesh (a batch whose rows
@@ -66,6 +83,35 @@ class DataParallel:
     def abstract(self, tree: Any) -> Any:
         """The shapes of ``tree``, placed as :meth:`place` would, for lowering a program ahead."""
         return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.replicated), tree)
+
+
+def initialize_from_env() -> bool:
+    """Join a multi-host run when the environment describes one (as on a cluster): JAX's own
+    ``JAX_COORDINATOR_ADDRESS`` (host:port of process 0), with ``JAX_NUM_PROCESSES`` and
+    ``JAX_PROCESS_ID`` (or a cluster JAX detects by itself: SLURM, Open MPI, ...). Returns
+    whether this process is part of one. Called by the CLI before anything touches a device;
+    from Python, call it (or ``jax.distributed.initialize``) first thing.
+
+    On CPUs the processes exchange gradients through Gloo
+    (``jax_cpu_collectives_implementation``), which JAX ships."""
+    address = os.environ.get("JAX_COORDINATOR_ADDRESS")
+    if not address:
+        return False
+    if jax.distributed.is_initialized():
+        return True
+    count, index = os.environ.get("JAX_NUM_PROCESSES"), os.environ.get("JAX_PROCESS_ID")
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(
+        coordinator_address=address,
+        num_processes=int(count) if count else None,
+        process_id=int(index) if index else None,
+    )
+    return True
+
+
+def is_leader() -> bool:
+    """Whether this process writes what a run writes (checkpoints, curves): process 0."""
+    return jax.process_index() == 0
 
 
 def data_parallel(
@@ -99,4 +145,4 @@ def data_parallel(
     return DataParallel(Mesh(np.array(available[:devices]), (AXIS,)))
 
 
-__all__ = ["AXIS", "DataParallel", "data_parallel"]
+__all__ = ["AXIS", "DataParallel", "data_parallel", "initialize_from_env", "is_leader"]
