@@ -48,6 +48,7 @@ __all__ = [
     "render",
     "sample",
     "save",
+    "search",
     "summarize",
     "train",
     "traverse",
@@ -76,6 +77,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {  # public name -> (module, attribut
     "plot_attention": ("cellgraph.figures", "plot_attention"),
     # the pictures of the classic networks (Hopfield recall, RBM filters, the SOM's map, ...)
     "view": ("cellgraph.views", "view"),
+    # architecture search (Optuna, imported when a search runs)
+    "search": ("cellgraph.search", None),  # a callable module: cellgraph.search(spec, ...)
 }
 
 

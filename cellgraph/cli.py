@@ -1,5 +1,5 @@
-"""The ``cellgraph`` command: validate, summary, render, gallery, poster, train, predict, evaluate,
-export, sample, attention, view, schema, cells.
+"""The ``cellgraph`` command: validate, summary, render, gallery, poster, train, search, predict,
+evaluate, export, sample, attention, view, schema, cells.
 
 Errors are printed as ``file:line:col: key.path: problem`` plus ``fix:`` lines and the process
 exits 1; a clean run exits 0. Usage errors exit 2. Only `train`, `predict`, `evaluate`,
@@ -22,6 +22,43 @@ from typing import Any
 
 from .errors import CellgraphError, SpecError, terminal_safe
 from .spec.limits import DEFAULT_LIMITS, Limits
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """`cellgraph search`: the study of :mod:`cellgraph.search`; Ctrl-C stops it, the same command resumes."""
+    from .search import SearchError, search  # Optuna itself is imported (or its absence reported) by search()
+
+    try:
+        result = search(
+            args.spec,
+            grid=args.grid,
+            random=args.random,
+            trials=args.trials,
+            sampler=args.sampler,
+            metric=args.metric,
+            direction=args.direction,
+            seeds=args.seeds,
+            seed=args.seed,
+            output=args.output,
+            params=_overrides(args.param),
+            epochs=args.epochs,
+            steps=args.steps,
+            validation=args.validation,
+            limits=_limits(args),
+        )
+    except SearchError as err:
+        print(f"cellgraph: {terminal_safe(str(err))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cellgraph: search interrupted; run the same command again to resume it", file=sys.stderr)
+        return 130
+    best = result.best
+    if best is None:
+        print(f"no trial finished: see {terminal_safe(str(result.folder / 'results.md'))}", file=sys.stderr)
+        return 1
+    shown = " ".join(f"{k}={v}" for k, v in best.params.items())
+    print(f"best: trial {best.number}, {terminal_safe(shown)}: {result.metric} {best.value:.4g}")
+    return 0
 
 
 def _overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -1113,6 +1150,41 @@ def make_parser() -> argparse.ArgumentParser:
     vi.add_argument("-o", "--output", required=True, metavar="FILE.png", help="the picture")
     vi.add_argument("-q", "--quiet", action="store_true")
     vi.set_defaults(func=cmd_view)
+    se = sub.add_parser(
+        "search",
+        help="search a spec's params (grid, random or TPE, with Optuna): train every valid variant, rank them",
+        description="Search a spec's params with Optuna's grid, random or TPE sampler; every variant is validated "
+        "before training; the table, plots, best spec and a contact sheet go to -o DIR; the same command resumes.",
+    )
+    se.add_argument("spec", metavar="SPEC", help="the spec file (its `search:` block may declare the space)")
+    se.add_argument("--grid", action="append", default=[], metavar="NAME=A,B,C", help="values of a param (repeatable)")
+    se.add_argument(
+        "--random",
+        action="append",
+        default=[],
+        metavar="NAME=DIST",
+        help="a range of a param: uniform:LOW:HIGH, loguniform:LOW:HIGH, int:LOW:HIGH[:STEP], logint:LOW:HIGH, "
+        "or a choice a,b,c (repeatable)",
+    )
+    se.add_argument("--trials", type=int, default=None, metavar="N", help="trials (default: the whole grid, else 20)")
+    se.add_argument(
+        "--sampler", choices=("grid", "random", "tpe"), default=None, help="default: grid when every param has values"
+    )
+    se.add_argument(
+        "--metric", default=None, metavar="NAME", help="what to rank by: val_loss (default), val_accuracy, test_..."
+    )
+    se.add_argument("--direction", choices=("maximize", "minimize"), default=None, help="default: from the metric")
+    se.add_argument("--seeds", type=int, default=None, metavar="K", help="train each variant K times; rank by the mean")
+    se.add_argument("--seed", type=int, default=None, metavar="S", help="seed of the sampler and the first run")
+    se.add_argument("-o", "--output", required=True, metavar="DIR", help="the search folder (journal, runs, report)")
+    se.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="fix another param")
+    se.add_argument("--epochs", type=int, default=None, metavar="N", help="passes over the data per trial")
+    se.add_argument("--steps", type=int, default=None, metavar="N", help="training steps per trial")
+    se.add_argument(
+        "--validation", type=float, default=None, metavar="FRACTION", help="validation fraction (default 0.2 for val_)"
+    )
+    _allow_argument(se)
+    se.set_defaults(func=cmd_search, max_params=None)
     sc = sub.add_parser("schema", help="JSON Schema of the spec format (for editors)")
     sc.add_argument("-o", "--output", help="write to this file instead of stdout")
     sc.set_defaults(func=cmd_schema)

@@ -206,5 +206,6 @@ def spec_schema() -> dict[str, Any]:
             "train": train,
             "data": data,
             "draw": draw,
+            "search": {"type": "object", "description": "the space and settings of `cellgraph search`"},
         },
     }

@@ -21,7 +21,20 @@ from ..errors import BIDI_CONTROLS, Problems, clip, did_you_mean, is_unsafe_char
 from .load import Document, KeyPath, format_path
 
 FORMAT_VERSION: Final = 1
-TOP_KEYS: Final = ("cellgraph", "name", "title", "description", "params", "cells", "edges", "train", "data", "draw")
+# `search:` is read by `cellgraph search` (cellgraph/search/space.py), which checks its contents
+TOP_KEYS: Final = (
+    "cellgraph",
+    "name",
+    "title",
+    "description",
+    "params",
+    "cells",
+    "edges",
+    "train",
+    "data",
+    "draw",
+    "search",
+)
 REQUIRED_KEYS: Final = ("cellgraph", "name", "cells", "edges")
 # keys of a cell group that shape the graph rather than configure the cell
 STRUCTURAL_CELL_KEYS: Final = ("type", "repeat", "residual", "use", "params", "bind", "chain", "style", "share")
