@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The training benchmark on an NVIDIA GPU, in one command: float32 and bfloat16 (mixed precision),
 # each workload at its large GPU batch, cellgraph against hand-written JAX and Flax (and PyTorch
-# when a CUDA build of it is installed). Takes about 5 minutes (under 8) on one H100.
+# when a CUDA build of it is installed); then the population (32 vmapped MLPs against one by one)
+# and data-parallel training over every GPU. Takes about 5 minutes (under 8) on one H100.
 #
 #   bash bench/gpu.sh                        # all workloads -> docs/benchmarks.md, "Training on a GPU: <card>"
 #   bash bench/gpu.sh --only lstm,gru        # any train_bench.py option is passed on
@@ -24,5 +25,9 @@ if [[ ${CELLGRAPH_BENCH_ALLOW_CPU:-0} != 1 ]]; then  # (set to 1 to rehearse the
   }
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader || true
 fi
-exec "$PY" bench/train_bench.py --gpu --seconds 1 --blocks 8 --write docs/benchmarks.md \
+"$PY" bench/train_bench.py --gpu --seconds 1 --blocks 8 --write docs/benchmarks.md \
   --json "${OUT:-bench}/gpu-results.json" "$@"
+# issue 19: a population of 32 same-shape MLPs vmapped against one by one, and data-parallel
+# training over every GPU JAX sees (one GPU: the one-device row alone)
+"$PY" bench/population_bench.py --write docs/benchmarks.md
+"$PY" bench/parallel_bench.py --batch 4096 --write docs/benchmarks.md

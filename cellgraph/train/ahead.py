@@ -222,7 +222,10 @@ _UNKEYED_CONFIG: Final = ("cache", "log", "debug", "explain")
 def program_store(recipe: Mapping[str, Any]) -> Path | None:
     """Where the program made from ``recipe`` (plain JSON data saying what it is made of) is kept,
     or None when cellgraph's caches are off (``CELLGRAPH_JAX_CACHE=0``)."""
-    if not cache.enabled() or jax.process_count() > 1:  # a multi-host program is compiled by each process
+    if not cache.enabled() or jax.device_count() > 1:
+        # a kept program is loaded onto every device the process sees ("expected 8 shards, got 1"
+        # for a one-device program in a process simulating 8): with several devices (or hosts)
+        # programs come through JAX's persistent cache only
         return None
     from ..compiler.native import _cpu_features, cache_dir
     from .runkey import code_digest, library_versions
