@@ -45,6 +45,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             steps=args.steps,
             validation=args.validation,
             limits=_limits(args),
+            backend=args.backend,
+            address=args.address,
         )
     except SearchError as err:
         print(f"cellgraph: {terminal_safe(str(err))}", file=sys.stderr)
@@ -1182,6 +1184,18 @@ def make_parser() -> argparse.ArgumentParser:
     se.add_argument("--steps", type=int, default=None, metavar="N", help="training steps per trial")
     se.add_argument(
         "--validation", type=float, default=None, metavar="FRACTION", help="validation fraction (default 0.2 for val_)"
+    )
+    se.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="who runs the trials: local (here, one after the other) or ray (Ray Tune; pip install 'cellgraph[ray]')",
+    )
+    se.add_argument(
+        "--address",
+        default=None,
+        metavar="HOST:PORT|auto",
+        help="with --backend ray: the Ray cluster to join (default: start Ray on this machine with its CPUs)",
     )
     _allow_argument(se)
     se.set_defaults(func=cmd_search, max_params=None)

@@ -287,3 +287,24 @@ def test_without_optuna_the_error_says_how_to_install_it(
     monkeypatch.setitem(sys.modules, "optuna", None)  # `import optuna` raises ImportError
     with pytest.raises(SearchError, match=r"pip install 'cellgraph\[search\]'"):
         search(toy, grid={"width": [4]}, output=tmp_path / "out", progress=False)
+
+
+def test_without_ray_the_ray_backend_says_how_to_install_it(
+    toy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ray is an optional extra: its absence is a one-line fix (exit 2 from the CLI), not a traceback."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    hint = r"--backend ray needs Ray Tune: pip install 'cellgraph\[ray\]'"
+    with pytest.raises(SearchError, match=hint):
+        search(toy, grid={"width": [4]}, output=tmp_path / "out", progress=False, backend="ray")
+    code = main(["search", str(toy), "--grid", "width=4", "-o", str(tmp_path / "cli"), "--backend", "ray"])
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install 'cellgraph[ray]'" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_an_address_without_the_ray_backend_is_refused(toy: Path, tmp_path: Path) -> None:
+    with pytest.raises(SearchError, match="fix: add --backend ray"):
+        search(toy, grid={"width": [4]}, output=tmp_path / "out", progress=False, address="auto")

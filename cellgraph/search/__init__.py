@@ -6,6 +6,7 @@
 * ``settings``  arguments + the ``search:`` block + defaults, resolved; the study's fingerprint
 * ``study``     the Optuna study in a journal file: sampling, resume, the trial loop
 * ``report``    the table (CSV, Markdown), the plots, the best spec, the contact sheet
+* ``ray_backend`` ``backend="ray"``: Ray Tune runs the trials (Optuna's sampler inside it); Ray imported there only
 
 May import: ``cellgraph.errors``, ``cellgraph.spec``, ``cellgraph.graph``, ``cellgraph.data``,
 ``cellgraph.train``, ``cellgraph.render``. Nothing below imports it. Optuna, JAX and Matplotlib are

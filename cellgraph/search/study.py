@@ -16,6 +16,7 @@ import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Final, TextIO
 
 from ..errors import SpecError
@@ -53,6 +54,8 @@ def search(
     runner: Runner = train_variants,
     limits: Limits = DEFAULT_LIMITS,
     report: bool = True,
+    backend: str = "local",
+    address: str | None = None,
 ) -> SearchResult:
     """Search a spec's params with Optuna: validate each variant, train the valid ones, rank them.
 
@@ -75,6 +78,11 @@ def search(
         progress: print a line per trial (True: to stderr; or a stream).
         runner: trains a list of variants (:func:`~cellgraph.search.runner.train_variants`).
         report: write the table, plots, best spec and contact sheet when the search ends.
+        backend: ``local`` (the trials one after the other here) or ``ray`` (Ray Tune runs them,
+            Optuna's sampler inside it; :mod:`~cellgraph.search.ray_backend`). ``runner`` is the
+            local backend's only.
+        address: with ``backend="ray"``, the cluster to join (``HOST:PORT``, ``auto``); None
+            starts Ray on this machine with its CPUs.
 
     Returns:
         A :class:`SearchResult`.
@@ -90,6 +98,9 @@ def search(
         import optuna  # noqa: F401 - an optional extra: say how to get it before anything else
     except ImportError as err:
         raise SearchError(f"searching needs Optuna ({err}); fix: pip install 'cellgraph[search]'") from None
+    _check_backend(backend, address)
+    if backend == "ray" and runner is not train_variants:
+        raise SearchError("runner= is the local backend's: Ray's workers train with train_variants; fix: drop runner=")
     setup = resolve(
         spec, grid, random, trials, sampler, metric, direction, seeds, seed, params, epochs, steps, validation
     )
@@ -112,7 +123,17 @@ def search(
         return variants[key]
 
     _prevalidate(setup, variant_of, out)
-    result = _run_study(setup, folder, name, variant_of, runner, out)
+    if backend == "ray":
+        from .ray_backend import run_ray_study
+
+        sampler_ = make_sampler(setup.sampler, setup.space, setup.seed)
+
+        def number(index: int, point: Mapping[str, Any]) -> int:
+            return _number(index, SimpleNamespace(params=point), setup)
+
+        result = run_ray_study(setup, folder, name, variant_of, sampler_, _suggest, number, limits, address, out)
+    else:
+        result = _run_study(setup, folder, name, variant_of, runner, out)
     if report:
         from .report import write_report
 
@@ -121,6 +142,18 @@ def search(
             for label, path in result.files.items():
                 print(f"wrote {label}: {path}", file=out)
     return result
+
+
+def _check_backend(backend: str, address: str | None) -> None:
+    """A known backend, Ray importable for ``ray``: said before any spec loads."""
+    if backend not in ("local", "ray"):
+        raise SearchError(f"--backend {backend}: unknown backend; fix: write local or ray")
+    if backend == "ray":
+        from .ray_backend import require_ray
+
+        require_ray()
+    elif address is not None:
+        raise SearchError(f"--address {address}: only Ray joins a cluster; fix: add --backend ray")
 
 
 def _prevalidate(setup: Setup, variant_of: Callable[[Mapping[str, Any]], Variant], out: TextIO | None) -> None:
