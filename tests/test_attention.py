@@ -291,9 +291,19 @@ def test_attention_in_a_network_that_steps_through_time_is_refused(tmp_path: Pat
         cellgraph.load_graph(_spec(tmp_path, cells, edges))
 
 
-def test_an_external_memory_with_read_and_write_heads_is_still_refused_with_its_reason() -> None:
-    with pytest.raises(CompileError, match=r"ntm.yaml:\d+:\d+: cells.m: an external memory \(m: `slots:`\)"):
-        cellgraph.compile(EXAMPLES.parent / "zoo" / "ntm.yaml")
+def test_stored_states_read_by_a_plain_edge_are_refused_with_the_addressing_fix(tmp_path: Path) -> None:
+    """Without `addressing:` a memory with slots holds stored states, which only attention reads."""
+    cells = {
+        "x": {"type": "input", "size": 12, "sequence": True},
+        "m": {"type": "memory", "slots": 4, "width": 3},
+        "y": {"type": "output", "size": 2},
+    }
+    path = _spec(tmp_path, cells, ["x -> m -> y"])
+    with pytest.raises(
+        SpecError, match=r"net.yaml:\d+:\d+: cells.m.slots: 'm' has `slots:` and no `addressing:`"
+    ) as caught:
+        cellgraph.load_graph(path)
+    assert "addressing: ntm" in caught.value.format()
 
 
 # ------------------------------------------------------------------ additive attention (the AN)

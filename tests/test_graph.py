@@ -264,11 +264,13 @@ def test_external_memory_reads_heads_times_width() -> None:
     g = graph_of("""
         cells:
           x: {type: input, size: 6}
-          m: {type: memory, slots: 16, width: 8, heads: 2}
+          c: {type: hidden, size: 10}
+          m: {type: memory, slots: 16, width: 8, heads: 2, addressing: ntm}
         edges:
-          - x -> m
+          - x -> c -> m
+          - m ~> c
     """)
-    assert g.nodes["m"]["shape"] == (16,)
+    assert g.nodes["m"]["shape"] == (16,)  # what the heads read: heads x width
 
 
 # ------------------------------------------------------------------------------------- capsules

@@ -180,5 +180,5 @@ CAPSULE = make_cell(
     count_params=_capsule_params,
     order=7,
     vector_valued=True,
-    impl="cellgraph.compiler.cells:CAPSULE",
+    impl="cellgraph.compiler.capsule:CAPSULE",
 )

@@ -6,6 +6,9 @@ These keep state across time steps, so their self-recurrence is implied (the cha
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
 from ..typedefs import Shape
 from .features import feature_options
 from .registry import (
@@ -107,13 +110,29 @@ def _memory_shape(s: ShapeIn) -> Shape:
     return (int(s.options["heads"]) * int(s.options["width"]),)  # the read vectors
 
 
+INTERFACE_SIZES: Final[dict[str, Callable[[int, int], int]]] = {
+    # per head (the read heads and one write head): key (W), strength, interpolation gate, 3-way
+    # shift, sharpening; the write head adds erase and add vectors (Graves et al. 2014)
+    "ntm": lambda width, heads: (heads + 1) * (width + 6) + 2 * width,
+    # R read keys, write key, erase and write vectors, R read strengths, write strength, R free
+    # gates, allocation and write gates, 3 read modes per read head (Graves et al. 2016)
+    "dnc": lambda width, heads: width * heads + 3 * width + 5 * heads + 3,
+}
+"""Values of the interface vector one step of an external memory reads, by ``addressing:`` (the
+compiler's addressing schemes agree: ``cellgraph.compiler.memory.ADDRESSING``)."""
+
+
+def interface_size(options: Mapping[str, Any]) -> int:
+    """The interface length of an external memory with these options (``addressing:`` set)."""
+    return INTERFACE_SIZES[str(options["addressing"])](int(options["width"]), int(options["heads"]))
+
+
 def _memory_params(s: ShapeIn, out: Shape) -> int:
     if s.options.get("slots") is None:
         return _gated_params(LSTM.gates)(s, out)  # input, forget, output gates and the cell input
-    width, heads = int(s.options["width"]), int(s.options["heads"])
-    # interface per head: key (W), strength, interpolation gate, 3-way shift, sharpening;
-    # the write head adds erase and add vectors (NTM addressing)
-    interface = (heads + 1) * (width + 6) + 2 * width
+    if s.options.get("addressing") is None:  # stored states: a linear write of the input per row
+        return ((numel(s.incoming) if s.incoming is not None else 0) + 1) * numel(out)
+    interface = interface_size(s.options)  # one dense map from the inputs to the interface
     inputs = numel(s.incoming) if s.incoming is not None else 0
     return inputs * interface + interface
 
@@ -130,6 +149,13 @@ MEMORY = make_cell(
         "slots": Option(Nullable(IntRange(1)), None, "external memory rows (NTM, DNC); omitted: an LSTM layer"),
         "width": Option(Nullable(IntRange(1)), None, "width of one memory row"),
         "heads": Option(IntRange(1, 64), 1, "read heads of an external memory"),
+        "addressing": Option(
+            Nullable(Choice(tuple(INTERFACE_SIZES))),
+            None,
+            "read and write heads of an external memory (`slots:`): ntm (content, then interpolation, "
+            "shift and sharpening; Graves et al. 2014) or dnc (content, allocation and temporal links; "
+            "Graves et al. 2016); omitted: the rows are stored states read by attention edges (AN)",
+        ),
     },
     style=CellStyle(_BLUE, PALETTE.blue_line, "ring"),
     infer_shape=_memory_shape,
@@ -137,7 +163,7 @@ MEMORY = make_cell(
     order=11,
     recurrence=LSTM,
     ports=_PORTS,
-    impl="cellgraph.compiler.cells:RECURRENT",
+    impl="cellgraph.compiler.memory:MEMORY",
 )
 
 GATED_MEMORY = make_cell(

@@ -8,7 +8,7 @@ count, drawing style — and must import no JAX (validation and drawing stay fas
 same shapes the registry's rules infer; what a type *is* (recurrent, noisy, ...) is read from its
 registry record, never from its name; a test checks that
 ``jax.eval_shape(apply)`` agrees with the registry for every type and that parameter counts
-match ``count_params``. Types whose dynamics arrive with later work (capsule routing, external
+match ``count_params``. Types whose dynamics arrive with later work (external
 memories, ...) raise a :class:`CompileError` naming the group.
 """
 
@@ -428,4 +428,4 @@ DENSE: Final = CellFns(_init_dense, _apply_dense)
 RECURRENT: Final = CellFns(_init_recurrent, _apply_recurrent, init_carry=_init_carry, step=_step_recurrent)
 KERNEL: Final = CellFns(_init_conv, _apply_kernel)
 CONVOLUTION: Final = CellFns(_init_convolution, _apply_convolution)
-CAPSULE: Final = _later("routing by agreement")
+# the capsule type lives in .capsule (CAPSULE: squash, routing by agreement, the decoder mask)

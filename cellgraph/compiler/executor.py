@@ -36,9 +36,11 @@ from ..cells.recurrent import STATE_PORT
 from ..data.check import bad_token
 from ..errors import SourceLoc, spec_error
 from ..graph.attention import ATTENTION, AttentionEdge, attention_edges, is_skip
+from ..graph.capsules import class_capsules
 from ..graph.checks import forward_graph
-from ..graph.rules import drawn_sources
+from ..graph.rules import drawn_sources, fed_back_inputs
 from .attention import attend, key_validity
+from .capsule import decoder_mask
 from .energy import up_sources, up_terms
 from .protocol import Aux, CellFns, CompileError, Ctx, FeatureFns, Inputs, NodeInfo, Out, cell_fns, feature_fns
 
@@ -71,11 +73,15 @@ class Plan:
     attention: Mapping[str, tuple[AttentionEdge, ...]] = dataclasses.field(default_factory=dict)  # by target
     # the up pass through symmetric edges: group -> the groups written before it across a `--` edge
     up: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    # class capsules (scored on the labels, so among the outputs) that a decoder reads masked (.capsule)
+    masked: tuple[str, ...] = ()
+    # input groups fed by delayed edges (`m ~> r`): group -> the groups whose previous values it takes
+    fed_back: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def required(self) -> tuple[str, ...]:
         """The inputs a call must give: every source but the noise the network draws itself."""
-        return tuple(s for s in self.sources if s not in self.drawn)
+        return tuple(s for s in self.sources if s not in self.drawn and s not in self.fed_back)
 
     @property
     def stochastic(self) -> bool:
@@ -128,10 +134,11 @@ def make_plan(graph: nx.DiGraph) -> Plan:
         if e["kind"] != "symmetric" and (e["delay"] or e["feedback"]):
             delayed[v].append(u)
     infos = {n: _info(graph, n, ports[n]) for n in order}
+    scored = class_capsules(graph)  # a capsule network's class capsules: returned, and masked for a decoder
     return Plan(
         order=order,
         sources=tuple(n for n in order if graph.nodes[n]["cell"].is_source),
-        outputs=tuple(n for n in order if graph.nodes[n]["cell"].is_output),
+        outputs=tuple(n for n in order if graph.nodes[n]["cell"].is_output or n == scored),
         ports=ports,
         merge=merge,
         skips=skips,
@@ -147,6 +154,8 @@ def make_plan(graph: nx.DiGraph) -> Plan:
         drawn=drawn_sources(graph),
         attention=attention_edges(graph),
         up=up,
+        masked=(scored,) if scored is not None else (),
+        fed_back=fed_back_inputs(graph),
     )
 
 
@@ -204,9 +213,11 @@ def _walk(
     train: bool,
     state: Mapping[str, Any],
     delayed_of: Callable[[str], tuple[Array, ...]] = lambda n: (),
+    labels: Mapping[str, Array] | None = None,
 ) -> tuple[Values, dict[str, Aux]]:
     """Every group once, in order: sources from ``fed``, the others through ``run``; each group's
-    features around it (:func:`_features`)."""
+    features around it (:func:`_features`). ``labels``: class ids by class capsule group, for the
+    decoder's mask while training (:func:`.capsule.decoder_mask`)."""
     values: Values = {}
     aux: dict[str, Aux] = {}
     current = dict(state)  # model state, by owning group: a shared group's uses follow one another
@@ -228,7 +239,7 @@ def _walk(
         else:
             lead = lead_of(n)
             ports = {
-                p: merge([_fed(plan, u, values[u], p) for u in us], plan.merge[n][p], lead)
+                p: merge([_fed(plan, u, _read_by(plan, n, u, values, labels), p) for u in us], plan.merge[n][p], lead)
                 for p, us in plan.ports[n].items()
             }
             attended, weights = _attend(plan, params, n, values, fed)
@@ -249,6 +260,14 @@ def _fed(plan: Plan, u: str, value: Array, port: str) -> Array:
     if port != STATE_PORT or not plan.timed[u] or plan.infos[u].options.get("emit") == "last":
         return value
     return value[:, 0] if plan.infos[u].options.get("direction") == "backward" else value[:, -1]
+
+
+def _read_by(plan: Plan, n: str, u: str, values: Values, labels: Mapping[str, Array] | None) -> Array:
+    """``u``'s value as group ``n`` reads it: class capsules reach a layer that is no capsule group
+    (the decoder) masked to one capsule, the labelled one when ``labels`` are given."""
+    if u not in plan.masked or plan.infos[n].cell.vector_valued:
+        return values[u]
+    return decoder_mask(values[u], (labels or {}).get(u))
 
 
 def _attend(
@@ -530,6 +549,7 @@ def layerwise_forward(plan: Plan) -> Forward:
         key: Array | None = None,
         train: bool = False,
         state: Mapping[str, Any] | None = None,
+        labels: Mapping[str, Array] | None = None,
     ) -> tuple[Values, dict[str, Aux]]:
         fed, _ = _shaped(plan, inputs, key)
 
@@ -538,7 +558,8 @@ def layerwise_forward(plan: Plan) -> Forward:
             assert apply is not None  # only sources have none, and they are fed
             return apply(group_params(plan, params, n), inp, ctx)
 
-        return _walk(plan, params, fed, run, lead_of=lead_of, keys=_keys(plan, key), train=train, state=state or {})
+        keys = _keys(plan, key)
+        return _walk(plan, params, fed, run, lead_of=lead_of, keys=keys, train=train, state=state or {}, labels=labels)
 
     return forward
 
@@ -549,7 +570,7 @@ def layerwise_forward(plan: Plan) -> Forward:
 def init_delayed(key: Array, graph: nx.DiGraph, plan: Plan) -> dict[str, dict[str, Array]]:
     """One weight matrix per delayed edge: (source cells, gates x target cells)."""
     params: dict[str, dict[str, Array]] = {}
-    edges = [(u, v) for v, us in plan.delayed.items() for u in us]
+    edges = [(u, v) for v, us in plan.delayed.items() for u in us if v not in plan.fed_back]  # inputs: no matrix
     for k, (u, v) in zip(jax.random.split(key, max(len(edges), 1)), edges, strict=False):
         gates = graph.nodes[v]["cell"].gates(graph.nodes[v]["options"])
         shape = (math.prod(graph.nodes[u]["shape"]), gates * math.prod(graph.nodes[v]["shape"]))
@@ -599,6 +620,9 @@ def stepwise_forward(plan: Plan) -> Forward:
             slices, k, t = xs
             if hook is not None:  # teacher forcing, or running free on its own output
                 slices, prev = hook(t, slices, prev)
+            for s, us in plan.fed_back.items():  # an input fed back (`m ~> r`): the previous values as they are
+                back = jnp.concatenate([prev[u].reshape(batch, -1) for u in us], -1)
+                slices = {**slices, s: back.reshape(batch, *plan.fed[s])}
             new = dict(carries)
 
             def delayed_of(n: str) -> tuple[Array, ...]:  # previous values through the delayed edges' weights

@@ -32,6 +32,7 @@ from ..graph.checks import check_implemented, metric_names
 from ..graph.fit import output_loss, own_loss, per_output_losses, supervised_outputs
 from ..graph.rules import LOSSES, METRICS, PLANNED, Loss, Metric
 from ..spec.load import format_path
+from .capsule import lengths as capsule_lengths
 from .factors import FactorClamp
 from .protocol import Aux, CompileError
 
@@ -136,6 +137,25 @@ def _margin(pre: Array, out: Array, y: Any, act: str, opts: Mapping[str, Any]) -
     return per.sum(axis=-1).mean()
 
 
+def _step_mean(per_step: Array, steps: Array) -> Array:
+    """The mean of ``per_step`` (batch, time) over the steps ``steps`` marks (Keras's temporal
+    sample weights with 0/1 weights)."""
+    w = jnp.asarray(steps).astype(per_step.dtype)
+    return (per_step * w).sum() / jnp.maximum(w.sum(), 1.0)
+
+
+def _stepwise(
+    loss: OutputLoss, pre: Array, out: Array, y: Any, act: str, opts: Mapping[str, Any], steps: Array
+) -> Array:
+    """``loss`` averaged over the steps that count: the loss of every (example, step) alone, then
+    their mean over the marked steps -- the same as ``loss`` itself when every step is marked,
+    for the losses that average over their units (cross-entropy, bce, mse, mae, huber)."""
+    n, t = steps.shape
+    lead = lambda a: jnp.asarray(a).reshape(n * t, 1, *jnp.shape(a)[2:])  # noqa: E731
+    per = jax.vmap(lambda p, o, target: loss(p, o, target, act, opts))(lead(pre), lead(out), lead(y))
+    return _step_mean(per.reshape(n, t), steps)
+
+
 OUTPUT_LOSSES: Final[dict[str, OutputLoss]] = {
     "cross_entropy": _cross_entropy,
     "bce": _bce_loss,
@@ -174,6 +194,14 @@ class Scored:
     act: str
     kind: str  # the loss it trains with, or "reconstruction"
     tolerance: float
+    steps: Array | None = None  # (batch, time): the steps that count (``train.step_mask``); None: all
+
+    def mean(self, per: Array) -> Array:
+        """The mean of ``per`` (batch, time, ...) over the steps that count, each step's values
+        averaged first (the plain mean when every step counts)."""
+        if self.steps is None:
+            return per.mean()
+        return _step_mean(per.reshape(*self.steps.shape, -1).mean(axis=-1), self.steps)
 
     @property
     def shaped(self) -> bool:
@@ -198,7 +226,10 @@ def _accuracy(s: Scored) -> Array | None:
     if s.kind == "reconstruction":
         return None
     if s.shaped and s.out.shape[-1] > 1:  # one-hot (or bit) targets: the largest unit names the class
-        return (jnp.argmax(s.scores, -1) == jnp.argmax(_labels_like(s.target, s.out), -1)).mean()
+        return s.mean(jnp.argmax(s.scores, -1) == jnp.argmax(_labels_like(s.target, s.out), -1))
+    if s.steps is not None:
+        right = _classify(s.scores, s.act).reshape(s.out.shape[:-1]) == jnp.asarray(s.target).reshape(s.out.shape[:-1])
+        return s.mean(right)
     labels = jnp.asarray(s.target).reshape(-1)
     pred = _classify(s.scores, s.act).reshape(-1)
     return (pred == labels.astype(pred.dtype)).mean()
@@ -237,6 +268,8 @@ def _bit_errors(s: Scored) -> Array:
     target thresholded where ``accuracy`` thresholds one unit, summed over all but the batch axis."""
     cut = _cut(s.act)
     wrong = (s.out > cut) != (_labels_like(s.target, s.out) > cut)
+    if s.steps is not None:  # only the scored steps' bits
+        wrong = wrong & s.steps.reshape(*s.steps.shape, *([1] * (wrong.ndim - s.steps.ndim))).astype(bool)
     return wrong.reshape(wrong.shape[0], -1).sum(axis=-1).astype(jnp.float32).mean()
 
 
@@ -247,9 +280,9 @@ def _reconstruction_error(s: Scored) -> Array | None:
 METRIC_FNS: Final[dict[str, MetricFn]] = {
     "accuracy": _accuracy,
     "argmax_accuracy": _argmax_accuracy,
-    "mse": _errors(lambda s: jnp.square(s.err()).mean()),
-    "mae": _errors(lambda s: jnp.abs(s.err()).mean()),
-    "rmse": _errors(lambda s: jnp.sqrt(jnp.square(s.err()).mean())),
+    "mse": _errors(lambda s: s.mean(jnp.square(s.err()))),
+    "mae": _errors(lambda s: s.mean(jnp.abs(s.err()))),
+    "rmse": _errors(lambda s: jnp.sqrt(s.mean(jnp.square(s.err())))),
     "nrmse": _errors(_nrmse),
     "r2": _errors(_r2),
     "within_tolerance": _errors(
@@ -324,6 +357,7 @@ def make_loss(
     ]
 
     several = len(supervised) + len(recon) > 1
+    capsules = [o for o in supervised if node[o]["cell"].vector_valued]  # masked for a decoder in training
     seen: dict[str, int] = {}  # how many outputs have reported each metric (for the mean)
 
     def report(metrics: dict[str, Array], s: Scored, output: str) -> None:
@@ -354,6 +388,9 @@ def make_loss(
             values, aux, penalty = factor_clamp(forward, params, batch["inputs"], batch["factors"], key, state)
             total = total + penalty
             metrics["clamp_penalty"] = penalty
+        elif capsules and key is not None:  # the decoder reads the true class's capsule (Sabour et al.)
+            labels = {c: _target(batch, c) for c in capsules}
+            values, aux = forward(params, batch["inputs"], key=key, train=True, state=state, labels=labels)
         else:
             values, aux = forward(params, batch["inputs"], key=key, train=key is not None, state=state)
         seen.clear()
@@ -361,14 +398,20 @@ def make_loss(
             act = node[o]["options"].get("activation", "linear")
             kind = kinds[o]
             out, pre, y = values[o], _read(aux, o, "pre"), _target(batch, o)
+            if node[o]["cell"].vector_valued:  # class capsules: scored (and classified) by their lengths
+                out = pre = capsule_lengths(out)
             own = own_options[o] or (opts if kind == name else {})  # options go with the name they follow
-            part = OUTPUT_LOSSES[kind](pre, out, y, act, own)
+            steps = (batch.get("weights") or {}).get(o)  # train.step_mask: the steps that count
+            if steps is not None:
+                part = _stepwise(OUTPUT_LOSSES[kind], pre, out, y, act, own, steps)
+            else:
+                part = OUTPUT_LOSSES[kind](pre, out, y, act, own)
             total = total + (part if weights[o] == 1.0 else weights[o] * part)
             if several:
                 metrics[f"loss:{o}"] = part
             # softmax is monotonic: classes from the logits, so the softmax itself is never computed
             monotonic = act in ("softmax", "log_softmax") and kind == "cross_entropy" and out.shape[-1] > 1
-            report(metrics, Scored(out, y, pre if monotonic else out, act, kind, tolerance), o)
+            report(metrics, Scored(out, y, pre if monotonic else out, act, kind, tolerance, steps), o)
         for o, goal in recon:
             clean = aux[goal].clean
             out, clean = values[o], (values[goal] if clean is None else clean).reshape(values[o].shape)

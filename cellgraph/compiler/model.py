@@ -104,10 +104,9 @@ def _check_compilable(graph: nx.DiGraph) -> None:
     for _, _, e in graph.edges(data=True):
         if e["kind"] == "symmetric":
             continue  # used by the energy-based rules, not by a forward pass
-        if e["kind"] == "routing":
-            raise CompileError(f"{e['loc']}: {e['path']}: {e['kind']} connections compile in a later release")
     for n, d in graph.nodes(data=True):
-        if d["options"].get("slots") is not None and not stored_states(graph, n):
+        external = d["options"].get("addressing") is not None  # read and write heads: compiler/memory.py
+        if d["options"].get("slots") is not None and not external and not stored_states(graph, n):
             raise CompileError(f"{d['loc']}: {d['path']}: " + MSG_MEMORY_READ.format(group=n))
 
 

@@ -116,6 +116,9 @@ class Aux(NamedTuple):
     # each attention edge's weights into the group, by source: (batch, heads, queries, keys), rows
     # summing to 1 -- for plots and probes, not read by any loss
     attention: Mapping[str, Array] | None = None
+    # internal values a plot reads, by name (an external memory's contents and head weightings
+    # after each step; evaluation only) -- not read by any loss
+    probes: Mapping[str, Array] | None = None
 
 
 class Out(NamedTuple):

@@ -17,9 +17,10 @@ from ..spec.model import Spec
 from ..typedefs import NodeName
 from .attention import check_attention
 from .build import add_cells, add_edges
-from .checks import check_cycles, check_data, check_rule, check_sources, check_targets, check_text
+from .checks import check_cycles, check_data, check_fed_back, check_rule, check_sources, check_targets, check_text
 from .decoding import check_decoding
 from .drawspec import check_draw
+from .memory import check_memories
 from .shapes import count_params, infer_shapes
 from .sharing import resolve_shares, resolve_ties
 
@@ -44,10 +45,12 @@ def build_graph(spec: Spec, limits: Limits = DEFAULT_LIMITS) -> nx.DiGraph:
     check_targets(spec, graph, problems)
     check_cycles(graph, problems)
     infer_shapes(graph, problems, limits)
+    check_fed_back(graph, problems)
     check_decoding(graph, problems)
     resolve_shares(graph, problems)
     resolve_ties(graph, problems)
     check_attention(graph, problems)
+    check_memories(graph, problems)
     _check_bindings(spec, graph, problems)
     problems.raise_if_any()  # rules and drawing need a sound graph
     graph.graph["params"] = count_params(graph, limits)

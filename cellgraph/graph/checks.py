@@ -12,6 +12,7 @@ from typing import Any
 import networkx as nx
 
 from ..access import data_file_refusal
+from ..cells.registry import numel
 from ..data.blocks import check_own_block
 from ..data.catalog import SOURCES, SPLIT_OPTIONS
 from ..errors import Problems, did_you_mean
@@ -20,6 +21,7 @@ from ..spec.load import format_path
 from ..spec.model import Spec
 from ..spec.validate import DESCRIPTION_MAX, TEXT_FIX, TITLE_MAX, kind_of, text_problem
 from ..typedefs import NodeName
+from .capsules import check_class_capsules
 from .rules import (
     ADVERSARIAL,
     LOSSES,
@@ -27,6 +29,7 @@ from .rules import (
     PLANNED,
     RULES,
     TRAIN_KEYS,
+    fed_back_inputs,
     group_rule_problems,
     optimizer_problems,
     own_rules,
@@ -130,6 +133,33 @@ def check_sources(graph: nx.DiGraph, problems: Problems) -> None:
             problems.add(d["loc"], d["path"], f"'{n}' has no input", f"connect something to it, e.g. `x -> {n}`")
 
 
+def check_fed_back(graph: nx.DiGraph, problems: Problems) -> None:
+    """An input group fed by delayed edges (``m ~> r``) takes the previous step's values of its
+    sources as they are, one value per step: it must be a sequence and hold exactly their cells
+    (runs after shape inference)."""
+    for n, us in fed_back_inputs(graph).items():
+        d = graph.nodes[n]
+        if d.get("shape") is None or any(graph.nodes[u].get("shape") is None for u in us):
+            continue  # a shape problem already reported
+        if not d["options"].get("sequence", False):
+            problems.add(
+                d["loc"],
+                d["path"],
+                f"'{n}' is an input group fed back by {', '.join(f'`{u} ~> {n}`' for u in us)}: it takes one value "
+                "per time step, so it is a sequence",
+                f"add `sequence: true` to '{n}'",
+            )
+        wanted = sum(numel(graph.nodes[u]["shape"]) for u in us)
+        if numel(d["shape"]) != wanted:
+            problems.add(
+                d["spec"].option_loc("size") if "size" in d["options"] else d["loc"],
+                f"{d['path']}.size",
+                f"'{n}' holds {numel(d['shape'])} values, and what feeds it back ({', '.join(us)}) passes "
+                f"{wanted} per step, which '{n}' takes as it is",
+                f"give '{n}' `size: {wanted}`",
+            )
+
+
 def check_text(spec: Spec, problems: Problems) -> None:
     """The title and description as substituted: ``title: "${t}"`` passes the loader's check of the
     written text, so the value a param gave it is checked here (an identical problem found by both
@@ -161,6 +191,7 @@ def check_targets(spec: Spec, graph: nx.DiGraph, problems: Problems) -> None:
             "output groups: " + (", ".join(outputs) or "(none)"),
         )
     _check_output_losses(graph, problems)
+    check_class_capsules(spec, graph, problems)
     loss = train.get("loss")
     if isinstance(loss, dict) and isinstance(loss.get("target"), str) and loss["target"] not in graph:
         problems.add(

@@ -21,8 +21,9 @@ from ..cells.features import token_range
 from ..data.check import check_data
 from ..data.layout import BITS, CLASSES, LABELS, OTHER, VALUES, Layout, Slot, Target
 from ..errors import SourceLoc
+from .capsules import class_capsules
 from .checks import loss_name
-from .rules import LOSSES, RULES, adversaries, drawn_sources
+from .rules import LOSSES, RULES, adversaries, drawn_sources, fed_back_inputs
 
 TARGET_KINDS: Final = {
     "cross_entropy": CLASSES,
@@ -115,8 +116,11 @@ def supervised_outputs(graph: nx.DiGraph) -> tuple[list[str], dict[str, str]]:
     sources = [n for n, d in graph.nodes(data=True) if d.get("cell") is not None and d["cell"].is_source]
     supervised: list[str] = []
     others: dict[str, str] = {}
+    scored = class_capsules(graph)  # a capsule network's class capsules read the labels (by their lengths)
     for node, attrs in graph.nodes(data=True):
         cell = attrs.get("cell")
+        if node == scored:
+            supervised.append(node)
         if cell is None or not cell.is_output:
             continue
         options = attrs.get("options", {})
@@ -142,6 +146,7 @@ def data_layout(graph: nx.DiGraph) -> Layout:
     targets: list[Target] = []
     groups: dict[str, tuple[SourceLoc, str]] = {}
     drawn = drawn_sources(graph)
+    fed_back = fed_back_inputs(graph)
     gan = adversaries(graph)
     for node, attrs in graph.nodes(data=True):
         cell = attrs.get("cell")
@@ -150,8 +155,8 @@ def data_layout(graph: nx.DiGraph) -> Layout:
             continue
         if cell.is_source and attrs.get("options", {}).get("teacher"):
             continue  # teacher forcing: fed its output's targets, one step late, not data of its own
-        if node in drawn:
-            continue  # noise: the network draws it, the data hold none
+        if node in drawn or node in fed_back:
+            continue  # noise the network draws, or a group's previous values fed back: the data hold none
         if gan is not None and node == gan.sample:  # real samples enter where the generated ones do
             inputs.append(Slot(node, **_written(attrs), sequence_loc=None, vocab=None))
             continue
@@ -170,7 +175,10 @@ def data_layout(graph: nx.DiGraph) -> Layout:
             loss = output_loss(own_loss(graph, node)[0] or name, activation)
             record = LOSSES.get(loss)
             kind = TARGET_KINDS.get(loss) or (LABELS if record is not None and record.labels else OTHER)
-            targets.append(Target(node, **_written(attrs), loss=loss, kind=kind, activation=activation))
+            written = _written(attrs)
+            if cell.vector_valued:  # class capsules: one length (class score) per capsule
+                written["shape"] = written["shape"][:-1]
+            targets.append(Target(node, **written, loss=loss, kind=kind, activation=activation))
     known = RULES.get(rule) if isinstance(rule, str) else None
     for fed in known.fed(graph) if known is not None and known.fed is not None else ():
         # a rule's own scoring reads these too (a chain's walk, a Hopfield net's stored patterns)

@@ -616,6 +616,16 @@ def drawn_sources(graph: nx.DiGraph) -> dict[str, str]:
     }
 
 
+def fed_back_inputs(graph: nx.DiGraph) -> dict[str, tuple[str, ...]]:
+    """Input groups fed by delayed edges (a DNC's read vectors, ``m ~> r``): group -> the groups
+    whose previous step's values, concatenated as they are, are its value. The data hold none."""
+    fed: dict[str, list[str]] = {}
+    for u, v, e in graph.edges(data=True):
+        if graph.nodes[v]["cell"].is_source and e["kind"] != "symmetric" and (e["delay"] or e["feedback"]):
+            fed.setdefault(v, []).append(u)
+    return {n: tuple(us) for n, us in fed.items()}
+
+
 @dataclass(frozen=True)
 class Adversaries:
     """The two networks of `rule: adversarial`, read from one graph.
@@ -1047,6 +1057,12 @@ LOSSES: Final[dict[str, Loss]] = {
                 "m_minus": Option(FloatRange(0.0, 1.0), 0.1, "ceiling for other classes"),
                 "down_weight": Option(FloatRange(0.0), 0.5, "weight of absent classes"),
                 "reconstruction_weight": Option(FloatRange(0.0), 0.0005, "weight of the decoder loss"),
+                "labels": Option(
+                    Name(),
+                    None,
+                    "the capsule group whose lengths are scored against the labels (default: the one capsule "
+                    "group feeding no other, when no output reads the labels)",
+                ),
             },
             labels=True,
         ),
@@ -1597,6 +1613,13 @@ TRAIN_KEYS: Final[dict[str, Option]] = {
         1,
         "score the held-out splits after every this many epochs, and after the last (Keras's validation_freq): "
         "for runs of many tiny epochs, whose scoring would cost more than the training",
+    ),
+    "step_mask": Option(
+        Choice(("none", "data")),
+        "none",
+        "data: the loss and the metrics of a sequence output count only the steps the data set scores (its "
+        "mask: copy_task's recall phase, reversal's real tokens), as Graves et al. trained the copy task; "
+        "none: every step",
     ),
     "devices": Option(
         IntRange(1, 4096),

@@ -232,7 +232,8 @@ def count_params(graph: nx.DiGraph, limits: Limits) -> dict[str, Any]:
             edge_params[(u, v)] = numel(su) * (numel(su) - 1) // 2  # symmetric, zero diagonal: free values
         elif e["kind"] == "symmetric":
             edge_params[(u, v)] = numel(su) * numel(sv)
-        elif e["delay"] or e["feedback"]:  # its own matrix, into every gate of a gated target
+        elif (e["delay"] or e["feedback"]) and not graph.nodes[v]["cell"].is_source:
+            # its own matrix, into every gate of a gated target (an input fed back takes the values as they are)
             gates = graph.nodes[v]["cell"].gates(graph.nodes[v]["options"])
             edge_params[(u, v)] = numel(su) * gates * numel(sv)
     for (u, v), n in edge_params.items():

@@ -408,7 +408,10 @@ def train(
         raise TrainingError("give checkpoint_dir or runs_dir, not both")
     named_in_spec = spec is not None and rule is None and "rule" in spec_train
     make_rule = get_rule(cfg["rule"], spec.loc(("train", "rule")) if named_in_spec else None)
-    train_set, test_set = splits(data, model)
+    masked = "step_mask" in spec_train and spec is not None
+    train_set, test_set = splits(
+        data, model, cfg.get("step_mask") == "data", f"{spec.loc(('train', 'step_mask'))}: " if masked else ""
+    )
     if cfg.get("factors"):  # Kulkarni's scheme: the rows carry their factors, for the batch order and the loss
         train_set = with_factors(train_set, data, cfg["factors"], spec)
     train_set, val_set = validation_split(
@@ -541,7 +544,9 @@ def scored_rows(model: Any, data: Any, split: str | None = None) -> dict[str, An
         from ..data import check_data
 
         check_data(graph, data)  # a data set of the user's: located errors, never a reshape traceback
-    train_set, test_set = splits(data, model)
+    spec = graph.graph.get("spec")
+    masked = spec is not None and spec.train.get("step_mask") == "data" and bool(getattr(data, "meta", None))
+    train_set, test_set = splits(data, model, masked and "mask_train" in data.meta)  # scored steps, as in training
     chosen = "all" if whole else split or ("test" if test_set is not None else "train")
     if chosen == "test" and test_set is None:
         raise TrainingError("this data set has no test split: evaluate split='train' or split='all'")

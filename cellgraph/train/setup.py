@@ -252,20 +252,45 @@ def graph_of(target: Any, overrides: Mapping[str, Any] | None) -> nx.DiGraph:
     raise TrainingError(f"cannot train a {type(target).__name__}: give a compiled model, a Spec or a spec file")
 
 
-def splits(data: DatasetLike, model: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def splits(
+    data: DatasetLike, model: Any, step_mask: bool = False, where: str = ""
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The training and test splits as batches keyed by group (``model.batch``); a model of
-    one's own without ``batch`` gets ``{"inputs": x, "targets": y}`` (no targets: unsupervised)."""
+    one's own without ``batch`` gets ``{"inputs": x, "targets": y}`` (no targets: unsupervised).
 
-    def split(x: Any, y: Any, name: str) -> dict[str, Any] | None:
+    With ``step_mask`` (``train.step_mask: data``) each batch also carries ``"weights"``: per
+    sequence output, the data set's mask of the steps that are scored (``meta["mask_train"]``,
+    ``meta["mask_test"]``), which the loss and the metrics then average over; ``where`` locates
+    the setting for the error when the data have no such mask.
+    """
+
+    def split(x: Any, y: Any, name: str, part: str) -> dict[str, Any] | None:
         if x is None:
             return None
         tree = _batch_of(model, x, y)
+        if step_mask:
+            tree = {**tree, "weights": _step_weights(data, model, tree, part, where)}
         return tree if _length(tree, name) else None
 
-    train_set = split(data.x_train, data.y_train, "training")
+    train_set = split(data.x_train, data.y_train, "training", "train")
     if train_set is None:
         raise TrainingError("the training split is empty")
-    return train_set, split(getattr(data, "x_test", None), getattr(data, "y_test", None), "test")
+    return train_set, split(getattr(data, "x_test", None), getattr(data, "y_test", None), "test", "test")
+
+
+def _step_weights(data: DatasetLike, model: Any, batch: Mapping[str, Any], part: str, where: str) -> dict[str, Any]:
+    """``{output: (n, T) bool}``: the data set's scored steps, for each target with a step axis."""
+    meta = getattr(data, "meta", None) or {}
+    mask = meta.get(f"mask_{part}")
+    if mask is None:
+        raise TrainingError(
+            f"{where}train.step_mask: data, and the data set marks no scored steps (its meta has no "
+            f"'mask_{part}': copy_task and reversal have one); fix: step_mask: none"
+        )
+    mask = np.asarray(mask, bool)
+    return {
+        o: mask for o, t in (batch.get("targets") or {}).items() if np.ndim(t) >= 2 and np.shape(t)[:2] == mask.shape
+    }
 
 
 def validation_split(
