@@ -9,6 +9,7 @@ give the same training, so the figures agree to float precision.
 from __future__ import annotations
 
 import csv
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,11 +45,15 @@ data: {source: two_spirals, n: 300, turns: 0.75, noise: 0.05, split: {test: 0.3,
 @pytest.fixture
 def local_ray() -> Iterator[None]:
     """A Ray on this machine for the test's length (the search uses a Ray that is already up)."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     try:
         yield
     finally:
         ray.shutdown()
+        for sig, handler in handlers.items():  # ray.init replaced them: the next tests' Ctrl-C must work
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 def _rows(folder: Path) -> list[dict[str, str]]:

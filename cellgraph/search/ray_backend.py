@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -218,6 +219,7 @@ def run_ray_study(
     from ray.tune.search.optuna import OptunaSearch
 
     started = False
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}  # ray.init replaces them
     if address is not None and not ray.is_initialized():
         _check_reachable(address)
     if not ray.is_initialized():
@@ -275,6 +277,9 @@ def run_ray_study(
             logging.getLogger(n).setLevel(level)
         if started:
             ray.shutdown()
+            for sig, handler in handlers.items():  # Ctrl-C of a later cellgraph.train in this process
+                if handler is not None:
+                    signal.signal(sig, handler)
     unknown = [r.error for r in searcher.rows if r.error.startswith(f"--metric {setup.metric}:")]
     if unknown:
         raise SearchError(unknown[0])  # as the local backend says it (there, at the first trial)

@@ -170,7 +170,7 @@ def _vmapped(
 ) -> list[TrainResult | TrainingError]:
     n = len(group)
     seeds = [m.seed if m.seed is not None else int(cfg["seed"]) for m in group]
-    train_set, test_set = splits(data, model)
+    train_set, test_set = splits(data, model, cfg.get("step_mask") == "data")
     examples = rows(train_set)
     unit = make_optimizer({**cfg, "optimizer": {"name": name, **kwargs, "learning_rate": 1.0}},
                           getattr(model, "trainable_mask", None))  # fmt: skip
@@ -215,7 +215,7 @@ def _vmapped(
         size=plan.batch_size,
     )
 
-    sums: list[dict[str, float]] = [{} for _ in range(n)]
+    sums: dict[str, np.ndarray] = {}  # per metric, (members,): this epoch's metric * batch size, in step order
     history: list[list[dict[str, float]]] = [[] for _ in range(n)]
     failed: list[TrainingError | None] = [None] * n
     every = int(cfg.get("eval_every") or 1)
@@ -230,27 +230,24 @@ def _vmapped(
             pending.append((done, size, metrics))
         count = 0
         for at, size, metrics in pending:  # one read per epoch, as the loop's sync
-            values = {k: np.asarray(v).reshape(n, -1).mean(axis=1) for k, v in metrics.items()}
-            for i in range(n):
-                loss = float(values["loss"][i])
-                if failed[i] is None and not math.isfinite(loss):
+            values = {k: np.asarray(v).reshape(n, -1).mean(axis=1, dtype=np.float64) for k, v in metrics.items()}
+            for i in map(int, np.flatnonzero(~np.isfinite(values["loss"]))):
+                if failed[i] is None:
+                    what = "nan" if math.isnan(values["loss"][i]) else "inf"
                     failed[i] = TrainingError(
-                        f"loss became {'nan' if math.isnan(loss) else 'inf'} at step {at} (epoch {epoch + 1}); "
-                        f"{rule.advice}",
-                        step=at,
-                        epoch=epoch + 1,
+                        f"loss became {what} at step {at} (epoch {epoch + 1}); {rule.advice}", step=at, epoch=epoch + 1
                     )
-                for k, v in values.items():
-                    sums[i][k] = sums[i].get(k, 0.0) + float(v[i]) * size
+            for k, v in values.items():
+                sums[k] = sums.get(k, np.zeros(n)) + v * size
             count += size
         due = (epoch + 1) % every == 0 or done >= plan.total
         scores = _scores(score(state.params, held_dev, state.model_state if stateful else None)) if due else None
         for i in range(n):
-            row = {"epoch": epoch + 1, "step": done, **{f"train_{k}": v / count for k, v in sums[i].items()}}
+            row = {"epoch": epoch + 1, "step": done, **{f"train_{k}": float(v[i]) / count for k, v in sums.items()}}
             if scores is not None and test_set is not None:
                 row.update({f"test_{k}": v for k, v in scores[i]["test"].items()})
             history[i].append(row)
-            sums[i] = {}
+        sums = {}
         if done >= plan.total:
             break
     final = (
@@ -260,17 +257,25 @@ def _vmapped(
     )
     split = "test" if test_set is not None else "train"
     results: list[TrainResult | TrainingError] = []
+    members = _unstack(state.replace(step=jnp.zeros((n,), jnp.int32) + done), n)  # one program, not n x leaves slices
     for i in range(n):
         if failed[i] is not None:
             results.append(failed[i])  # type: ignore[arg-type]
             continue
-        member = jax.tree.map(lambda x, i=i: x[i], state).replace(step=jnp.int32(done))
+        member = members[i]
         settings_i = {**cfg, "seed": seeds[i], "optimizer": {"name": name, **kwargs, "learning_rate": rates[i]}}
         result = TrainResult(params=member.params, history=history[i], metrics=final[i][split], steps=done,
                              resumed_at=0, checkpoint=None, curve=None, problems=(), state=member)  # fmt: skip
         results.append(replace(result, model=model, settings=settings_i, scored_on=split,
                                train_metrics=final[i][split] if split == "train" else {}))  # fmt: skip
     return results
+
+
+@partial(jax.jit, static_argnums=1)
+def _unstack(states: TrainState, n: int) -> list[TrainState]:
+    """The members' states, each on its own: one program (slicing every leaf of every member op by
+    op took 0.24 s for 32 members)."""
+    return [jax.tree.map(lambda x, i=i: x[i], states) for i in range(n)]
 
 
 def _population_step(model: Any, unit: optax.GradientTransformation) -> Any:
