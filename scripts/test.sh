@@ -16,4 +16,4 @@ workers="${CELLGRAPH_TEST_WORKERS:-2}"
 if [ "$workers" = "0" ]; then
   exec .venv/bin/pytest "$@"
 fi
-exec .venv/bin/pytest -n "$workers" "$@"
+exec .venv/bin/pytest -n "$workers" --dist worksteal "$@"  # idle workers take queued tests: no long tail on one

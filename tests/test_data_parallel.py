@@ -17,30 +17,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from test_population import TWO_HEADS
 
 import cellgraph
 from cellgraph.train import TrainingError
 
-SPEC = """\
-cellgraph: 1
-name: two_heads
-cells:
-  a: {type: input, size: 3}
-  b: {type: input, size: 2}
-  h: {type: hidden, size: 12, activation: tanh}
-  cls: {type: output, size: 2, activation: softmax}
-  reg: {type: output, size: 1, activation: linear}
-edges:
-  - a, b -> h
-  - h -> cls, reg
-train:
-  loss: {cls: cross_entropy, reg: mse}
-  metrics: [accuracy]
-  optimizer: {name: adam, learning_rate: 0.05}
-  batch_size: BATCH
-  epochs: 4
-  seed: 0
-"""
+# the populations' two-input, two-head spec, with its batch size left to each test
+SPEC = TWO_HEADS.replace("OPT", "adam").replace("batch_size: 16", "batch_size: BATCH").replace("epochs: 6", "epochs: 4")
+assert "BATCH" in SPEC and "epochs: 4" in SPEC
 
 CHILD = textwrap.dedent(
     """

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_search import TOY as LOCAL_TOY
 
 from cellgraph.search import search
 
@@ -21,25 +22,9 @@ pytest.importorskip("optuna")
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.tune.search.optuna")
 
-TOY = """\
-cellgraph: 1
-name: toy
-params: {width: 16, lr: 0.03}
-cells:
-  x: {type: input, size: 2}
-  h: {type: hidden, size: '${width}', activation: tanh}
-  y: {type: output, size: 2, activation: softmax}
-edges:
-  - x -> h -> y
-train:
-  loss: cross_entropy
-  metrics: [accuracy]
-  optimizer: {name: adam, learning_rate: '${lr}'}
-  steps: 50
-  batch_size: 64
-  seed: 0
-data: {source: two_spirals, n: 300, turns: 0.75, noise: 0.05, split: {test: 0.3, seed: 0}}
-"""
+# the local tests' toy spec, shorter (50 steps) and with a larger default rate: Ray's side is the subject here
+TOY = LOCAL_TOY.replace("lr: 0.01}", "lr: 0.03}").replace("steps: 200", "steps: 50")
+assert "lr: 0.03}" in TOY and "steps: 50" in TOY
 
 
 @pytest.fixture
