@@ -545,8 +545,9 @@ def scored_rows(model: Any, data: Any, split: str | None = None) -> dict[str, An
 
         check_data(graph, data)  # a data set of the user's: located errors, never a reshape traceback
     spec = graph.graph.get("spec")
-    masked = spec is not None and spec.train.get("step_mask") == "data" and bool(getattr(data, "meta", None))
-    train_set, test_set = splits(data, model, masked and "mask_train" in data.meta)  # scored steps, as in training
+    meta = getattr(data, "meta", None) or {}
+    masked = spec is not None and spec.train.get("step_mask") == "data" and "mask_train" in meta
+    train_set, test_set = splits(data, model, masked)  # the scored steps, as in training
     chosen = "all" if whole else split or ("test" if test_set is not None else "train")
     if chosen == "test" and test_set is None:
         raise TrainingError("this data set has no test split: evaluate split='train' or split='all'")
