@@ -54,6 +54,9 @@ class Row:
     compile_s: float = 0.0
     ours_seeds: tuple[float, ...] = ()  # the figure per seed (``ours`` is their mean)
     theirs_seeds: tuple[float, ...] = ()
+    # why the row compares another algorithm than the reference runs ("" when it is the same):
+    # such a row is reported, but the target (the same algorithm, as good and faster) is not read on it
+    other_algorithm: str = ""
 
     @property
     def quality(self) -> str:
@@ -73,6 +76,11 @@ class Row:
             if abs(self.ours - self.theirs) <= 2 * se:
                 return "equal within noise"
         return "not met"
+
+    @property
+    def counts(self) -> bool:
+        """Whether the row is one the target is read on (the same algorithm on both sides)."""
+        return not self.other_algorithm
 
     @property
     def quality_holds(self) -> bool:

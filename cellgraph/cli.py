@@ -684,10 +684,10 @@ def cmd_attention(args: argparse.Namespace) -> int:
 
 
 def cmd_view(args: argparse.Namespace) -> int:
-    from .views import check_viewable
+    from .views import check_viewable, describe
 
     graph = _graph_of_run(args)
-    rule = check_viewable(graph)  # a network no view draws is refused before JAX loads
+    viewable = check_viewable(graph)  # a network no view draws is refused before JAX loads
     out = Path(args.output)
     _check_png(out)
     with _compilation_cache():
@@ -696,7 +696,7 @@ def cmd_view(args: argparse.Namespace) -> int:
         trained = _trained(args, graph)
         view(trained, out)
     if not args.quiet:
-        print(f"wrote {terminal_safe(out)}: the view of a network trained with `rule: {rule}`")
+        print(f"wrote {terminal_safe(out)}: the view of {describe(viewable)}")
     return 0
 
 
@@ -1147,7 +1147,8 @@ def make_parser() -> argparse.ArgumentParser:
         "view",
         "draw a network trained by its own classic rule (PNG): Hopfield recall from noisy probes, a Boltzmann "
         "machine's completions, RBM filters and samples, the SOM over its data, an ESN's free-running "
-        "prediction and an LSM's spikes, a Markov chain's transition matrix beside the true one",
+        "prediction and an LSM's spikes, a Markov chain's transition matrix beside the true one; an NTM's or DNC's "
+        "read and write weightings over time and its memory, a capsule network's class capsule lengths",
     )
     vi.add_argument("-o", "--output", required=True, metavar="FILE.png", help="the picture")
     vi.add_argument("-q", "--quiet", action="store_true")

@@ -117,6 +117,35 @@ def test_reservoir_matrix_has_the_spectral_radius_and_density_asked() -> None:
     assert np.count_nonzero(np.asarray(liquid["kernel"])) == round(0.3 * 4 * 135)
 
 
+def test_spectral_radius_agrees_with_lapack() -> None:
+    """The extrapolated Gelfand estimate against LAPACK's eigenvalues, in float32, to 2e-6."""
+    from cellgraph.compiler.sparse import spectral_radius
+
+    rng = np.random.default_rng(7)
+    radius = jax.jit(spectral_radius)
+    for n, density in [(6, 0.5), (20, 0.5), (50, 0.2), (135, 0.1), (200, 0.05), (300, 1.0)]:
+        w = rng.uniform(-1.0, 1.0, (n, n)) * (rng.random((n, n)) < density)
+        want = np.max(np.abs(np.linalg.eigvals(w)))
+        got = float(radius(jnp.asarray(w, jnp.float32)))
+        assert abs(got / want - 1.0) < 2e-6, (n, density, got, want)
+    rotation = jnp.asarray([[0.0, -2.0], [2.0, 0.0]])  # eigenvalues +-2i: no real dominant one
+    assert abs(float(radius(rotation)) - 2.0) < 1e-6
+    assert float(radius(jnp.triu(jnp.ones((8, 8)), 1))) == 0.0  # nilpotent
+
+
+def test_sparse_draw_keeps_exactly_the_share_asked_at_uniform_positions() -> None:
+    from cellgraph.compiler.sparse import sparse_uniform
+
+    for density in (0.02, 0.5, 0.9, 1.0):  # 0.9: the dropped positions are drawn instead
+        w = sparse_uniform(jax.random.key(1), (40, 50), density)
+        assert int(jnp.count_nonzero(w)) == round(density * 2000)
+    keys = jax.random.split(jax.random.key(2), 4000)
+    masks = jax.vmap(lambda k: sparse_uniform(k, (4, 5), 0.25) != 0)(keys)
+    assert bool(jnp.all(masks.sum(axis=(1, 2)) == 5))
+    share = np.asarray(masks.mean(axis=0))  # every position kept in a quarter of the draws
+    assert np.all(np.abs(share - 0.25) < 0.03), share  # 4.4 standard errors
+
+
 LEAKY_SPEC = """
 cellgraph: 1
 name: leaky

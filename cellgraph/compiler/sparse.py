@@ -39,8 +39,8 @@ def is_reservoir_edge(options: Mapping[str, Any]) -> bool:
     return any(k in options for k in RESERVOIR_OPTIONS)
 
 
-SQUARINGS: Final = 24
-"""Squarings in :func:`spectral_radius`: the power k = 2^24."""
+SQUARINGS: Final = 16
+"""Squarings in :func:`spectral_radius`: the powers k = 2^15 and 2^16, extrapolated."""
 
 
 def spectral_radius(w: Array, squarings: int = SQUARINGS) -> Array:
@@ -48,36 +48,55 @@ def spectral_radius(w: Array, squarings: int = SQUARINGS) -> Array:
     rho = lim ||W^k||^(1/k), with k = 2^squarings reached by repeated squaring.
 
     Each square is renormalised (its norm's log, weighted 2^-i, accumulated), so nothing
-    overflows; with k = 2^24 the factor a non-normal matrix adds, C^(1/k), is 1 to float32
-    precision (measured against LAPACK's ``eigvals``: relative error under 1e-6 for 2 x 2 to
-    500 x 500 reservoirs). It is plain JAX -- 24 matrix products, ~0.1 s for 500 x 500 on two
-    CPU cores -- so ``init`` stays one program, runs on any device and is kept by the program
-    cache (a host callback would make it compile again for every run). A nilpotent matrix has
-    radius 0.
+    overflows. The estimate log ||W^k|| / k is log rho + log C / k, C the factor a non-normal
+    matrix adds; the last two powers' estimates are combined to cancel that 1/k term (Richardson:
+    2 L(2k) - L(k)), which reaches with 16 squarings what the plain estimate needs 24 for: a
+    relative error under 5e-7 against LAPACK's ``eigvals`` (float64, 32 random sparse matrices
+    of 6 x 6 to 500 x 500; tests/test_classic_reservoir.py checks float32 to 2e-6). It is plain
+    JAX -- 16 matrix products, ~40 ms for 500 x 500 on two CPU cores -- so ``init`` stays one
+    program, runs on any device and is kept by the program cache (a host callback would make it
+    compile again for every run). A nilpotent matrix has radius 0.
     """
     s0 = jnp.linalg.norm(w)
     safe = jnp.where(s0 > 0, s0, 1.0)
 
-    def square(i: Array, carry: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
-        a, log_rho, alive = carry
+    def square(i: Array, carry: tuple[Array, Array, Array, Array]) -> tuple[Array, Array, Array, Array]:
+        a, log_rho, _, alive = carry
         b = a @ a
         t = jnp.linalg.norm(b)
         alive = alive & (t > 0)
         log_t = jnp.log(jnp.where(t > 0, t, 1.0))
-        return b / jnp.where(t > 0, t, 1.0), log_rho + log_t * 2.0 ** (-(i + 1.0)), alive
+        return b / jnp.where(t > 0, t, 1.0), log_rho + log_t * 2.0 ** (-(i + 1.0)), log_rho, alive
 
-    start = (w / safe, jnp.zeros((), w.dtype), s0 > 0)
-    _, log_rho, alive = jax.lax.fori_loop(0, squarings, square, start)
-    return jnp.where(alive, s0 * jnp.exp(log_rho), 0.0).astype(jnp.float32)
+    zero = jnp.zeros((), w.dtype)
+    _, log_rho, before, alive = jax.lax.fori_loop(0, squarings, square, (w / safe, zero, zero, s0 > 0))
+    extrapolated = 2.0 * log_rho - before if squarings > 1 else log_rho
+    return jnp.where(alive, s0 * jnp.exp(extrapolated), 0.0).astype(jnp.float32)
 
 
 def sparse_uniform(key: Array, shape: tuple[int, ...], density: float) -> Array:
-    """Uniform weights in [-1, 1] of which exactly ``round(density * size)`` (at least one) are nonzero."""
+    """Uniform weights in [-1, 1] of which exactly ``round(density * size)`` (at least one) are nonzero.
+
+    The kept positions are the ``kept`` largest of one uniform key per position (``lax.top_k``;
+    the smallest ``size - kept`` are dropped instead when that is fewer): a uniform draw of
+    exactly that many positions. ``jax.random.permutation`` gave the same but sorts every
+    position -- 163 ms for a 500 x 500 reservoir on two CPU cores against 9 ms, most of an ESN's
+    ``init``. Two equal float32 keys are ordered by position, which leaves the count exact.
+    """
     k_pick, k_value = jax.random.split(key)
     size = math.prod(shape)
     kept = max(1, round(density * size))
-    mask = jnp.zeros((size,), jnp.float32).at[jax.random.permutation(k_pick, size)[:kept]].set(1.0)
-    return jax.random.uniform(k_value, shape, jnp.float32, -1.0, 1.0) * mask.reshape(shape)
+    if kept >= size:
+        mask = jnp.ones((size,), jnp.float32)
+    else:
+        keys = jax.random.uniform(k_pick, (size,))
+        if kept <= size - kept:
+            mask = jnp.zeros((size,), jnp.float32).at[jax.lax.top_k(keys, kept)[1]].set(1.0)
+        else:
+            mask = jnp.ones((size,), jnp.float32).at[jax.lax.top_k(-keys, size - kept)[1]].set(0.0)
+    values = jax.random.uniform(k_value, shape, jnp.float32, -1.0, 1.0)
+    values = jnp.where(values == 0.0, 1.0, values)  # a drawn 0 (odds 2^-23) would lose one connection
+    return values * mask.reshape(shape)
 
 
 def with_radius(w: Array, radius: float) -> Array:

@@ -39,6 +39,7 @@ from typing import Any, Final
 
 import jax
 import numpy as np
+import xxhash
 
 KEY_VERSION: Final = 1
 """Bumped when the key's recipe changes, so an old key never equals a new one by accident."""
@@ -111,12 +112,19 @@ def spec_digest(spec: Any) -> str | None:
 
 
 def data_digest(tree: Any) -> str:
-    """Every array of ``tree`` as its place in the tree, dtype, shape and bytes."""
-    h = hashlib.sha256()
+    """Every array of ``tree`` as its place in the tree, dtype, shape and bytes.
+
+    Hashed with XXH3-128 (the ``xxhash`` package) rather than SHA-256: every ``train`` call that
+    may resume digests its whole data set, and the mushroom set's 3.8 MB took 3.4 ms with SHA-256
+    (a copy, then the hash) against 0.16 ms read in place -- a tenth of a perceptron's whole call.
+    The digest tells runs apart; it does not defend against forged data, so 128 bits of a fast
+    non-cryptographic hash suffice.
+    """
+    h = xxhash.xxh3_128()
     for where, leaf in jax.tree_util.tree_leaves_with_path(tree):
         array = np.asarray(leaf)
         h.update(f"{jax.tree_util.keystr(where)}|{array.dtype.str}|{array.shape}|".encode())
-        h.update(repr(array.tolist()).encode() if array.dtype.hasobject else array.tobytes())
+        h.update(repr(array.tolist()).encode() if array.dtype.hasobject else np.ascontiguousarray(array).data)
     return h.hexdigest()
 
 

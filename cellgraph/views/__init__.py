@@ -1,8 +1,10 @@
 """Views of networks trained by their own classic rules: one module per network family, each with
 ``view(result, path, **options) -> Path`` drawing the picture its users look at (Hopfield recall,
 RBM samples and filters, the SOM over its data, ESN free-running prediction, the Markov chain's
-estimated transition matrix). ``cellgraph view`` picks the module by the spec's rule
-(:data:`VIEWS`). matplotlib is imported only when a view is drawn.
+estimated transition matrix), or by what the network holds when it trains by backprop like most
+others (:data:`HELD_VIEWS`: an NTM's or DNC's memory at work, a capsule network's class capsules).
+``cellgraph view`` picks the module by the spec's rule (:data:`VIEWS`), else by what it holds.
+matplotlib is imported only when a view is drawn.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ VIEWS: Final[dict[str, str]] = {
 }
 """``train.rule`` -> ``"module:function"`` of its view."""
 
+HELD_VIEWS: Final[dict[str, str]] = {
+    "external memory": "cellgraph.views.memory:view",
+    "class capsules": "cellgraph.views.capsules:view",
+}
+"""What a backprop-trained network holds (:func:`held`) -> ``"module:function"`` of its view."""
+
 
 def trained(result: Any, options: Mapping[str, Any], *, view: str, takes: str, network: str) -> tuple[Any, Any]:
     """``(model, params)`` of a trained ``result``, after refusing options the view does not take.
@@ -47,31 +55,53 @@ def rule_of(graph: Any) -> str:
     return str(rule)
 
 
+def held(graph: Any) -> str | None:
+    """What of :data:`HELD_VIEWS` a graph holds: a memory group read and written by heads
+    (``slots:`` and ``addressing:``), or class capsules scored by the margin loss; else None."""
+    from ..graph.capsules import class_capsules
+
+    for _, d in graph.nodes(data=True):
+        options = d.get("options", {})
+        if options.get("slots") is not None and options.get("addressing") is not None:
+            return "external memory"
+    return "class capsules" if class_capsules(graph) is not None else None
+
+
 def check_viewable(graph: Any) -> str:
-    """The rule whose view draws ``graph``; a located-enough refusal (before JAX loads) otherwise."""
+    """Which view draws ``graph``: its rule (a :data:`VIEWS` key) or what it holds (a
+    :data:`HELD_VIEWS` key); a refusal before JAX loads when there is none."""
     rule = rule_of(graph)
-    if rule not in VIEWS:
+    if rule in VIEWS:
+        return rule
+    what = held(graph)
+    if what is None:
         have = ", ".join(sorted(VIEWS))
         raise CellgraphError(
-            f"`cellgraph view` draws networks trained by their own classic rule ({have}); this spec trains "
-            f"with `rule: {rule}`; fix: use `cellgraph sample` or `cellgraph attention` for a "
-            "backprop-trained network, or `cellgraph train --curve FILE` for its training curve"
+            f"`cellgraph view` draws networks trained by their own classic rule ({have}) and networks with "
+            f"an external memory or class capsules; this spec trains with `rule: {rule}` and has neither; fix: "
+            "use `cellgraph sample` or `cellgraph attention` for a backprop-trained network, or "
+            "`cellgraph train --curve FILE` for its training curve"
         )
-    return rule
+    return what
+
+
+def describe(viewable: str) -> str:
+    """:func:`check_viewable`'s answer in words: what the view shows the network as."""
+    return f"a network trained with `rule: {viewable}`" if viewable in VIEWS else f"a network's {viewable}"
 
 
 def view(result: Any, path: str | os.PathLike[str], **options: Any) -> Path:
-    """Draw the view of a trained classic network (its rule's :data:`VIEWS` entry) as a PNG.
+    """Draw the view of a trained network (its rule's :data:`VIEWS` entry, else :data:`HELD_VIEWS`') as a PNG.
 
     ``result``: a :class:`~cellgraph.train.TrainResult` or a loaded model (``cellgraph.load``).
     """
     model = getattr(result, "model", None)
     if model is None:
         raise CellgraphError(f"expected cellgraph.train's result or a loaded model; got {type(result).__name__}")
-    rule = check_viewable(model.graph)
-    module, _, attr = VIEWS[rule].partition(":")
+    viewable = check_viewable(model.graph)
+    module, _, attr = {**VIEWS, **HELD_VIEWS}[viewable].partition(":")
     drawn: Path = getattr(importlib.import_module(module), attr)(result, Path(path), **options)
     return drawn
 
 
-__all__ = ["VIEWS", "check_viewable", "trained", "view"]
+__all__ = ["HELD_VIEWS", "VIEWS", "check_viewable", "describe", "held", "trained", "view"]

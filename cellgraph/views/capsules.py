@@ -6,9 +6,9 @@ class; the true class's bar green, the others grey, the dashed lines at the marg
 paper's test-time mask). Each row says the label and the class the longest capsule names; the
 title gives the held-out accuracy over the rows drawn.
 
-A capsule network trains by backprop, and :data:`cellgraph.views.VIEWS` is keyed by the rules
-that train networks by their own classic rule, so this view is called directly:
-``cellgraph.views.capsules.view(result, "cn.png")``.
+A capsule network trains by backprop, so the view is picked by what it holds
+(:data:`cellgraph.views.HELD_VIEWS`): ``cellgraph view SPEC RUN -o cn.png``, or
+``cellgraph.views.capsules.view(result, "cn.png")`` from Python.
 
 Drawn like :mod:`cellgraph.figures` (Agg, a figure of its own, default style, no "Software" stamp).
 """

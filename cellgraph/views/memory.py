@@ -6,8 +6,9 @@ write weighting; and the memory's contents after the last step (rows by width). 
 network that has learned shows a write head walking down the rows while the vectors come in and
 a read head walking the same rows afterwards (Graves et al. 2014, fig. 6).
 
-Not in :data:`cellgraph.views.VIEWS`, which is keyed by training rule: these networks train by
-backprop like most others, so ``cellgraph.views.memory.view(result, path)`` is called directly.
+These networks train by backprop like most others, so the view is picked by what the network
+holds (:data:`cellgraph.views.HELD_VIEWS`): ``cellgraph view SPEC RUN -o memory.png``, or
+``cellgraph.views.view(result, path)`` / ``cellgraph.views.memory.view(result, path)`` from Python.
 Drawn like :mod:`cellgraph.figures` (Agg, a figure of its own, default style).
 """
 
