@@ -47,6 +47,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             limits=_limits(args),
             backend=args.backend,
             address=args.address,
+            batch=args.batch,
+            population=not args.no_population,
         )
     except SearchError as err:
         print(f"cellgraph: {terminal_safe(str(err))}", file=sys.stderr)
@@ -1190,7 +1192,21 @@ def make_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=("local", "ray"),
         default="local",
-        help="who runs the trials: local (here, one after the other) or ray (Ray Tune; pip install 'cellgraph[ray]')",
+        help="who runs the trials: local (here; same-shape trials together) or ray (Ray Tune; pip install "
+        "'cellgraph[ray]')",
+    )
+    se.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        metavar="N",
+        help="trials asked at once and trained together where they share a shape (default: 32 for grid and random, "
+        "1 for tpe)",
+    )
+    se.add_argument(
+        "--no-population",
+        action="store_true",
+        help="train every run on its own with cellgraph.train, not same-shape runs as one vmapped population",
     )
     se.add_argument(
         "--address",

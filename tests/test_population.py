@@ -89,6 +89,33 @@ def test_a_population_trains_each_member_as_it_trains_alone(tmp_path: Path, opti
     assert len({round(v, 6) for v in losses}) == len(losses)
 
 
+def test_a_validation_split_held_out_per_seed_is_each_members_own(tmp_path: Path) -> None:
+    """``validation`` holds rows out with the run's seed, so members of other seeds train and are
+    scored on other rows (members 0 and 2 share seed 0, hence their rows); each member's history,
+    ``val_`` figures and metrics are those of its run trained alone."""
+    spec, data = _spec(tmp_path), _data()
+    members: list[dict[str, Any]] = [
+        {"seed": 0},
+        {"seed": 1},
+        {"seed": 0, "learning_rate": 0.01},
+    ]  # 2 rates: 2 compilations
+    assert why_one_by_one(spec, members, validation=0.25) is None
+    together = train_population(spec, data, members=members, validation=0.25)
+    for member, got in zip(members, together, strict=True):
+        assert not isinstance(got, TrainingError)
+        lr = member.get("learning_rate", 0.05)
+        alone = cellgraph.train(spec, data, seed=member["seed"], optimizer={"name": "adam", "learning_rate": lr},
+                                validation=0.25, progress=False, resume=False)  # fmt: skip
+        assert got.val_metrics and sorted(got.val_metrics) == sorted(alone.val_metrics)
+        assert got.val_metrics == pytest.approx(alone.val_metrics, rel=1e-5, abs=1e-6), member
+        assert got.metrics == pytest.approx(alone.metrics, rel=1e-5, abs=1e-6), member
+        for mine, theirs in zip(got.history, alone.history, strict=True):
+            assert sorted(mine) == sorted(theirs) and any(k.startswith("val_") for k in mine)
+            assert mine == pytest.approx(theirs, rel=1e-5, abs=1e-6), (member, mine["epoch"])
+    # another seed holds out other rows: the same learning rate scores differently on them
+    assert together[0].val_metrics != together[1].val_metrics  # type: ignore[union-attr]
+
+
 def test_a_diverging_member_fails_alone_and_the_others_finish(tmp_path: Path) -> None:
     members = [{"seed": 0, "learning_rate": 0.05}, {"seed": 1, "learning_rate": 1e9}]
     spec = _spec(tmp_path, "sgd")
@@ -101,6 +128,7 @@ def test_members_that_cannot_share_a_program_train_one_by_one_with_the_same_resu
     spec = _spec(tmp_path, "adafactor")  # its learning rate is not its last factor
     members = [{"seed": 0, "learning_rate": 0.05}, {"seed": 1, "learning_rate": 0.1}]
     assert "adafactor" in (why_one_by_one(spec, members) or "")
+    assert "early stopping" in (why_one_by_one(spec, members, validation=0.2, early_stopping=2) or "")
     results = train_population(spec, _data(), members=members)
     alone = cellgraph.train(spec, _data(), seed=1, optimizer={"name": "adafactor", "learning_rate": 0.1},
                             progress=False, resume=False)  # fmt: skip

@@ -104,8 +104,13 @@ SPACES = {
 def test_an_interrupted_search_resumes_without_rerunning_and_ends_with_the_same_table(
     toy: Path, tmp_path: Path, sampler: str
 ) -> None:
-    """Ctrl-C in the middle of the fourth trial; the same call again trains only what is left."""
-    kwargs: dict[str, Any] = {**SPACES[sampler], "sampler": sampler, "metric": "val_accuracy", "progress": False}
+    """Ctrl-C in the middle of the fourth trial; the same call again trains only what is left.
+
+    One trial per runner call (``batch=1``): Ctrl-C inside a batch leaves the whole batch to run
+    again (tests/test_search_population.py), and this runner keeps nothing of its own."""
+    kwargs: dict[str, Any] = {
+        **SPACES[sampler], "sampler": sampler, "metric": "val_accuracy", "progress": False, "batch": 1
+    }  # fmt: skip
     straight = Scored()
     search(toy, output=tmp_path / "a", runner=straight, **kwargs)
     first = Scored(stop_after=3)
@@ -246,7 +251,8 @@ def test_each_variant_trains_once_per_seed_and_is_ranked_by_the_mean(
     toy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``--seeds 3``: seeds 5, 6, 7 (from ``--seed 5``), the mean and its spread in the table; a run
-    whose training fails is a `failed` row and the search goes on."""
+    whose training fails is a `failed` row and the search goes on. Run by run (``population=False``)
+    so that every run goes through the patched ``train``; populations: test_search_population.py."""
     import types
 
     import cellgraph.train
@@ -270,8 +276,9 @@ def test_each_variant_trains_once_per_seed_and_is_ranked_by_the_mean(
 
     monkeypatch.setattr(cellgraph.train, "train", fake_train)
     result = search(
-        toy, grid={"width": [2, 16]}, seeds=3, seed=5, metric="val_accuracy", output=tmp_path / "out", progress=False
-    )
+        toy, grid={"width": [2, 16]}, seeds=3, seed=5, metric="val_accuracy", output=tmp_path / "out", progress=False,
+        population=False,
+    )  # fmt: skip
     assert seen == [(2, 5), (16, 5), (16, 6), (16, 7)] or seen == [(16, 5), (16, 6), (16, 7), (2, 5)]
     rows = {t.params["width"]: t for t in result.trials}
     assert rows[16].state == "complete" and rows[16].value == pytest.approx(0.6)

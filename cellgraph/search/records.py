@@ -26,6 +26,7 @@ class Trial:
     seconds: float = 0.0
     error: str = ""
     arch: str = ""
+    population: int = 0  # the size of the vmapped population it trained in (0: trained alone, or read back)
 
 
 @dataclass(frozen=True)

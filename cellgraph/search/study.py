@@ -7,14 +7,22 @@ spec and its parts, the space, the settings, the data, cellgraph's code and the 
 a change to any of those starts a new study instead of reusing stale figures. The sampler is
 seeded afresh before each trial from the seed and the number of trials done, so a search stopped
 with Ctrl-C and resumed proposes the same points as one that ran straight through.
+
+Trials are asked of the sampler in **batches** (``batch``; default: up to :data:`DEFAULT_BATCH`
+for the grid and random samplers, which propose a point without the results before it, and 1 for
+TPE, which learns from each result) and the runner trains a batch in one call, so the variants of
+one shape in it train as one vmapped population (:mod:`.runner`). Each trial is told its result
+as the batch ends; Ctrl-C during a batch leaves all its unfinished trials to run again first.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Final, TextIO
@@ -28,10 +36,7 @@ from .space import Dimension, SearchError, Space
 from .variants import DataCache, Variant, make_variant
 
 PREVALIDATE_MAX: Final = 512  # a finite space up to this size is validated whole before any training
-
-
-class _Failed(Exception):
-    """A valid variant whose training failed: the trial is marked failed and the search goes on."""
+DEFAULT_BATCH: Final = 32  # trials asked at once by the grid and random samplers (TPE: 1)
 
 
 def search(
@@ -56,6 +61,8 @@ def search(
     report: bool = True,
     backend: str = "local",
     address: str | None = None,
+    batch: int | None = None,
+    population: bool = True,
 ) -> SearchResult:
     """Search a spec's params with Optuna: validate each variant, train the valid ones, rank them.
 
@@ -83,6 +90,11 @@ def search(
             local backend's only.
         address: with ``backend="ray"``, the cluster to join (``HOST:PORT``, ``auto``); None
             starts Ray on this machine with its CPUs.
+        batch: trials asked of the sampler and handed to the runner at once (default:
+            :data:`DEFAULT_BATCH` for ``grid`` and ``random``, 1 for ``tpe``; TPE with a batch
+            proposes with Optuna's constant liar). Local backend only.
+        population: train the runs of one shape in a batch as one vmapped population
+            (:mod:`.runner`); False trains each with ``cellgraph.train``.
 
     Returns:
         A :class:`SearchResult`.
@@ -104,6 +116,11 @@ def search(
     setup = resolve(
         spec, grid, random, trials, sampler, metric, direction, seeds, seed, params, epochs, steps, validation
     )
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise SearchError(f"--batch {batch!r}: fix: give a whole number of at least 1")
+    if backend == "ray" and batch is not None:
+        raise SearchError("--batch is the local backend's: Ray runs each trial on its own; fix: drop --batch")
+    size = batch if batch is not None else (1 if setup.sampler == "tpe" else DEFAULT_BATCH)
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
     out = (sys.stderr if progress is True else progress) if progress else None
@@ -133,7 +150,7 @@ def search(
 
         result = run_ray_study(setup, folder, name, variant_of, sampler_, _suggest, number, limits, address, out)
     else:
-        result = _run_study(setup, folder, name, variant_of, runner, out)
+        result = _run_study(setup, folder, name, variant_of, runner, out, size, population)
     if report:
         from .report import write_report
 
@@ -177,15 +194,30 @@ def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def make_sampler(kind: str, space: Space, seed: int) -> Any:
-    """Optuna's sampler of that kind, seeded (TPE starts with a few random trials, as Optuna's does)."""
+def make_sampler(kind: str, space: Space, seed: int, batch: int = 1) -> Any:
+    """Optuna's sampler of that kind, seeded (TPE starts with a few random trials, as Optuna's does;
+    asked for a batch, it counts the batch's running trials as bad ones -- the constant liar -- so
+    it does not propose one point several times)."""
     import optuna
 
     if kind == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+        return _grid_sampler()(space.grid(), seed=seed)
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, constant_liar=batch > 1)
+
+
+@functools.cache
+def _grid_sampler() -> type:
+    """Optuna's GridSampler, less its ``study.stop()`` once every point has run: a call only
+    ``optimize`` accepts (ask-and-tell raises on it); the trial loop counts the grid's trials itself."""
+    import optuna
+
+    class Grid(optuna.samplers.GridSampler):
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            pass
+
+    return Grid
 
 
 def _trial_seed(seed: int, done: int, kind: str) -> int:
@@ -209,6 +241,8 @@ def _run_study(
     variant_of: Callable[[Mapping[str, Any]], Variant],
     runner: Runner,
     out: TextIO | None,
+    batch: int = 1,
+    population: bool = True,
 ) -> SearchResult:
     import optuna
     from optuna.storages import JournalStorage
@@ -223,7 +257,7 @@ def _run_study(
         storage=storage,
         direction="maximize" if setup.direction == "maximize" else "minimize",
         load_if_exists=True,
-        sampler=make_sampler(setup.sampler, setup.space, setup.seed),
+        sampler=make_sampler(setup.sampler, setup.space, setup.seed, batch),
     )
     _requeue_interrupted(study, storage, TrialState)
     others = [s for s in storage.get_all_studies() if s.study_name != name]
@@ -244,44 +278,81 @@ def _run_study(
             file=out,
         )
 
-    def objective(trial: Any) -> float:
-        point = {d.name: _suggest(trial, d) for d in setup.space.dims}
-        variant = variant_of(point)
-        trial.set_user_attr("arch", variant.arch)
-        if not variant.valid:
-            trial.set_user_attr("problems", variant.describe_problems())
-            raise optuna.TrialPruned("invalid")
-        try:
-            outcome: Outcome = runner([variant], plan)[0]
-        except KeyboardInterrupt:
-            trial.set_user_attr("interrupted", True)
-            raise
+    plan = replace(plan, population=population)
+
+    def told(trial: Any, outcome: Outcome) -> None:
+        """Tell the study a trained trial's outcome."""
         trial.set_user_attr("metrics", outcome.metrics)
         trial.set_user_attr("spread", outcome.spread)
         trial.set_user_attr("seconds", round(outcome.seconds, 3))
+        trial.set_user_attr("trained", outcome.trained)
+        if outcome.population:
+            trial.set_user_attr("population", outcome.population)
         if outcome.error:
             trial.set_user_attr("error", outcome.error)
-            raise _Failed(outcome.error)
+            study.tell(trial, state=TrialState.FAIL)
+            return
         if setup.metric not in outcome.metrics:
+            study.tell(trial, state=TrialState.FAIL)
             known = ", ".join(sorted(outcome.metrics)) or "none"
             raise SearchError(f"--metric {setup.metric}: the trials report no such figure; fix: pick one of {known}")
         value = outcome.metrics[setup.metric]
         if not math.isfinite(value):
             trial.set_user_attr("error", f"{setup.metric} is {value}")
-            raise _Failed(f"{setup.metric} is {value}")
-        return value
+            study.tell(trial, state=TrialState.FAIL)
+            return
+        study.tell(trial, value)
 
-    def after(study: Any, frozen: Any) -> None:
-        rows = _rows(study, TrialState)
-        study.sampler = make_sampler(setup.sampler, setup.space, _trial_seed(setup.seed, len(rows), setup.sampler))
+    def report() -> None:
         if out is not None:
+            rows = _rows(study, TrialState)
             _report_line(rows[-1] if rows else None, rows, setup, out)
+
+    def run_batch(count: int) -> None:
+        """Ask ``count`` trials (the sampler re-seeded before each, as if they ran one by one), tell
+        the invalid ones at once, train the valid ones in one runner call, tell each its outcome."""
+        asked: list[tuple[Any, Variant]] = []
+        done = len(_rows(study, TrialState))
+        for i in range(count):
+            study.sampler = make_sampler(
+                setup.sampler, setup.space, _trial_seed(setup.seed, done + i, setup.sampler), batch
+            )
+            trial = study.ask()
+            variant = variant_of({d.name: _suggest(trial, d) for d in setup.space.dims})
+            trial.set_user_attr("arch", variant.arch)
+            if variant.valid:
+                asked.append((trial, variant))
+                continue
+            trial.set_user_attr("problems", variant.describe_problems())
+            study.tell(trial, state=TrialState.PRUNED)
+            report()
+        if not asked:
+            return
+        if out is not None and len(asked) > 1:
+            print(f"training {len(asked)} trials together ...", file=out, flush=True)
+        try:
+            outcomes = runner([v for _, v in asked], plan)
+        except BaseException:  # Ctrl-C (or a crash): the batch's trials run again first next time
+            for trial, _ in asked:
+                trial.set_user_attr("interrupted", True)
+                study.tell(trial, state=TrialState.FAIL)
+            raise
+        for n, ((trial, _), outcome) in enumerate(zip(asked, outcomes, strict=True)):
+            try:
+                told(trial, outcome)
+            except SearchError:
+                for later, _ in asked[n + 1 :]:
+                    later.set_user_attr("interrupted", True)
+                    study.tell(later, state=TrialState.FAIL)
+                raise
+            report()
 
     remaining = setup.trials - resumed
     try:
-        if remaining > 0:
-            study.sampler = make_sampler(setup.sampler, setup.space, _trial_seed(setup.seed, resumed, setup.sampler))
-            study.optimize(objective, n_trials=remaining, catch=(_Failed,), callbacks=[after])
+        while remaining > 0:
+            count = min(batch, remaining)
+            run_batch(count)
+            remaining -= count
     finally:
         optuna.logging.set_verbosity(verbosity)
     trials = sorted(
@@ -352,6 +423,7 @@ def _trial_of(number: int, t: Any, space: Space) -> Trial:
         float(attrs.get("seconds", 0.0)),
         str(attrs.get("problems") or attrs.get("error") or ""),
         str(attrs.get("arch", "")),
+        int(attrs.get("population", 0)),
     )
 
 
@@ -366,7 +438,12 @@ def _report_line(t: Any, rows: Sequence[Any], setup: Setup, out: TextIO) -> None
     elif t.state.name == "FAIL":
         body = "failed: " + str(t.user_attrs.get("error", ""))
     else:
-        body = f"{setup.metric} {t.value:.4g} ({float(t.user_attrs.get('seconds', 0)):.1f} s)"
+        size = int(t.user_attrs.get("population", 0))
+        how = f", in a population of {size}" if size else ""
+        took = (
+            "read back" if t.user_attrs.get("trained") == 0 else f"{float(t.user_attrs.get('seconds', 0)):.1f} s{how}"
+        )
+        body = f"{setup.metric} {t.value:.4g} ({took})"
     done = [
         (r.value, _number(i, r, setup))
         for i, r in enumerate(rows)
