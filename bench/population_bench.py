@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,23 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MUSHROOM = ROOT / "specs" / "examples" / "mushroom.yaml"
 HEADING = "## Populations: 32 same-shape variants in one vmapped program"
 RATES = (1e-3, 3e-3, 1e-2, 3e-2)
-SMALL = """\
-cellgraph: 1
-name: small_mlp
-cells:
-  x: {type: input, size: 2}
-  h: {type: hidden, size: 16, activation: tanh, repeat: 2}
-  y: {type: output, size: 2, activation: softmax}
-edges:
-  - x -> h -> y
-train:
-  loss: cross_entropy
-  metrics: [accuracy]
-  optimizer: {name: adam, learning_rate: 1.0e-2}
-  batch_size: 32
-  seed: 0
-data: {source: two_spirals, n: 600, split: {test: 0.25, seed: 0}}
-"""
+SMALL = ROOT / "bench" / "specs" / "small_mlp.yaml"
 
 
 def _compare(name: str, spec: Path, members: list[dict[str, Any]], epochs: int, repeats: int) -> str:
@@ -103,15 +86,12 @@ def main() -> int:
         "| network | members | epochs | one by one s | population s | speed-up | target | max test-accuracy difference |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    with tempfile.TemporaryDirectory() as folder:
-        small = Path(folder) / "small_mlp.yaml"
-        small.write_text(SMALL, encoding="utf-8")
-        for name, spec, epochs in (
-            ("2-16-16-2, two spirals, batch 32", small, 20),
-            ("117-64-64-2, mushroom, batch 128", MUSHROOM, 5),
-        ):
-            lines.append(_compare(name, spec, members, 1 if args.quick else epochs, repeats))
-            print(lines[-1], flush=True)
+    for name, spec, epochs in (
+        ("2-16-16-2, two spirals, batch 32", SMALL, 20),
+        ("117-64-64-2, mushroom, batch 128", MUSHROOM, 5),
+    ):
+        lines.append(_compare(name, spec, members, 1 if args.quick else epochs, repeats))
+        print(lines[-1], flush=True)
     print("\n".join(lines))
     if args.write:
         section = "\n".join([

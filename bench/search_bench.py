@@ -21,25 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SPEC = """\
-cellgraph: 1
-name: small_mlp_search
-params: {lr: 1.0e-2, seed: 0}
-cells:
-  x: {type: input, size: 2}
-  h: {type: hidden, size: 16, activation: tanh, repeat: 2}
-  y: {type: output, size: 2, activation: softmax}
-edges:
-  - x -> h -> y
-train:
-  loss: cross_entropy
-  metrics: [accuracy]
-  optimizer: {name: adam, learning_rate: '${lr}'}
-  batch_size: 32
-  epochs: 20
-  seed: '${seed}'
-data: {source: two_spirals, n: 600, split: {test: 0.25, seed: 0}}
-"""
+SPEC = Path(__file__).resolve().parent / "specs" / "small_mlp.yaml"
 GRID: dict[str, list[Any]] = {"lr": [1e-3, 3e-3, 1e-2, 3e-2], "seed": list(range(8))}
 
 
@@ -61,8 +43,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        spec = root / "small_mlp_search.yaml"
-        spec.write_text(SPEC, encoding="utf-8")
+        spec = SPEC
         first = {p: _search(spec, root / f"warm-{p}", p)[0] for p in (True, False)}
         times: dict[bool, list[float]] = {True: [], False: []}
         figures: dict[bool, dict[tuple[Any, ...], dict[str, float]]] = {}
