@@ -626,6 +626,25 @@ def test_programs_are_not_kept_with_the_caches_off(tmp_path: Path, monkeypatch: 
     assert not (tmp_path / "cache" / "programs").exists()
 
 
+def test_a_kept_program_is_named_anew_when_jax_settings_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine part of a kept program's key is remembered per process, but per JAX settings:
+    another config value or XLA_FLAGS names another program file."""
+    import jax
+
+    from cellgraph.train.ahead import program_store
+
+    recipe = {"program": "step", "shapes": [[2, 3]]}
+    first = program_store(recipe)
+    assert first is not None and program_store(dict(recipe)) == first
+    assert program_store({**recipe, "shapes": [[2, 4]]}) != first
+    with jax.default_matmul_precision("highest"):  # a config value, set for this block only
+        assert program_store(recipe) != first
+    monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_fast_math=false")
+    assert program_store(recipe) != first
+    monkeypatch.undo()
+    assert program_store(recipe) == first
+
+
 def test_a_compile_option_this_xla_does_not_know_is_left_out() -> None:
     """The initialisation's options name XLA flags (INIT_OPTIONS); a later XLA that drops one must
     still compile the program, with the options it knows, rather than fail the run."""
