@@ -120,6 +120,28 @@ def test_the_interface_has_the_papers_size_and_ranges() -> None:
         dnc.parse_interface(raw[:, :30], 5, 2)
 
 
+def test_the_starting_bias_opens_write_and_allocation_gates_and_closes_the_free_gates() -> None:
+    """With only the starting bias (a controller that says nothing yet) each step writes one new
+    row and the links record their order: the structure a forward read follows back."""
+    bias = dnc.interface_bias(8, 2)
+    assert bias.shape == (dnc.interface_size(8, 2),)
+    i = dnc.parse_interface(bias[None], 8, 2)
+    assert float(i.write_gate[0]) > 0.9 and float(i.allocation_gate[0]) > 0.9
+    assert bool((i.free_gates < 0.1).all())
+    assert int((np.asarray(bias) != 0).sum()) == 2 + 2  # nothing else moved: keys, modes, erase stay at zero
+    state = dnc.init_state(1, 6, 8, 2)
+    vector = jnp.zeros_like(bias).at[2 * 8 + 2 + 8 + 1 + 8 : 2 * 8 + 2 + 8 + 1 + 16].set(1.0)  # write all-ones
+    rows = []
+    for _ in range(4):
+        state, _ = dnc.step(state, (bias + vector)[None], 6, 8, 2)
+        rows.append(int(np.argmax(np.asarray(state["write_w"][0]))))
+        assert float(state["write_w"][0].max()) > 0.85
+    assert rows[0] == 0 and len(set(rows)) == 4  # a fresh row each step (which free row: float ties)
+    link = np.asarray(state["link"][0])
+    for before, after in zip(rows, rows[1:], strict=False):
+        assert link[after, before] > 0.8  # the links record the order of the writes
+
+
 def test_allocation_picks_the_least_used_row_and_matches_the_paper() -> None:
     usage = jnp.array([[0.9, 0.2, 0.05, 0.7, 0.6], [1.0, 1.0, 0.0, 1.0, 1.0]])
     a = np.asarray(dnc.allocation(usage))
