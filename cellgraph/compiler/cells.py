@@ -27,6 +27,7 @@ from ..cells.recurrent import STATE_PORT
 from ..cells.registry import window_tuple
 from . import ops, recurrent
 from .protocol import Aux, CellFns, CompileError, Ctx, Inputs, NodeInfo, Out, Params
+from .sparse_ops import sparse_product
 
 Array = jax.Array
 
@@ -324,6 +325,20 @@ def _leaky(info: NodeInfo, step: ops.Step) -> ops.Step:
     return leaky
 
 
+def _recurrence_step(info: NodeInfo) -> ops.Step:
+    """The group's step: its recurrence's, or for a fixed sparse reservoir the plain step over the
+    matrix's nonzeros (:func:`.sparse_ops.sparse_product`), leaky when the group says so."""
+    kept = info.sparse_recurrence
+    if kept is None:
+        return _leaky(info, ops.STEPS[info.recurrence.name])
+
+    def by_nonzeros(p: Array, h: Array, w_rec: Array, act: Callable[[Array], Array], mask: Array | None = None) -> Any:
+        h = act(p + sparse_product(ops.fed_back(h, mask), w_rec, kept))
+        return h, h
+
+    return _leaky(info, by_nonzeros)
+
+
 def _activation(info: NodeInfo) -> Callable[[Array], Array]:
     return ops.ACTIVATIONS[info.options.get("activation", "tanh")]
 
@@ -345,7 +360,7 @@ def _step_recurrent(params: Params, inp: Inputs, carry: Any, ctx: Ctx) -> tuple[
     for e in inp.delayed:
         p = p + e
     mask = _recurrent_mask(ctx, batch)  # a step-by-step network: a fresh mask each step
-    h, carry = _leaky(info, ops.STEPS[info.recurrence.name])(p, carry, params["w_rec"], _activation(info), mask)
+    h, carry = _recurrence_step(info)(p, carry, params["w_rec"], _activation(info), mask)
     for s in inp.skips:
         h = h + s.reshape(h.shape)
     return Out(h, Aux(pre=h)), carry
@@ -369,7 +384,7 @@ def _apply_recurrent(params: Params, inp: Inputs, ctx: Ctx) -> Out:
     start = inp.ports.get(STATE_PORT)  # another group's value starts it (an encoder's final state)
     mask = _recurrent_mask(ctx, x.shape[0])  # recurrent dropout while training: one mask per sequence
     plain = not inp.skips and start is None and mask is None
-    fused = _FUSED.get(info.recurrence.name) if tanh and plain else None
+    fused = _FUSED.get(info.recurrence.name) if tanh and plain and info.sparse_recurrence is None else None
     if fused is not None:
         bias = params.get("bias", jnp.zeros(params["w_in"].shape[1], x.dtype))
         out = fused(x, params["w_in"], bias, params["w_rec"], last)
@@ -377,7 +392,7 @@ def _apply_recurrent(params: Params, inp: Inputs, ctx: Ctx) -> Out:
         return Out(out, Aux(pre=out))
     proj = ops.dense(x, params["w_in"], params.get("bias"))  # (batch, time, g*n): hoisted
     carry = _init_carry(info, x.shape[0], proj.dtype) if start is None else _started(info, start, proj.dtype)
-    step = _leaky(info, ops.STEPS[info.recurrence.name])
+    step = _recurrence_step(info)
     hs = ops.scan_steps(step, jnp.swapaxes(proj, 0, 1), params["w_rec"], _activation(info), carry, mask)
     hs = jnp.swapaxes(hs, 0, 1)
     if backward:

@@ -43,6 +43,7 @@ from .attention import attend, key_validity
 from .capsule import decoder_mask
 from .energy import up_sources, up_terms
 from .protocol import Aux, CellFns, CompileError, Ctx, FeatureFns, Inputs, NodeInfo, Out, cell_fns, feature_fns
+from .sparse_ops import sparse_recurrence
 
 Array = jax.Array
 Values = dict[str, Array]
@@ -166,7 +167,9 @@ def _info(graph: nx.DiGraph, node: str, ports: Mapping[str, tuple[str, ...]]) ->
     in_shapes = {p: tuple(s) for p, s in (d.get("in_shapes") or {}).items()}
     in_shape = tuple(d["in_shape"]) if d.get("in_shape") is not None else None
     types = tuple(graph.nodes[u]["type"] for u in main)
-    return NodeInfo(node, d["type"], d["options"], in_shape, tuple(d["shape"]), types, in_shapes)
+    return NodeInfo(
+        node, d["type"], d["options"], in_shape, tuple(d["shape"]), types, in_shapes, sparse_recurrence(graph, node)
+    )
 
 
 # ------------------------------------------------------------------------------- one group

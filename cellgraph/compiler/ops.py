@@ -248,7 +248,7 @@ def gru_gates(
     return (1.0 - z) * h + z * cand, (z, r, cand)
 
 
-def _fed_back(h: jax.Array, mask: jax.Array | None) -> jax.Array:
+def fed_back(h: jax.Array, mask: jax.Array | None) -> jax.Array:
     """The state as the recurrent product reads it: with recurrent dropout, through its mask."""
     return h if mask is None else h * mask.astype(h.dtype)
 
@@ -257,7 +257,7 @@ def rnn_step(
     p: jax.Array, h: jax.Array, w_rec: jax.Array, act: Sigmoid, mask: jax.Array | None = None
 ) -> tuple[jax.Array, jax.Array]:
     """One step of a plain recurrent layer: h' = act(p + h U)."""
-    h = act(p + _fed_back(h, mask) @ w_rec)
+    h = act(p + fed_back(h, mask) @ w_rec)
     return h, h
 
 
@@ -266,7 +266,7 @@ def lstm_step(
 ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """One LSTM step; the carry is ``(h, c)``."""
     h, c = state
-    zi, zf, zg, zo = jnp.split(p + _fed_back(h, mask) @ w_rec, 4, axis=-1)  # all four gates in one matmul
+    zi, zf, zg, zo = jnp.split(p + fed_back(h, mask) @ w_rec, 4, axis=-1)  # all four gates in one matmul
     h, c, _ = lstm_gates(zi, zf, zg, zo, c, jax.nn.sigmoid, act)
     return h, (h, c)
 
@@ -276,7 +276,7 @@ def gru_step(
 ) -> tuple[jax.Array, jax.Array]:
     """One GRU step; the carry is ``h`` (the mask reaches the recurrent product, not the kept state)."""
     pz, pr, ph = jnp.split(p, 3, axis=-1)
-    rz, rr, rh = jnp.split(_fed_back(h, mask) @ w_rec, 3, axis=-1)
+    rz, rr, rh = jnp.split(fed_back(h, mask) @ w_rec, 3, axis=-1)
     h, _ = gru_gates(pz, pr, ph, rz, rr, rh, h, jax.nn.sigmoid, act)
     return h, h
 

@@ -58,6 +58,10 @@ class NodeInfo:
     out_shape: Shape
     sources: tuple[str, ...] = ()  # the types of the groups feeding the main port
     in_shapes: Mapping[str, Shape] = field(default_factory=dict)  # every fed port's merged input
+    # a fixed sparse reservoir (a plain recurrence drawn with `density` in a group that does not
+    # train): the nonzero count of its recurrent matrix, which steps it by its nonzeros alone
+    # (:func:`cellgraph.compiler.sparse.sparse_product`); None otherwise
+    sparse_recurrence: int | None = None
 
     @property
     def cell(self) -> CellType:
