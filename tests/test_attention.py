@@ -179,6 +179,7 @@ def test_gradients_of_attention_and_positions_match_finite_differences(tmp_path:
         x = jax.random.normal(jax.random.key(1), (2, 5, 6), jnp.float64)
         t = jnp.array([[1, 2, 3, 0, 0], [4, 5, 6, 1, 2]], jnp.int32)
 
+        @jax.jit  # compiled once per derivative check_grads takes, not run op by op (64 s -> a few)
         def f(p: dict, x: jax.Array) -> jax.Array:
             return jnp.sum(jnp.sin(model.forward(p, {"x": x, "t": t})[0]["c"]))
 
@@ -359,6 +360,7 @@ def test_gradients_of_additive_attention_and_a_backward_layer_match_finite_diffe
     x = jax.random.normal(jax.random.key(1), (2, 5, 5))
     q = jax.random.normal(jax.random.key(2), (2, 3, 3))
 
+    @jax.jit  # compiled once per derivative check_grads takes, not run op by op
     def f(p: dict, x: jax.Array) -> jax.Array:
         return jnp.sum(jnp.sin(model.forward(p, {"x": x, "q": q})[0]["c"]))
 

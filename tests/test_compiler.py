@@ -150,6 +150,7 @@ def test_gradients_match_finite_differences(case: str) -> None:
         if case == "convolution_max_pool":  # keep the maxima unique, where max is differentiable
             x = x + jnp.arange(x.size, dtype=jnp.float64).reshape(x.shape) * 1e-2
 
+        @jax.jit  # one compile per derivative taken, not every operation dispatched on its own
         def f(p: dict, x: jax.Array) -> jax.Array:
             return jnp.sum(jnp.sin(model.forward(p, x)[0]["h"]))
 
@@ -244,7 +245,12 @@ def test_step_wise_gradients_match_finite_differences() -> None:
         params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), model.init(jax.random.key(0)))
         x = jax.random.normal(jax.random.key(2), (2, 4, 3), jnp.float64)
         check_grads(
-            lambda p: jnp.sum(jnp.sin(model.apply(p, x)["y"])), (params,), order=1, modes=("rev",), atol=1e-6, rtol=1e-5
+            jax.jit(lambda p: jnp.sum(jnp.sin(model.apply(p, x)["y"]))),
+            (params,),
+            order=1,
+            modes=("rev",),
+            atol=1e-6,
+            rtol=1e-5,
         )
 
 

@@ -103,7 +103,7 @@ def test_fused_recurrent_gradients_match_finite_differences(kind: str, monkeypat
     with jax.enable_x64(True):
         x = jax.random.normal(jax.random.key(2), (4, 5, 2), jnp.float64)
         args = (x, *_weights(gates, 2, 3, seed=3))
-        check_grads(lambda *a: jnp.sum(jnp.cos(fused(*a, False))), args, order=1, modes=("rev",))
+        check_grads(jax.jit(lambda *a: jnp.sum(jnp.cos(fused(*a, False)))), args, order=1, modes=("rev",))
 
 
 def test_batch_chains_are_one_per_core_dividing_the_batch_with_16_rows_each(monkeypatch: pytest.MonkeyPatch) -> None:
