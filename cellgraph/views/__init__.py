@@ -49,6 +49,16 @@ def trained(result: Any, options: Mapping[str, Any], *, view: str, takes: str, n
     return model, params
 
 
+def held_out_pair(data: Any) -> tuple[Any, Any]:
+    """``(x, y)`` a view draws: a :class:`~cellgraph.data.Dataset`'s held-out part (its training
+    part when none is held out), or the ``(x, y)`` pair given as it is."""
+    if hasattr(data, "x_train"):
+        held = data.x_test is not None and len(data.x_test)
+        return (data.x_test, data.y_test) if held else (data.x_train, data.y_train)
+    x, y = data
+    return x, y
+
+
 def rule_of(graph: Any) -> str:
     """The ``train.rule`` of a graph's spec (backprop when unsaid)."""
     rule = graph.graph["spec"].train.get("rule") or "backprop"
@@ -104,4 +114,4 @@ def view(result: Any, path: str | os.PathLike[str], **options: Any) -> Path:
     return drawn
 
 
-__all__ = ["HELD_VIEWS", "VIEWS", "check_viewable", "describe", "held", "trained", "view"]
+__all__ = ["HELD_VIEWS", "VIEWS", "check_viewable", "describe", "held", "held_out_pair", "trained", "view"]

@@ -24,7 +24,7 @@ from typing import Any, Final
 import numpy as np
 
 from ..errors import CellgraphError
-from . import trained
+from . import held_out_pair, trained
 
 _TRUE: Final = "#2e7d32"
 _OTHER: Final = "#9e9e9e"
@@ -80,11 +80,7 @@ def _examples(data: Any) -> tuple[np.ndarray, np.ndarray]:
     """(inputs, class ids) of the held-out part (the training part where none is held out)."""
     if data is None:
         raise CellgraphError("the spec has no `data:` block: pass data=(x, labels)")
-    if hasattr(data, "x_train"):
-        held = data.x_test is not None and len(data.x_test)
-        x, y = (data.x_test, data.y_test) if held else (data.x_train, data.y_train)
-    else:
-        x, y = data
+    x, y = held_out_pair(data)
     if y is None:
         raise CellgraphError("the data hold no labels to compare the class capsules with")
     return np.asarray(x, np.float32), np.asarray(y).reshape(-1).astype(int)

@@ -20,7 +20,7 @@ from typing import Any, Final
 import numpy as np
 
 from ..errors import CellgraphError
-from . import trained
+from . import held_out_pair, trained
 
 _ON: Final = (0.13, 0.20, 0.36)
 _OFF: Final = (0.93, 0.94, 0.96)
@@ -78,11 +78,7 @@ def _probes(data: Any) -> tuple[np.ndarray, np.ndarray]:
     """(probes, stored patterns), each (n, units)."""
     if data is None:
         raise CellgraphError("the spec has no `data:` block: pass data=(probes, patterns)")
-    if hasattr(data, "x_train"):
-        held = data.x_test is not None and len(data.x_test)
-        x, y = (data.x_test, data.y_test) if held else (data.x_train, data.y_train)
-    else:
-        x, y = data
+    x, y = held_out_pair(data)
     x, y = np.asarray(x, np.float64), np.asarray(y if y is not None else x, np.float64)
     return x.reshape(len(x), -1), y.reshape(len(y), -1)
 
